@@ -1,0 +1,57 @@
+package wire_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/palier-lifts/palier/wire"
+)
+
+// FuzzDecodeBatch: any bytes either decode into a batch that validates and
+// survives a round trip, or give an error; never a panic.
+func FuzzDecodeBatch(f *testing.F) {
+	f.Add([]byte(goodBatch))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		batch, err := wire.DecodeBatch(b)
+		if err != nil {
+			return
+		}
+		again, err := json.Marshal(batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wire.DecodeBatch(again); err != nil {
+			t.Fatalf("re-encoded batch refused: %v\n%s", err, again)
+		}
+	})
+}
+
+func FuzzDecodeNoticeSet(f *testing.F) {
+	f.Add([]byte(`{"v":1,"site":"s","version":1,"notices":[]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		set, err := wire.DecodeNoticeSet(b)
+		if err != nil {
+			return
+		}
+		if err := set.Validate(); err != nil {
+			t.Fatalf("decoded set does not validate: %v", err)
+		}
+	})
+}
+
+func FuzzDecodeAck(f *testing.F) {
+	f.Add([]byte(`{"v":1,"epoch":"e","seq":1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := wire.DecodeAck(b)
+		if err == nil && wire.ValidateEpoch(a.Epoch) != nil {
+			t.Fatalf("accepted ack with bad epoch %q", a.Epoch)
+		}
+	})
+}
+
+func FuzzDecodeState(f *testing.F) {
+	f.Add([]byte(`{"v":1,"site":"s","cabin":"c","time":"2026-11-24T09:00:00Z","floor":2,"direction":"up","moving":true,"door_zone":false,"doors":["closed"],"mode":"normal","faults":[],"alarm":false,"link":"ok","uplink":true,"counters":{"trips":1,"door_cycles":0,"direction_changes":0,"running_s":0,"idle_s":0,"standby_s":0}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = wire.DecodeState(b)
+	})
+}

@@ -1,0 +1,57 @@
+package wire
+
+import "fmt"
+
+// MaxIDLen bounds site and cabin ids; they become parts of MQTT topics, NATS
+// subjects and client ids.
+const MaxIDLen = 64
+
+// ValidateID checks a site or cabin id. NATS maps MQTT's "/" to "." and
+// rejects whitespace, so ids are limited to [a-z0-9-]+.
+func ValidateID(id string) error {
+	if id == "" {
+		return fmt.Errorf("is empty (want lower-case letters, digits and '-')")
+	}
+	if len(id) > MaxIDLen {
+		return fmt.Errorf("%q is %d characters long (at most %d)", id, len(id), MaxIDLen)
+	}
+	for i, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return fmt.Errorf("%q has %q at position %d (want lower-case letters, digits and '-')", id, r, i)
+		}
+	}
+	return nil
+}
+
+// Topics are the MQTT topics of one cabin (DESIGN.md, "Topics and subjects").
+type Topics struct {
+	Events  string // palier/v1/{site}/{cabin}/events: event batches, QoS 1
+	State   string // palier/v1/{site}/{cabin}/state: retained state snapshot
+	Status  string // palier/v1/{site}/{cabin}/status: retained online/offline
+	Ack     string // palier/v1/{site}/{cabin}/ack: end-to-end acknowledgements (downlink)
+	Notices string // palier/v1/{site}/notices: the building's notices (downlink, retained)
+}
+
+// TopicsFor returns the topics of a cabin. The ids must have passed ValidateID.
+func TopicsFor(site, cabin string) Topics {
+	base := "palier/v1/" + site + "/" + cabin + "/"
+	return Topics{
+		Events:  base + "events",
+		State:   base + "state",
+		Status:  base + "status",
+		Ack:     base + "ack",
+		Notices: "palier/v1/" + site + "/notices",
+	}
+}
+
+// EventsSubject is the NATS subject filter that captures every cabin's events.
+const EventsSubject = "palier.v1.*.*.events"
+
+// AckSubject is the NATS subject of a cabin's ack topic.
+func AckSubject(site, cabin string) string { return "palier.v1." + site + "." + cabin + ".ack" }
+
+// NoticesSubject is the NATS subject of a site's notices topic.
+func NoticesSubject(site string) string { return "palier.v1." + site + ".notices" }
+
+// ClientID derives the MQTT client id of a cabin: NATS refuses dots in it.
+func ClientID(site, cabin string) string { return "palier-" + site + "-" + cabin }

@@ -1,0 +1,56 @@
+package wire
+
+import (
+	"fmt"
+	"time"
+)
+
+// State is a snapshot of a cabin: what the screen shows and what the
+// retained state topic carries.
+type State struct {
+	V          int       `json:"v"`
+	Site       string    `json:"site"`
+	Cabin      string    `json:"cabin"`
+	Time       time.Time `json:"time"`
+	Floor      int       `json:"floor"`
+	PositionMM *int64    `json:"position_mm,omitempty"`
+	Direction  string    `json:"direction"`
+	Moving     bool      `json:"moving"`
+	DoorZone   bool      `json:"door_zone"`
+	Doors      []string  `json:"doors"`
+	Mode       string    `json:"mode"`
+	Faults     []int     `json:"faults"`
+	Alarm      bool      `json:"alarm"`
+	// Link says whether the agent currently reads the controller ("ok") or
+	// not ("lost"); the screen keeps the last floor but may say so.
+	Link string `json:"link"`
+	// Uplink says whether the agent is connected to the broker.
+	Uplink   bool     `json:"uplink"`
+	Counters Counters `json:"counters"`
+}
+
+// DecodeState decodes and validates a state snapshot.
+func DecodeState(b []byte) (State, error) {
+	var s State
+	if len(b) > 64<<10 {
+		return s, fmt.Errorf("state of %d bytes: %w", len(b), ErrTooLarge)
+	}
+	if err := checkVersion(b); err != nil {
+		return s, err
+	}
+	if err := decodeStrict(b, &s); err != nil {
+		return State{}, err
+	}
+	if err := ValidateID(s.Site); err != nil {
+		return State{}, fieldErr("site", "%v", err)
+	}
+	if err := ValidateID(s.Cabin); err != nil {
+		return State{}, fieldErr("cabin", "%v", err)
+	}
+	switch s.Direction {
+	case DirectionNone, DirectionUp, DirectionDown:
+	default:
+		return State{}, fieldErr("direction", "unknown direction %q (want none, up or down)", s.Direction)
+	}
+	return s, nil
+}

@@ -1,0 +1,164 @@
+package wire_test
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palier-lifts/palier/wire"
+)
+
+const goodBatch = `{"v":1,"site":"les-pins","cabin":"a","epoch":"k3v9x2","events":[
+ {"seq":1,"time":"2026-11-24T09:00:00Z","type":"arrival","data":{"floor":3}},
+ {"seq":2,"time":"2026-11-24T09:00:04Z","type":"door_cycle","data":{"floor":3,"open_ms":4200,"reopens":1}}]}`
+
+func TestDecodeBatch(t *testing.T) {
+	b, err := wire.DecodeBatch([]byte(goodBatch))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Site != "les-pins" || b.Cabin != "a" || len(b.Events) != 2 || b.Events[1].Seq != 2 {
+		t.Fatalf("decoded %+v", b)
+	}
+	var d wire.DoorCycleData
+	if err := json.Unmarshal(b.Events[1].Data, &d); err != nil || d.Reopens != 1 || d.OpenMS != 4200 {
+		t.Fatalf("door cycle data %+v, %v", d, err)
+	}
+}
+
+func TestDecodeBatchNamesTheBadField(t *testing.T) {
+	for _, tc := range []struct {
+		name, edit, field string
+	}{
+		{"unknown version", `"v":1`, "v"},
+		{"missing version", `"v":1,`, "v"},
+		{"bad site", `"site":"les-pins"`, "site"},
+		{"unknown type", `"type":"arrival"`, "events[0].type"},
+		{"missing seq", `"seq":1,`, "events[0].seq"},
+		{"bad data", `{"floor":3}`, "events[0].data.floor"},
+		{"unknown data field", `{"floor":3}`, "events[0].data"},
+		{"missing time", `"time":"2026-11-24T09:00:00Z",`, "events[0].time"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			repl := map[string]string{
+				"unknown version":    `"v":2`,
+				"missing version":    ``,
+				"bad site":           `"site":"Les Pins"`,
+				"unknown type":       `"type":"teleport"`,
+				"missing seq":        ``,
+				"bad data":           `{"floor":"three"}`,
+				"unknown data field": `{"floor":3,"colour":"red"}`,
+				"missing time":       ``,
+			}[tc.name]
+			in := strings.Replace(goodBatch, tc.edit, repl, 1)
+			_, err := wire.DecodeBatch([]byte(in))
+			var fe *wire.FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("error %v is not a FieldError", err)
+			}
+			if !strings.HasPrefix(fe.Field, tc.field) {
+				t.Fatalf("error names %q, want %q (%v)", fe.Field, tc.field, err)
+			}
+		})
+	}
+}
+
+func TestDecodeBatchRefusesTrailingDataAndHugePayloads(t *testing.T) {
+	if _, err := wire.DecodeBatch([]byte(goodBatch + `{}`)); err == nil {
+		t.Fatal("trailing data accepted")
+	}
+	huge := make([]byte, wire.MaxBatchBytes+1)
+	if _, err := wire.DecodeBatch(huge); !errors.Is(err, wire.ErrTooLarge) {
+		t.Fatalf("huge payload: %v, want ErrTooLarge", err)
+	}
+}
+
+func TestValidateID(t *testing.T) {
+	for _, ok := range []string{"a", "les-pins", "cabin-2"} {
+		if err := wire.ValidateID(ok); err != nil {
+			t.Errorf("%q refused: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "Les", "a.b", "a b", "a/b", "é", strings.Repeat("a", 65)} {
+		if err := wire.ValidateID(bad); err == nil {
+			t.Errorf("%q accepted; NATS would mangle it", bad)
+		}
+	}
+}
+
+func TestTopics(t *testing.T) {
+	tp := wire.TopicsFor("les-pins", "a")
+	if tp.Events != "palier/v1/les-pins/a/events" || tp.Notices != "palier/v1/les-pins/notices" || tp.Ack != "palier/v1/les-pins/a/ack" {
+		t.Fatalf("topics %+v", tp)
+	}
+	if wire.AckSubject("les-pins", "a") != "palier.v1.les-pins.a.ack" {
+		t.Fatal("ack subject")
+	}
+	if strings.Contains(wire.ClientID("les-pins", "a"), ".") {
+		t.Fatal("client id has a dot; NATS refuses it")
+	}
+}
+
+func TestEveryTypeRoundTrips(t *testing.T) {
+	now := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	for typ, data := range map[string]any{
+		wire.TypeArrival: wire.ArrivalData{Floor: 2}, wire.TypeTrip: wire.TripData{From: 0, To: 2, Direction: wire.DirectionUp, DurationMS: 6000},
+		wire.TypeFault: wire.FaultData{Code: 31, Severity: wire.SeveritySelfClearing, Active: true}, wire.TypeHeartbeat: wire.HeartbeatData{},
+		wire.TypeHealth: wire.HealthData{UptimeSeconds: 5}, wire.TypeDropped: wire.DroppedData{Reason: "x"},
+	} {
+		ev, err := wire.NewEvent(now, typ, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev.Seq = 7
+		if err := ev.Validate(); err != nil {
+			t.Errorf("%s: %v", typ, err)
+		}
+	}
+}
+
+func TestDecodeAck(t *testing.T) {
+	a, err := wire.DecodeAck([]byte(`{"v":1,"epoch":"k3v9x2","seq":42}`))
+	if err != nil || a.Seq != 42 {
+		t.Fatalf("%+v %v", a, err)
+	}
+	for _, bad := range []string{`{"v":1,"epoch":"K","seq":1}`, `{"v":3,"epoch":"k","seq":1}`, `{"v":1,"epoch":"k","seq":-1}`, `[]`} {
+		if _, err := wire.DecodeAck([]byte(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+func TestNoticeSetValidation(t *testing.T) {
+	from := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	until := from.Add(-time.Hour)
+	good := wire.Notice{ID: "n1", Category: wire.CategoryWater, Priority: wire.PriorityUrgent, Title: wire.Text{FR: "Coupure d'eau", IT: "Interruzione dell'acqua"}, Body: wire.Text{FR: "De 9h à 12h."}, ValidFrom: from}
+	set := wire.NoticeSet{V: 1, Site: "les-pins", Version: 3, Notices: []wire.Notice{good}}
+	b, _ := json.Marshal(set)
+	got, err := wire.DecodeNoticeSet(b)
+	if err != nil || got.Notices[0].Title.In(wire.LangEN) != "Coupure d'eau" || got.Notices[0].Title.In(wire.LangIT) != "Interruzione dell'acqua" {
+		t.Fatalf("%+v %v", got, err)
+	}
+	for name, mutate := range map[string]func(*wire.Notice){
+		"title.fr":    func(n *wire.Notice) { n.Title.FR = "" },
+		"category":    func(n *wire.Notice) { n.Category = "party" },
+		"valid_until": func(n *wire.Notice) { n.ValidUntil = &until },
+		"media[0].sha256": func(n *wire.Notice) {
+			n.Media = []wire.Media{{URL: "https://x/y.png", SHA256: "abc", Size: 3}}
+		},
+		"body.fr": func(n *wire.Notice) { n.Body.FR = strings.Repeat("é", wire.MaxBodyLen+1) },
+	} {
+		n := good
+		mutate(&n)
+		s := set
+		s.Notices = []wire.Notice{n}
+		b, _ := json.Marshal(s)
+		_, err := wire.DecodeNoticeSet(b)
+		var fe *wire.FieldError
+		if !errors.As(err, &fe) || fe.Field != "notices[0]."+name {
+			t.Errorf("%s: got %v", name, err)
+		}
+	}
+}
