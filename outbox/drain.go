@@ -1,0 +1,404 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// requeueBatch bounds how many due sent entries one Lease moves back to
+// pending, so a long outage does not make one huge transaction.
+const requeueBatch = 10000
+
+// maxQuarantine bounds the quarantine bucket; older quarantined entries are
+// dropped (they stay counted in Stats.Quarantined).
+const maxQuarantine = 100
+
+// maxQuarantinePayload bounds what is kept of a quarantined payload: entries
+// are often quarantined for being too large, and the quarantine sits outside
+// Options.MaxBytes.
+const maxQuarantinePayload = 4 << 10
+
+// Lease blocks until at least one pending, un-leased entry exists (or ctx is
+// done, or the outbox closes) and returns up to maxCount entries totalling at
+// most maxBytes payload bytes: safety first, then events, then telemetry, FIFO
+// by sequence within a class. The first entry is returned even if it alone
+// exceeds maxBytes, so that the caller can Quarantine it. maxCount <= 0 means
+// 1; maxBytes <= 0 means no byte limit.
+//
+// Returned entries stay leased (hidden from other Lease calls) until MarkSent
+// or Release. Sent entries unconfirmed for Options.ResendAfter become pending
+// again here; a blocked Lease wakes when the first of them is due.
+func (o *Outbox) Lease(ctx context.Context, maxCount, maxBytes int) ([]Entry, error) {
+	if maxCount <= 0 {
+		maxCount = 1
+	}
+	for {
+		o.mu.Lock()
+		if o.closed {
+			o.mu.Unlock()
+			return nil, fmt.Errorf("lease: %w", ErrClosed)
+		}
+		nextDue, err := o.requeueDueLocked()
+		if err != nil {
+			o.mu.Unlock()
+			return nil, fmt.Errorf("lease: %w", err)
+		}
+		entries, err := o.collectLocked(maxCount, maxBytes)
+		if err != nil {
+			o.mu.Unlock()
+			return nil, fmt.Errorf("lease: %w", err)
+		}
+		if len(entries) > 0 {
+			for _, e := range entries {
+				o.leased[e.Seq] = struct{}{}
+			}
+			o.mu.Unlock()
+			return entries, nil
+		}
+		changed := o.changed
+		o.mu.Unlock()
+
+		var due <-chan time.Time
+		var timer *time.Timer
+		if !nextDue.IsZero() {
+			// The injected clock says when; a real timer wakes us about then.
+			timer = time.NewTimer(max(nextDue.Sub(o.opts.Now()), time.Millisecond))
+			due = timer.C
+		}
+		select {
+		case <-ctx.Done():
+			err = fmt.Errorf("lease: %w", ctx.Err())
+		case <-changed:
+		case <-due:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// requeueDueLocked makes sent entries whose resend time has come pending
+// again, and returns when the next one will be due (zero if none is sent).
+func (o *Outbox) requeueDueLocked() (time.Time, error) {
+	cutoff := o.opts.Now().Add(-o.opts.ResendAfter).UnixNano()
+	var first int64
+	var any bool
+	if err := o.db.View(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(bucketSentIdx).Cursor().First()
+		if k != nil {
+			first, any = int64(keySeq(k[:8])), true
+		}
+		return nil
+	}); err != nil {
+		return time.Time{}, err
+	}
+	if !any {
+		return time.Time{}, nil
+	}
+	if first > cutoff {
+		return time.Unix(0, first).Add(o.opts.ResendAfter), nil
+	}
+	st := o.st
+	moved := 0
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		idx := tx.Bucket(bucketSentIdx)
+		for moved < requeueBatch {
+			k, _ := idx.Cursor().First()
+			if k == nil || int64(keySeq(k[:8])) > cutoff {
+				return nil
+			}
+			seq := keySeq(k[8:])
+			if err := idx.Delete(sentIdxKey(int64(keySeq(k[:8])), seq)); err != nil {
+				return err
+			}
+			for c := range Class(numClasses) {
+				sent := tx.Bucket(bucketSent[c])
+				v := sent.Get(seqKey(seq))
+				if v == nil {
+					continue
+				}
+				r, err := decodeRecord(v)
+				if err != nil {
+					return fmt.Errorf("requeue seq %d: %w", seq, err)
+				}
+				if err := tx.Bucket(bucketPending[c]).Put(seqKey(seq), r.encode()); err != nil {
+					return err
+				}
+				if err := sent.Delete(seqKey(seq)); err != nil {
+					return err
+				}
+				n := int64(len(r.payload))
+				st.count[c][stageSent]--
+				st.bytes[c][stageSent] -= n
+				st.count[c][stagePending]++
+				st.bytes[c][stagePending] += n
+				break
+			}
+			moved++
+		}
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("requeue unconfirmed entries: %w", err)
+	}
+	o.st = st
+	o.log.Info("outbox: unconfirmed entries pending again", "count", moved)
+	// More may be due: the caller loops through Lease, which checks again.
+	return o.opts.Now(), nil
+}
+
+// collectLocked reads the entries the next Lease hands out.
+func (o *Outbox) collectLocked(maxCount, maxBytes int) ([]Entry, error) {
+	var out []Entry
+	size := 0
+	err := o.db.View(func(tx *bolt.Tx) error {
+		for c := range Class(numClasses) {
+			cur := tx.Bucket(bucketPending[c]).Cursor()
+			for k, v := cur.First(); k != nil; k, v = cur.Next() {
+				seq := keySeq(k)
+				if _, ok := o.leased[seq]; ok {
+					continue
+				}
+				r, err := decodeRecord(v)
+				if err != nil {
+					return fmt.Errorf("read seq %d: %w", seq, err)
+				}
+				if len(out) > 0 && maxBytes > 0 && size+len(r.payload) > maxBytes {
+					return nil // strict order: nothing may overtake an entry that did not fit
+				}
+				out = append(out, Entry{
+					Seq:      seq,
+					Class:    c,
+					Payload:  append([]byte(nil), r.payload...),
+					Appended: time.Unix(0, r.appended),
+					Attempts: int(r.attempts),
+				})
+				size += len(r.payload)
+				if len(out) >= maxCount {
+					return nil
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// MarkSent records that the broker acknowledged these entries: they move to
+// the sent stage with the send time, their attempt count grows and their
+// lease is dropped. Sequences no longer in the queue (confirmed, evicted) are
+// skipped.
+func (o *Outbox) MarkSent(seqs []uint64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return fmt.Errorf("mark sent: %w", ErrClosed)
+	}
+	now := o.opts.Now().UnixNano()
+	st := o.st
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		idx := tx.Bucket(bucketSentIdx)
+		idx.FillPercent = appendFill // keyed by send time: mostly increasing
+		for _, seq := range seqs {
+			key := seqKey(seq)
+			for c := range Class(numClasses) {
+				from, stage := tx.Bucket(bucketPending[c]), stagePending
+				v := from.Get(key)
+				if v == nil {
+					from, stage = tx.Bucket(bucketSent[c]), stageSent
+					if v = from.Get(key); v == nil {
+						continue
+					}
+				}
+				r, err := decodeRecord(v)
+				if err != nil {
+					return fmt.Errorf("seq %d: %w", seq, err)
+				}
+				if stage == stageSent {
+					if err := idx.Delete(sentIdxKey(r.sentAt, seq)); err != nil {
+						return err
+					}
+				} else if err := from.Delete(key); err != nil {
+					return err
+				}
+				r.attempts++
+				r.sentAt = now
+				if err := tx.Bucket(bucketSent[c]).Put(key, r.encode()); err != nil {
+					return err
+				}
+				if err := idx.Put(sentIdxKey(now, seq), nil); err != nil {
+					return err
+				}
+				if stage == stagePending {
+					n := int64(len(r.payload))
+					st.count[c][stagePending]--
+					st.bytes[c][stagePending] -= n
+					st.count[c][stageSent]++
+					st.bytes[c][stageSent] += n
+				}
+				break
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("mark %d entries sent: %w", len(seqs), err)
+	}
+	o.hook(HookMarkedSent)
+	o.st = st
+	for _, seq := range seqs {
+		delete(o.leased, seq)
+	}
+	return nil
+}
+
+// Release gives leased entries back: publishing failed, they are pending and
+// will be leased again in their place in the order.
+func (o *Outbox) Release(seqs []uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, seq := range seqs {
+		delete(o.leased, seq)
+	}
+	if len(seqs) > 0 && !o.closed {
+		o.notifyLocked()
+	}
+}
+
+// Confirm applies a cumulative end-to-end acknowledgement: every entry of this
+// epoch with a sequence up to upTo, pending or sent, is deleted. It returns how
+// many were deleted. An acknowledgement of another epoch (an outbox that was
+// reset) is ignored and returns (0, nil).
+func (o *Outbox) Confirm(epoch string, upTo uint64) (int, error) {
+	if epoch != o.epoch || upTo == 0 {
+		return 0, nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return 0, fmt.Errorf("confirm: %w", ErrClosed)
+	}
+	if upTo > o.st.lastSeq {
+		o.log.Warn("outbox: acknowledgement beyond the last sequence", "ack", upTo, "last", o.st.lastSeq)
+		upTo = o.st.lastSeq
+	}
+	st := o.st
+	var deleted []uint64
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		idx := tx.Bucket(bucketSentIdx)
+		for c := range Class(numClasses) {
+			for stage, name := range [][]byte{bucketPending[c], bucketSent[c]} {
+				b := tx.Bucket(name)
+				for {
+					// First after each Delete: a bbolt cursor may skip a key
+					// when the one under it is deleted.
+					k, v := b.Cursor().First()
+					if k == nil || keySeq(k) > upTo {
+						break
+					}
+					seq := keySeq(k)
+					r, err := decodeRecord(v)
+					if err != nil {
+						return fmt.Errorf("seq %d: %w", seq, err)
+					}
+					if stage == stageSent {
+						if err := idx.Delete(sentIdxKey(r.sentAt, seq)); err != nil {
+							return err
+						}
+					}
+					if err := b.Delete(seqKey(seq)); err != nil {
+						return err
+					}
+					st.count[c][stage]--
+					st.bytes[c][stage] -= int64(len(r.payload))
+					deleted = append(deleted, seq)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("confirm up to %d: %w", upTo, err)
+	}
+	o.st = st
+	for _, seq := range deleted {
+		delete(o.leased, seq)
+	}
+	return len(deleted), nil
+}
+
+// Quarantine moves an entry that can never be sent (too large, refused by the
+// broker) out of the queue, so it never blocks it. The last 100 entries
+// quarantined are kept in the file for inspection (their first 4 KiB, with
+// the reason); every one is counted in Stats.
+func (o *Outbox) Quarantine(seq uint64, reason string) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return fmt.Errorf("quarantine %d: %w", seq, ErrClosed)
+	}
+	st := o.st
+	found := false
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		key := seqKey(seq)
+		for c := range Class(numClasses) {
+			for stage, name := range [][]byte{bucketPending[c], bucketSent[c]} {
+				b := tx.Bucket(name)
+				v := b.Get(key)
+				if v == nil {
+					continue
+				}
+				r, err := decodeRecord(v)
+				if err != nil {
+					return fmt.Errorf("seq %d: %w", seq, err)
+				}
+				if stage == stageSent {
+					if err := tx.Bucket(bucketSentIdx).Delete(sentIdxKey(r.sentAt, seq)); err != nil {
+						return err
+					}
+				}
+				q := tx.Bucket(bucketQuarantine)
+				if len(r.payload) > maxQuarantinePayload {
+					r.payload = r.payload[:maxQuarantinePayload] // enough to see what it was
+				}
+				if err := q.Put(key, encodeQuarantine(reason, &r)); err != nil {
+					return err
+				}
+				if err := b.Delete(key); err != nil {
+					return err
+				}
+				for q.Stats().KeyN > maxQuarantine {
+					k, _ := q.Cursor().First()
+					if err := q.Delete(append([]byte(nil), k...)); err != nil {
+						return err
+					}
+				}
+				st.count[c][stage]--
+				st.bytes[c][stage] -= int64(len(r.payload))
+				st.quarantined++
+				found = true
+				return tx.Bucket(bucketMeta).Put(keyQuarantined, u64(st.quarantined))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("quarantine %d: %w", seq, err)
+	}
+	if !found {
+		return fmt.Errorf("quarantine %d: %w", seq, ErrNotFound)
+	}
+	o.st = st
+	delete(o.leased, seq)
+	o.log.Warn("outbox: entry quarantined", "seq", seq, "reason", reason)
+	return nil
+}

@@ -1,0 +1,221 @@
+package outbox
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Class orders entries for draining and eviction.
+type Class uint8
+
+const (
+	ClassSafety    Class = iota // alarm, entrapment, faults, out of service: drained first, never evicted
+	ClassEvents                 // ordinary elevator events
+	ClassTelemetry              // heartbeats, health: evicted first
+)
+
+const numClasses = 3
+
+// String names the class as it appears in logs and metrics.
+func (c Class) String() string {
+	switch c {
+	case ClassSafety:
+		return "safety"
+	case ClassEvents:
+		return "events"
+	case ClassTelemetry:
+		return "telemetry"
+	}
+	return fmt.Sprintf("class(%d)", uint8(c))
+}
+
+// Internal crash points passed to Options.TestHook.
+const (
+	// HookAppendCommitted: a group commit is durable, no Append caller is told yet.
+	HookAppendCommitted = "append-committed"
+	// HookMarkedSent: a MarkSent transaction is durable, the caller is not told yet.
+	HookMarkedSent = "marked-sent"
+	// HookCompactCopied: the compacted copy is synced, not yet renamed over the file.
+	HookCompactCopied = "compact-copied"
+	// HookCompactRenamed: the compacted copy was renamed over the file, the directory is not synced yet.
+	HookCompactRenamed = "compact-renamed"
+	// HookResetCreated: the new file is created beside the damaged one, which is still in place.
+	HookResetCreated = "reset-created"
+	// HookResetMovedAside: the damaged file is moved aside, the new file is not in place yet.
+	HookResetMovedAside = "reset-moved-aside"
+)
+
+// Options configure an outbox. The zero value is usable.
+type Options struct {
+	// MaxBytes bounds the stored payload bytes (pending and sent); 0 means 64 MiB.
+	MaxBytes int64
+	// ResendAfter is how long a sent entry may stay unconfirmed before it becomes
+	// pending again; 0 means 2 minutes.
+	ResendAfter time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives warnings about resets, compaction and odd acks; nil discards.
+	Logger *slog.Logger
+	// CompactMinBytes is the file size below which Open never compacts; 0 means 1 MiB.
+	CompactMinBytes int64
+	// TestHook, if set, is called at the internal points named by the Hook*
+	// constants. It exists for crash tests, which exit abruptly from it; it must
+	// not call back into the outbox. Leave it nil in production.
+	TestHook func(point string)
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = 64 << 20
+	}
+	if o.ResendAfter <= 0 {
+		o.ResendAfter = 2 * time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.CompactMinBytes <= 0 {
+		o.CompactMinBytes = 1 << 20
+	}
+	return o
+}
+
+// Entry is one queued payload as handed out by Lease.
+type Entry struct {
+	Seq      uint64
+	Class    Class
+	Payload  []byte
+	Appended time.Time
+	Attempts int // how many times it was marked sent
+}
+
+// Reset says why a damaged file was set aside and where it went.
+type Reset struct{ Reason, MovedTo, PrevEpoch string }
+
+const (
+	stagePending = 0
+	stageSent    = 1
+	numStages    = 2
+)
+
+// state is the in-memory mirror of the file's counters. It is recomputed by
+// scanning the file at Open and changed only after a transaction commits.
+type state struct {
+	lastSeq     uint64
+	count       [numClasses][numStages]int
+	bytes       [numClasses][numStages]int64
+	evicted     [numClasses]uint64
+	dropped     [numClasses]uint64
+	quarantined uint64
+	resetStored bool // the file still carries the reset record
+}
+
+func (s *state) classBytes(c Class) int64 { return s.bytes[c][stagePending] + s.bytes[c][stageSent] }
+
+func (s *state) totalBytes() int64 {
+	var n int64
+	for c := range Class(numClasses) {
+		n += s.classBytes(c)
+	}
+	return n
+}
+
+// Outbox is a durable queue of payloads in one bbolt file. Its methods are
+// safe for concurrent use.
+type Outbox struct {
+	db    *bolt.DB
+	path  string
+	opts  Options
+	log   *slog.Logger
+	epoch string
+	reset *Reset
+
+	// The append queue: Appends gather here while a commit is being synced.
+	qmu     sync.Mutex
+	queue   []*appendReq
+	qclosed bool
+	qsig    chan struct{} // capacity 1: "the queue is not empty"
+	quit    chan struct{}
+	done    chan struct{}
+
+	// mu guards everything below and is held across every write transaction,
+	// so the in-memory state always matches the last commit.
+	mu      sync.Mutex
+	st      state
+	leased  map[uint64]struct{}
+	changed chan struct{} // closed and replaced when pending entries may have appeared
+	closed  bool
+	commits uint64
+	appends uint64
+}
+
+// Epoch returns the random id made when the file was created: [a-z0-9-].
+func (o *Outbox) Epoch() string { return o.epoch }
+
+// Reset is non-nil when Open had to set a damaged file aside. The file keeps
+// the record until the first Append commits, so a crash before the agent has
+// reported the reset reports it again at the next Open.
+func (o *Outbox) Reset() *Reset {
+	if o.reset == nil {
+		return nil
+	}
+	r := *o.reset
+	return &r
+}
+
+// Path returns the file the outbox lives in.
+func (o *Outbox) Path() string { return o.path }
+
+// Close waits for Appends already queued to commit, wakes blocked Leases with
+// ErrClosed, and closes the file.
+func (o *Outbox) Close() error {
+	o.qmu.Lock()
+	if o.qclosed {
+		o.qmu.Unlock()
+		return nil
+	}
+	o.qclosed = true
+	o.qmu.Unlock()
+	close(o.quit)
+	<-o.done
+
+	o.mu.Lock()
+	o.closed = true
+	o.notifyLocked()
+	err := o.db.Close()
+	o.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("close outbox %s: %w", o.path, err)
+	}
+	return nil
+}
+
+// notifyLocked wakes every blocked Lease. o.mu must be held.
+func (o *Outbox) notifyLocked() {
+	close(o.changed)
+	o.changed = make(chan struct{})
+}
+
+func (o *Outbox) hook(point string) {
+	if o.opts.TestHook != nil {
+		o.opts.TestHook(point)
+	}
+}
+
+// ctxErr reports a done context without blocking.
+func ctxErr(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	default:
+		return nil
+	}
+}
