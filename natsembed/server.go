@@ -1,0 +1,119 @@
+package natsembed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Config of an embedded server. Zero ports mean the NATS and MQTT defaults
+// (4222, 1883); -1 picks a free port.
+type Config struct {
+	Host       string // NATS client listener host; default 127.0.0.1
+	Port       int    // NATS client port
+	MQTTHost   string // MQTT listener host; default Host
+	MQTTPort   int    // MQTT listener port
+	StoreDir   string // JetStream storage directory (required: MQTT needs JetStream)
+	ServerName string // default "palier"
+	// ReadyTimeout bounds the wait for the listeners; default 10 s.
+	ReadyTimeout time.Duration
+}
+
+// Server is a running embedded nats-server.
+type Server struct {
+	ns     *server.Server
+	opts   *server.Options // the server writes back the ports it bound
+	logger *slog.Logger
+}
+
+// Start starts the server and waits until it accepts connections. It is
+// shut down when ctx is done or Shutdown is called.
+func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) {
+	if cfg.StoreDir == "" {
+		return nil, errors.New("start embedded NATS: StoreDir is required (MQTT needs JetStream)")
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.MQTTHost == "" {
+		cfg.MQTTHost = cfg.Host
+	}
+	if cfg.Port == 0 {
+		cfg.Port = 4222
+	}
+	if cfg.MQTTPort == 0 {
+		cfg.MQTTPort = 1883
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = "palier"
+	}
+	if cfg.ReadyTimeout == 0 {
+		cfg.ReadyTimeout = 10 * time.Second
+	}
+	opts := &server.Options{
+		ServerName: cfg.ServerName,
+		Host:       cfg.Host,
+		Port:       cfg.Port,
+		JetStream:  true,
+		StoreDir:   cfg.StoreDir,
+		// JetStream acknowledges before it fsyncs unless told otherwise;
+		// an acknowledged event must survive a power cut of the server.
+		SyncAlways:   true,
+		SyncInterval: 2 * time.Minute,
+		MQTT: server.MQTTOpts{
+			Host: cfg.MQTTHost,
+			Port: cfg.MQTTPort,
+		},
+		NoSigs: true,
+		// MQTT QoS 1 publishes wait for JetStream; keep the default
+		// max payload (1 MB), far above the agent's batch bound.
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded NATS: %w", err)
+	}
+	ns.SetLoggerV2(slogAdapter{logger.With("component", "nats")}, false, false, false)
+	go ns.Start()
+	if !ns.ReadyForConnections(cfg.ReadyTimeout) {
+		ns.Shutdown()
+		return nil, fmt.Errorf("start embedded NATS: not ready within %s (ports %d/%d in use?)", cfg.ReadyTimeout, cfg.Port, cfg.MQTTPort)
+	}
+	s := &Server{ns: ns, opts: opts, logger: logger}
+	go func() {
+		<-ctx.Done()
+		s.Shutdown()
+	}()
+	logger.Info("embedded NATS started", "nats", s.ClientURL(), "mqtt", s.MQTTAddr(), "store", cfg.StoreDir)
+	return s, nil
+}
+
+// ClientURL is the NATS URL of the client listener.
+func (s *Server) ClientURL() string { return s.ns.ClientURL() }
+
+// MQTTAddr is the host:port of the MQTT listener, with the port the server
+// actually bound (Config.MQTTPort may have been -1).
+func (s *Server) MQTTAddr() string {
+	return net.JoinHostPort(s.opts.MQTT.Host, strconv.Itoa(s.opts.MQTT.Port))
+}
+
+// Shutdown stops the server and waits for it; it is safe to call twice.
+func (s *Server) Shutdown() {
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+}
+
+// slogAdapter routes nats-server's logger to slog.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Noticef(format string, v ...any) { a.l.Info(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Warnf(format string, v ...any)   { a.l.Warn(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Fatalf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Errorf(format string, v ...any)  { a.l.Error(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Debugf(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }
+func (a slogAdapter) Tracef(format string, v ...any)  { a.l.Debug(fmt.Sprintf(format, v...)) }

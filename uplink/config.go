@@ -1,0 +1,183 @@
+package uplink
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/palier-lifts/palier/wire"
+)
+
+// Protocol choices.
+const (
+	ProtocolAuto = "auto"
+	Protocol311  = "3.1.1"
+	Protocol5    = "5"
+)
+
+// Config of the uplink, as it appears under `uplink:` in the agent's YAML.
+type Config struct {
+	// Broker is the broker URL: tcp://host:1883, or ssl:// (mqtts://) for TLS.
+	Broker string `yaml:"broker"`
+	// Protocol is auto (default), 3.1.1 (NATS) or 5.
+	Protocol string `yaml:"protocol"`
+	// Username, and the file holding the password (never inline in YAML).
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	TLS          TLS    `yaml:"tls"`
+	// KeepAlive is the MQTT keep-alive; default 30 s.
+	KeepAlive time.Duration `yaml:"keep_alive"`
+	// BackoffMin and BackoffMax bound the reconnect delay: exponential from
+	// min, capped at max, with full jitter. Defaults 1 s and 2 min.
+	BackoffMin time.Duration `yaml:"backoff_min"`
+	BackoffMax time.Duration `yaml:"backoff_max"`
+	// BatchEvents and BatchBytes bound one published batch; defaults 500 and
+	// 128 KiB (NATS refuses payloads over 1 MB).
+	BatchEvents int `yaml:"batch_events"`
+	BatchBytes  int `yaml:"batch_bytes"`
+	// InFlight bounds the batches published and not yet acknowledged; default 4.
+	InFlight int `yaml:"in_flight"`
+	// RateLimit bounds the events per second drained, for a long backlog on
+	// a thin link; 0 means no limit.
+	RateLimit float64 `yaml:"rate_limit"`
+}
+
+// TLS settings for the broker connection.
+type TLS struct {
+	CAFile     string `yaml:"ca_file"`
+	CertFile   string `yaml:"cert_file"` // client certificate, for mutual TLS
+	KeyFile    string `yaml:"key_file"`
+	ServerName string `yaml:"server_name"` // overrides the broker host name for verification
+}
+
+// DefaultConfig is what the agent ships with: the local embedded broker.
+func DefaultConfig() Config {
+	return Config{
+		Broker:      "tcp://127.0.0.1:1883",
+		Protocol:    ProtocolAuto,
+		KeepAlive:   30 * time.Second,
+		BackoffMin:  time.Second,
+		BackoffMax:  2 * time.Minute,
+		BatchEvents: 500,
+		BatchBytes:  128 << 10,
+		InFlight:    4,
+	}
+}
+
+// Validate returns every problem, each naming its field under prefix.
+func (c *Config) Validate(prefix string) []error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s%s: %s", prefix, field, fmt.Sprintf(format, args...)))
+	}
+	if u, err := url.Parse(c.Broker); err != nil || u.Host == "" {
+		bad("broker", "%q is not a URL like tcp://host:1883 or ssl://host:8883", c.Broker)
+	} else if !isTLSScheme(u.Scheme) && u.Scheme != "tcp" && u.Scheme != "mqtt" {
+		bad("broker", "scheme %q not supported (want tcp, mqtt, ssl, tls or mqtts)", u.Scheme)
+	} else if !isTLSScheme(u.Scheme) && (c.TLS.CAFile != "" || c.TLS.CertFile != "") {
+		bad("tls", "set, but broker %q is not a TLS URL (use ssl://)", c.Broker)
+	}
+	switch c.Protocol {
+	case ProtocolAuto, Protocol311, Protocol5:
+	default:
+		bad("protocol", "%q unknown (want auto, 3.1.1 or 5)", c.Protocol)
+	}
+	if c.PasswordFile != "" && c.Username == "" {
+		bad("username", "missing while password_file is set")
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls", "cert_file and key_file go together")
+	}
+	for field, path := range map[string]string{"password_file": c.PasswordFile, "tls.ca_file": c.TLS.CAFile, "tls.cert_file": c.TLS.CertFile, "tls.key_file": c.TLS.KeyFile} {
+		if path == "" {
+			continue
+		}
+		if _, err := os.Stat(path); err != nil {
+			bad(field, "%v", err)
+		}
+	}
+	if c.KeepAlive < time.Second {
+		bad("keep_alive", "%s is too short (at least 1s)", c.KeepAlive)
+	}
+	if c.BackoffMin <= 0 || c.BackoffMax < c.BackoffMin {
+		bad("backoff_min", "%s to %s is not a range (want 0 < backoff_min <= backoff_max)", c.BackoffMin, c.BackoffMax)
+	}
+	if c.BatchEvents < 1 || c.BatchEvents > wire.MaxBatchEvents {
+		bad("batch_events", "%d out of range (1 to %d)", c.BatchEvents, wire.MaxBatchEvents)
+	}
+	if c.BatchBytes < 4<<10 || c.BatchBytes > wire.MaxBatchBytes {
+		bad("batch_bytes", "%d out of range (%d to %d)", c.BatchBytes, 4<<10, wire.MaxBatchBytes)
+	}
+	if c.InFlight < 1 || c.InFlight > 64 {
+		bad("in_flight", "%d out of range (1 to 64)", c.InFlight)
+	}
+	if c.RateLimit < 0 {
+		bad("rate_limit", "%v is negative", c.RateLimit)
+	}
+	return errs
+}
+
+func isTLSScheme(s string) bool { return s == "ssl" || s == "tls" || s == "mqtts" }
+
+// dialOptions reads the secrets and certificates the config names.
+func (c *Config) dialOptions(site, cabin string) (DialOptions, error) {
+	topics := wire.TopicsFor(site, cabin)
+	o := DialOptions{
+		Broker:      c.Broker,
+		ClientID:    wire.ClientID(site, cabin),
+		Username:    c.Username,
+		KeepAlive:   c.KeepAlive,
+		WillTopic:   topics.Status,
+		WillPayload: []byte(StatusOffline),
+	}
+	if c.PasswordFile != "" {
+		b, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return o, fmt.Errorf("read password file: %w", err)
+		}
+		o.Password = strings.TrimRight(string(b), "\r\n")
+	}
+	u, err := url.Parse(c.Broker)
+	if err != nil {
+		return o, fmt.Errorf("broker URL: %w", err)
+	}
+	if isTLSScheme(u.Scheme) {
+		// paho knows ssl:// and tls://; mqtts:// is the common spelling.
+		if u.Scheme == "mqtts" {
+			u.Scheme = "ssl"
+			o.Broker = u.String()
+		}
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.TLS.ServerName}
+		if c.TLS.CAFile != "" {
+			pem, err := os.ReadFile(c.TLS.CAFile)
+			if err != nil {
+				return o, fmt.Errorf("read tls.ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return o, fmt.Errorf("tls.ca_file %s: no PEM certificate in it", c.TLS.CAFile)
+			}
+			tc.RootCAs = pool
+		}
+		if c.TLS.CertFile != "" {
+			cert, err := tls.LoadX509KeyPair(c.TLS.CertFile, c.TLS.KeyFile)
+			if err != nil {
+				return o, fmt.Errorf("load client certificate %s: %w", c.TLS.CertFile, err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		o.TLS = tc
+	} else if u.Scheme == "mqtt" {
+		u.Scheme = "tcp"
+		o.Broker = u.String()
+	}
+	return o, nil
+}
+
+// errNoMQTT5 is returned for protocol 5 until the MQTT 5 adapter exists.
+var errNoMQTT5 = errors.New("MQTT 5 adapter not available in this build: set uplink.protocol to 3.1.1")
