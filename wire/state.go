@@ -21,6 +21,10 @@ type State struct {
 	Mode       string    `json:"mode"`
 	Faults     []int     `json:"faults"`
 	Alarm      bool      `json:"alarm"`
+	// Entrapment says passengers may be trapped (suspected, not cleared).
+	Entrapment bool `json:"entrapment"`
+	// InService is false while the cabin is out of service.
+	InService bool `json:"in_service"`
 	// Link says whether the agent currently reads the controller ("ok") or
 	// not ("lost"); the screen keeps the last floor but may say so.
 	Link string `json:"link"`

@@ -1,0 +1,379 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/palier-lifts/palier/hal/modbus"
+	"github.com/palier-lifts/palier/hal/serialport"
+	"github.com/palier-lifts/palier/livefeed"
+	"github.com/palier-lifts/palier/outbox"
+	"github.com/palier-lifts/palier/sensors"
+	"github.com/palier-lifts/palier/uplink"
+	"github.com/palier-lifts/palier/wire"
+)
+
+// Agent is one running cabin.
+type Agent struct {
+	cfg    Config
+	logger *slog.Logger
+	start  time.Time
+
+	ob      *outbox.Outbox
+	up      *uplink.Uplink
+	feed    *livefeed.Server
+	profile *sensors.Profile
+	machine *sensors.Machine
+
+	appended   atomic.Uint64 // events accepted into the outbox
+	lastAppend atomic.Int64  // unix nanoseconds of the last accepted event
+	polls      atomic.Uint64
+	pollErrors atomic.Uint64
+	dropped    atomic.Uint64 // samples the state machine refused
+
+	mu           sync.Mutex
+	state        wire.State // last state served
+	stateVersion uint64     // the machine's Version when state was taken
+}
+
+// Stats are the agent's running totals.
+type Stats struct {
+	Appended   uint64
+	Polls      uint64
+	PollErrors uint64
+	Uplink     uplink.Stats
+	Outbox     outbox.Stats
+}
+
+// New opens the outbox and prepares the parts. The caller must call Run,
+// which closes everything when it returns.
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
+	if errs := cfg.Validate(); len(errs) > 0 {
+		return nil, fmt.Errorf("config: %w", errors.Join(errs...))
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	a := &Agent{cfg: cfg, logger: logger, start: time.Now()}
+	profile, err := sensors.LoadProfile(cfg.Controller.Profile)
+	if err != nil {
+		return nil, fmt.Errorf("load controller profile: %w", err)
+	}
+	a.profile = profile
+	counters, err := loadCounters(a.countersPath())
+	if err != nil {
+		// Never refuse to start over counters: report and start from zero.
+		logger.Error("counters unreadable, starting from zero", "err", err)
+	}
+	mcfg := sensors.DefaultMachineConfig()
+	mcfg.HeartbeatInterval = cfg.HeartbeatInterval
+	mcfg.FaultInfo = func(code int) (string, string) {
+		f, ok := profile.Fault(code)
+		if !ok {
+			return "", ""
+		}
+		return f.Text, f.Severity
+	}
+	a.machine = sensors.NewMachine(mcfg, counters)
+
+	a.ob, err = outbox.Open(ctx, filepath.Join(cfg.StateDir, "outbox.db"), outbox.Options{
+		MaxBytes:    cfg.Outbox.MaxBytes,
+		ResendAfter: cfg.Outbox.ResendAfter,
+		Logger:      logger.With("component", "outbox"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open outbox: %w", err)
+	}
+	if r := a.ob.Reset(); r != nil {
+		logger.Error("outbox file was damaged and set aside", "reason", r.Reason, "moved_to", r.MovedTo)
+		ev, _ := wire.NewEvent(time.Now(), wire.TypeOutboxReset, wire.OutboxResetData{Reason: r.Reason, MovedTo: r.MovedTo, PrevEpoch: r.PrevEpoch})
+		if err := a.append(ctx, ev); err != nil {
+			a.ob.Close()
+			return nil, err
+		}
+	}
+	a.up, err = uplink.New(cfg.Uplink, cfg.Site, cfg.Cabin, a.ob, logger.With("component", "uplink"))
+	if err != nil {
+		a.ob.Close()
+		return nil, err
+	}
+	a.feed = livefeed.NewServer(cfg.Screen.Socket, logger.With("component", "livefeed"))
+	a.up.OnNotices = a.notices
+	if set, err := a.loadNotices(); err != nil {
+		logger.Warn("cached notices unreadable", "err", err)
+	} else if set != nil {
+		a.feed.SetNotices(*set)
+	}
+	a.state = a.machine.State().ToWire(cfg.Site, cfg.Cabin)
+	a.state.Link = sensors.LinkStateLost
+	a.stateVersion = a.machine.Version()
+	a.feed.SetState(a.state)
+	return a, nil
+}
+
+// Epoch is the outbox epoch the agent's events carry.
+func (a *Agent) Epoch() string { return a.ob.Epoch() }
+
+// Stats returns the running totals.
+func (a *Agent) Stats() Stats {
+	return Stats{
+		Appended:   a.appended.Load(),
+		Polls:      a.polls.Load(),
+		PollErrors: a.pollErrors.Load(),
+		Uplink:     a.up.Stats(),
+		Outbox:     a.ob.Stats(),
+	}
+}
+
+// Run polls, publishes and serves the screen until ctx is done.
+func (a *Agent) Run(ctx context.Context) error {
+	defer a.ob.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := a.feed.Run(ctx); err != nil && ctx.Err() == nil {
+			a.logger.Error("screen feed stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := a.up.Run(ctx); err != nil {
+			a.logger.Error("uplink stopped", "err", err)
+		}
+	}()
+	if a.cfg.Metrics.Listen != "" {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.serveMetrics(ctx) }()
+	}
+	err := a.poll(ctx)
+	cancel()
+	wg.Wait()
+	if serr := saveCounters(a.countersPath(), a.machine.Counters()); serr != nil {
+		a.logger.Error("save counters", "err", serr)
+	}
+	return err
+}
+
+// poll reads the controller at the poll interval, reopening the port with
+// backoff when it fails. It returns nil when ctx is done.
+func (a *Agent) poll(ctx context.Context) error {
+	cc := a.cfg.Controller
+	for attempt := 0; ; attempt++ {
+		port, err := serialport.Open(serialport.Config{
+			Path: cc.Port, Baud: cc.Baud, DataBits: cc.DataBits, Parity: cc.Parity, StopBits: cc.StopBits,
+		}, a.logger.With("component", "serial"))
+		if err != nil {
+			d := uplink.Backoff(time.Second, 30*time.Second, attempt, func() float64 { return 0.5 })
+			a.logger.Warn("controller port unavailable", "port", cc.Port, "err", err, "retry_in", d)
+			a.linkLost(time.Now())
+			select {
+			case <-time.After(d):
+				continue
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		attempt = 0
+		mcfg := modbus.DefaultConfig()
+		mcfg.Baud = cc.Baud
+		mcfg.ResponseTimeout = cc.ResponseTimeout
+		mcfg.Retries = cc.Retries
+		master := modbus.NewMaster(port, mcfg, a.logger.With("component", "modbus"))
+		reader := sensors.NewProfileReader(a.profile, master)
+		err = a.pollPort(ctx, reader)
+		port.Close()
+		if ctx.Err() != nil {
+			return nil
+		}
+		a.logger.Warn("controller port failed, reopening", "port", cc.Port, "err", err)
+	}
+}
+
+// pollPort polls one open port until it fails hard or ctx is done.
+func (a *Agent) pollPort(ctx context.Context, reader *sensors.ProfileReader) error {
+	tick := time.NewTicker(a.cfg.Controller.PollInterval)
+	defer tick.Stop()
+	health := time.NewTicker(a.cfg.HeartbeatInterval)
+	defer health.Stop()
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-health.C:
+			a.appendHealth(ctx)
+			if err := saveCounters(a.countersPath(), a.machine.Counters()); err != nil {
+				a.logger.Error("save counters", "err", err)
+			}
+			continue
+		case <-tick.C:
+		}
+		a.polls.Add(1)
+		sample, err := reader.Read(ctx)
+		now := time.Now()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			a.pollErrors.Add(1)
+			failures++
+			if failures == 3 {
+				a.logger.Warn("controller not answering", "err", err)
+				a.linkLost(now)
+			}
+			if portFailed(err) {
+				return err
+			}
+			a.emit(ctx, a.machine.Tick(now))
+			a.publishState()
+			continue
+		}
+		if failures >= 3 {
+			a.logger.Info("controller answering again")
+		}
+		failures = 0
+		a.emit(ctx, a.machine.Step(sample))
+		a.emit(ctx, a.machine.Tick(now))
+		a.publishState()
+	}
+}
+
+// portFailed reports whether a poll failed because of the port itself (an
+// unplugged USB adapter) rather than the line or the controller: only then
+// is the port reopened.
+func portFailed(err error) bool {
+	var exc *modbus.ExceptionError
+	switch {
+	case errors.As(err, &exc),
+		errors.Is(err, modbus.ErrTimeout), errors.Is(err, modbus.ErrShortFrame),
+		errors.Is(err, modbus.ErrCRC), errors.Is(err, modbus.ErrWrongSlave),
+		errors.Is(err, modbus.ErrMalformed):
+		return false
+	}
+	// A value the profile cannot decode also lands here; reopening the
+	// port for it costs little.
+	return true
+}
+
+// linkLost tells the machine and the screen that the controller is silent.
+func (a *Agent) linkLost(now time.Time) {
+	a.machine.LinkLost(now)
+	a.publishState()
+}
+
+// publishState serves the machine's state to the screen and the retained
+// state topic when it changed, or when the uplink came or went.
+func (a *Agent) publishState() {
+	version, connected := a.machine.Version(), a.up.Connected()
+	a.mu.Lock()
+	changed := version != a.stateVersion || connected != a.state.Uplink
+	if changed {
+		a.stateVersion = version
+		a.state = a.machine.State().ToWire(a.cfg.Site, a.cfg.Cabin)
+		a.state.Uplink = connected
+	}
+	st := a.state
+	a.mu.Unlock()
+	if !changed {
+		return
+	}
+	a.feed.SetState(st)
+	a.up.SetState(st)
+}
+
+// emit appends events to the outbox; an append failure is logged (the
+// outbox only fails when the disk does).
+func (a *Agent) emit(ctx context.Context, events []wire.Event) {
+	for _, ev := range events {
+		if err := a.append(ctx, ev); err != nil && ctx.Err() == nil {
+			a.logger.Error("append event", "type", ev.Type, "err", err)
+		}
+	}
+}
+
+func (a *Agent) append(ctx context.Context, ev wire.Event) error {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encode %s event: %w", ev.Type, err)
+	}
+	class := outbox.ClassEvents
+	switch {
+	case wire.Safety(ev.Type):
+		class = outbox.ClassSafety
+	case wire.Telemetry(ev.Type):
+		class = outbox.ClassTelemetry
+	}
+	if _, err := a.ob.Append(ctx, class, b); err != nil {
+		return fmt.Errorf("append %s event: %w", ev.Type, err)
+	}
+	a.appended.Add(1)
+	a.lastAppend.Store(time.Now().UnixNano())
+	return nil
+}
+
+// LastAppend is when the agent last accepted an event into the outbox.
+func (a *Agent) LastAppend() time.Time { return time.Unix(0, a.lastAppend.Load()) }
+
+// appendHealth reports how the agent itself is doing.
+func (a *Agent) appendHealth(ctx context.Context) {
+	st := a.ob.Stats()
+	polls, errs := a.polls.Load(), a.pollErrors.Load()
+	rate := 0.0
+	if polls > 0 {
+		rate = float64(errs) / float64(polls)
+	}
+	ev, err := wire.NewEvent(time.Now(), wire.TypeHealth, wire.HealthData{
+		UptimeSeconds:     uint64(time.Since(a.start).Seconds()),
+		PollErrorRate:     rate,
+		OutboxDepth:       st.Depth(),
+		OldestPendingAgeS: st.OldestPending.Seconds(),
+		Evictions:         st.Evicted,
+		Quarantined:       st.Quarantined,
+	})
+	if err == nil {
+		a.emit(ctx, []wire.Event{ev})
+	}
+}
+
+func (a *Agent) countersPath() string { return filepath.Join(a.cfg.StateDir, "counters.json") }
+func (a *Agent) noticesPath() string  { return filepath.Join(a.cfg.StateDir, "notices.json") }
+
+// notices receives a new notice set from the uplink: it is cached on disk
+// so a reboot without network still shows it, then handed to the screen.
+func (a *Agent) notices(set wire.NoticeSet) {
+	b, err := json.Marshal(set)
+	if err == nil {
+		err = writeFileAtomic(a.noticesPath(), b)
+	}
+	if err != nil {
+		a.logger.Error("cache notices", "err", err)
+	}
+	a.logger.Info("notices received", "version", set.Version, "count", len(set.Notices))
+	a.feed.SetNotices(set)
+}
+
+func (a *Agent) loadNotices() (*wire.NoticeSet, error) {
+	b, err := os.ReadFile(a.noticesPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	set, err := wire.DecodeNoticeSet(b)
+	if err != nil {
+		return nil, fmt.Errorf("cached notices %s: %w", a.noticesPath(), err)
+	}
+	return &set, nil
+}

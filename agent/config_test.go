@@ -1,0 +1,95 @@
+package agent
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestSampleConfigIsValidAndMatchesDefaults(t *testing.T) {
+	cfg, err := ParseConfig(mustOpen(t, "../packaging/agent.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := DefaultConfig()
+	def.Site, def.Cabin = "les-pins", "a"
+	if cfg.Controller != def.Controller || cfg.Outbox != def.Outbox || cfg.Uplink != def.Uplink || cfg.HeartbeatInterval != def.HeartbeatInterval {
+		t.Fatalf("packaging/agent.yaml drifted from DefaultConfig:\n%+v\n%+v", cfg, def)
+	}
+	cfg.Controller.Profile = "../sensors/profiles/palier-sim.yaml"
+	if errs := cfg.Validate(); len(errs) > 0 {
+		t.Fatal(errors.Join(errs...))
+	}
+}
+
+func TestUnknownKeyNamesKeyAndLine(t *testing.T) {
+	_, err := ParseConfig(strings.NewReader("site: a\ncabin: b\ncontroler:\n  port: /dev/x\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "controler") {
+		t.Fatalf("error %v does not name the key and its line", err)
+	}
+}
+
+func TestLoadConfigReportsEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "agent.yaml")
+	os.WriteFile(path, []byte(`site: Les Pins
+cabin: a.1
+controller:
+  profile: missing.yaml
+  baud: 19000
+  parity: X
+uplink:
+  broker: "nats://"
+  protocol: "4"
+`), 0o600)
+	_, err := LoadConfig(path)
+	if err == nil {
+		t.Fatal("bad config accepted")
+	}
+	for _, field := range []string{"site:", "cabin:", "controller.profile:", "controller.baud:", "controller.parity:", "uplink.broker:", "uplink.protocol:"} {
+		if !strings.Contains(err.Error(), field) {
+			t.Errorf("no problem reported for %s in:\n%v", field, err)
+		}
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("error does not name the file: %v", err)
+	}
+}
+
+func TestRelativePathsFollowTheConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "agent.yaml")
+	os.WriteFile(filepath.Join(dir, "p.yaml"), nil, 0o600)
+	os.WriteFile(path, []byte("site: s\ncabin: c\nstate_dir: state\ncontroller:\n  profile: p.yaml\n"), 0o600)
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.StateDir != filepath.Join(dir, "state") || cfg.Controller.Profile != filepath.Join(dir, "p.yaml") {
+		t.Fatalf("paths not resolved: %q %q", cfg.StateDir, cfg.Controller.Profile)
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte("site: s\ncabin: c\n"))
+	f.Add([]byte("controller:\n  baud: [1,2]\n"))
+	f.Add([]byte("uplink: {broker: 3}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cfg, err := ParseConfig(strings.NewReader(string(b)))
+		if err == nil {
+			_ = cfg.Validate()
+		}
+	})
+}
+
+func mustOpen(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}

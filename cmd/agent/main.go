@@ -1,0 +1,106 @@
+// Command agent is Palier's edge agent: it reads the elevator controller,
+// keeps the events in a durable outbox, publishes them over MQTT and feeds
+// the cabin screen. See README.md and docs/ARCHITECTURE.md.
+//
+// Usage:
+//
+//	agent run --config FILE        run the agent (the default)
+//	agent config check FILE        check a config file and print every problem
+//	agent version                  print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/palier-lifts/palier/agent"
+	"github.com/palier-lifts/palier/buildinfo"
+	"github.com/palier-lifts/palier/shutdown"
+)
+
+const defaultConfig = "/etc/palier/agent.yaml"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage:
+  agent run [--config FILE]      run the agent (default config `+defaultConfig+`)
+  agent config check FILE        check a config file and print every problem
+  agent version                  print the version
+`)
+}
+
+// run dispatches the subcommand and returns the exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		args = []string{"run"}
+	}
+	switch args[0] {
+	case "run":
+		return runAgent(args[1:], stderr)
+	case "config":
+		if len(args) != 3 || args[1] != "check" {
+			usage(stderr)
+			return 2
+		}
+		return configCheck(args[2], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "palier agent", buildinfo.Version())
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "agent: unknown command %q\n", args[0])
+		usage(stderr)
+		return 2
+	}
+}
+
+func configCheck(path string, stdout, stderr io.Writer) int {
+	if _, err := agent.LoadConfig(path); err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok\n", path)
+	return 0
+}
+
+func runAgent(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("agent run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", defaultConfig, "config file")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg, err := agent.LoadConfig(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("site", cfg.Site, "cabin", cfg.Cabin)
+
+	ctx, stop := shutdown.OnSignal(logger)
+	defer stop()
+	a, err := agent.New(ctx, cfg, logger)
+	if err != nil {
+		logger.Error("agent cannot start", "err", err)
+		return 1
+	}
+	logger.Info("agent started", "version", buildinfo.Version(), "epoch", a.Epoch())
+	if err := a.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		logger.Error("agent stopped", "err", err)
+		return 1
+	}
+	logger.Info("agent stopped")
+	return 0
+}

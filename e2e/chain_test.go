@@ -1,0 +1,232 @@
+package e2e_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/palier-lifts/palier/agent"
+	"github.com/palier-lifts/palier/receiver"
+	"github.com/palier-lifts/palier/receiver/store"
+	"github.com/palier-lifts/palier/simulator"
+	"github.com/palier-lifts/palier/wire"
+)
+
+const site, cabin = "e2e-site", "cabin-a"
+
+func logger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func repoFile(t *testing.T, rel string) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", rel)
+}
+
+// TestScenarioArrivesOnceInOrder plays the short scenario through the whole
+// chain and checks that every event the agent accepted is stored exactly
+// once, with sequences 1..N and nothing else, and that the receiver's end-to-
+// end acknowledgements emptied the agent's outbox.
+func TestScenarioArrivesOnceInOrder(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	log := logger(t)
+
+	// Receiver: embedded NATS (MQTT + JetStream), SQLite, HTTP.
+	rcfg := receiver.DefaultConfig()
+	rcfg.StateDir = filepath.Join(dir, "receiver")
+	rcfg.NATS.Embedded.Port = freePort(t)
+	rcfg.NATS.Embedded.MQTTPort = freePort(t)
+	rcfg.HTTP.Listen = "127.0.0.1:0"
+	rcfg.Acks.ResendInterval = time.Second
+	rcv, err := receiver.New(ctx, rcfg, log.With("part", "receiver"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcvDone := make(chan error, 1)
+	go func() { rcvDone <- rcv.Run(ctx) }()
+
+	// Simulator: a Modbus RTU slave on a pty, playing the short scenario.
+	sc, err := simulator.LoadScenario(repoFile(t, "simulator/scenarios/short.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := simulator.New(simulator.Config{Speed: 5, Seed: 7, Baud: 19200, Scenario: sc}, log.With("part", "sim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pty, err := simulator.OpenPTY("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pty.Close()
+	simDone := make(chan error, 1)
+	go func() { simDone <- sim.Serve(ctx, pty) }()
+
+	// Agent: reads the pty, outbox in bbolt, MQTT 3.1.1 to the embedded NATS.
+	acfg := agent.DefaultConfig()
+	acfg.Site, acfg.Cabin = site, cabin
+	acfg.StateDir = filepath.Join(dir, "agent")
+	acfg.Controller.Profile = repoFile(t, "sensors/profiles/palier-sim.yaml")
+	acfg.Controller.Port = pty.Path()
+	acfg.Controller.PollInterval = 25 * time.Millisecond
+	acfg.Uplink.Broker = "tcp://" + rcv.MQTTAddr()
+	acfg.Uplink.BackoffMin = 50 * time.Millisecond
+	acfg.Uplink.BackoffMax = 500 * time.Millisecond
+	acfg.Screen.Socket = filepath.Join(dir, "agent.sock")
+	acfg.Metrics.Listen = ""
+	acfg.HeartbeatInterval = time.Hour // keep the event count to the scenario's
+	ag, err := agent.New(ctx, acfg, log.With("part", "agent"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	agDone := make(chan error, 1)
+	go func() { agDone <- ag.Run(ctx) }()
+
+	select {
+	case <-sim.Done():
+	case <-time.After(3 * time.Minute):
+		t.Fatal("the scenario did not finish")
+	}
+	// The scenario ends idle; give the state machine time to confirm the
+	// last changes, then wait until everything is confirmed end to end.
+	deadline := time.Now().Add(2 * time.Minute)
+	var appended uint64
+	for {
+		st := ag.Stats()
+		appended = st.Appended
+		if appended > 0 && st.Outbox.Depth() == 0 && time.Since(lastChange(ag)) > 2*time.Second {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox not drained: %d appended, depth %d, uplink %+v", appended, st.Outbox.Depth(), st.Uplink)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// Every accepted event is in the store exactly once: sequences 1..N of
+	// the agent's epoch, no other, no repeat.
+	events := allEvents(t, rcv.Store())
+	if uint64(len(events)) != appended {
+		t.Fatalf("store holds %d events, the agent accepted %d", len(events), appended)
+	}
+	seen := map[uint64]bool{}
+	types := map[string]int{}
+	for _, e := range events {
+		if e.Epoch != ag.Epoch() {
+			t.Fatalf("event of epoch %q, the agent's is %q", e.Epoch, ag.Epoch())
+		}
+		if seen[e.Seq] {
+			t.Fatalf("sequence %d stored twice", e.Seq)
+		}
+		seen[e.Seq] = true
+		types[e.Type]++
+	}
+	for seq := uint64(1); seq <= appended; seq++ {
+		if !seen[seq] {
+			t.Fatalf("sequence %d missing from the store", seq)
+		}
+	}
+	// In order: sequences follow the events' times (safety events may be
+	// sent first, but they keep their place in the sequence).
+	bySeq := make([]time.Time, appended+1)
+	for _, e := range events {
+		bySeq[e.Seq] = e.Time
+	}
+	for seq := uint64(2); seq <= appended; seq++ {
+		if bySeq[seq].Before(bySeq[seq-1]) {
+			t.Errorf("sequence %d at %s is before sequence %d at %s", seq, bySeq[seq], seq-1, bySeq[seq-1])
+		}
+	}
+	// The scenario: three trips (0->3, 3->5, 5->0), a fault raised and cleared.
+	if types[wire.TypeTrip] != 3 || types[wire.TypeArrival] != 3 {
+		t.Errorf("trips %d and arrivals %d, want 3 and 3 (all types: %v)", types[wire.TypeTrip], types[wire.TypeArrival], types)
+	}
+	if types[wire.TypeFault] != 2 {
+		t.Errorf("fault events %d, want 2 (raised, cleared); all types: %v", types[wire.TypeFault], types)
+	}
+	if types[wire.TypeDoorCycle] < 3 {
+		t.Errorf("door cycles %d, want at least 3; all types: %v", types[wire.TypeDoorCycle], types)
+	}
+
+	// The backend's view: the cabin is online, at floor 0, with its events counted.
+	resp, err := http.Get("http://" + rcv.HTTPAddr() + "/api/v1/cabins")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	var cabins []map[string]any
+	if err := json.Unmarshal(body, &cabins); err != nil {
+		t.Fatalf("GET /api/v1/cabins: %v: %s", err, body)
+	}
+	if len(cabins) != 1 || cabins[0]["site"] != site || cabins[0]["cabin"] != cabin {
+		t.Fatalf("cabins: %s", body)
+	}
+	c := cabins[0]
+	for _, k := range []string{"online", "floor", "last_seen", "events"} {
+		if _, ok := c[k]; !ok {
+			t.Errorf("cabin has no %q: %s", k, body)
+		}
+	}
+	if c["events"] != float64(appended) || c["online"] != true || c["floor"] != float64(0) {
+		t.Errorf("cabin = %s, want online at floor 0 with %d events", body, appended)
+	}
+
+	cancel()
+	for name, ch := range map[string]chan error{"agent": agDone, "receiver": rcvDone} {
+		select {
+		case err := <-ch:
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("%s did not stop", name)
+		}
+	}
+	<-simDone
+}
+
+// lastChange is when the agent last accepted an event; the test waits for
+// the chain to be quiet before comparing.
+func lastChange(ag *agent.Agent) time.Time { return ag.LastAppend() }
+
+func allEvents(t *testing.T, st store.Store) []store.StoredEvent {
+	t.Helper()
+	var all []store.StoredEvent
+	q := store.EventQuery{Site: site, Cabin: cabin, Limit: store.MaxLimit}
+	for {
+		page, err := st.Events(context.Background(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page.Events...)
+		if page.Next == "" {
+			return all
+		}
+		q.Cursor = page.Next
+	}
+}
