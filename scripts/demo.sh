@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Runs the whole Palier chain on this machine, on embedded defaults:
+#   receiver  (embedded NATS with JetStream and MQTT on 127.0.0.1:1883,
+#              SQLite, HTTP API and dashboard on 127.0.0.1:8080)
+#   elevatorsim (a Modbus RTU controller on a pseudo-terminal, 19200 8E1,
+#              playing a sped-up day of traffic)
+#   agent     (reads the simulator over the pty, bbolt outbox, MQTT 3.1.1)
+#   display   (the cabin screen, when a display server is present)
+# Ctrl-C stops everything. State lives under PALIER_DEMO_DIR (default .demo/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+root=$PWD
+dir=${PALIER_DEMO_DIR:-$root/.demo}
+speed=${PALIER_DEMO_SPEED:-10}
+mkdir -p "$dir/bin" "$dir/log"
+dir=$(cd "$dir" && pwd)
+
+need_apt curl "${EBITEN_BUILD_DEPS[@]}"
+say "building the binaries into $dir/bin"
+go build -o "$dir/bin/" ./cmd/agent ./cmd/receiver ./cmd/elevatorsim ./cmd/display
+
+pids=()
+stop_all() {
+	trap - INT TERM EXIT
+	if [ ${#pids[@]} -gt 0 ]; then
+		say "stopping"
+		kill -TERM "${pids[@]}" 2>/dev/null || true
+		for _ in $(seq 50); do
+			alive=0
+			for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+			[ $alive -eq 0 ] && break
+			sleep 0.1
+		done
+		kill -KILL "${pids[@]}" 2>/dev/null || true
+		wait 2>/dev/null || true
+	fi
+	say "stopped; state and logs are in $dir"
+}
+trap stop_all EXIT
+trap 'stop_all; exit 0' INT TERM
+
+# start NAME CMD...: runs a part in the background, logging to $dir/log/NAME.log
+start() {
+	local name=$1
+	shift
+	"$@" >"$dir/log/$name.log" 2>&1 &
+	pids+=($!)
+	say "started $name (pid $!, log $dir/log/$name.log)"
+}
+
+# wait_for WHAT TEST...: waits up to 30 s for TEST to succeed
+wait_for() {
+	local what=$1
+	shift
+	for _ in $(seq 300); do
+		"$@" >/dev/null 2>&1 && return 0
+		for p in "${pids[@]}"; do
+			kill -0 "$p" 2>/dev/null || { echo "a part stopped; see $dir/log/" >&2; tail -n 20 "$dir"/log/*.log >&2; exit 1; }
+		done
+		sleep 0.1
+	done
+	echo "timed out waiting for $what; see $dir/log/" >&2
+	exit 1
+}
+
+cat >"$dir/receiver.yaml" <<YAML
+state_dir: $dir/receiver
+YAML
+cat >"$dir/agent.yaml" <<YAML
+site: demo
+cabin: a
+state_dir: $dir/agent
+controller:
+  profile: $root/sensors/profiles/palier-sim.yaml
+  port: $dir/ttySIM
+  baud: 19200
+  parity: E
+  poll_interval: 100ms
+uplink:
+  broker: tcp://127.0.0.1:1883
+screen:
+  socket: $dir/agent.sock
+metrics:
+  listen: 127.0.0.1:9464
+heartbeat_interval: 30s
+YAML
+cat >"$dir/display.yaml" <<YAML
+building: Résidence Les Pins
+YAML
+
+start receiver "$dir/bin/receiver" --config "$dir/receiver.yaml"
+wait_for "the receiver's API" curl -sf http://127.0.0.1:8080/healthz
+start elevatorsim "$dir/bin/elevatorsim" --pty --pty-link "$dir/ttySIM" --baud 19200 --parity E --speed "$speed" --seed "${PALIER_DEMO_SEED:-1}"
+wait_for "the simulator's pty" test -e "$dir/ttySIM"
+start agent "$dir/bin/agent" run --config "$dir/agent.yaml"
+wait_for "the agent's screen socket" test -S "$dir/agent.sock"
+
+if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+	start display "$dir/bin/display" --socket "$dir/agent.sock" --config "$dir/display.yaml"
+	screen="the cabin screen is open in a window"
+else
+	screen="no display server: for a picture of the screen run
+    xvfb-run -a $dir/bin/display --socket $dir/agent.sock --config $dir/display.yaml --screenshot screen.png"
+fi
+
+cat <<MSG
+
+Palier is running (simulated time x$speed). Look at:
+  dashboard       http://127.0.0.1:8080/
+  cabins (API)    curl -s http://127.0.0.1:8080/api/v1/cabins
+  events          curl -s 'http://127.0.0.1:8080/api/v1/cabins/demo/a/events?limit=20'
+  agent metrics   curl -s http://127.0.0.1:9464/metrics
+  MQTT topics     palier/v1/demo/a/{events,state,status,ack}, palier/v1/demo/notices
+                  (NATS subjects palier.v1.demo.a.*, nats://127.0.0.1:4222)
+  screen          $screen
+  logs            $dir/log/
+Press Ctrl-C to stop.
+MSG
+wait -n "${pids[@]}" || true
+say "a part stopped unexpectedly; see $dir/log/"
+exit 1

@@ -1,0 +1,37 @@
+# Shared helpers for the scripts in this folder; sourced, not run.
+
+# say prints a progress line on stderr.
+say() { printf '==> %s\n' "$*" >&2; }
+
+# as_root runs a command as root, through sudo when we are not root.
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# need_apt installs the Debian packages that are missing, saying which.
+need_apt() {
+	local missing=()
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	say "installing Debian packages: ${missing[*]}"
+	as_root apt-get -o DPkg::Lock::Timeout=300 update -qq
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# need_go_tool installs a pinned Go tool into GOBIN unless that version is there.
+# usage: need_go_tool NAME MODULE/PATH@VERSION
+need_go_tool() {
+	local name=$1 pkg=$2 bin
+	bin="$(go env GOPATH)/bin/$name"
+	local stamp="$bin.version"
+	if [ -x "$bin" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$pkg" ]; then return 0; fi
+	say "installing Go tool $pkg"
+	GOFLAGS= go install "$pkg"
+	echo "$pkg" >"$stamp"
+}
+
+# Debian packages needed to build and run the ebiten screen.
+EBITEN_BUILD_DEPS=(gcc libc6-dev libgl1-mesa-dev libx11-dev libxrandr-dev libxxf86vm-dev libxi-dev libxcursor-dev libxinerama-dev)
+EBITEN_RUN_DEPS=(xvfb xauth libgl1-mesa-dri libegl1 libegl-mesa0 libgles2)

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Runs every check and test of Palier: gofmt, go vet, staticcheck, the tests
+# with the race detector (the screen's under Xvfb), cross-builds for the
+# cabin's ARM boards, and the hardware-facing packages once more under qemu
+# for arm64 and armv7. It installs what it needs and says so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+need_apt "${EBITEN_BUILD_DEPS[@]}" "${EBITEN_RUN_DEPS[@]}" qemu-user-static
+need_go_tool staticcheck "$STATICCHECK"
+export PATH="$(go env GOPATH)/bin:$PATH"
+
+say "gofmt"
+unformatted=$(gofmt -l $(git ls-files -co --exclude-standard '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+
+say "go vet"
+go vet ./...
+
+say "staticcheck"
+staticcheck ./...
+
+# Packages that link ebiten need a display server; everything else must not.
+screen_pkgs=$(go list -f '{{.ImportPath}} {{join .Deps " "}}' ./... | awk '/github.com\/hajimehoshi\/ebiten\/v2 /||/github.com\/hajimehoshi\/ebiten\/v2$/{print $1}')
+other_pkgs=$(go list ./... | grep -vxF -f <(printf '%s\n' $screen_pkgs) || true)
+
+say "go test -race (headless packages)"
+go test -race -count=1 -timeout 10m $other_pkgs
+
+if [ -n "$screen_pkgs" ]; then
+	say "go test -race under Xvfb (screen packages)"
+	xvfb-run -a -s "-screen 0 1920x1080x24" go test -race -count=1 -timeout 5m $screen_pkgs
+fi
+
+say "cross-builds (CGO_ENABLED=0)"
+for target in arm64: arm:7; do
+	arch=${target%%:*} arm=${target#*:}
+	for cmd in agent receiver elevatorsim; do
+		CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOARM=$arm go build -o /dev/null ./cmd/$cmd
+	done
+	echo "built agent, receiver, elevatorsim for linux/$arch${arm:+ v$arm}" >&2
+done
+
+# Byte order, alignment and 32-bit limits matter where we touch the wire and
+# the disk: run those packages' tests on the cabin's architectures.
+qemu_pkgs="./hal/... ./sensors/... ./outbox/... ./wire/..."
+say "tests under qemu-user-static: linux/arm64"
+CGO_ENABLED=0 GOARCH=arm64 go test -count=1 -timeout 10m -exec qemu-aarch64-static $qemu_pkgs
+say "tests under qemu-user-static: linux/arm (GOARM=7)"
+CGO_ENABLED=0 GOARCH=arm GOARM=7 go test -count=1 -timeout 10m -exec qemu-arm-static $qemu_pkgs
+
+say "all checks passed"
