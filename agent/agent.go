@@ -37,7 +37,7 @@ type Agent struct {
 	lastAppend atomic.Int64  // unix nanoseconds of the last accepted event
 	polls      atomic.Uint64
 	pollErrors atomic.Uint64
-	dropped    atomic.Uint64 // samples the state machine refused
+	dropped    atomic.Uint64 // samples the state machine refused, copied from it after each poll
 
 	mu           sync.Mutex
 	state        wire.State // last state served
@@ -244,6 +244,7 @@ func (a *Agent) pollPort(ctx context.Context, reader *sensors.ProfileReader) err
 		}
 		failures = 0
 		a.emit(ctx, a.machine.Step(sample))
+		a.dropped.Store(a.machine.Dropped())
 		a.emit(ctx, a.machine.Tick(now))
 		a.publishState()
 	}

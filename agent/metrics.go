@@ -25,6 +25,7 @@ func (a *Agent) serveMetrics(ctx context.Context) {
 	counter("events_appended_total", "Events accepted into the outbox.", func() float64 { return float64(a.appended.Load()) })
 	counter("polls_total", "Controller polls.", func() float64 { return float64(a.polls.Load()) })
 	counter("poll_errors_total", "Controller polls that failed.", func() float64 { return float64(a.pollErrors.Load()) })
+	counter("samples_dropped_total", "Samples the state machine refused as implausible.", func() float64 { return float64(a.dropped.Load()) })
 	counter("batches_published_total", "Event batches acknowledged by the broker.", func() float64 { return float64(a.up.Stats().Batches) })
 	counter("acks_total", "End-to-end acknowledgements applied.", func() float64 { return float64(a.up.Stats().Acks) })
 	gauge("uplink_connected", "1 when connected to the broker.", func() float64 {

@@ -133,7 +133,6 @@ func TestCrashChild(t *testing.T) {
 // child runs one child process and returns its output lines once it exits.
 type child struct {
 	cmd   *exec.Cmd
-	lines chan string
 	ready chan string
 	done  chan struct{}
 	all   []string

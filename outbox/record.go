@@ -3,7 +3,6 @@ package outbox
 import (
 	"encoding/binary"
 	"fmt"
-	"time"
 )
 
 // Bucket layout. Pending and sent entries live in one bucket per (stage,
@@ -128,4 +127,3 @@ func getU64(v []byte) (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
-func unixNano(t time.Time) int64 { return t.UnixNano() }
