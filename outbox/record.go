@@ -126,4 +126,3 @@ func getU64(v []byte) (uint64, error) {
 	}
 	return binary.BigEndian.Uint64(v), nil
 }
-
