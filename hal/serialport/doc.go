@@ -1,0 +1,17 @@
+// Package serialport opens serial lines for the field bus.
+//
+// Concepts:
+//   - Config: path, baud, data bits, parity (N/E/O), stop bits, read
+//     timeout, and the RS-485 options (kernel RS-485 mode, echo
+//     suppression).
+//   - Port: an open line. A read that times out returns n=0, err=nil, the
+//     go.bug.st/serial convention that hal/modbus treats as silence.
+//   - RS-485 mode (TIOCSRS485) is best effort: a driver or a pty that does
+//     not support it answers ENOTTY, which is logged and not fatal.
+//   - Echo suppression is for adapters that read back what they send: the
+//     bytes just written are read and discarded before any reply.
+//   - Resilient wraps a Port for adapters that disappear and come back
+//     (USB): after an I/O error it closes the line and reopens it with
+//     doubling backoff, failing fast with ErrPortDown meanwhile and
+//     reporting the outage (log, OnChange, Stats) instead of giving up.
+package serialport
