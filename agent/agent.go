@@ -165,44 +165,32 @@ func (a *Agent) Run(ctx context.Context) error {
 	return err
 }
 
-// poll reads the controller at the poll interval, reopening the port with
-// backoff when it fails. It returns nil when ctx is done.
+// poll reads the controller at the poll interval until ctx is done. The
+// port reopens itself with backoff when its device goes away (a USB adapter
+// unplugged): the outage is reported as a lost link, never fatal.
 func (a *Agent) poll(ctx context.Context) error {
 	cc := a.cfg.Controller
-	for attempt := 0; ; attempt++ {
-		port, err := serialport.Open(serialport.Config{
-			Path: cc.Port, Baud: cc.Baud, DataBits: cc.DataBits, Parity: cc.Parity, StopBits: cc.StopBits,
-		}, a.logger.With("component", "serial"))
-		if err != nil {
-			d := uplink.Backoff(time.Second, 30*time.Second, attempt, func() float64 { return 0.5 })
-			a.logger.Warn("controller port unavailable", "port", cc.Port, "err", err, "retry_in", d)
-			a.linkLost(time.Now())
-			select {
-			case <-time.After(d):
-				continue
-			case <-ctx.Done():
-				return nil
+	port, err := serialport.NewResilient(serialport.ResilientConfig{
+		Port: serialport.Config{Path: cc.Port, Baud: cc.Baud, DataBits: cc.DataBits, Parity: cc.Parity, StopBits: cc.StopBits},
+		OnChange: func(err error) {
+			if err != nil {
+				a.logger.Warn("controller port lost, reopening with backoff", "port", cc.Port, "err", err)
+			} else {
+				a.logger.Info("controller port open", "port", cc.Port)
 			}
-		}
-		attempt = 0
-		mcfg := modbus.DefaultConfig()
-		mcfg.Baud = cc.Baud
-		mcfg.ResponseTimeout = cc.ResponseTimeout
-		mcfg.Retries = cc.Retries
-		master := modbus.NewMaster(port, mcfg, a.logger.With("component", "modbus"))
-		reader := sensors.NewProfileReader(a.profile, master)
-		err = a.pollPort(ctx, reader)
-		port.Close()
-		if ctx.Err() != nil {
-			return nil
-		}
-		a.logger.Warn("controller port failed, reopening", "port", cc.Port, "err", err)
+		},
+	}, a.logger.With("component", "serial"))
+	if err != nil {
+		return fmt.Errorf("controller port: %w", err)
 	}
-}
+	defer port.Close()
+	mcfg := modbus.DefaultConfig()
+	mcfg.Baud = cc.Baud
+	mcfg.ResponseTimeout = cc.ResponseTimeout
+	mcfg.Retries = cc.Retries
+	reader := sensors.NewProfileReader(a.profile, modbus.NewMaster(port, mcfg, a.logger.With("component", "modbus")))
 
-// pollPort polls one open port until it fails hard or ctx is done.
-func (a *Agent) pollPort(ctx context.Context, reader *sensors.ProfileReader) error {
-	tick := time.NewTicker(a.cfg.Controller.PollInterval)
+	tick := time.NewTicker(cc.PollInterval)
 	defer tick.Stop()
 	health := time.NewTicker(a.cfg.HeartbeatInterval)
 	defer health.Stop()
@@ -228,12 +216,10 @@ func (a *Agent) pollPort(ctx context.Context, reader *sensors.ProfileReader) err
 			}
 			a.pollErrors.Add(1)
 			failures++
+			// One failed poll is line noise; three in a row is a lost link.
 			if failures == 3 {
 				a.logger.Warn("controller not answering", "err", err)
 				a.linkLost(now)
-			}
-			if portFailed(err) {
-				return err
 			}
 			a.emit(ctx, a.machine.Tick(now))
 			a.publishState()
@@ -248,23 +234,6 @@ func (a *Agent) pollPort(ctx context.Context, reader *sensors.ProfileReader) err
 		a.emit(ctx, a.machine.Tick(now))
 		a.publishState()
 	}
-}
-
-// portFailed reports whether a poll failed because of the port itself (an
-// unplugged USB adapter) rather than the line or the controller: only then
-// is the port reopened.
-func portFailed(err error) bool {
-	var exc *modbus.ExceptionError
-	switch {
-	case errors.As(err, &exc),
-		errors.Is(err, modbus.ErrTimeout), errors.Is(err, modbus.ErrShortFrame),
-		errors.Is(err, modbus.ErrCRC), errors.Is(err, modbus.ErrWrongSlave),
-		errors.Is(err, modbus.ErrMalformed):
-		return false
-	}
-	// A value the profile cannot decode also lands here; reopening the
-	// port for it costs little.
-	return true
 }
 
 // linkLost tells the machine and the screen that the controller is silent.
