@@ -6,6 +6,7 @@
 //
 //	agent run --config FILE        run the agent (the default)
 //	agent config check FILE        check a config file and print every problem
+//	agent probe modbus ... START:COUNT   read registers once, for installers
 //	agent version                  print the version
 package main
 
@@ -33,6 +34,8 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   agent run [--config FILE]      run the agent (default config `+defaultConfig+`)
   agent config check FILE        check a config file and print every problem
+  agent probe modbus [flags] START:COUNT
+                                 read registers once and print them (--help for flags)
   agent version                  print the version
 `)
 }
@@ -51,6 +54,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return configCheck(args[2], stdout, stderr)
+	case "probe":
+		if len(args) < 2 || args[1] != "modbus" {
+			usage(stderr)
+			return 2
+		}
+		ctx, stop := shutdown.OnSignal(slog.New(slog.DiscardHandler))
+		defer stop()
+		return probeModbus(ctx, args[2:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "palier agent", buildinfo.Version())
 		return 0

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/palier-lifts/palier/simulator"
+)
+
+// startSim serves a simulator standing still at floor 4 on a pty.
+func startSim(t *testing.T) (*simulator.Simulator, string) {
+	t.Helper()
+	sc, err := simulator.ParseScenario("still", strings.NewReader("name: still\nstart_floor: 4\nsteps:\n  - wait: 1h\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := simulator.New(simulator.Config{Scenario: sc, Baud: 115200}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pty, err := simulator.OpenPTY("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { sim.Serve(ctx, pty); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; pty.Close() })
+	return sim, pty.Path()
+}
+
+func TestProbeModbusReadsTheSimulator(t *testing.T) {
+	sim, path := startSim(t)
+	var out, errOut bytes.Buffer
+	code := run([]string{"probe", "modbus", "--port", path, "--baud", "115200", "--slave", "1", "--holding", "--json", "0:11"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var vals []probeValue
+	if err := json.Unmarshal(out.Bytes(), &vals); err != nil {
+		t.Fatalf("--json output %q: %v", out.String(), err)
+	}
+	regs := sim.Registers()
+	if len(vals) != 11 {
+		t.Fatalf("%d values, want 11", len(vals))
+	}
+	for i, v := range vals {
+		if v.Address != i || v.Value != int(regs[i]) {
+			t.Errorf("address %d = %d, simulator holds %d", v.Address, v.Value, regs[i])
+		}
+	}
+	if vals[simulator.RegFloor].Value != 4 {
+		t.Errorf("floor register = %d, want 4", vals[simulator.RegFloor].Value)
+	}
+
+	out.Reset()
+	if code := run([]string{"probe", "modbus", "--port", path, "--baud", "115200", "0:2"}, &out, &errOut); code != 0 {
+		t.Fatalf("plain output: exit %d: %s", code, errOut.String())
+	}
+	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 2 || !strings.Contains(lines[0], strconv.Itoa(int(regs[0]))) {
+		t.Fatalf("plain output %q", out.String())
+	}
+}
+
+func TestProbeModbusExplainsFailures(t *testing.T) {
+	_, path := startSim(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"wrong slave", []string{"--slave", "9", "--timeout", "200ms", "0:11"}, []string{"slave 9", "received nothing", "slave id"}},
+		{"illegal address", []string{"--slave", "1", "900:4"}, []string{"exception", "no such address"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			args := append([]string{"probe", "modbus", "--port", path, "--baud", "115200"}, tc.args...)
+			if code := run(args, &out, &errOut); code != 1 {
+				t.Fatalf("exit %d, want 1; stderr %s", code, errOut.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errOut.String(), w) {
+					t.Errorf("message lacks %q:\n%s", w, errOut.String())
+				}
+			}
+		})
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"probe", "modbus", "--port", "/dev/does-not-exist", "0:1"}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "cannot open") {
+		t.Fatalf("missing port: exit %d, %s", code, errOut.String())
+	}
+	if code := run([]string{"probe", "modbus", "--port", path, "0-3"}, &out, &errOut); code != 2 {
+		t.Fatalf("bad range: exit %d", code)
+	}
+}
