@@ -140,7 +140,7 @@ type child struct {
 
 func startChild(t *testing.T, env ...string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+	cmd := selfCommand("-test.run=^TestCrashChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
@@ -435,4 +435,14 @@ func TestCrashDuringMoveAside(t *testing.T) {
 			}
 		})
 	}
+}
+
+// selfCommand re-executes the test binary. When the tests themselves run
+// under an emulator (go test -exec qemu-aarch64-static, without binfmt_misc),
+// PALIER_TEST_EXEC names it so the child runs under it too.
+func selfCommand(args ...string) *exec.Cmd {
+	if wrapper := os.Getenv("PALIER_TEST_EXEC"); wrapper != "" {
+		return exec.Command(wrapper, append([]string{os.Args[0]}, args...)...)
+	}
+	return exec.Command(os.Args[0], args...)
 }

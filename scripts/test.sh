@@ -52,8 +52,8 @@ done
 # the disk: run those packages' tests on the cabin's architectures.
 qemu_pkgs="./hal/... ./sensors/... ./outbox/... ./wire/..."
 say "tests under qemu-user-static: linux/arm64"
-CGO_ENABLED=0 GOARCH=arm64 go test -count=1 -timeout 10m -exec qemu-aarch64-static $qemu_pkgs
+PALIER_TEST_EXEC=qemu-aarch64-static CGO_ENABLED=0 GOARCH=arm64 go test -count=1 -timeout 10m -exec qemu-aarch64-static $qemu_pkgs
 say "tests under qemu-user-static: linux/arm (GOARM=7)"
-CGO_ENABLED=0 GOARCH=arm GOARM=7 go test -count=1 -timeout 10m -exec qemu-arm-static $qemu_pkgs
+PALIER_TEST_EXEC=qemu-arm-static CGO_ENABLED=0 GOARCH=arm GOARM=7 go test -count=1 -timeout 10m -exec qemu-arm-static $qemu_pkgs
 
 say "all checks passed"

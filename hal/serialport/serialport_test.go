@@ -96,8 +96,11 @@ func (s *syncBuffer) String() string {
 func TestRS485UnsupportedIsLoggedNotFatal(t *testing.T) {
 	var logs syncBuffer
 	_, _ = openPair(t, Config{RS485: true}, slog.New(slog.NewTextHandler(&logs, nil)))
-	if !strings.Contains(logs.String(), "RS-485") || !strings.Contains(logs.String(), "inappropriate ioctl") {
-		t.Fatalf("logs %q, want a warning about RS-485 and ENOTTY", logs.String())
+	// A pty answers TIOCSRS485 with ENOTTY; under qemu-user the ioctl is not
+	// translated and fails with ENOSYS. Either way: a warning, and the port opens.
+	l := logs.String()
+	if !strings.Contains(l, "RS-485") || !(strings.Contains(l, "inappropriate ioctl") || strings.Contains(l, "function not implemented")) {
+		t.Fatalf("logs %q, want a warning about RS-485 and ENOTTY (ENOSYS under qemu)", l)
 	}
 }
 
