@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/palier-lifts/palier/hal/gpio"
 	"github.com/palier-lifts/palier/hal/modbus"
 	"github.com/palier-lifts/palier/hal/serialport"
 	"github.com/palier-lifts/palier/livefeed"
@@ -27,11 +29,13 @@ type Agent struct {
 	logger *slog.Logger
 	start  time.Time
 
-	ob      *outbox.Outbox
-	up      *uplink.Uplink
-	feed    *livefeed.Server
-	profile *sensors.Profile
-	machine *sensors.Machine
+	ob       *outbox.Outbox
+	up       *uplink.Uplink
+	feed     *livefeed.Server
+	profile  *sensors.Profile    // modbus source
+	contacts *sensors.ContactMap // contacts source
+	openGPIO gpio.Opener
+	machine  *sensors.Machine
 
 	appended   atomic.Uint64 // events accepted into the outbox
 	lastAppend atomic.Int64  // unix nanoseconds of the last accepted event
@@ -63,11 +67,29 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
 	a := &Agent{cfg: cfg, logger: logger, start: time.Now()}
-	profile, err := sensors.LoadProfile(cfg.Controller.Profile)
-	if err != nil {
-		return nil, fmt.Errorf("load controller profile: %w", err)
+	faultInfo := func(int) (string, string) { return "", "" }
+	switch cfg.Controller.Source {
+	case SourceContacts:
+		m, err := sensors.LoadContactMap(cfg.Controller.Contacts)
+		if err != nil {
+			return nil, fmt.Errorf("load contact map: %w", err)
+		}
+		a.contacts = m
+	default:
+		profile, err := sensors.LoadProfile(cfg.Controller.Profile)
+		if err != nil {
+			return nil, fmt.Errorf("load controller profile: %w", err)
+		}
+		a.profile = profile
+		faultInfo = func(code int) (string, string) {
+			f, ok := profile.Fault(code)
+			if !ok {
+				return "", ""
+			}
+			return f.Text, f.Severity
+		}
 	}
-	a.profile = profile
+	a.openGPIO = new(gpio.Host).Open
 	counters, err := loadCounters(a.countersPath())
 	if err != nil {
 		// Never refuse to start over counters: report and start from zero.
@@ -75,13 +97,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
 	}
 	mcfg := sensors.DefaultMachineConfig()
 	mcfg.HeartbeatInterval = cfg.HeartbeatInterval
-	mcfg.FaultInfo = func(code int) (string, string) {
-		f, ok := profile.Fault(code)
-		if !ok {
-			return "", ""
-		}
-		return f.Text, f.Severity
-	}
+	mcfg.FaultInfo = faultInfo
 	a.machine = sensors.NewMachine(mcfg, counters)
 
 	a.ob, err = outbox.Open(ctx, filepath.Join(cfg.StateDir, "outbox.db"), outbox.Options{
@@ -165,11 +181,28 @@ func (a *Agent) Run(ctx context.Context) error {
 	return err
 }
 
-// poll reads the controller at the poll interval until ctx is done. The
-// port reopens itself with backoff when its device goes away (a USB adapter
+// SetGPIOOpener replaces how contact lines are opened (periph's host
+// drivers by default): for tests with periph's gpiotest pins, and for
+// boards whose lines need another opener. Call it before Run.
+func (a *Agent) SetGPIOOpener(open gpio.Opener) { a.openGPIO = open }
+
+// sampler reads one Sample from the controller.
+type sampler interface {
+	Read(ctx context.Context) (sensors.Sample, error)
+}
+
+// openSource prepares the reader of the configured source. The serial port
+// reopens itself with backoff when its device goes away (a USB adapter
 // unplugged): the outage is reported as a lost link, never fatal.
-func (a *Agent) poll(ctx context.Context) error {
+func (a *Agent) openSource() (sampler, io.Closer, error) {
 	cc := a.cfg.Controller
+	if a.contacts != nil {
+		r, err := sensors.NewContactReader(a.contacts, a.openGPIO)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open contacts: %w", err)
+		}
+		return r, io.NopCloser(nil), nil
+	}
 	port, err := serialport.NewResilient(serialport.ResilientConfig{
 		Port: serialport.Config{Path: cc.Port, Baud: cc.Baud, DataBits: cc.DataBits, Parity: cc.Parity, StopBits: cc.StopBits},
 		OnChange: func(err error) {
@@ -181,14 +214,23 @@ func (a *Agent) poll(ctx context.Context) error {
 		},
 	}, a.logger.With("component", "serial"))
 	if err != nil {
-		return fmt.Errorf("controller port: %w", err)
+		return nil, nil, fmt.Errorf("controller port: %w", err)
 	}
-	defer port.Close()
 	mcfg := modbus.DefaultConfig()
 	mcfg.Baud = cc.Baud
 	mcfg.ResponseTimeout = cc.ResponseTimeout
 	mcfg.Retries = cc.Retries
-	reader := sensors.NewProfileReader(a.profile, modbus.NewMaster(port, mcfg, a.logger.With("component", "modbus")))
+	return sensors.NewProfileReader(a.profile, modbus.NewMaster(port, mcfg, a.logger.With("component", "modbus"))), port, nil
+}
+
+// poll reads the controller at the poll interval until ctx is done.
+func (a *Agent) poll(ctx context.Context) error {
+	cc := a.cfg.Controller
+	reader, closer, err := a.openSource()
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
 
 	tick := time.NewTicker(cc.PollInterval)
 	defer tick.Stop()

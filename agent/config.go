@@ -33,10 +33,21 @@ type Config struct {
 	LogLevel          string        `yaml:"log_level"`
 }
 
+// Controller sources.
+const (
+	SourceModbus   = "modbus"   // registers over RS-485
+	SourceContacts = "contacts" // dry contacts on GPIO lines
+)
+
 // ControllerConfig says how the controller is read.
 type ControllerConfig struct {
-	// Profile is the YAML register map of the controller make.
-	Profile  string `yaml:"profile"`
+	// Source is modbus (default) or contacts.
+	Source string `yaml:"source"`
+	// Profile is the YAML register map of the controller make (modbus).
+	Profile string `yaml:"profile"`
+	// Contacts is the YAML contact map of the GPIO wiring (contacts).
+	Contacts string `yaml:"contacts"`
+	// Port and the line settings are the RS-485 adapter's (modbus).
 	Port     string `yaml:"port"`
 	Baud     int    `yaml:"baud"`
 	DataBits int    `yaml:"data_bits"`
@@ -71,6 +82,7 @@ func DefaultConfig() Config {
 	return Config{
 		StateDir: "/var/lib/palier",
 		Controller: ControllerConfig{
+			Source:          SourceModbus,
 			Profile:         "/usr/share/palier/profiles/palier-sim.yaml",
 			Port:            "/dev/ttyPALIER0",
 			Baud:            19200,
@@ -135,7 +147,7 @@ func yamlError(err error) error {
 
 // resolvePaths makes relative paths relative to the config file's folder.
 func (c *Config) resolvePaths(dir string) {
-	for _, p := range []*string{&c.StateDir, &c.Controller.Profile, &c.Uplink.PasswordFile, &c.Uplink.TLS.CAFile, &c.Uplink.TLS.CertFile, &c.Uplink.TLS.KeyFile} {
+	for _, p := range []*string{&c.StateDir, &c.Controller.Profile, &c.Controller.Contacts, &c.Uplink.PasswordFile, &c.Uplink.TLS.CAFile, &c.Uplink.TLS.CertFile, &c.Uplink.TLS.KeyFile} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -158,38 +170,20 @@ func (c *Config) Validate() []error {
 		bad("state_dir", "missing")
 	}
 	cc := c.Controller
-	if cc.Profile == "" {
-		bad("controller.profile", "missing")
-	} else if _, err := os.Stat(cc.Profile); err != nil {
-		bad("controller.profile", "%v", err)
-	}
-	if cc.Port == "" {
-		bad("controller.port", "missing")
-	}
-	switch cc.Baud {
-	case 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200:
+	switch cc.Source {
+	case SourceModbus:
+		errs = append(errs, cc.validateModbus()...)
+	case SourceContacts:
+		if cc.Contacts == "" {
+			bad("controller.contacts", "missing (the contact map of the GPIO wiring)")
+		} else if _, err := os.Stat(cc.Contacts); err != nil {
+			bad("controller.contacts", "%v", err)
+		}
 	default:
-		bad("controller.baud", "%d is not a standard rate (1200 to 115200)", cc.Baud)
-	}
-	if cc.DataBits != 7 && cc.DataBits != 8 {
-		bad("controller.data_bits", "%d (want 7 or 8)", cc.DataBits)
-	}
-	switch cc.Parity {
-	case "N", "E", "O":
-	default:
-		bad("controller.parity", "%q (want N, E or O)", cc.Parity)
-	}
-	if cc.StopBits != 1 && cc.StopBits != 2 {
-		bad("controller.stop_bits", "%d (want 1 or 2)", cc.StopBits)
+		bad("controller.source", "%q (want modbus or contacts)", cc.Source)
 	}
 	if cc.PollInterval < 10*time.Millisecond || cc.PollInterval > time.Minute {
 		bad("controller.poll_interval", "%s out of range (10ms to 1m)", cc.PollInterval)
-	}
-	if cc.ResponseTimeout < 10*time.Millisecond || cc.ResponseTimeout > 10*time.Second {
-		bad("controller.response_timeout", "%s out of range (10ms to 10s)", cc.ResponseTimeout)
-	}
-	if cc.Retries < 0 || cc.Retries > 10 {
-		bad("controller.retries", "%d out of range (0 to 10)", cc.Retries)
 	}
 	if c.Outbox.MaxBytes < 1<<20 {
 		bad("outbox.max_bytes", "%d is under 1 MiB", c.Outbox.MaxBytes)
@@ -208,6 +202,45 @@ func (c *Config) Validate() []error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log_level", "%q (want debug, info, warn or error)", c.LogLevel)
+	}
+	return errs
+}
+
+// validateModbus checks what the modbus source needs.
+func (cc ControllerConfig) validateModbus() []error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("controller.%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if cc.Profile == "" {
+		bad("profile", "missing")
+	} else if _, err := os.Stat(cc.Profile); err != nil {
+		bad("profile", "%v", err)
+	}
+	if cc.Port == "" {
+		bad("port", "missing")
+	}
+	switch cc.Baud {
+	case 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200:
+	default:
+		bad("baud", "%d is not a standard rate (1200 to 115200)", cc.Baud)
+	}
+	if cc.DataBits != 7 && cc.DataBits != 8 {
+		bad("data_bits", "%d (want 7 or 8)", cc.DataBits)
+	}
+	switch cc.Parity {
+	case "N", "E", "O":
+	default:
+		bad("parity", "%q (want N, E or O)", cc.Parity)
+	}
+	if cc.StopBits != 1 && cc.StopBits != 2 {
+		bad("stop_bits", "%d (want 1 or 2)", cc.StopBits)
+	}
+	if cc.ResponseTimeout < 10*time.Millisecond || cc.ResponseTimeout > 10*time.Second {
+		bad("response_timeout", "%s out of range (10ms to 10s)", cc.ResponseTimeout)
+	}
+	if cc.Retries < 0 || cc.Retries > 10 {
+		bad("retries", "%d out of range (0 to 10)", cc.Retries)
 	}
 	return errs
 }
