@@ -21,6 +21,7 @@ import (
 
 	"github.com/palier-lifts/palier/agent"
 	"github.com/palier-lifts/palier/buildinfo"
+	"github.com/palier-lifts/palier/hal/gpio"
 	"github.com/palier-lifts/palier/shutdown"
 )
 
@@ -36,6 +37,8 @@ func usage(w io.Writer) {
   agent config check FILE        check a config file and print every problem
   agent probe modbus [flags] START:COUNT
                                  read registers once and print them (--help for flags)
+  agent probe gpio [--contacts FILE]
+                                 show the level of every wired contact, live
   agent version                  print the version
 `)
 }
@@ -55,12 +58,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return configCheck(args[2], stdout, stderr)
 	case "probe":
-		if len(args) < 2 || args[1] != "modbus" {
+		if len(args) < 2 || (args[1] != "modbus" && args[1] != "gpio") {
 			usage(stderr)
 			return 2
 		}
 		ctx, stop := shutdown.OnSignal(slog.New(slog.DiscardHandler))
 		defer stop()
+		if args[1] == "gpio" {
+			return probeGPIO(ctx, args[2:], stdout, stderr, new(gpio.Host).Open)
+		}
 		return probeModbus(ctx, args[2:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "palier agent", buildinfo.Version())

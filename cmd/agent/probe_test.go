@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
+
 	"github.com/palier-lifts/palier/simulator"
 )
 
@@ -97,4 +100,47 @@ func TestProbeModbusExplainsFailures(t *testing.T) {
 	if code := run([]string{"probe", "modbus", "--port", path, "0-3"}, &out, &errOut); code != 2 {
 		t.Fatalf("bad range: exit %d", code)
 	}
+}
+
+func TestProbeGPIOShowsEachContact(t *testing.T) {
+	pins := map[string]*gpiotest.Pin{}
+	open := func(name string) (gpio.PinIn, error) {
+		if pins[name] == nil {
+			pins[name] = &gpiotest.Pin{N: name, L: gpio.High}
+		}
+		return wiredPin{pins[name]}, nil
+	}
+	open("GPIO25")
+	pins["GPIO25"].L = gpio.Low // alarm button pressed (active low)
+	var out, errOut bytes.Buffer
+	code := probeGPIO(context.Background(), []string{"--contacts", "../../sensors/profiles/contacts/relay-board.yaml", "--once", "--json"}, &out, &errOut, open)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var levels map[string]bool
+	if err := json.Unmarshal(out.Bytes(), &levels); err != nil {
+		t.Fatalf("%q: %v", out.String(), err)
+	}
+	if !levels["alarm (GPIO25)"] || levels["door_open (GPIO17)"] {
+		t.Fatalf("levels %v: want alarm closed and door_open open", levels)
+	}
+	if len(levels) != 11 {
+		t.Fatalf("%d lines shown, the map wires 11", len(levels))
+	}
+	out.Reset()
+	probeGPIO(context.Background(), []string{"--contacts", "../../sensors/profiles/contacts/relay-board.yaml", "--once"}, &out, &errOut, open)
+	if !strings.Contains(out.String(), "alarm (GPIO25)") || !strings.Contains(out.String(), "CLOSED") {
+		t.Fatalf("table %q", out.String())
+	}
+}
+
+// wiredPin is a gpiotest pin whose level the wiring sets: gpiotest's In
+// would reset it to the pull's level.
+type wiredPin struct{ *gpiotest.Pin }
+
+func (p wiredPin) In(pull gpio.Pull, _ gpio.Edge) error {
+	p.Lock()
+	defer p.Unlock()
+	p.P = pull
+	return nil
 }
