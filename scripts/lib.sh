@@ -35,3 +35,32 @@ need_go_tool() {
 # Debian packages needed to build and run the ebiten screen.
 EBITEN_BUILD_DEPS=(gcc libc6-dev libgl1-mesa-dev libx11-dev libxrandr-dev libxxf86vm-dev libxi-dev libxcursor-dev libxinerama-dev)
 EBITEN_RUN_DEPS=(xvfb xauth libgl1-mesa-dri libegl1 libegl-mesa0 libgles2)
+
+# start_test_postgres starts a throwaway PostgreSQL cluster on 127.0.0.1 and
+# exports PALIER_TEST_POSTGRES_URL; stop_test_postgres removes it.
+start_test_postgres() {
+	need_apt postgresql
+	local bin
+	bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+	PG_DATA=$(mktemp -d /tmp/palier-pg.XXXXXX)
+	PG_PORT=${PALIER_TEST_POSTGRES_PORT:-55432}
+	# PostgreSQL refuses to run as root: run it as the postgres user then.
+	PG_AS=()
+	if [ "$(id -u)" -eq 0 ]; then
+		chown postgres "$PG_DATA"
+		PG_AS=(runuser -u postgres --)
+	fi
+	say "starting a throwaway PostgreSQL on 127.0.0.1:$PG_PORT ($PG_DATA)"
+	"${PG_AS[@]}" "$bin/initdb" -D "$PG_DATA/db" -U postgres -A trust --no-sync >/dev/null
+	"${PG_AS[@]}" "$bin/pg_ctl" -D "$PG_DATA/db" -l "$PG_DATA/log" -w \
+		-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DATA -c fsync=on" start >/dev/null
+	PG_BIN=$bin
+	export PALIER_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
+}
+
+stop_test_postgres() {
+	[ -n "${PG_DATA:-}" ] || return 0
+	"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DATA/db" -m fast stop >/dev/null 2>&1 || true
+	rm -rf "$PG_DATA"
+	PG_DATA=
+}

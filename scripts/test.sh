@@ -31,6 +31,12 @@ staticcheck ./...
 screen_pkgs=$(go list -f '{{.ImportPath}} {{join .Deps " "}}' ./... | awk '/github.com\/hajimehoshi\/ebiten\/v2 /||/github.com\/hajimehoshi\/ebiten\/v2$/{print $1}')
 other_pkgs=$(go list ./... | grep -vxF -f <(printf '%s\n' $screen_pkgs) || true)
 
+# The PostgreSQL store runs the same suite as SQLite, against a real server.
+start_test_postgres
+trap stop_test_postgres EXIT
+# In CI a PostgreSQL test must run, never skip.
+export PALIER_REQUIRE_POSTGRES=1
+
 say "go test -race (headless packages)"
 go test -race -count=1 -timeout 10m $other_pkgs
 

@@ -1,0 +1,407 @@
+package receiver
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the receiver's configuration file. Paths left empty default to
+// files under StateDir.
+type Config struct {
+	// StateDir holds JetStream's files (embedded NATS), the SQLite database
+	// and uploaded media.
+	StateDir string       `yaml:"state_dir"`
+	NATS     NATSConfig   `yaml:"nats"`
+	Stream   StreamConfig `yaml:"stream"`
+	Store    StoreConfig  `yaml:"store"`
+	Acks     AcksConfig   `yaml:"acks"`
+	HTTP     HTTPConfig   `yaml:"http"`
+	Log      LogConfig    `yaml:"log"`
+}
+
+// NATSConfig says which NATS to use: the embedded server when URL is empty,
+// else an external cluster.
+type NATSConfig struct {
+	Embedded EmbeddedNATS `yaml:"embedded"`
+	// URL of an external NATS (nats:// or tls://, comma-separated for a
+	// cluster). Empty: start the embedded server.
+	URL string `yaml:"url"`
+	// CredentialsFile is the NATS .creds file (JWT + nkey) of the receiver.
+	CredentialsFile string    `yaml:"credentials_file"`
+	TLS             TLSConfig `yaml:"tls"`
+	// MQTTURL is the MQTT listener notices are published to (tcp:// or
+	// ssl://). With the embedded server it defaults to its listener.
+	MQTTURL          string `yaml:"mqtt_url"`
+	MQTTUsername     string `yaml:"mqtt_username"`
+	MQTTPasswordFile string `yaml:"mqtt_password_file"`
+}
+
+// EmbeddedNATS configures the embedded server.
+type EmbeddedNATS struct {
+	Host     string `yaml:"host"`
+	Port     int    `yaml:"port"`
+	MQTTHost string `yaml:"mqtt_host"`
+	MQTTPort int    `yaml:"mqtt_port"`
+}
+
+// TLSConfig is the client side of TLS to an external NATS or MQTT listener.
+type TLSConfig struct {
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// StreamConfig sets the JetStream stream, consumer and dead letter.
+type StreamConfig struct {
+	Name     string        `yaml:"name"`      // default PALIER_EVENTS
+	MaxAge   time.Duration `yaml:"max_age"`   // events older than this are dropped from the stream (not the store)
+	MaxBytes int64         `yaml:"max_bytes"` // oldest events dropped beyond this size
+	Replicas int           `yaml:"replicas"`  // 1 embedded; 3 in a cluster
+	// DeadLetter is the stream of batches that could not be stored.
+	DeadLetter       string        `yaml:"dead_letter"`
+	DeadLetterMaxAge time.Duration `yaml:"dead_letter_max_age"`
+	// Durable is the consumer name all receivers share.
+	Durable string `yaml:"durable"`
+	// FetchBatch is the most messages stored in one transaction.
+	FetchBatch int `yaml:"fetch_batch"`
+	// AckWait is how long JetStream waits for an ack before redelivering.
+	AckWait time.Duration `yaml:"ack_wait"`
+}
+
+// StoreConfig chooses the database.
+type StoreConfig struct {
+	Driver string `yaml:"driver"` // sqlite or postgres
+	// Path of the SQLite file; default StateDir/receiver.db.
+	Path string `yaml:"path"`
+	// Synchronous is SQLite's synchronous pragma: full (default) or normal.
+	Synchronous string `yaml:"synchronous"`
+	// URL of the PostgreSQL database (driver postgres), without the
+	// password: it comes from PGPASSFILE / ~/.pgpass or PGPASSWORD, so the
+	// config file holds no secret.
+	URL string `yaml:"url"`
+}
+
+// AcksConfig sets the re-sending of end-to-end acks.
+type AcksConfig struct {
+	// ResendInterval: every interval the latest ack of each cabin seen
+	// within ResendWindow is sent again, repairing a lost one.
+	ResendInterval time.Duration `yaml:"resend_interval"`
+	ResendWindow   time.Duration `yaml:"resend_window"`
+}
+
+// HTTPConfig sets the API listener.
+type HTTPConfig struct {
+	Listen string `yaml:"listen"`
+	// PublicURL is how devices reach this listener; media URLs in notices
+	// start with it. Default http://{listen}.
+	PublicURL string `yaml:"public_url"`
+	// Tokens: without any, the API listens on loopback only.
+	Tokens []TokenConfig `yaml:"tokens"`
+	// MediaDir holds uploaded files by SHA-256; default StateDir/media.
+	MediaDir       string `yaml:"media_dir"`
+	MaxUploadBytes int64  `yaml:"max_upload_bytes"`
+}
+
+// TokenConfig is one bearer token.
+type TokenConfig struct {
+	Name string `yaml:"name"`
+	Role string `yaml:"role"` // read or admin
+	// File holds the token (one line); tokens are never in the config itself.
+	File string `yaml:"file"`
+}
+
+// LogConfig sets logging.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// DefaultConfig is the configuration of a single machine: embedded NATS with
+// MQTT on 127.0.0.1:1883, SQLite, HTTP on 127.0.0.1:8080.
+func DefaultConfig() Config {
+	return Config{
+		StateDir: "/var/lib/palier-receiver",
+		NATS: NATSConfig{Embedded: EmbeddedNATS{
+			Host: "127.0.0.1", Port: 4222, MQTTHost: "127.0.0.1", MQTTPort: 1883,
+		}},
+		Stream: StreamConfig{
+			Name:             "PALIER_EVENTS",
+			MaxAge:           30 * 24 * time.Hour,
+			MaxBytes:         8 << 30,
+			Replicas:         1,
+			DeadLetter:       "PALIER_DEADLETTER",
+			DeadLetterMaxAge: 90 * 24 * time.Hour,
+			Durable:          "palier-receiver",
+			FetchBatch:       256,
+			AckWait:          30 * time.Second,
+		},
+		Store: StoreConfig{Driver: "sqlite", Synchronous: "full"},
+		Acks:  AcksConfig{ResendInterval: 30 * time.Second, ResendWindow: 15 * time.Minute},
+		HTTP:  HTTPConfig{Listen: "127.0.0.1:8080", MaxUploadBytes: 20 << 20},
+		Log:   LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// Parse reads a YAML config over the defaults. An unknown key is an error
+// naming the key and its line.
+func Parse(r io.Reader) (Config, error) {
+	cfg := DefaultConfig()
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return cfg, nil // an empty file means the defaults
+		}
+		return Config{}, fmt.Errorf("parse config: %w", err)
+	}
+	return cfg, nil
+}
+
+// ParseFile reads and parses a config file.
+func ParseFile(path string) (Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("open config: %w", err)
+	}
+	defer f.Close()
+	cfg, err := Parse(f)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ConfigError is one problem of a config: the field, as written in YAML,
+// and what is wrong with it, including what would be valid.
+type ConfigError struct {
+	Field   string
+	Problem string
+}
+
+func (e *ConfigError) Error() string { return e.Field + ": " + e.Problem }
+
+// Validate checks every field and returns all problems at once (joined
+// *ConfigError values), or nil.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)})
+	}
+	if c.StateDir == "" {
+		bad("state_dir", "empty (want a directory such as /var/lib/palier-receiver)")
+	} else if !filepath.IsAbs(c.StateDir) {
+		bad("state_dir", "%q is relative (want an absolute path)", c.StateDir)
+	}
+
+	n := &c.NATS
+	if n.URL == "" {
+		checkHost(bad, "nats.embedded.host", n.Embedded.Host)
+		checkHost(bad, "nats.embedded.mqtt_host", n.Embedded.MQTTHost)
+		checkPort(bad, "nats.embedded.port", n.Embedded.Port)
+		checkPort(bad, "nats.embedded.mqtt_port", n.Embedded.MQTTPort)
+		if n.CredentialsFile != "" {
+			bad("nats.credentials_file", "set without nats.url (credentials are for an external NATS: want nats.url, or no credentials_file)")
+		}
+	} else {
+		for _, u := range strings.Split(n.URL, ",") {
+			u = strings.TrimSpace(u)
+			if !strings.HasPrefix(u, "nats://") && !strings.HasPrefix(u, "tls://") {
+				bad("nats.url", "%q (want nats://host:port or tls://host:port, comma-separated for a cluster)", u)
+			}
+		}
+		if n.MQTTURL == "" {
+			bad("nats.mqtt_url", "empty with an external nats.url (want tcp://host:1883 or ssl://host:8883 of the NATS MQTT listener, to publish notices)")
+		}
+	}
+	if n.MQTTURL != "" && !strings.HasPrefix(n.MQTTURL, "tcp://") && !strings.HasPrefix(n.MQTTURL, "ssl://") {
+		bad("nats.mqtt_url", "%q (want tcp://host:port or ssl://host:port)", n.MQTTURL)
+	}
+	checkFile(bad, "nats.credentials_file", n.CredentialsFile)
+	checkFile(bad, "nats.mqtt_password_file", n.MQTTPasswordFile)
+	checkFile(bad, "nats.tls.ca_file", n.TLS.CAFile)
+	checkFile(bad, "nats.tls.cert_file", n.TLS.CertFile)
+	checkFile(bad, "nats.tls.key_file", n.TLS.KeyFile)
+	if (n.TLS.CertFile == "") != (n.TLS.KeyFile == "") {
+		bad("nats.tls", "cert_file and key_file go together (want both or neither)")
+	}
+
+	s := &c.Stream
+	checkStreamName(bad, "stream.name", s.Name)
+	checkStreamName(bad, "stream.dead_letter", s.DeadLetter)
+	if s.Name != "" && s.Name == s.DeadLetter {
+		bad("stream.dead_letter", "%q is the events stream's name (want another name)", s.DeadLetter)
+	}
+	checkStreamName(bad, "stream.durable", s.Durable)
+	if s.MaxAge < time.Hour {
+		bad("stream.max_age", "%s (want at least 1h, e.g. 720h: how long JetStream keeps events a receiver has not read)", s.MaxAge)
+	}
+	if s.DeadLetterMaxAge < time.Hour {
+		bad("stream.dead_letter_max_age", "%s (want at least 1h, e.g. 2160h)", s.DeadLetterMaxAge)
+	}
+	if s.MaxBytes < 1<<20 {
+		bad("stream.max_bytes", "%d (want at least 1048576 bytes, e.g. 8589934592 for 8 GiB)", s.MaxBytes)
+	}
+	if s.Replicas != 1 && s.Replicas != 3 && s.Replicas != 5 {
+		bad("stream.replicas", "%d (want 1, 3 or 5)", s.Replicas)
+	}
+	if n.URL == "" && s.Replicas != 1 {
+		bad("stream.replicas", "%d with the embedded server (one server holds one replica: want 1)", s.Replicas)
+	}
+	if s.FetchBatch < 1 || s.FetchBatch > 1000 {
+		bad("stream.fetch_batch", "%d (want 1..1000)", s.FetchBatch)
+	}
+	if s.AckWait < time.Second || s.AckWait > 10*time.Minute {
+		bad("stream.ack_wait", "%s (want 1s..10m)", s.AckWait)
+	}
+
+	switch c.Store.Driver {
+	case "sqlite":
+		if c.Store.URL != "" {
+			bad("store.url", "set with driver sqlite (want driver postgres, or no url)")
+		}
+	case "postgres":
+		if !strings.HasPrefix(c.Store.URL, "postgres://") && !strings.HasPrefix(c.Store.URL, "postgresql://") {
+			bad("store.url", "%q (want postgres://user@host:5432/dbname?sslmode=verify-full)", c.Store.URL)
+		} else if u, err := url.Parse(c.Store.URL); err != nil {
+			bad("store.url", "%v (want postgres://user@host:5432/dbname)", err)
+		} else if _, hasPassword := u.User.Password(); hasPassword {
+			bad("store.url", "holds a password (want none in the config: use PGPASSFILE or ~/.pgpass)")
+		}
+	default:
+		bad("store.driver", "%q (want sqlite or postgres)", c.Store.Driver)
+	}
+	switch strings.ToLower(c.Store.Synchronous) {
+	case "full", "normal":
+	default:
+		bad("store.synchronous", "%q (want full or normal)", c.Store.Synchronous)
+	}
+	if c.Store.Path != "" && !filepath.IsAbs(c.Store.Path) {
+		bad("store.path", "%q is relative (want an absolute path)", c.Store.Path)
+	}
+
+	if c.Acks.ResendInterval < 100*time.Millisecond {
+		bad("acks.resend_interval", "%s (want at least 100ms, e.g. 30s)", c.Acks.ResendInterval)
+	}
+	if c.Acks.ResendWindow < c.Acks.ResendInterval {
+		bad("acks.resend_window", "%s is shorter than acks.resend_interval %s (want a window of several intervals)", c.Acks.ResendWindow, c.Acks.ResendInterval)
+	}
+
+	h := &c.HTTP
+	host, port, err := net.SplitHostPort(h.Listen)
+	if err != nil {
+		bad("http.listen", "%q (want host:port, e.g. 127.0.0.1:8080)", h.Listen)
+	} else if port == "" {
+		bad("http.listen", "%q has no port (want host:port)", h.Listen)
+	} else if len(h.Tokens) == 0 && !loopback(host) {
+		bad("http.listen", "%q is not loopback and http.tokens is empty (want tokens, or a loopback address such as 127.0.0.1:8080)", h.Listen)
+	}
+	if h.PublicURL != "" && !strings.HasPrefix(h.PublicURL, "http://") && !strings.HasPrefix(h.PublicURL, "https://") {
+		bad("http.public_url", "%q (want http:// or https:// URL)", h.PublicURL)
+	}
+	if h.MediaDir != "" && !filepath.IsAbs(h.MediaDir) {
+		bad("http.media_dir", "%q is relative (want an absolute path)", h.MediaDir)
+	}
+	if h.MaxUploadBytes < 1024 {
+		bad("http.max_upload_bytes", "%d (want at least 1024)", h.MaxUploadBytes)
+	}
+	names := map[string]bool{}
+	for i, t := range h.Tokens {
+		f := fmt.Sprintf("http.tokens[%d]", i)
+		if t.Name == "" {
+			bad(f+".name", "empty (want a name for logs, e.g. backend)")
+		} else if names[t.Name] {
+			bad(f+".name", "%q used twice (want unique names)", t.Name)
+		}
+		names[t.Name] = true
+		if t.Role != RoleRead && t.Role != RoleAdmin {
+			bad(f+".role", "%q (want read or admin)", t.Role)
+		}
+		if t.File == "" {
+			bad(f+".file", "empty (want the path of a file holding the token)")
+		} else {
+			checkFile(bad, f+".file", t.File)
+		}
+	}
+
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q (want debug, info, warn or error)", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "%q (want text or json)", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+// Token roles.
+const (
+	RoleRead  = "read"
+	RoleAdmin = "admin"
+)
+
+type badFunc func(field, format string, args ...any)
+
+func checkHost(bad badFunc, field, host string) {
+	if host == "" {
+		bad(field, "empty (want an address such as 127.0.0.1)")
+	}
+}
+
+func checkPort(bad badFunc, field string, port int) {
+	if port < -1 || port > 65535 || port == 0 {
+		bad(field, "%d (want 1..65535, or -1 for a free port)", port)
+	}
+}
+
+func checkFile(bad badFunc, field, path string) {
+	if path == "" {
+		return
+	}
+	if _, err := os.Stat(path); err != nil {
+		bad(field, "%q: %v (want a readable file)", path, errors.Unwrap(err))
+	}
+}
+
+func checkStreamName(bad badFunc, field, name string) {
+	if name == "" {
+		bad(field, "empty (want a name of letters, digits, '-' and '_')")
+		return
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			bad(field, "%q has %q (want letters, digits, '-' and '_')", name, r)
+			return
+		}
+	}
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// paths fills the defaults that derive from StateDir.
+func (c Config) withPaths() Config {
+	if c.Store.Path == "" {
+		c.Store.Path = filepath.Join(c.StateDir, "receiver.db")
+	}
+	if c.HTTP.MediaDir == "" {
+		c.HTTP.MediaDir = filepath.Join(c.StateDir, "media")
+	}
+	return c
+}

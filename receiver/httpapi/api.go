@@ -1,0 +1,362 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/palier-lifts/palier/receiver/media"
+	"github.com/palier-lifts/palier/receiver/report"
+	"github.com/palier-lifts/palier/receiver/store"
+	"github.com/palier-lifts/palier/wire"
+)
+
+// Role of a bearer token.
+type Role int
+
+// Roles, each allowing what the previous one does.
+const (
+	RoleNone Role = iota
+	RoleRead
+	RoleAdmin
+)
+
+// NoticePublisher sends a site's whole notice set to its cabins.
+type NoticePublisher interface {
+	PublishNotices(ctx context.Context, set wire.NoticeSet) error
+}
+
+// Options of the API.
+type Options struct {
+	Store   store.Store
+	Notices NoticePublisher
+	Media   *media.Store
+	// PublicURL starts the URLs of uploaded media, e.g. https://palier.example.
+	PublicURL      string
+	MaxUploadBytes int64
+	// Tokens maps each bearer token to its role; empty means no access control.
+	Tokens   map[string]Role
+	Gatherer prometheus.Gatherer
+	// Registerer receives the HTTP metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+	Clock      func() time.Time // default time.Now
+}
+
+// API is the HTTP handler.
+type API struct {
+	o        Options
+	mux      *http.ServeMux
+	requests *prometheus.CounterVec
+}
+
+//go:embed dashboard.html
+var dashboard []byte
+
+// New makes the handler.
+func New(o Options) (*API, error) {
+	if o.Store == nil || o.Logger == nil || o.Gatherer == nil {
+		return nil, errors.New("new HTTP API: Store, Logger and Gatherer are required")
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.MaxUploadBytes == 0 {
+		o.MaxUploadBytes = 20 << 20
+	}
+	a := &API{o: o, mux: http.NewServeMux()}
+	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "palier_receiver_http_requests_total", Help: "HTTP requests by route and status code.",
+	}, []string{"route", "code"})
+	if o.Registerer != nil {
+		if err := o.Registerer.Register(a.requests); err != nil {
+			return nil, fmt.Errorf("new HTTP API: register metrics: %w", err)
+		}
+	}
+	m := a.mux
+	m.HandleFunc("GET /healthz", a.healthz)
+	m.Handle("GET /metrics", a.auth(RoleRead, promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})))
+	m.Handle("GET /api/v1/cabins", a.auth(RoleRead, http.HandlerFunc(a.listCabins)))
+	m.Handle("GET /api/v1/cabins/{site}/{cabin}", a.auth(RoleRead, http.HandlerFunc(a.getCabin)))
+	m.Handle("GET /api/v1/cabins/{site}/{cabin}/events", a.auth(RoleRead, http.HandlerFunc(a.listEvents)))
+	m.Handle("GET /api/v1/sites/{site}/report", a.auth(RoleRead, http.HandlerFunc(a.siteReport)))
+	m.Handle("GET /api/v1/sites/{site}/notices", a.auth(RoleRead, http.HandlerFunc(a.getNotices)))
+	m.Handle("POST /api/v1/sites/{site}/notices", a.auth(RoleAdmin, http.HandlerFunc(a.createNotice)))
+	m.Handle("PUT /api/v1/sites/{site}/notices/{id}", a.auth(RoleAdmin, http.HandlerFunc(a.putNotice)))
+	m.Handle("DELETE /api/v1/sites/{site}/notices/{id}", a.auth(RoleAdmin, http.HandlerFunc(a.deleteNotice)))
+	m.Handle("POST /api/v1/media", a.auth(RoleAdmin, http.HandlerFunc(a.uploadMedia)))
+	// Media are public: agents download them without a token, and a
+	// SHA-256 cannot be guessed.
+	m.HandleFunc("GET /media/{sha256}", a.getMedia)
+	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write(dashboard)
+	})
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "", "no such endpoint: %s %s (see docs/API.md)", r.Method, r.URL.Path)
+	})
+	return a, nil
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+	a.mux.ServeHTTP(sw, r)
+	route := r.Pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	a.requests.WithLabelValues(route, strconv.Itoa(sw.code)).Inc()
+}
+
+// APIError is the body of every error response.
+type APIError struct {
+	Error string `json:"error"`
+	Param string `json:"param,omitempty"` // the bad parameter, field or header
+}
+
+func writeError(w http.ResponseWriter, code int, param, format string, args ...any) {
+	writeJSON(w, code, APIError{Error: fmt.Sprintf(format, args...), Param: param})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+func (a *API) auth(need Role, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(a.o.Tokens) == 0 {
+			h.ServeHTTP(w, r)
+			return
+		}
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || tok == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="palier"`)
+			writeError(w, http.StatusUnauthorized, "Authorization", "missing bearer token (send Authorization: Bearer TOKEN)")
+			return
+		}
+		role := RoleNone
+		for t, rl := range a.o.Tokens { // compare with every token, in constant time each
+			if subtle.ConstantTimeCompare([]byte(t), []byte(tok)) == 1 {
+				role = rl
+			}
+		}
+		switch {
+		case role == RoleNone:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="palier", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "Authorization", "unknown bearer token")
+		case role < need:
+			writeError(w, http.StatusForbidden, "Authorization", "this token is read-only; %s %s needs an admin token", r.Method, r.URL.Path)
+		default:
+			h.ServeHTTP(w, r)
+		}
+	})
+}
+
+func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// ids reads and checks the {site} and {cabin} path values present in r.
+func ids(w http.ResponseWriter, r *http.Request, names ...string) ([]string, bool) {
+	out := make([]string, len(names))
+	for i, n := range names {
+		v := r.PathValue(n)
+		if err := wire.ValidateID(v); err != nil {
+			writeError(w, http.StatusBadRequest, n, "%s %v", n, err)
+			return nil, false
+		}
+		out[i] = v
+	}
+	return out, true
+}
+
+func (a *API) storeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, "", "%v", err)
+		return
+	}
+	a.o.Logger.Error("store", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusInternalServerError, "", "store error (see the receiver's log)")
+}
+
+func (a *API) listCabins(w http.ResponseWriter, r *http.Request) {
+	cs, err := a.o.Store.Cabins(r.Context())
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, cs)
+}
+
+func (a *API) getCabin(w http.ResponseWriter, r *http.Request) {
+	id, ok := ids(w, r, "site", "cabin")
+	if !ok {
+		return
+	}
+	c, err := a.o.Store.Cabin(r.Context(), id[0], id[1])
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}
+
+// ParseEventQuery reads the query string of the events endpoint; the error
+// names the bad parameter.
+func ParseEventQuery(site, cabin string, v map[string][]string) (store.EventQuery, *APIError) {
+	q := store.EventQuery{Site: site, Cabin: cabin}
+	get := func(k string) string {
+		if s := v[k]; len(s) > 0 {
+			return s[0]
+		}
+		return ""
+	}
+	for k := range v {
+		switch k {
+		case "type", "since", "until", "cursor", "limit":
+		case "":
+			return q, &APIError{Param: "query", Error: "a parameter without a name (want type, since, until, cursor or limit)"}
+		default:
+			return q, &APIError{Param: k, Error: fmt.Sprintf("unknown parameter %q (want type, since, until, cursor or limit)", k)}
+		}
+	}
+	if t := get("type"); t != "" {
+		if !wire.KnownType(t) {
+			return q, &APIError{Param: "type", Error: fmt.Sprintf("unknown event type %q (see docs/EVENTS.md)", t)}
+		}
+		q.Type = t
+	}
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &q.Since}, {"until", &q.Until}} {
+		s := get(p.name)
+		if s == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return q, &APIError{Param: p.name, Error: fmt.Sprintf("%q is not an RFC 3339 time (e.g. 2026-03-01T08:00:00Z)", s)}
+		}
+		*p.dst = t
+	}
+	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Until.After(q.Since) {
+		return q, &APIError{Param: "until", Error: "until is not after since"}
+	}
+	if s := get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > store.MaxLimit {
+			return q, &APIError{Param: "limit", Error: fmt.Sprintf("%q (want an integer from 1 to %d)", s, store.MaxLimit)}
+		}
+		q.Limit = n
+	}
+	if s := get("cursor"); s != "" {
+		if _, err := store.DecodeCursor(s); err != nil {
+			return q, &APIError{Param: "cursor", Error: "not a cursor from a previous page's next (" + err.Error() + ")"}
+		}
+		q.Cursor = s
+	}
+	return q, nil
+}
+
+func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
+	id, ok := ids(w, r, "site", "cabin")
+	if !ok {
+		return
+	}
+	q, apiErr := ParseEventQuery(id[0], id[1], r.URL.Query())
+	if apiErr != nil {
+		writeJSON(w, http.StatusBadRequest, apiErr)
+		return
+	}
+	page, err := a.o.Store.Events(r.Context(), q)
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+// reportDefault is the period of a report without since.
+const reportDefault = 7 * 24 * time.Hour
+
+func (a *API) siteReport(w http.ResponseWriter, r *http.Request) {
+	id, ok := ids(w, r, "site")
+	if !ok {
+		return
+	}
+	v := r.URL.Query()
+	for k := range v {
+		if k != "since" && k != "until" && k != "tz" {
+			writeError(w, http.StatusBadRequest, k, "unknown parameter %q (want since, until or tz)", k)
+			return
+		}
+	}
+	until := a.o.Clock()
+	var since time.Time
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &since}, {"until", &until}} {
+		if s := v.Get(p.name); s != "" {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, p.name, "%q is not an RFC 3339 time (e.g. 2026-03-01T00:00:00Z)", s)
+				return
+			}
+			*p.dst = t
+		}
+	}
+	if since.IsZero() {
+		since = until.Add(-reportDefault)
+	}
+	if !until.After(since) {
+		writeError(w, http.StatusBadRequest, "until", "until is not after since")
+		return
+	}
+	if until.Sub(since) > report.MaxPeriod {
+		writeError(w, http.StatusBadRequest, "since", "period of %s (at most %s)", until.Sub(since), report.MaxPeriod)
+		return
+	}
+	loc := time.UTC
+	if tz := v.Get("tz"); tz != "" {
+		l, err := time.LoadLocation(tz)
+		if err != nil || tz == "Local" {
+			writeError(w, http.StatusBadRequest, "tz", "%q is not an IANA time zone (e.g. Europe/Monaco)", tz)
+			return
+		}
+		loc = l
+	}
+	rep, err := report.Site(r.Context(), a.o.Store, id[0], since, until, loc)
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}

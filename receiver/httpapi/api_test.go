@@ -1,0 +1,406 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/palier-lifts/palier/receiver/media"
+	"github.com/palier-lifts/palier/receiver/report"
+	"github.com/palier-lifts/palier/receiver/store"
+	"github.com/palier-lifts/palier/receiver/store/sqlite"
+	"github.com/palier-lifts/palier/receiver/store/storetest"
+	"github.com/palier-lifts/palier/wire"
+)
+
+// recorder is a NoticePublisher that keeps what it was given, or fails.
+type recorder struct {
+	mu   sync.Mutex
+	sets []wire.NoticeSet
+	fail error
+}
+
+func (r *recorder) PublishNotices(_ context.Context, s wire.NoticeSet) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail != nil {
+		return r.fail
+	}
+	r.sets = append(r.sets, s)
+	return nil
+}
+
+func (r *recorder) last() wire.NoticeSet {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.sets) == 0 {
+		return wire.NoticeSet{}
+	}
+	return r.sets[len(r.sets)-1]
+}
+
+type fixture struct {
+	srv   *httptest.Server
+	st    store.Store
+	pub   *recorder
+	token string // sent as bearer when not empty
+}
+
+func newFixture(t testing.TB, tokens map[string]Role) *fixture {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "r.db"), sqlite.Options{Synchronous: "normal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	md, err := media.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	pub := &recorder{}
+	api, err := New(Options{Store: st, Notices: pub, Media: md, PublicURL: "https://palier.example", MaxUploadBytes: 4096,
+		Tokens: tokens, Gatherer: reg, Registerer: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	return &fixture{srv: srv, st: st, pub: pub}
+}
+
+func (f *fixture) do(t *testing.T, method, path, ctype string, body []byte) (int, []byte, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, f.srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if f.token != "" {
+		req.Header.Set("Authorization", "Bearer "+f.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, resp.Header
+}
+
+func (f *fixture) get(t *testing.T, path string, v any) int {
+	t.Helper()
+	code, b, _ := f.do(t, "GET", path, "", nil)
+	if v != nil && code == http.StatusOK {
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("GET %s: %v in %s", path, err, b)
+		}
+	}
+	return code
+}
+
+func TestCabinsAndEvents(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	var bs []wire.Batch
+	for i := uint64(1); i <= 250; i += 50 {
+		var seqs []uint64
+		for s := i; s < i+50; s++ {
+			seqs = append(seqs, s)
+		}
+		bs = append(bs, storetest.Batch("s1", "c1", "e1", seqs...))
+	}
+	bs = append(bs, wire.Batch{V: 1, Site: "s1", Cabin: "c2", Epoch: "e1", Events: []wire.Event{
+		storetest.Event(1, wire.TypeTrip, wire.TripData{From: 0, To: 3, Direction: "up", DurationMS: 9000}),
+	}})
+	if _, err := f.st.InsertBatches(ctx, bs, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.UpdateStatus(ctx, "s1", "c1", true, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.UpdateState(ctx, wire.State{V: 1, Site: "s1", Cabin: "c1", Time: time.Now(), Floor: 3, Direction: "none",
+		Mode: "normal", Faults: []int{7}, Counters: wire.Counters{Trips: 12}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+
+	var raw []map[string]any
+	if code := f.get(t, "/api/v1/cabins", &raw); code != 200 || len(raw) != 2 {
+		t.Fatalf("GET cabins: %d, %v", code, raw)
+	}
+	for _, k := range []string{"site", "cabin", "online", "floor", "mode", "faults", "last_seen", "events", "counters"} {
+		if _, ok := raw[0][k]; !ok {
+			t.Errorf("cabin JSON lacks %q: %v", k, raw[0])
+		}
+	}
+	var c store.Cabin
+	if code := f.get(t, "/api/v1/cabins/s1/c1", &c); code != 200 || !c.Online || *c.Floor != 3 || c.Events != 250 || c.Counters.Trips != 12 || len(c.Faults) != 1 {
+		t.Fatalf("GET cabin: %d, %+v", code, c)
+	}
+	if code := f.get(t, "/api/v1/cabins/s1/nope", nil); code != 404 {
+		t.Fatalf("unknown cabin: %d, want 404", code)
+	}
+
+	seen := map[uint64]bool{}
+	next, pages := "", 0
+	for {
+		var p store.EventPage
+		path := "/api/v1/cabins/s1/c1/events?limit=60"
+		if next != "" {
+			path += "&cursor=" + url.QueryEscape(next)
+		}
+		if code := f.get(t, path, &p); code != 200 {
+			t.Fatalf("GET %s: %d", path, code)
+		}
+		pages++
+		for _, e := range p.Events {
+			if seen[e.Seq] {
+				t.Fatalf("event %d on two pages", e.Seq)
+			}
+			seen[e.Seq] = true
+		}
+		if next = p.Next; next == "" {
+			break
+		}
+	}
+	if len(seen) != 250 || pages != 5 {
+		t.Fatalf("%d events in %d pages, want 250 in 5", len(seen), pages)
+	}
+	var rep report.Report
+	if code := f.get(t, "/api/v1/sites/s1/report?since=2026-03-01T00:00:00Z&until=2026-03-02T00:00:00Z&tz=Europe/Monaco", &rep); code != 200 ||
+		len(rep.Cabins) != 2 || rep.Cabins[1].Trips != 1 || len(rep.Cabins[1].TripsPerDay) != 2 {
+		t.Fatalf("report: %d, %+v; want c2 with 1 trip over 2 Monaco days", code, rep)
+	}
+	var p store.EventPage
+	since := storetest.T0.Format(time.RFC3339)
+	if code := f.get(t, "/api/v1/cabins/s1/c2/events?type=trip&since="+since, &p); code != 200 || len(p.Events) != 1 || p.Events[0].Type != "trip" {
+		t.Fatalf("trips of c2: %d, %+v", code, p)
+	}
+}
+
+func TestBadRequestsNameTheParameter(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, tc := range []struct {
+		path  string
+		code  int
+		param string
+	}{
+		{"/api/v1/cabins/S1/c1", 400, "site"},
+		{"/api/v1/cabins/s1/c%20/events", 400, "cabin"},
+		{"/api/v1/cabins/s1/c1/events?limit=0", 400, "limit"},
+		{"/api/v1/cabins/s1/c1/events?limit=5000", 400, "limit"},
+		{"/api/v1/cabins/s1/c1/events?limit=ten", 400, "limit"},
+		{"/api/v1/cabins/s1/c1/events?since=yesterday", 400, "since"},
+		{"/api/v1/cabins/s1/c1/events?since=2026-03-02T00:00:00Z&until=2026-03-01T00:00:00Z", 400, "until"},
+		{"/api/v1/cabins/s1/c1/events?type=levitation", 400, "type"},
+		{"/api/v1/cabins/s1/c1/events?cursor=%21%21", 400, "cursor"},
+		{"/api/v1/cabins/s1/c1/events?from=1", 400, "from"},
+		{"/api/v1/nothing", 404, ""},
+		{"/media/abc", 400, "sha256"},
+		{"/api/v1/sites/s1/report?tz=Mars/Olympus", 400, "tz"},
+		{"/api/v1/sites/s1/report?since=2020-01-01T00:00:00Z&until=2021-01-01T00:00:00Z", 400, "since"},
+		{"/api/v1/sites/s1/report?since=2026-03-02T00:00:00Z&until=2026-03-01T00:00:00Z", 400, "until"},
+		{"/api/v1/sites/s1/report?days=3", 400, "days"},
+		{"/media/" + strings.Repeat("0", 64), 404, "sha256"},
+	} {
+		code, body, hdr := f.do(t, "GET", tc.path, "", nil)
+		var e APIError
+		if err := json.Unmarshal(body, &e); err != nil || hdr.Get("Content-Type") != "application/json" {
+			t.Errorf("GET %s: body %q is not a JSON error", tc.path, body)
+			continue
+		}
+		if code != tc.code || e.Param != tc.param || e.Error == "" {
+			t.Errorf("GET %s: %d %+v, want %d naming %q", tc.path, code, e, tc.code, tc.param)
+		}
+	}
+}
+
+func TestTokens(t *testing.T) {
+	f := newFixture(t, map[string]Role{"r-token": RoleRead, "a-token": RoleAdmin})
+	notice := []byte(`{"id":"n1","category":"works","priority":"low","title":{"fr":"Travaux"},"body":{"fr":"Hall"},"valid_from":"2026-03-01T00:00:00Z"}`)
+	if code, _, hdr := f.do(t, "GET", "/api/v1/cabins", "", nil); code != 401 || hdr.Get("WWW-Authenticate") == "" {
+		t.Fatalf("no token: %d, want 401 with WWW-Authenticate", code)
+	}
+	if code, _, _ := f.do(t, "GET", "/healthz", "", nil); code != 200 {
+		t.Fatalf("healthz without token: %d, want 200", code)
+	}
+	f.token = "wrong"
+	if code, _, _ := f.do(t, "GET", "/api/v1/cabins", "", nil); code != 401 {
+		t.Fatalf("wrong token: %d, want 401", code)
+	}
+	f.token = "r-token"
+	if code, _, _ := f.do(t, "GET", "/api/v1/cabins", "", nil); code != 200 {
+		t.Fatalf("read token GET: %d, want 200", code)
+	}
+	if code, _, _ := f.do(t, "POST", "/api/v1/sites/s1/notices", "application/json", notice); code != 403 {
+		t.Fatalf("read token POST: %d, want 403", code)
+	}
+	f.token = "a-token"
+	if code, b, _ := f.do(t, "POST", "/api/v1/sites/s1/notices", "application/json", notice); code != 201 {
+		t.Fatalf("admin token POST: %d %s, want 201", code, b)
+	}
+	f.token = "r-token"
+	if code, b, _ := f.do(t, "GET", "/metrics", "", nil); code != 200 || !bytes.Contains(b, []byte("palier_receiver_http_requests_total")) {
+		t.Fatalf("metrics: %d, without the HTTP request counter", code)
+	}
+}
+
+func TestNoticesLifecycle(t *testing.T) {
+	f := newFixture(t, nil)
+	n := `{"id":"water-1","category":"water","priority":"urgent","title":{"fr":"Coupure d'eau","en":"Water cut","it":"Interruzione"},"body":{"fr":"Mardi"},"valid_from":"2026-03-01T00:00:00Z","valid_until":"2026-03-02T00:00:00Z"}`
+	code, b, _ := f.do(t, "POST", "/api/v1/sites/s1/notices", "application/json", []byte(n))
+	if code != 201 {
+		t.Fatalf("create: %d %s", code, b)
+	}
+	if s := f.pub.last(); s.Version != 1 || s.Site != "s1" || len(s.Notices) != 1 {
+		t.Fatalf("published %+v, want version 1 with one notice", s)
+	}
+	if code, _, _ := f.do(t, "POST", "/api/v1/sites/s1/notices", "application/json", []byte(n)); code != 409 {
+		t.Fatalf("create twice: %d, want 409", code)
+	}
+	// Without an id, one is made.
+	code, b, _ = f.do(t, "POST", "/api/v1/sites/s1/notices", "application/json", []byte(strings.Replace(n, `"id":"water-1",`, "", 1)))
+	var set wire.NoticeSet
+	if json.Unmarshal(b, &set); code != 201 || set.Version != 2 || len(set.Notices) != 2 || set.Notices[1].ID == "" {
+		t.Fatalf("create without id: %d %s", code, b)
+	}
+	changed := strings.Replace(n, `"priority":"urgent"`, `"priority":"normal"`, 1)
+	if code, b, _ := f.do(t, "PUT", "/api/v1/sites/s1/notices/water-1", "application/json", []byte(changed)); code != 200 {
+		t.Fatalf("update: %d %s", code, b)
+	}
+	if s := f.pub.last(); s.Version != 3 || s.Notices[0].Priority != "normal" {
+		t.Fatalf("after update published %+v", s)
+	}
+	for _, tc := range []struct {
+		method, path, body string
+		code               int
+		param              string
+	}{
+		{"POST", "/api/v1/sites/s1/notices", strings.Replace(n, `"water"`, `"party"`, 1), 400, "category"},
+		{"POST", "/api/v1/sites/s1/notices", strings.Replace(n, `"fr":"Coupure d'eau",`, ``, 1), 400, "title.fr"},
+		{"POST", "/api/v1/sites/s1/notices", strings.Replace(n, `"valid_until":"2026-03-02T00:00:00Z"`, `"valid_until":"2026-02-01T00:00:00Z"`, 1), 400, "valid_until"},
+		{"POST", "/api/v1/sites/s1/notices", strings.Replace(n, `"category"`, `"colour":"red","category"`, 1), 400, ""},
+		{"POST", "/api/v1/sites/s1/notices", `{"id":5}`, 400, "id"},
+		{"POST", "/api/v1/sites/s1/notices", `{"id":"x","category":"works","priority":"low","title":{"fr":"t"},"body":{"fr":"b"},"valid_from":"2026-03-01T00:00:00Z","media":[{"url":"ftp://x","sha256":"00","size":1}]}`, 400, "media[0].url"},
+		{"POST", "/api/v1/sites/Bad/notices", n, 400, "site"},
+		{"PUT", "/api/v1/sites/s1/notices/other", n, 400, "id"},
+		{"PUT", "/api/v1/sites/s1/notices/missing", strings.Replace(n, "water-1", "missing", 1), 404, "id"},
+		{"DELETE", "/api/v1/sites/s1/notices/missing", "", 404, "id"},
+	} {
+		code, b, _ := f.do(t, tc.method, tc.path, "application/json", []byte(tc.body))
+		var e APIError
+		json.Unmarshal(b, &e)
+		if code != tc.code || e.Param != tc.param || e.Error == "" {
+			t.Errorf("%s %s %.40s: %d %+v, want %d naming %q", tc.method, tc.path, tc.body, code, e, tc.code, tc.param)
+		}
+	}
+	if s := f.pub.last(); s.Version != 3 {
+		t.Fatalf("a refused change was published: version %d", s.Version)
+	}
+	if code, _, _ := f.do(t, "DELETE", "/api/v1/sites/s1/notices/water-1", "", nil); code != 200 {
+		t.Fatalf("delete: %d", code)
+	}
+	if s := f.pub.last(); s.Version != 4 || len(s.Notices) != 1 {
+		t.Fatalf("after delete published %+v", s)
+	}
+	f.pub.fail = errors.New("broker away")
+	code, b, _ = f.do(t, "DELETE", "/api/v1/sites/s1/notices/"+set.Notices[1].ID, "", nil)
+	if code != http.StatusBadGateway || !bytes.Contains(b, []byte("version 5")) {
+		t.Fatalf("publish failure: %d %s, want 502 saying version 5 is stored", code, b)
+	}
+	var got wire.NoticeSet
+	if f.get(t, "/api/v1/sites/s1/notices", &got); got.Version != 5 || len(got.Notices) != 0 {
+		t.Fatalf("stored set %+v, want version 5 and empty", got)
+	}
+}
+
+func TestMedia(t *testing.T) {
+	f := newFixture(t, nil)
+	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{1}, 100)...)
+	code, b, _ := f.do(t, "POST", "/api/v1/media", "image/png", png)
+	var m wire.Media
+	if json.Unmarshal(b, &m); code != 201 {
+		t.Fatalf("upload: %d %s", code, b)
+	}
+	sum := sha256.Sum256(png)
+	if m.SHA256 != hex.EncodeToString(sum[:]) || m.URL != "https://palier.example/media/"+m.SHA256 || m.Size != int64(len(png)) || m.Type != "image/png" {
+		t.Fatalf("media %+v", m)
+	}
+	code, got, hdr := f.do(t, "GET", "/media/"+m.SHA256, "", nil)
+	if code != 200 || !bytes.Equal(got, png) || hdr.Get("Content-Type") != "image/png" {
+		t.Fatalf("download: %d, %d bytes, %s", code, len(got), hdr.Get("Content-Type"))
+	}
+	if code, _, _ := f.do(t, "POST", "/api/v1/media", "text/html", png); code != http.StatusUnsupportedMediaType {
+		t.Fatalf("html upload: %d, want 415", code)
+	}
+	if code, _, _ := f.do(t, "POST", "/api/v1/media", "image/png", make([]byte, 5000)); code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("too large: %d, want 413", code)
+	}
+	// A notice references the upload by URL and hash.
+	n := `{"id":"n1","category":"works","priority":"low","title":{"fr":"t"},"body":{"fr":"b"},"valid_from":"2026-03-01T00:00:00Z","media":[` + string(b) + `]}`
+	if code, b, _ := f.do(t, "POST", "/api/v1/sites/s1/notices", "application/json", []byte(n)); code != 201 {
+		t.Fatalf("notice with media: %d %s", code, b)
+	}
+}
+
+func TestDashboard(t *testing.T) {
+	f := newFixture(t, nil)
+	code, b, hdr := f.do(t, "GET", "/", "", nil)
+	if code != 200 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") || !bytes.Contains(b, []byte("/api/v1/cabins")) {
+		t.Fatalf("dashboard: %d %s", code, hdr.Get("Content-Type"))
+	}
+}
+
+func FuzzDecodeNotice(f *testing.F) {
+	f.Add([]byte(`{"id":"n1","category":"works","priority":"low","title":{"fr":"t"},"body":{"fr":"b"},"valid_from":"2026-03-01T00:00:00Z"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, apiErr := DecodeNotice(b, "default-id")
+		if apiErr != nil {
+			if apiErr.Error == "" {
+				t.Fatal("refusal without a reason")
+			}
+			return
+		}
+		if err := n.Validate(); err != nil {
+			t.Fatalf("accepted an invalid notice: %v", err)
+		}
+	})
+}
+
+func FuzzParseEventQuery(f *testing.F) {
+	f.Add("type=trip&since=2026-03-01T00:00:00Z&limit=10")
+	f.Add("cursor=MTIzOjQ")
+	f.Fuzz(func(t *testing.T, raw string) {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		q, apiErr := ParseEventQuery("s", "c", v)
+		if apiErr != nil {
+			if apiErr.Param == "" || apiErr.Error == "" {
+				t.Fatalf("refusal %+v does not name the parameter", apiErr)
+			}
+			return
+		}
+		if q.Limit < 0 || q.Limit > store.MaxLimit || (q.Type != "" && !wire.KnownType(q.Type)) {
+			t.Fatalf("accepted %+v", q)
+		}
+	})
+}

@@ -1,0 +1,302 @@
+package receiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/palier-lifts/palier/receiver/store"
+	"github.com/palier-lifts/palier/wire"
+)
+
+// Dead-letter headers.
+const (
+	HeaderReason  = "Palier-Reason"  // why the batch was refused
+	HeaderSubject = "Palier-Subject" // the subject it arrived on
+	HeaderSeq     = "Palier-Stream-Seq"
+)
+
+// DeadLetterPrefix starts the subjects of the dead-letter stream:
+// palier.deadletter.{site token}.{cabin token}.
+const DeadLetterPrefix = "palier.deadletter."
+
+// IngestOptions configure an Ingester; zero fields take DefaultConfig's.
+type IngestOptions struct {
+	Stream StreamConfig
+	// CollectWait is how long a fetch waits for more messages once it has
+	// one, to fill a transaction; default 20ms.
+	CollectWait time.Duration
+	// RetryDelay is how long a message whose store failed waits before it
+	// is redelivered; default 1s.
+	RetryDelay time.Duration
+	// Clock gives the received time of events; default time.Now.
+	Clock func() time.Time
+}
+
+// Ingester moves event batches from JetStream to the store and acks them,
+// to JetStream after the commit and to the devices after that.
+type Ingester struct {
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	st      store.Store
+	opts    IngestOptions
+	log     *slog.Logger
+	metrics *Metrics
+	acks    *Acker
+}
+
+// NewIngester makes an Ingester; Setup must run before Run.
+func NewIngester(nc *nats.Conn, st store.Store, opts IngestOptions, acks *Acker, metrics *Metrics, logger *slog.Logger) (*Ingester, error) {
+	def := DefaultConfig().Stream
+	s := &opts.Stream
+	if s.Name == "" {
+		s.Name = def.Name
+	}
+	if s.DeadLetter == "" {
+		s.DeadLetter = def.DeadLetter
+	}
+	if s.Durable == "" {
+		s.Durable = def.Durable
+	}
+	if s.MaxAge == 0 {
+		s.MaxAge = def.MaxAge
+	}
+	if s.DeadLetterMaxAge == 0 {
+		s.DeadLetterMaxAge = def.DeadLetterMaxAge
+	}
+	if s.MaxBytes == 0 {
+		s.MaxBytes = def.MaxBytes
+	}
+	if s.Replicas == 0 {
+		s.Replicas = 1
+	}
+	if s.FetchBatch == 0 {
+		s.FetchBatch = def.FetchBatch
+	}
+	if s.AckWait == 0 {
+		s.AckWait = def.AckWait
+	}
+	if opts.CollectWait == 0 {
+		opts.CollectWait = 20 * time.Millisecond
+	}
+	if opts.RetryDelay == 0 {
+		opts.RetryDelay = time.Second
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("new ingester: jetstream: %w", err)
+	}
+	return &Ingester{nc: nc, js: js, st: st, opts: opts, log: logger, metrics: metrics, acks: acks}, nil
+}
+
+// Setup creates or updates the events and dead-letter streams and the
+// durable consumer. Every receiver runs it; the result is the same.
+func (in *Ingester) Setup(ctx context.Context) error {
+	s := in.opts.Stream
+	if _, err := in.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        s.Name,
+		Description: "Palier event batches from the cabins",
+		Subjects:    []string{wire.EventsSubject},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      s.MaxAge,
+		MaxBytes:    s.MaxBytes,
+		MaxMsgSize:  1 << 20,
+		Replicas:    s.Replicas,
+		Duplicates:  2 * time.Minute,
+	}); err != nil {
+		return fmt.Errorf("create stream %s: %w", s.Name, err)
+	}
+	if _, err := in.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        s.DeadLetter,
+		Description: "Palier event batches the receiver could not store, with the reason in the " + HeaderReason + " header",
+		Subjects:    []string{DeadLetterPrefix + ">"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      s.DeadLetterMaxAge,
+		MaxBytes:    s.MaxBytes / 8,
+		Replicas:    s.Replicas,
+	}); err != nil {
+		return fmt.Errorf("create stream %s: %w", s.DeadLetter, err)
+	}
+	if _, err := in.js.CreateOrUpdateConsumer(ctx, s.Name, in.consumerConfig()); err != nil {
+		return fmt.Errorf("create consumer %s on %s: %w", s.Durable, s.Name, err)
+	}
+	return nil
+}
+
+func (in *Ingester) consumerConfig() jetstream.ConsumerConfig {
+	s := in.opts.Stream
+	return jetstream.ConsumerConfig{
+		Durable:       s.Durable,
+		Description:   "Palier receivers (shared by all of them)",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       s.AckWait,
+		MaxDeliver:    -1, // a bad batch goes to the dead letter, never silently dropped
+		FilterSubject: wire.EventsSubject,
+		MaxAckPending: 20 * s.FetchBatch,
+	}
+}
+
+// Run consumes until ctx is done. Store failures are retried, bad batches
+// dead-lettered: nothing but ctx stops it.
+func (in *Ingester) Run(ctx context.Context) error {
+	cons, err := in.js.Consumer(ctx, in.opts.Stream.Name, in.opts.Stream.Durable)
+	if err != nil {
+		return fmt.Errorf("open consumer %s: %w", in.opts.Stream.Durable, err)
+	}
+	iter, err := cons.Messages(jetstream.PullMaxMessages(2 * in.opts.Stream.FetchBatch))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", in.opts.Stream.Name, err)
+	}
+	stop := sync.OnceFunc(iter.Stop)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	msgs := make([]jetstream.Msg, 0, in.opts.Stream.FetchBatch)
+	for {
+		msgs = msgs[:0]
+		m, err := iter.Next(jetstream.NextContext(ctx))
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			in.log.Warn("fetch events", "err", err)
+			continue
+		}
+		msgs = append(msgs, m)
+		for len(msgs) < in.opts.Stream.FetchBatch {
+			m, err := iter.Next(jetstream.NextMaxWait(in.opts.CollectWait))
+			if err != nil {
+				break
+			}
+			msgs = append(msgs, m)
+		}
+		in.handle(ctx, msgs)
+	}
+}
+
+// BadBatchError is why a message was dead-lettered.
+type BadBatchError struct {
+	Class  string // decode, subject, range: a metric label
+	Reason string
+}
+
+func (e *BadBatchError) Error() string { return e.Reason }
+
+// CheckMessage decodes a message's payload and checks it against the
+// subject it came on (palier.v1.{site}.{cabin}.events).
+func CheckMessage(subject string, data []byte) (wire.Batch, error) {
+	b, err := wire.DecodeBatch(data)
+	if err != nil {
+		return b, &BadBatchError{Class: "decode", Reason: err.Error()}
+	}
+	tok := strings.Split(subject, ".")
+	if len(tok) != 5 || tok[0] != "palier" || tok[1] != "v1" || tok[4] != "events" {
+		return b, &BadBatchError{Class: "subject", Reason: fmt.Sprintf("subject %q is not palier.v1.{site}.{cabin}.events", subject)}
+	}
+	if tok[2] != b.Site || tok[3] != b.Cabin {
+		return b, &BadBatchError{Class: "subject", Reason: fmt.Sprintf("batch of %s/%s published on %s/%s's subject", b.Site, b.Cabin, tok[2], tok[3])}
+	}
+	for i := range b.Events {
+		if b.Events[i].Seq > store.MaxSeq {
+			return b, &BadBatchError{Class: "range", Reason: fmt.Sprintf("events[%d].seq: %d above %d", i, b.Events[i].Seq, int64(store.MaxSeq))}
+		}
+	}
+	return b, nil
+}
+
+func (in *Ingester) handle(ctx context.Context, msgs []jetstream.Msg) {
+	good := make([]jetstream.Msg, 0, len(msgs))
+	batches := make([]wire.Batch, 0, len(msgs))
+	for _, m := range msgs {
+		b, err := CheckMessage(m.Subject(), m.Data())
+		if err != nil {
+			in.deadLetter(ctx, m, err)
+			continue
+		}
+		good = append(good, m)
+		batches = append(batches, b)
+	}
+	if len(batches) == 0 {
+		return
+	}
+	start := time.Now()
+	res, err := in.st.InsertBatches(ctx, batches, in.opts.Clock())
+	if err != nil {
+		in.metrics.StoreErrors.Inc()
+		in.log.Error("store events; they will be redelivered", "messages", len(good), "err", err)
+		for _, m := range good {
+			m.NakWithDelay(in.opts.RetryDelay)
+		}
+		return
+	}
+	in.metrics.CommitSeconds.Observe(time.Since(start).Seconds())
+	in.metrics.EventsStored.Add(float64(res.Inserted))
+	in.metrics.EventsDup.Add(float64(res.Duplicates))
+	in.metrics.Messages.WithLabelValues("stored").Add(float64(len(good)))
+	// Committed: now JetStream may forget them. A lost ack only means a
+	// redelivery, which the store's key drops.
+	for _, m := range good {
+		if err := m.Ack(); err != nil {
+			in.log.Warn("ack JetStream message", "subject", m.Subject(), "err", err)
+		}
+	}
+	for _, c := range res.Contiguous {
+		if c.Advanced {
+			in.acks.Publish(c)
+		}
+	}
+	in.log.Debug("stored", "messages", len(good), "inserted", res.Inserted, "duplicates", res.Duplicates)
+}
+
+func (in *Ingester) deadLetter(ctx context.Context, m jetstream.Msg, cause error) {
+	class := "decode"
+	var bb *BadBatchError
+	if errors.As(cause, &bb) {
+		class = bb.Class
+	}
+	subj := DeadLetterPrefix + "unknown.unknown"
+	if tok := strings.Split(m.Subject(), "."); len(tok) == 5 {
+		subj = DeadLetterPrefix + tok[2] + "." + tok[3]
+	}
+	reason := cause.Error()
+	if len(reason) > 1024 {
+		reason = reason[:1024]
+	}
+	dl := nats.NewMsg(subj)
+	dl.Data = m.Data()
+	dl.Header.Set(HeaderReason, reason)
+	dl.Header.Set(HeaderSubject, m.Subject())
+	if md, err := m.Metadata(); err == nil {
+		dl.Header.Set(HeaderSeq, strconv.FormatUint(md.Sequence.Stream, 10))
+	}
+	if _, err := in.js.PublishMsg(ctx, dl); err != nil {
+		// Not stored anywhere yet: let JetStream deliver it again.
+		in.log.Error("publish to dead letter; will retry", "subject", m.Subject(), "err", err)
+		m.NakWithDelay(in.opts.RetryDelay)
+		return
+	}
+	in.metrics.DeadLetters.WithLabelValues(class).Inc()
+	in.metrics.Messages.WithLabelValues("dead_letter").Inc()
+	in.log.Warn("batch dead-lettered", "subject", m.Subject(), "reason", reason)
+	if err := m.Ack(); err != nil {
+		in.log.Warn("ack dead-lettered message", "subject", m.Subject(), "err", err)
+	}
+}

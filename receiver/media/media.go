@@ -1,0 +1,101 @@
+package media
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Errors callers branch on.
+var (
+	ErrTooLarge = errors.New("file too large")
+	ErrBadHash  = errors.New("not a SHA-256 in lower-case hex")
+	ErrNotFound = errors.New("no such file")
+)
+
+// Store is a directory of files named by their SHA-256.
+type Store struct{ dir string }
+
+// Open makes dir if needed.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o750); err != nil {
+		return nil, fmt.Errorf("open media dir %s: %w", dir, err)
+	}
+	return &Store{dir: dir}, nil
+}
+
+// Put stores what r holds, at most max bytes, and returns its hash and size.
+// The file is written aside, fsync'd, then renamed into place, so a reader
+// never sees a partial file under a hash.
+func (s *Store) Put(r io.Reader, max int64) (sum string, size int64, err error) {
+	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "upload-*")
+	if err != nil {
+		return "", 0, fmt.Errorf("store media: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	size, err = io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, max+1))
+	if err != nil {
+		return "", 0, fmt.Errorf("store media: %w", err)
+	}
+	if size > max {
+		return "", 0, fmt.Errorf("store media: more than %d bytes: %w", max, ErrTooLarge)
+	}
+	if size == 0 {
+		return "", 0, errors.New("store media: empty file")
+	}
+	if err = tmp.Sync(); err != nil {
+		return "", 0, fmt.Errorf("store media: %w", err)
+	}
+	if err = tmp.Close(); err != nil {
+		return "", 0, fmt.Errorf("store media: %w", err)
+	}
+	sum = hex.EncodeToString(h.Sum(nil))
+	final := s.path(sum)
+	if err = os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
+		return "", 0, fmt.Errorf("store media: %w", err)
+	}
+	if err = os.Rename(tmp.Name(), final); err != nil {
+		return "", 0, fmt.Errorf("store media: %w", err)
+	}
+	return sum, size, nil
+}
+
+func (s *Store) path(sum string) string { return filepath.Join(s.dir, sum[:2], sum) }
+
+// CheckHash says whether sum is a SHA-256 in lower-case hex.
+func CheckHash(sum string) error {
+	if len(sum) != 64 {
+		return fmt.Errorf("%w: %d characters", ErrBadHash, len(sum))
+	}
+	for _, c := range sum {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return fmt.Errorf("%w: %q", ErrBadHash, c)
+		}
+	}
+	return nil
+}
+
+// Open opens the file of hash sum.
+func (s *Store) Open(sum string) (*os.File, error) {
+	if err := CheckHash(sum); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(s.path(sum))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("media %s: %w", sum, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("media %s: %w", sum, err)
+	}
+	return f, nil
+}

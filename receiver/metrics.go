@@ -1,0 +1,54 @@
+package receiver
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the receiver's Prometheus metrics, registered on the registry
+// given to NewMetrics (never the global one).
+type Metrics struct {
+	Messages       *prometheus.CounterVec // JetStream messages by outcome: stored, dead_letter
+	EventsStored   prometheus.Counter
+	EventsDup      prometheus.Counter
+	DeadLetters    *prometheus.CounterVec // by reason class
+	StoreErrors    prometheus.Counter
+	CommitSeconds  prometheus.Histogram
+	AcksPublished  prometheus.Counter
+	StateMessages  *prometheus.CounterVec // by kind (state, status) and result (ok, bad)
+	NoticesPublish *prometheus.CounterVec // by result (ok, error)
+}
+
+// NewMetrics makes the metrics and registers them on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "palier_receiver_messages_total", Help: "JetStream event messages handled, by outcome.",
+		}, []string{"outcome"}),
+		EventsStored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "palier_receiver_events_stored_total", Help: "Events newly stored.",
+		}),
+		EventsDup: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "palier_receiver_events_duplicate_total", Help: "Events received again and dropped by the store's key.",
+		}),
+		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "palier_receiver_dead_letters_total", Help: "Batches sent to the dead-letter stream, by reason class.",
+		}, []string{"reason"}),
+		StoreErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "palier_receiver_store_errors_total", Help: "Store transactions that failed (the messages are redelivered).",
+		}),
+		CommitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "palier_receiver_store_commit_seconds", Help: "Time to store one fetched batch of messages.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		AcksPublished: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "palier_receiver_acks_published_total", Help: "End-to-end acks published to devices (new and re-sent).",
+		}),
+		StateMessages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "palier_receiver_state_messages_total", Help: "State and status messages, by kind and result.",
+		}, []string{"kind", "result"}),
+		NoticesPublish: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "palier_receiver_notice_sets_published_total", Help: "Notice sets published over MQTT, by result.",
+		}, []string{"result"}),
+	}
+	reg.MustRegister(m.Messages, m.EventsStored, m.EventsDup, m.DeadLetters, m.StoreErrors,
+		m.CommitSeconds, m.AcksPublished, m.StateMessages, m.NoticesPublish)
+	return m
+}

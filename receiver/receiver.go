@@ -1,0 +1,289 @@
+package receiver
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/palier-lifts/palier/natsembed"
+	"github.com/palier-lifts/palier/receiver/httpapi"
+	"github.com/palier-lifts/palier/receiver/media"
+	"github.com/palier-lifts/palier/receiver/store"
+	"github.com/palier-lifts/palier/receiver/store/postgres"
+	"github.com/palier-lifts/palier/receiver/store/sqlite"
+)
+
+// noticeRepublishInterval is how often stored notice sets are published
+// again (retained, same version: agents ignore a version they have).
+const noticeRepublishInterval = 10 * time.Minute
+
+// Receiver is a running receiver: its NATS connection (and embedded server),
+// store, ingester and HTTP listener.
+type Receiver struct {
+	cfg      Config
+	log      *slog.Logger
+	embedded *natsembed.Server
+	nc       *nats.Conn
+	st       store.Store
+	notices  *MQTTNotices
+	ingest   *Ingester
+	acks     *Acker
+	watcher  *StateWatcher
+	httpLn   net.Listener
+	httpSrv  *http.Server
+	Registry *prometheus.Registry
+}
+
+// Run starts a receiver and runs it until ctx is done.
+func Run(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	r, err := New(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	return r.Run(ctx)
+}
+
+// New validates cfg and starts everything that can fail at start-up: the
+// embedded NATS server (or the connection to an external one), the
+// streams and consumer, the store, the MQTT client for notices and the HTTP
+// listener. Run then does the work. If New fails, what it started is stopped.
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config:\n%w", err)
+	}
+	cfg = cfg.withPaths()
+	r := &Receiver{cfg: cfg, log: logger, Registry: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	r.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := NewMetrics(r.Registry)
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+
+	natsURL, mqttURL := cfg.NATS.URL, cfg.NATS.MQTTURL
+	natsOpts := []nats.Option{nats.Name("palier-receiver"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
+	var tlsCfg *tls.Config
+	if cfg.NATS.URL == "" {
+		e := cfg.NATS.Embedded
+		r.embedded, err = natsembed.Start(ctx, natsembed.Config{
+			Host: e.Host, Port: e.Port, MQTTHost: e.MQTTHost, MQTTPort: e.MQTTPort,
+			StoreDir: filepath.Join(cfg.StateDir, "jetstream"), ServerName: "palier-receiver",
+		}, logger)
+		if err != nil {
+			return nil, err
+		}
+		natsURL = r.embedded.ClientURL()
+		if mqttURL == "" {
+			mqttURL = "tcp://" + r.embedded.MQTTAddr()
+		}
+	} else {
+		if cfg.NATS.CredentialsFile != "" {
+			natsOpts = append(natsOpts, nats.UserCredentials(cfg.NATS.CredentialsFile))
+		}
+		if tlsCfg, err = loadTLS(cfg.NATS.TLS); err != nil {
+			return nil, err
+		}
+		if tlsCfg != nil {
+			natsOpts = append(natsOpts, nats.Secure(tlsCfg))
+		}
+	}
+	if r.nc, err = nats.Connect(natsURL, natsOpts...); err != nil {
+		return nil, fmt.Errorf("connect NATS %s: %w", natsURL, err)
+	}
+
+	if cfg.Store.Driver == "postgres" {
+		r.st, err = postgres.Open(ctx, cfg.Store.URL)
+	} else {
+		r.st, err = sqlite.Open(ctx, cfg.Store.Path, sqlite.Options{Synchronous: cfg.Store.Synchronous})
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	r.acks = NewAcker(r.nc, r.st, metrics, logger.With("component", "acks"))
+	if r.ingest, err = NewIngester(r.nc, r.st, IngestOptions{Stream: cfg.Stream}, r.acks, metrics, logger.With("component", "ingest")); err != nil {
+		return nil, err
+	}
+	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := r.ingest.Setup(setupCtx); err != nil {
+		return nil, err
+	}
+	r.watcher = NewStateWatcher(r.nc, r.st, metrics, logger.With("component", "state"), nil)
+
+	mo := MQTTOptions{URL: mqttURL, Username: cfg.NATS.MQTTUsername}
+	if cfg.NATS.MQTTPasswordFile != "" {
+		if mo.Password, err = readSecret(cfg.NATS.MQTTPasswordFile); err != nil {
+			return nil, err
+		}
+	}
+	if strings.HasPrefix(mqttURL, "ssl://") {
+		mo.TLS = tlsCfg
+	}
+	if r.notices, err = DialNotices(setupCtx, mo, metrics, logger.With("component", "notices")); err != nil {
+		return nil, err
+	}
+
+	md, err := media.Open(cfg.HTTP.MediaDir)
+	if err != nil {
+		return nil, err
+	}
+	tokens := map[string]httpapi.Role{}
+	for _, t := range cfg.HTTP.Tokens {
+		v, err := readSecret(t.File)
+		if err != nil {
+			return nil, fmt.Errorf("http.tokens %s: %w", t.Name, err)
+		}
+		tokens[v] = map[string]httpapi.Role{RoleRead: httpapi.RoleRead, RoleAdmin: httpapi.RoleAdmin}[t.Role]
+	}
+	if r.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
+		return nil, fmt.Errorf("listen HTTP: %w", err)
+	}
+	public := cfg.HTTP.PublicURL
+	if public == "" {
+		public = "http://" + r.httpLn.Addr().String()
+	}
+	api, err := httpapi.New(httpapi.Options{
+		Store: r.st, Notices: r.notices, Media: md, PublicURL: strings.TrimRight(public, "/"),
+		MaxUploadBytes: cfg.HTTP.MaxUploadBytes, Tokens: tokens,
+		Gatherer: r.Registry, Registerer: r.Registry, Logger: logger.With("component", "http"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.httpSrv = &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	where := cfg.Store.Path
+	if cfg.Store.Driver == "postgres" {
+		where = cfg.Store.URL
+	}
+	logger.Info("receiver ready", "http", r.httpLn.Addr().String(), "nats", natsURL, "mqtt", mqttURL, "store", cfg.Store.Driver, "at", where)
+	return r, nil
+}
+
+// HTTPAddr is the address the API listens on.
+func (r *Receiver) HTTPAddr() string { return r.httpLn.Addr().String() }
+
+// NATSURL is the URL of the NATS server in use.
+func (r *Receiver) NATSURL() string { return r.nc.ConnectedUrl() }
+
+// MQTTAddr is the embedded server's MQTT listener, or "" with an external NATS.
+func (r *Receiver) MQTTAddr() string {
+	if r.embedded == nil {
+		return ""
+	}
+	return r.embedded.MQTTAddr()
+}
+
+// Store is the receiver's store.
+func (r *Receiver) Store() store.Store { return r.st }
+
+// Run works until ctx is done, then stops everything New started.
+func (r *Receiver) Run(ctx context.Context) error {
+	defer r.close()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return r.ingest.Run(gctx) })
+	g.Go(func() error { return r.watcher.Run(gctx) })
+	g.Go(func() error {
+		r.acks.Resend(gctx, r.cfg.Acks.ResendInterval, r.cfg.Acks.ResendWindow, time.Now)
+		return nil
+	})
+	g.Go(func() error {
+		r.notices.Republish(gctx, r.st.NoticeSets, noticeRepublishInterval)
+		return nil
+	})
+	g.Go(func() error {
+		if err := r.httpSrv.Serve(r.httpLn); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve HTTP: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Second)
+		defer cancel()
+		return r.httpSrv.Shutdown(sctx)
+	})
+	err := g.Wait()
+	r.log.Info("receiver stopped", "err", err)
+	return err
+}
+
+func (r *Receiver) close() {
+	if r.httpLn != nil && r.httpSrv == nil {
+		r.httpLn.Close()
+	}
+	if r.notices != nil {
+		r.notices.Close()
+	}
+	if r.nc != nil {
+		r.nc.FlushTimeout(2 * time.Second) // lets acks in flight leave
+		r.nc.Close()
+	}
+	if r.st != nil {
+		if err := r.st.Close(); err != nil {
+			r.log.Warn("close store", "err", err)
+		}
+	}
+	if r.embedded != nil {
+		r.embedded.Shutdown()
+	}
+}
+
+func readSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read secret: %w", err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("read secret %s: file is empty", path)
+	}
+	return s, nil
+}
+
+func loadTLS(c TLSConfig) (*tls.Config, error) {
+	if c.CAFile == "" && c.CertFile == "" {
+		return nil, nil
+	}
+	t := &tls.Config{MinVersion: tls.VersionTLS12}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("load TLS CA: %w", err)
+		}
+		t.RootCAs = x509.NewCertPool()
+		if !t.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("load TLS CA %s: no PEM certificate in it", c.CAFile)
+		}
+	}
+	if c.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("load TLS client certificate: %w", err)
+		}
+		t.Certificates = []tls.Certificate{cert}
+	}
+	return t, nil
+}
