@@ -95,8 +95,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
 		// Never refuse to start over counters: report and start from zero.
 		logger.Error("counters unreadable, starting from zero", "err", err)
 	}
-	mcfg := sensors.DefaultMachineConfig()
-	mcfg.HeartbeatInterval = cfg.HeartbeatInterval
+	mcfg := cfg.Events
 	mcfg.FaultInfo = faultInfo
 	a.machine = sensors.NewMachine(mcfg, counters)
 
@@ -234,7 +233,7 @@ func (a *Agent) poll(ctx context.Context) error {
 
 	tick := time.NewTicker(cc.PollInterval)
 	defer tick.Stop()
-	health := time.NewTicker(a.cfg.HeartbeatInterval)
+	health := time.NewTicker(a.cfg.Events.HeartbeatInterval)
 	defer health.Stop()
 	failures := 0
 	for {

@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/palier-lifts/palier/sensors"
 	"github.com/palier-lifts/palier/uplink"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -28,9 +29,10 @@ type Config struct {
 	Uplink     uplink.Config    `yaml:"uplink"`
 	Screen     ScreenConfig     `yaml:"screen"`
 	Metrics    MetricsConfig    `yaml:"metrics"`
-	// HeartbeatInterval is how often counters and health are reported.
-	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
-	LogLevel          string        `yaml:"log_level"`
+	// Events holds the thresholds of the cabin state machine, and how often
+	// counters and health are reported (events.heartbeat_interval).
+	Events   sensors.MachineConfig `yaml:"events"`
+	LogLevel string                `yaml:"log_level"`
 }
 
 // Controller sources.
@@ -93,12 +95,12 @@ func DefaultConfig() Config {
 			ResponseTimeout: 250 * time.Millisecond,
 			Retries:         2,
 		},
-		Outbox:            OutboxConfig{MaxBytes: 64 << 20, ResendAfter: 2 * time.Minute},
-		Uplink:            uplink.DefaultConfig(),
-		Screen:            ScreenConfig{Socket: "/run/palier/agent.sock"},
-		Metrics:           MetricsConfig{Listen: "127.0.0.1:9464"},
-		HeartbeatInterval: 5 * time.Minute,
-		LogLevel:          "info",
+		Outbox:   OutboxConfig{MaxBytes: 64 << 20, ResendAfter: 2 * time.Minute},
+		Uplink:   uplink.DefaultConfig(),
+		Screen:   ScreenConfig{Socket: "/run/palier/agent.sock"},
+		Metrics:  MetricsConfig{Listen: "127.0.0.1:9464"},
+		Events:   sensors.DefaultMachineConfig(),
+		LogLevel: "info",
 	}
 }
 
@@ -195,8 +197,10 @@ func (c *Config) Validate() []error {
 	if c.Screen.Socket == "" {
 		bad("screen.socket", "missing")
 	}
-	if c.HeartbeatInterval < time.Second {
-		bad("heartbeat_interval", "%s is under 1s", c.HeartbeatInterval)
+	if err := c.Events.Validate(); err != nil {
+		bad("events", "%v", err)
+	} else if c.Events.HeartbeatInterval < time.Second {
+		bad("events.heartbeat_interval", "%s is under 1s", c.Events.HeartbeatInterval)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -30,7 +30,7 @@ func TestContactsSourceRecordsADoorCycle(t *testing.T) {
 	cfg.Uplink.Broker = "tcp://127.0.0.1:1" // no broker: events stay in the outbox
 	cfg.Screen.Socket = filepath.Join(dir, "a.sock")
 	cfg.Metrics.Listen = ""
-	cfg.HeartbeatInterval = time.Hour
+	cfg.Events.HeartbeatInterval = time.Hour
 
 	pins := map[string]*gpiotest.Pin{}
 	pin := func(name string) *gpiotest.Pin {

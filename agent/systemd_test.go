@@ -160,7 +160,7 @@ func waitFor(t *testing.T, cond func() bool) {
 func TestWatchdogDisabled(t *testing.T) {
 	conn := notifySocket(t)
 	for name, env := range map[string][2]string{
-		"no WATCHDOG_USEC":   {"", ""},
+		"no WATCHDOG_USEC":  {"", ""},
 		"another process's": {"40000", strconv.Itoa(os.Getpid() + 1)},
 	} {
 		t.Run(name, func(t *testing.T) {

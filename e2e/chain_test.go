@@ -98,7 +98,7 @@ func TestScenarioArrivesOnceInOrder(t *testing.T) {
 	acfg.Uplink.BackoffMax = 500 * time.Millisecond
 	acfg.Screen.Socket = filepath.Join(dir, "agent.sock")
 	acfg.Metrics.Listen = ""
-	acfg.HeartbeatInterval = time.Hour // keep the event count to the scenario's
+	acfg.Events.HeartbeatInterval = time.Hour // keep the event count to the scenario's
 	ag, err := agent.New(ctx, acfg, log.With("part", "agent"))
 	if err != nil {
 		t.Fatal(err)

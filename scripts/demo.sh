@@ -77,14 +77,17 @@ controller:
   port: $dir/ttySIM
   baud: 19200
   parity: E
-  poll_interval: 100ms
+  poll_interval: 50ms
 uplink:
   broker: tcp://127.0.0.1:1883
 screen:
   socket: $dir/agent.sock
 metrics:
   listen: 127.0.0.1:9464
-heartbeat_interval: 30s
+events:
+  # Simulated time runs faster than the clock: believe changes sooner.
+  debounce: 50ms
+  heartbeat_interval: 30s
 YAML
 cat >"$dir/display.yaml" <<YAML
 building: Résidence Les Pins

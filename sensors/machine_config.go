@@ -15,51 +15,52 @@ const MaxDoors = 4
 type MachineConfig struct {
 	// HeartbeatInterval is how often Tick emits a heartbeat with the counters.
 	// Default 5 min.
-	HeartbeatInterval time.Duration
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
 	// EntrapmentAfter is how long the car may stand outside the door zone
 	// with its doors closed before entrapment is suspected. Default 60 s.
-	EntrapmentAfter time.Duration
+	EntrapmentAfter time.Duration `yaml:"entrapment_after"`
 	// DoorOpenTooLong is how long a door may stay out of "closed" in normal
 	// mode before door_open_too_long is emitted (once per door cycle).
 	// Default 2 min.
-	DoorOpenTooLong time.Duration
+	DoorOpenTooLong time.Duration `yaml:"door_open_too_long"`
 	// TripTooLong is how long a trip may last before trip_too_long is emitted
 	// (once per trip; not in inspection, where the car creeps). Default 90 s.
-	TripTooLong time.Duration
+	TripTooLong time.Duration `yaml:"trip_too_long"`
 	// NoMovementWithCalls is how long the car may stand still in normal mode
 	// while the controller reports pending calls before the cabin is declared
 	// out of service. Default 5 min.
-	NoMovementWithCalls time.Duration
+	NoMovementWithCalls time.Duration `yaml:"no_movement_with_calls"`
 	// StandbyAfter splits stopped time into idle (less than this since the
 	// last movement or door activity) and standby. Default 5 min.
-	StandbyAfter time.Duration
+	StandbyAfter time.Duration `yaml:"standby_after"`
 	// Debounce is how long a changed signal must persist before it is
 	// believed. A change is also always confirmed by a second sample, so a
 	// single corrupted sample never produces an event. Default 200 ms.
-	Debounce time.Duration
+	Debounce time.Duration `yaml:"debounce"`
 	// MaxSampleGap is the longest silence between samples that still counts
 	// as continuous reading; a longer gap is handled like LinkLost. Default 10 s.
-	MaxSampleGap time.Duration
+	MaxSampleGap time.Duration `yaml:"max_sample_gap"`
 	// MaxFloorsPerSecond bounds how fast the floor number may change: a jump
 	// of more than 1+MaxFloorsPerSecond*interval floors is implausible.
 	// Default 2.
-	MaxFloorsPerSecond float64
+	MaxFloorsPerSecond float64 `yaml:"max_floors_per_second"`
 	// MinFloor and MaxFloor are the floors the controller may report; a
 	// sample outside is dropped. Default -10 and 100 (also used when both
 	// are left at zero).
-	MinFloor, MaxFloor int
+	MinFloor int `yaml:"min_floor"`
+	MaxFloor int `yaml:"max_floor"`
 	// FloorLevelsMM, when set, gives the level position of each floor (index
 	// floor-MinFloor) so that a stop off level raises levelling_error. It is
 	// only used when samples carry a position.
-	FloorLevelsMM []int64
+	FloorLevelsMM []int64 `yaml:"floor_levels_mm"`
 	// LevellingToleranceMM is the largest stop offset that is not a
 	// levelling error. Default 20 mm.
-	LevellingToleranceMM int64
+	LevellingToleranceMM int64 `yaml:"levelling_tolerance_mm"`
 	// FaultInfo gives a fault code's text and severity (wire.Severity*),
 	// usually from the controller profile's fault table. When nil or when it
 	// returns an empty severity, the fault is reported as wire.SeverityError
 	// without text.
-	FaultInfo func(code int) (text, severity string)
+	FaultInfo func(code int) (text, severity string) `yaml:"-"`
 }
 
 // DefaultMachineConfig returns the documented defaults.
