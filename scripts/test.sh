@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-need_apt "${EBITEN_BUILD_DEPS[@]}" "${EBITEN_RUN_DEPS[@]}" qemu-user-static
+need_apt "${EBITEN_BUILD_DEPS[@]}" "${EBITEN_RUN_DEPS[@]}" qemu-user-static chromium
 need_go_tool staticcheck "$STATICCHECK"
 export PATH="$(go env GOPATH)/bin:$PATH"
 
@@ -34,8 +34,10 @@ other_pkgs=$(go list ./... | grep -vxF -f <(printf '%s\n' $screen_pkgs) || true)
 # The PostgreSQL store runs the same suite as SQLite, against a real server.
 start_test_postgres
 trap stop_test_postgres EXIT
-# In CI a PostgreSQL test must run, never skip.
-export PALIER_REQUIRE_POSTGRES=1
+# In CI a PostgreSQL or browser test must run, never skip.
+export PALIER_REQUIRE_POSTGRES=1 PALIER_REQUIRE_CHROMIUM=1
+# Screenshots the tests take (the dashboard, the cabin screen) land here.
+export PALIER_SCREENSHOT_DIR="$PWD/.artifacts/screenshots"
 
 say "go test -race (headless packages)"
 go test -race -count=1 -timeout 10m $other_pkgs
