@@ -8,11 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 )
 
 // OnSignal returns a context cancelled by the first signal. Call stop to
-// release the signal handler.
+// release the signal handler; calling it again does nothing.
 func OnSignal(logger *slog.Logger) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 2)
@@ -33,9 +34,12 @@ func OnSignal(logger *slog.Logger) (ctx context.Context, stop func()) {
 		case <-done:
 		}
 	}()
+	var once sync.Once
 	return ctx, func() {
-		signal.Stop(ch)
-		close(done)
-		cancel()
+		once.Do(func() {
+			signal.Stop(ch)
+			close(done)
+			cancel()
+		})
 	}
 }

@@ -1,0 +1,467 @@
+package screen
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hajimehoshi/ebiten/v2"
+	"github.com/hajimehoshi/ebiten/v2/text/v2"
+
+	"github.com/palier-lifts/palier/ui"
+	"github.com/palier-lifts/palier/wire"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden images in testdata")
+
+var t0 = time.Date(2026, 11, 24, 14, 7, 0, 250_000_000, time.UTC)
+
+func newModel(t testing.TB, edit func(*ui.Config)) *ui.Model {
+	t.Helper()
+	cfg := ui.DefaultConfig()
+	cfg.Building = "Résidence Les Pins"
+	cfg.FloorLabels = map[int]string{0: "RDC", -1: "-1", -2: "P"}
+	zero := 0
+	cfg.PixelShift = &zero
+	if edit != nil {
+		edit(&cfg)
+	}
+	m, err := ui.NewModel(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func cabin(edit func(*wire.State)) *wire.State {
+	s := &wire.State{V: wire.Version, Site: "les-pins", Cabin: "a", Time: t0, Floor: 3,
+		Direction: wire.DirectionUp, Moving: true, Doors: []string{wire.DoorClosed}, Mode: wire.ModeNormal,
+		Faults: []int{}, Link: "ok", Uplink: true}
+	if edit != nil {
+		edit(s)
+	}
+	return s
+}
+
+func noticeSet(urgent bool) *wire.NoticeSet {
+	ns := &wire.NoticeSet{V: wire.Version, Site: "les-pins", Version: 3, Notices: []wire.Notice{{
+		ID: "facade", Category: wire.CategoryWorks, Priority: wire.PriorityNormal,
+		Title: wire.Text{FR: "Ravalement de façade", EN: "Façade renovation", IT: "Rifacimento della facciata"},
+		Body: wire.Text{
+			FR: "Les travaux côté cour débutent lundi à 8 h. Échafaudage jusqu'à fin décembre ; merci de garder les fenêtres fermées. Où ? Bâtiment A, à l'arrière. Ça durera trois semaines.",
+			EN: "Work on the courtyard side starts Monday at 8 am. Scaffolding until the end of December; please keep the windows closed.",
+			IT: "I lavori sul lato cortile iniziano lunedì alle 8. Ponteggio fino a fine dicembre; si prega di tenere chiuse le finestre. Perché è così? Più sicurezza.",
+		},
+		ValidFrom: t0.Add(-24 * time.Hour),
+	}}}
+	if urgent {
+		until := t0.Add(6 * time.Hour)
+		ns.Notices = append(ns.Notices, wire.Notice{
+			ID: "eau", Category: wire.CategoryWater, Priority: wire.PriorityUrgent,
+			Title:     wire.Text{FR: "Coupure d'eau aujourd'hui de 14 h à 17 h", EN: "Water cut today 2 pm to 5 pm", IT: "Acqua interrotta oggi dalle 14 alle 17"},
+			Body:      wire.Text{FR: "Intervention sur la colonne montante. Évitez d'ouvrir les robinets."},
+			ValidFrom: t0.Add(-time.Hour), ValidUntil: &until,
+		})
+	}
+	return ns
+}
+
+// Media of the golden notices: shaPoster is in the cache, shaGone is not.
+var (
+	shaPoster = strings.Repeat("ab", 32)
+	shaGone   = strings.Repeat("cd", 32)
+)
+
+// poster is a synthetic notice image: a sky gradient, a sun, a building.
+func poster() image.Image {
+	img := image.NewRGBA(image.Rect(0, 0, 300, 200))
+	for y := 0; y < 200; y++ {
+		for x := 0; x < 300; x++ {
+			c := color.RGBA{uint8(40 + y/2), uint8(90 + y/3), 200, 0xff}
+			if (x-230)*(x-230)+(y-50)*(y-50) < 900 {
+				c = color.RGBA{0xff, 0xd5, 0x4f, 0xff}
+			}
+			if x > 60 && x < 160 && y > 70 {
+				c = color.RGBA{0xee, 0xee, 0xee, 0xff}
+				if (x-60)%25 > 8 && (x-60)%25 < 18 && (y-70)%30 > 8 && (y-70)%30 < 22 {
+					c = color.RGBA{0x30, 0x50, 0x80, 0xff}
+				}
+			}
+			img.Set(x, y, c)
+		}
+	}
+	return img
+}
+
+func mediaLoader(sha string) (image.Image, error) {
+	if sha == shaPoster {
+		return poster(), nil
+	}
+	return nil, ui.ErrMediaMissing
+}
+
+func mediaNotices(sha string) *wire.NoticeSet {
+	ns := noticeSet(false)
+	ns.Notices[0].Body.FR = "Nouveau local à vélos au sous-sol, accès par le badge."
+	ns.Notices[0].Media = []wire.Media{{URL: "https://syndic.example/velo.png", SHA256: sha, Type: "image/png", Size: 1234}}
+	return ns
+}
+
+type golden struct {
+	name string
+	cfg  func(*ui.Config)
+	in   ui.Input
+}
+
+func goldens() []golden {
+	fr := func(c *ui.Config) { c.Languages = []string{"fr", "en", "it"}; c.LanguagePeriod = 24 * time.Hour } // French at t0
+	var gs []golden
+	for _, l := range []string{"800x480", "1024x600", "1280x800", "1920x1080"} {
+		for _, o := range []string{"landscape", "portrait"} {
+			gs = append(gs, golden{
+				name: "main-" + l + "-" + o,
+				cfg:  func(c *ui.Config) { fr(c); c.Layout = l; c.Orientation = o },
+				in:   ui.Input{State: cabin(nil), Notices: noticeSet(false), AgentUp: true, Now: t0},
+			})
+		}
+	}
+	gs = append(gs,
+		golden{"urgent-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Floor = 0; s.Moving = false; s.Direction = wire.DirectionNone }), Notices: noticeSet(true), AgentUp: true, Now: t0}},
+		golden{"agent-away-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Floor = -2; s.Direction = wire.DirectionDown }), AgentUp: false, Now: t0}},
+		golden{"connecting-800x480", fr, ui.Input{Now: t0}},
+		golden{"alarm-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Alarm = true; s.Moving = false }), Notices: noticeSet(true), AgentUp: true, Now: t0}},
+		golden{"alarm-1080x1920", func(c *ui.Config) { fr(c); c.Layout = "1920x1080"; c.Orientation = "portrait" }, ui.Input{State: cabin(func(s *wire.State) { s.Alarm = true }), AgentUp: true, Now: t0}},
+		golden{"fire-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Mode = wire.ModeFireService }), AgentUp: true, Now: t0}},
+		golden{"out-of-service-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Mode = wire.ModeOutOfService; s.Moving = false }), AgentUp: true, Now: t0}},
+		golden{"inspection-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Mode = wire.ModeInspection }), AgentUp: true, Now: t0}},
+		golden{"overload-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Mode = wire.ModeOverload; s.Moving = false }), AgentUp: true, Now: t0}},
+		golden{"media-800x480", fr, ui.Input{State: cabin(nil), Notices: mediaNotices(shaPoster), AgentUp: true, Now: t0}},
+		golden{"media-missing-800x480", fr, ui.Input{State: cabin(nil), Notices: mediaNotices(shaGone), AgentUp: true, Now: t0}},
+		golden{"night-800x480", func(c *ui.Config) { fr(c); c.Night = &ui.Night{From: "14:00", To: "16:00"} }, ui.Input{State: cabin(nil), Notices: noticeSet(false), AgentUp: true, Now: t0}},
+	)
+	return gs
+}
+
+func TestGolden(t *testing.T) {
+	var r *Renderer
+	onMain(func() {
+		var err error
+		r, err = NewRenderer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Media = mediaLoader
+	})
+	for _, g := range goldens() {
+		t.Run(g.name, func(t *testing.T) {
+			v := newModel(t, g.cfg).View(g.in)
+			var img *image.RGBA
+			var err error
+			onMain(func() { img, err = r.Snapshot(v) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", g.name+".png")
+			if *update {
+				writePNG(t, path, img)
+				return
+			}
+			want := readPNG(t, path)
+			if d := diff(img, want); d > 0.005 {
+				got := filepath.Join(t.TempDir(), g.name+".png")
+				writePNG(t, got, img)
+				t.Fatalf("%.2f%% of pixels differ from %s (tolerance 0.5%%); got %s; rerun with -update if the change is intended", d*100, path, got)
+			}
+		})
+	}
+}
+
+// diff returns the fraction of pixels whose channels differ by more than a
+// small amount: antialiasing may vary between GL drivers, layouts may not.
+func diff(a *image.RGBA, b image.Image) float64 {
+	if a.Bounds() != b.Bounds() {
+		return 1
+	}
+	bad := 0
+	bb := b.Bounds()
+	for y := bb.Min.Y; y < bb.Max.Y; y++ {
+		for x := bb.Min.X; x < bb.Max.X; x++ {
+			r1, g1, b1, _ := a.At(x, y).RGBA()
+			r2, g2, b2, _ := b.At(x, y).RGBA()
+			if absDiff(r1, r2) > 40<<8 || absDiff(g1, g2) > 40<<8 || absDiff(b1, b2) > 40<<8 {
+				bad++
+			}
+		}
+	}
+	return float64(bad) / float64(bb.Dx()*bb.Dy())
+}
+
+func absDiff(a, b uint32) uint32 {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
+
+func writePNG(t *testing.T, path string, img image.Image) {
+	t.Helper()
+	var buf bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestCompression}
+	if err := enc.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readPNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+func TestGoldenImagesDiffer(t *testing.T) {
+	// Guards the golden test itself: a renderer that drew nothing would
+	// match blank goldens. Overlays must look unlike the main layout.
+	main := readPNG(t, filepath.Join("testdata", "main-800x480-landscape.png"))
+	for _, name := range []string{"alarm", "fire", "out-of-service", "inspection", "overload", "connecting", "urgent", "night", "media", "media-missing"} {
+		other := readPNG(t, filepath.Join("testdata", name+"-800x480.png"))
+		rgba := image.NewRGBA(other.Bounds())
+		for y := 0; y < 480; y++ {
+			for x := 0; x < 800; x++ {
+				rgba.Set(x, y, other.At(x, y))
+			}
+		}
+		if d := diff(rgba, main); d < 0.05 {
+			t.Errorf("%s differs from the main layout in only %.2f%% of pixels", name, d*100)
+		}
+	}
+}
+
+func TestRedrawOnlyOnChange(t *testing.T) {
+	m := newModel(t, nil)
+	var r *Renderer
+	onMain(func() {
+		var err error
+		if r, err = NewRenderer(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	now := t0
+	in := ui.Input{State: cabin(func(s *wire.State) { s.Moving = false }), Notices: noticeSet(false), AgentUp: true}
+	g := NewGame(r, func() ui.View { in.Now = now; return m.View(in) })
+	onMain(func() {
+		for i := 0; i < 100; i++ {
+			if err := g.Update(); err != nil {
+				t.Fatal(err)
+			}
+			now = now.Add(10 * time.Millisecond) // one second of ticks, same minute
+		}
+	})
+	if got := g.Paints(); got != 1 {
+		t.Fatalf("%d paints for a still cabin over 100 ticks, want 1", got)
+	}
+	in.State = cabin(nil) // moving: the arrow animates
+	var shown, want *image.RGBA
+	onMain(func() {
+		// scr stands for ebiten's screen, never cleared between frames.
+		scr := ebiten.NewImage(800, 480)
+		defer scr.Deallocate()
+		for i := 0; i < 100; i++ {
+			g.Update()
+			g.Draw(scr)
+			now = now.Add(10 * time.Millisecond)
+		}
+		shown = image.NewRGBA(scr.Bounds())
+		scr.ReadPixels(shown.Pix)
+		var err error
+		if want, err = r.Snapshot(g.last); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// Partial repaints and partial copies add up to the full picture.
+	if d := diff(shown, want); d > 0.0005 {
+		t.Fatalf("screen after 100 animated ticks differs from a full paint in %.3f%% of pixels", d*100)
+	}
+	// 100 ticks of 10 ms span one arrow period of ArrowFrames frames.
+	if got := g.Paints() - 1; got < ui.ArrowFrames-1 || got > ui.ArrowFrames+1 {
+		t.Fatalf("%d paints over one second of motion, want about %d (one per arrow frame)", got, ui.ArrowFrames)
+	}
+}
+
+func TestHostileTextDoesNotCrash(t *testing.T) {
+	m := newModel(t, func(c *ui.Config) { c.Languages = []string{"fr"} })
+	ns := noticeSet(true)
+	hostile := []string{
+		"漢字とかな 🚀🛗👩‍👩‍👧 עברית \u202egnp.exe Ā̴̢͇̈́ \x00\x07\x1b[31m",
+		strings.Repeat("W", 119),
+		strings.Repeat("Supercalifragilisticexpialidocious", 3),
+		"\n\n\n",
+		"É È À Ç Ù ô ï « guillemets » — tiret … points",
+	}
+	var r *Renderer
+	onMain(func() {
+		var err error
+		if r, err = NewRenderer(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for i, s := range hostile {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			ns.Notices[0].Title.FR = s[:min(len(s), 120)]
+			ns.Notices[0].Body.FR = strings.Repeat(s+" ", 20)
+			ns.Notices[1].Title.FR = s
+			in := ui.Input{State: cabin(nil), Notices: ns, AgentUp: true, Now: t0}
+			cfg := m.Config()
+			cfg.Building = s
+			mm, err := ui.NewModel(cfg)
+			if err != nil {
+				t.Skip("building name refused by config validation")
+			}
+			var img *image.RGBA
+			onMain(func() { img, err = r.Snapshot(mm.View(in)) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The floor panel still shows: the big label is white pixels.
+			if !hasColor(img, image.Rect(20, 150, 320, 470), colText.R, colText.G, colText.B) {
+				t.Fatal("floor label not drawn")
+			}
+		})
+	}
+}
+
+func hasColor(img *image.RGBA, r image.Rectangle, cr, cg, cb uint8) bool {
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			c := img.RGBAAt(x, y)
+			if c.R == cr && c.G == cg && c.B == cb {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestWrapAndEllipsize(t *testing.T) {
+	onMain(func() {
+		f, err := loadFonts()
+		if err != nil {
+			t.Fatal(err)
+		}
+		face := f.face(false, 24)
+		body := "Les travaux côté cour débutent lundi à 8 h. Échafaudage jusqu'à fin décembre ; merci de garder les fenêtres fermées."
+		for _, tc := range []struct {
+			name     string
+			s        string
+			width    float64
+			max      int
+			lines    int
+			ellipsis bool
+		}{
+			{"fits", "Coupure d'eau", 400, 3, 1, false},
+			{"wraps", body, 400, 10, 4, false},
+			{"ellipsized", body, 400, 2, 2, true},
+			{"long word split", strings.Repeat("x", 100), 200, 10, 7, false},
+			{"newlines kept", "un\ndeux\ntrois", 400, 5, 3, false},
+			{"zero lines", body, 400, 0, 0, false},
+		} {
+			lines := wrap(tc.s, face, tc.width, tc.max)
+			if len(lines) != tc.lines {
+				t.Errorf("%s: %d lines %q, want %d", tc.name, len(lines), lines, tc.lines)
+				continue
+			}
+			for _, l := range lines {
+				if w := text.Advance(l, face); w > tc.width {
+					t.Errorf("%s: line %q is %.0f wide, more than %.0f", tc.name, l, w, tc.width)
+				}
+			}
+			if got := len(lines) > 0 && strings.HasSuffix(lines[len(lines)-1], ellipsis); got != tc.ellipsis {
+				t.Errorf("%s: ellipsis %v, want %v (%q)", tc.name, got, tc.ellipsis, lines)
+			}
+		}
+		if got := strings.Join(wrap(strings.Repeat("x", 100), face, 200, 10), ""); got != strings.Repeat("x", 100) {
+			t.Errorf("a long word lost characters when split: %q", got)
+		}
+		if got := ellipsize(body, face, 300); !strings.HasSuffix(got, ellipsis) || text.Advance(got, face) > 300 || !strings.HasPrefix(got, "Les travaux") {
+			t.Errorf("ellipsize: %q", got)
+		}
+		if got := ellipsize("RDC", face, 300); got != "RDC" {
+			t.Errorf("short text changed: %q", got)
+		}
+	})
+}
+
+// TestArrowRepaintMatchesFullPaint: the animation repaints only the arrow's
+// box; the result must be the full paint of the new frame.
+func TestArrowRepaintMatchesFullPaint(t *testing.T) {
+	three := 3
+	for _, tc := range []struct {
+		name string
+		cfg  func(*ui.Config)
+	}{
+		{"landscape", nil},
+		{"portrait", func(c *ui.Config) { c.Orientation = "portrait" }},
+		{"night and shifted", func(c *ui.Config) { c.Night = &ui.Night{From: "14:00", To: "16:00"}; c.PixelShift = &three }},
+		{"1920x1080", func(c *ui.Config) { c.Layout = "1920x1080" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newModel(t, tc.cfg)
+			for _, dir := range []string{wire.DirectionUp, wire.DirectionDown} {
+				in := ui.Input{State: cabin(func(s *wire.State) { s.Direction = dir }), Notices: noticeSet(true), AgentUp: true, Now: t0}
+				v0 := m.View(in)
+				in.Now = in.Now.Add(time.Second / 3)
+				v1 := m.View(in)
+				if v0.ArrowFrame == v1.ArrowFrame || !OnlyArrowMoved(v0, v1) {
+					t.Fatalf("frames %d and %d: want two frames of one animation", v0.ArrowFrame, v1.ArrowFrame)
+				}
+				var partial, full *image.RGBA
+				onMain(func() {
+					r, err := NewRenderer()
+					if err != nil {
+						t.Fatal(err)
+					}
+					canvas := ebiten.NewImage(v0.Width, v0.Height)
+					defer canvas.Deallocate()
+					r.Draw(canvas, v0)
+					r.DrawArrow(canvas, v1)
+					partial = image.NewRGBA(canvas.Bounds())
+					canvas.ReadPixels(partial.Pix)
+					full, err = r.Snapshot(v1)
+					if err != nil {
+						t.Fatal(err)
+					}
+				})
+				if d := diff(partial, full); d > 0.0005 {
+					t.Fatalf("%s: arrow repaint differs from a full paint in %.3f%% of pixels", dir, d*100)
+				}
+			}
+		})
+	}
+	// Anything else changing needs a full paint.
+	m := newModel(t, nil)
+	in := ui.Input{State: cabin(nil), AgentUp: true, Now: t0}
+	a := m.View(in)
+	in.State = cabin(func(s *wire.State) { s.Floor = 4 })
+	in.Now = in.Now.Add(time.Second / 3)
+	if OnlyArrowMoved(a, m.View(in)) {
+		t.Fatal("a floor change was taken for an arrow frame")
+	}
+}
