@@ -27,9 +27,10 @@ go vet ./...
 say "staticcheck"
 staticcheck ./...
 
-# Packages that link ebiten need a display server; everything else must not.
-screen_pkgs=$(go list -f '{{.ImportPath}} {{join .Deps " "}}' ./... | awk '/github.com\/hajimehoshi\/ebiten\/v2 /||/github.com\/hajimehoshi\/ebiten\/v2$/{print $1}')
-other_pkgs=$(go list ./... | grep -vxF -f <(printf '%s\n' $screen_pkgs) || true)
+# The packages that link ebiten need a display server (their test binaries
+# say so and skip without one); only these may import ebiten.
+screen_pkgs=$(go list ./ui/screen/... ./cmd/display/...)
+other_pkgs=$(go list ./... | grep -vxF -f <(printf '%s\n' $screen_pkgs))
 
 # The PostgreSQL store runs the same suite as SQLite, against a real server.
 start_test_postgres
@@ -46,6 +47,14 @@ if [ -n "$screen_pkgs" ]; then
 	say "go test -race under Xvfb (screen packages)"
 	xvfb-run -a -s "-screen 0 1920x1080x24" go test -race -count=1 -timeout 5m $screen_pkgs
 fi
+
+say "only the screen links ebiten"
+for cmd in agent receiver elevatorsim; do
+	if go list -deps ./cmd/$cmd | grep -q '^github.com/hajimehoshi/ebiten'; then
+		echo "cmd/$cmd links ebiten: only cmd/display and ui/screen may" >&2
+		exit 1
+	fi
+done
 
 say "cross-builds (CGO_ENABLED=0)"
 for target in arm64: arm:7; do
