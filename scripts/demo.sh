@@ -105,7 +105,8 @@ if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
 	screen="the cabin screen is open in a window"
 else
 	screen="no display server: for a picture of the screen run
-    xvfb-run -a $dir/bin/display --socket $dir/agent.sock --config $dir/display.yaml --screenshot screen.png"
+    xvfb-run -a $dir/bin/display --socket $dir/agent.sock --config $dir/display.yaml --screenshot screen.png
+    (needs: apt-get install ${EBITEN_RUN_DEPS[*]})"
 fi
 
 cat <<MSG

@@ -4,6 +4,7 @@
 //
 //	display [--socket /run/palier/agent.sock] [--config display.yaml]
 //	display --screenshot out.png --state state.json [--notices notices.json] [--config display.yaml] [--at RFC3339]
+//	display --screenshot out.png --socket PATH     (what the running agent shows now)
 //	display --version
 //
 // It needs a display server (X11 or Wayland); under none it says so and
@@ -61,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.config, "config", "", "display configuration `file` (YAML; default settings if empty)")
 	fs.StringVar(&o.cacheDir, "cache", "", "`directory` where the last notice set is kept across restarts (none if empty)")
 	fs.StringVar(&o.mediaDir, "media", "", "the agent's media cache `directory` (images named by SHA-256); placeholders if empty")
-	fs.StringVar(&o.screenshot, "screenshot", "", "render one frame to this PNG `file` and exit (needs --state)")
+	fs.StringVar(&o.screenshot, "screenshot", "", "render one frame to this PNG `file` and exit (from --state, else from the agent on --socket)")
 	fs.StringVar(&o.state, "state", "", "with --screenshot: cabin state JSON `file` (wire.State)")
 	fs.StringVar(&o.notices, "notices", "", "with --screenshot: notice set JSON `file` (wire.NoticeSet)")
 	fs.StringVar(&o.at, "at", "", "with --screenshot: the `time` to show (RFC 3339; default the state's time)")

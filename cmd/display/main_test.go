@@ -307,3 +307,49 @@ func TestScreenshotShowsCachedMedia(t *testing.T) {
 		})
 	}
 }
+
+// TestScreenshotFromTheRunningAgent renders what an agent serves on its
+// socket, as the demo suggests when there is no display server.
+func TestScreenshotFromTheRunningAgent(t *testing.T) {
+	sockDir, err := os.MkdirTemp("", "lf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(sockDir)
+	sock := filepath.Join(sockDir, "agent.sock")
+	s := livefeed.NewServer(sock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.SetState(wire.State{V: 1, Site: "les-pins", Cabin: "a", Time: time.Now(), Floor: 0, Direction: "none",
+		Doors: []string{"open"}, Mode: "normal", Faults: []int{}, Link: "ok", Uplink: true})
+	s.SetNotices(wire.NoticeSet{V: 1, Site: "les-pins", Version: 1, Notices: []wire.Notice{{
+		ID: "water", Category: "water", Priority: "urgent", Title: wire.Text{FR: "Coupure d'eau"}, Body: wire.Text{FR: "De 9h à 12h."},
+		ValidFrom: time.Now().Add(-time.Hour)}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	<-s.Ready()
+	defer func() { cancel(); <-done }()
+
+	out := filepath.Join(t.TempDir(), "live.png")
+	r := runDisplay(t, os.Environ(), "--config", "testdata/display.yaml", "--socket", sock, "--screenshot", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The urgent notice the agent serves puts the red banner at the bottom.
+	if n := count(img, image.Rect(0, 440, 800, 480), 0xc6, 0x28, 0x28); n < 800*20 {
+		t.Fatalf("%d banner-red pixels: the agent's notices are not on the screenshot", n)
+	}
+
+	r = runDisplay(t, os.Environ(), "--socket", filepath.Join(sockDir, "nobody.sock"), "--screenshot", out)
+	if r.code == 0 || !strings.Contains(r.stderr, "running agent") {
+		t.Fatalf("no agent: exit %d, %q", r.code, r.stderr)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"image"
@@ -11,26 +12,35 @@ import (
 
 	"github.com/hajimehoshi/ebiten/v2"
 
+	"github.com/palier-lifts/palier/livefeed"
 	"github.com/palier-lifts/palier/ui"
 	"github.com/palier-lifts/palier/ui/screen"
 	"github.com/palier-lifts/palier/wire"
 )
 
-// screenshot renders one frame from fixture files. ebiten reads pixels only
-// inside its loop, so a one-tick game does the work.
+// screenshot renders one frame, from fixture files or, without --state, from
+// what the running agent serves on --socket. ebiten reads pixels only inside
+// its loop, so a one-tick game does the work.
 func screenshot(model *ui.Model, o options) error {
+	var in ui.Input
 	if o.state == "" {
-		return errors.New("--screenshot needs --state FILE")
+		live, err := liveInput(o.socket)
+		if err != nil {
+			return err
+		}
+		in = live
+	} else {
+		b, err := os.ReadFile(o.state)
+		if err != nil {
+			return fmt.Errorf("read state: %w", err)
+		}
+		st, err := wire.DecodeState(b)
+		if err != nil {
+			return fmt.Errorf("state %s: %w", o.state, err)
+		}
+		in = ui.Input{State: &st, AgentUp: true, Now: st.Time}
 	}
-	b, err := os.ReadFile(o.state)
-	if err != nil {
-		return fmt.Errorf("read state: %w", err)
-	}
-	st, err := wire.DecodeState(b)
-	if err != nil {
-		return fmt.Errorf("state %s: %w", o.state, err)
-	}
-	in := ui.Input{State: &st, AgentUp: true, Now: st.Time}
+	var err error
 	if o.notices != "" {
 		b, err := os.ReadFile(o.notices)
 		if err != nil {
@@ -63,6 +73,43 @@ func screenshot(model *ui.Model, o options) error {
 		return fmt.Errorf("render: %w", err)
 	}
 	return g.err
+}
+
+// liveInput reads the state and notices the agent sends on connect.
+func liveInput(path string) (ui.Input, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := livefeed.Dial(ctx, path)
+	if err != nil {
+		return ui.Input{}, fmt.Errorf("--screenshot without --state reads the running agent: %w", err)
+	}
+	defer c.Close()
+	in := ui.Input{AgentUp: true, Now: time.Now()}
+	c.ReadTimeout = 5 * time.Second
+	for {
+		line, err := c.NextLine()
+		if err != nil {
+			if in.State != nil {
+				return in, nil // the notices, if any, came with the state
+			}
+			return ui.Input{}, fmt.Errorf("read the agent's state from %s: %w", path, err)
+		}
+		m, err := livefeed.DecodeMessage(line)
+		if err != nil {
+			continue
+		}
+		switch m.Type {
+		case livefeed.TypeState:
+			in.State = m.State
+			c.ReadTimeout = 300 * time.Millisecond
+		case livefeed.TypeNotices:
+			in.Notices = m.Notices
+		case livefeed.TypeKeepalive:
+			if in.State != nil {
+				return in, nil
+			}
+		}
+	}
 }
 
 type shotGame struct {
