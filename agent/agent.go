@@ -17,6 +17,7 @@ import (
 	"github.com/palier-lifts/palier/hal/modbus"
 	"github.com/palier-lifts/palier/hal/serialport"
 	"github.com/palier-lifts/palier/livefeed"
+	"github.com/palier-lifts/palier/mediacache"
 	"github.com/palier-lifts/palier/outbox"
 	"github.com/palier-lifts/palier/sensors"
 	"github.com/palier-lifts/palier/uplink"
@@ -29,13 +30,15 @@ type Agent struct {
 	logger *slog.Logger
 	start  time.Time
 
-	ob       *outbox.Outbox
-	up       *uplink.Uplink
-	feed     *livefeed.Server
-	profile  *sensors.Profile    // modbus source
-	contacts *sensors.ContactMap // contacts source
-	openGPIO gpio.Opener
-	machine  *sensors.Machine
+	ob        *outbox.Outbox
+	up        *uplink.Uplink
+	feed      *livefeed.Server
+	profile   *sensors.Profile    // modbus source
+	contacts  *sensors.ContactMap // contacts source
+	openGPIO  gpio.Opener
+	machine   *sensors.Machine
+	media     *mediacache.Cache
+	mediaSets chan wire.NoticeSet // newest notice set whose media to fetch
 
 	appended   atomic.Uint64 // events accepted into the outbox
 	lastAppend atomic.Int64  // unix nanoseconds of the last accepted event
@@ -60,6 +63,7 @@ type Stats struct {
 // New opens the outbox and prepares the parts. The caller must call Run,
 // which closes everything when it returns.
 func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
+	cfg.setDerived()
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return nil, fmt.Errorf("config: %w", errors.Join(errs...))
 	}
@@ -121,11 +125,18 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	a.feed = livefeed.NewServer(cfg.Screen.Socket, logger.With("component", "livefeed"))
+	a.mediaSets = make(chan wire.NoticeSet, 1)
+	a.media, err = mediacache.Open(cfg.Screen.MediaDir, mediacache.Options{MaxBytes: cfg.Screen.MediaMaxBytes, Logger: logger.With("component", "media")})
+	if err != nil {
+		a.ob.Close()
+		return nil, err
+	}
 	a.up.OnNotices = a.notices
 	if set, err := a.loadNotices(); err != nil {
 		logger.Warn("cached notices unreadable", "err", err)
 	} else if set != nil {
 		a.feed.SetNotices(*set)
+		a.wantMedia(*set)
 	}
 	a.state = a.machine.State().ToWire(cfg.Site, cfg.Cabin)
 	a.state.Link = sensors.LinkStateLost
@@ -154,7 +165,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() { defer wg.Done(); a.fetchMedia(ctx) }()
 	go func() {
 		defer wg.Done()
 		if err := a.feed.Run(ctx); err != nil && ctx.Err() == nil {
@@ -372,6 +384,36 @@ func (a *Agent) notices(set wire.NoticeSet) {
 	}
 	a.logger.Info("notices received", "version", set.Version, "count", len(set.Notices))
 	a.feed.SetNotices(set)
+	a.wantMedia(set)
+}
+
+// wantMedia asks the media loop for the files of set; the newest set wins.
+func (a *Agent) wantMedia(set wire.NoticeSet) {
+	for {
+		select {
+		case a.mediaSets <- set:
+			return
+		default:
+		}
+		select {
+		case <-a.mediaSets:
+		default:
+		}
+	}
+}
+
+// fetchMedia downloads what the notices reference, off the uplink's path:
+// a slow file server never holds up telemetry.
+func (a *Agent) fetchMedia(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case set := <-a.mediaSets:
+			res := a.media.Sync(ctx, set)
+			a.logger.Info("notice media synced", "version", set.Version, "fetched", res.Fetched, "present", res.Present, "failed", len(res.Failed), "evicted", res.Evicted)
+		}
+	}
 }
 
 func (a *Agent) loadNotices() (*wire.NoticeSet, error) {

@@ -69,9 +69,13 @@ type OutboxConfig struct {
 	ResendAfter time.Duration `yaml:"resend_after"`
 }
 
-// ScreenConfig is the local socket the display reads.
+// ScreenConfig is what the display reads: the local socket, and the folder
+// of notice media the agent downloads (files named by SHA-256).
 type ScreenConfig struct {
 	Socket string `yaml:"socket"`
+	// MediaDir defaults to state_dir/media.
+	MediaDir      string `yaml:"media_dir"`
+	MediaMaxBytes int64  `yaml:"media_max_bytes"`
 }
 
 // MetricsConfig is the local Prometheus listener; empty disables it.
@@ -97,7 +101,7 @@ func DefaultConfig() Config {
 		},
 		Outbox:   OutboxConfig{MaxBytes: 64 << 20, ResendAfter: 2 * time.Minute},
 		Uplink:   uplink.DefaultConfig(),
-		Screen:   ScreenConfig{Socket: "/run/palier/agent.sock"},
+		Screen:   ScreenConfig{Socket: "/run/palier/agent.sock", MediaMaxBytes: 64 << 20},
 		Metrics:  MetricsConfig{Listen: "127.0.0.1:9464"},
 		Events:   sensors.DefaultMachineConfig(),
 		LogLevel: "info",
@@ -116,6 +120,7 @@ func LoadConfig(path string) (Config, error) {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	cfg.resolvePaths(filepath.Dir(path))
+	cfg.setDerived()
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return Config{}, fmt.Errorf("config %s: %w", path, errors.Join(errs...))
 	}
@@ -147,9 +152,16 @@ func yamlError(err error) error {
 	return errors.Join(errs...)
 }
 
+// setDerived fills the defaults that follow other fields.
+func (c *Config) setDerived() {
+	if c.Screen.MediaDir == "" {
+		c.Screen.MediaDir = filepath.Join(c.StateDir, "media")
+	}
+}
+
 // resolvePaths makes relative paths relative to the config file's folder.
 func (c *Config) resolvePaths(dir string) {
-	for _, p := range []*string{&c.StateDir, &c.Controller.Profile, &c.Controller.Contacts, &c.Uplink.PasswordFile, &c.Uplink.TLS.CAFile, &c.Uplink.TLS.CertFile, &c.Uplink.TLS.KeyFile} {
+	for _, p := range []*string{&c.StateDir, &c.Controller.Profile, &c.Controller.Contacts, &c.Uplink.PasswordFile, &c.Uplink.TLS.CAFile, &c.Uplink.TLS.CertFile, &c.Uplink.TLS.KeyFile, &c.Screen.MediaDir} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -196,6 +208,9 @@ func (c *Config) Validate() []error {
 	errs = append(errs, c.Uplink.Validate("uplink.")...)
 	if c.Screen.Socket == "" {
 		bad("screen.socket", "missing")
+	}
+	if c.Screen.MediaMaxBytes < 1<<20 {
+		bad("screen.media_max_bytes", "%d is under 1 MiB", c.Screen.MediaMaxBytes)
 	}
 	if err := c.Events.Validate(); err != nil {
 		bad("events", "%v", err)

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/palier-lifts/palier/agent"
+	"github.com/palier-lifts/palier/livefeed"
 	"github.com/palier-lifts/palier/receiver"
 	"github.com/palier-lifts/palier/receiver/store"
 	"github.com/palier-lifts/palier/simulator"
@@ -196,6 +198,11 @@ func TestScenarioArrivesOnceInOrder(t *testing.T) {
 		t.Errorf("cabin = %s, want online at floor 0 with %d events", body, appended)
 	}
 
+	// Notices travel down: a picture uploaded to the receiver and a notice
+	// referencing it reach the agent, which downloads and checks the
+	// picture and serves the notice to the screen.
+	noticeReachesTheScreen(t, rcv.HTTPAddr(), acfg)
+
 	cancel()
 	for name, ch := range map[string]chan error{"agent": agDone, "receiver": rcvDone} {
 		select {
@@ -208,6 +215,66 @@ func TestScenarioArrivesOnceInOrder(t *testing.T) {
 		}
 	}
 	<-simDone
+}
+
+func noticeReachesTheScreen(t *testing.T, api string, acfg agent.Config) {
+	t.Helper()
+	picture := bytes.Repeat([]byte("\x89PNG fake picture "), 200)
+	resp, err := http.Post("http://"+api+"/api/v1/media", "image/png", bytes.NewReader(picture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var media wire.Media
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &media) != nil {
+		t.Fatalf("upload media: %s %s", resp.Status, body)
+	}
+	notice, _ := json.Marshal(wire.Notice{ID: "water-cut", Category: wire.CategoryWater, Priority: wire.PriorityUrgent,
+		Title: wire.Text{FR: "Coupure d'eau", IT: "Interruzione dell'acqua"}, Body: wire.Text{FR: "Mardi de 9h à 12h."},
+		ValidFrom: time.Now().Add(-time.Hour), Media: []wire.Media{media}})
+	resp, err = http.Post("http://"+api+"/api/v1/sites/"+site+"/notices", "application/json", bytes.NewReader(notice))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("post notice: %s %s", resp.Status, body)
+	}
+
+	// The screen's view: the live feed serves the notice set.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := livefeed.Dial(ctx, acfg.Screen.Socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.ReadTimeout = 60 * time.Second
+	for {
+		line, err := conn.NextLine()
+		if err != nil {
+			t.Fatalf("the notice never reached the screen feed: %v", err)
+		}
+		m, err := livefeed.DecodeMessage(line)
+		if err == nil && m.Type == livefeed.TypeNotices && len(m.Notices.Notices) == 1 && m.Notices.Notices[0].ID == "water-cut" {
+			break
+		}
+	}
+	// The picture, downloaded and verified, is where the display reads it.
+	path := filepath.Join(acfg.StateDir, "media", media.SHA256)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got, err := os.ReadFile(path)
+		if err == nil && bytes.Equal(got, picture) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("media %s not downloaded: %v", path, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // lastChange is when the agent last accepted an event; the test waits for

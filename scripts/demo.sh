@@ -101,7 +101,7 @@ start agent "$dir/bin/agent" run --config "$dir/agent.yaml"
 wait_for "the agent's screen socket" test -S "$dir/agent.sock"
 
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
-	start display "$dir/bin/display" --socket "$dir/agent.sock" --config "$dir/display.yaml"
+	start display "$dir/bin/display" --socket "$dir/agent.sock" --config "$dir/display.yaml" --media "$dir/agent/media" --cache "$dir/display"
 	screen="the cabin screen is open in a window"
 else
 	screen="no display server: for a picture of the screen run
