@@ -65,6 +65,9 @@ for target in arm64: arm:7; do
 	echo "built agent, receiver, elevatorsim for linux/$arch${arm:+ v$arm}" >&2
 done
 
+say "packages, units, chart and NATS configs"
+scripts/test-packaging.sh
+
 # Byte order, alignment and 32-bit limits matter where we touch the wire and
 # the disk: run those packages' tests on the cabin's architectures.
 qemu_pkgs="./hal/... ./sensors/... ./outbox/... ./wire/..."

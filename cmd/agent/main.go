@@ -114,7 +114,19 @@ func runAgent(args []string, stderr io.Writer) int {
 		return 1
 	}
 	logger.Info("agent started", "version", buildinfo.Version(), "epoch", a.Epoch())
-	if err := a.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	// Under systemd (Type=notify, WatchdogSec): ready now, and alive only
+	// while the poll loop makes progress, so a stuck agent gets restarted.
+	if _, err := agent.NotifyReady(); err != nil {
+		logger.Warn("systemd notify", "err", err)
+	}
+	go func() {
+		if err := agent.Watchdog(ctx, logger, agent.Progressing(func() uint64 { return a.Stats().Polls })); err != nil {
+			logger.Warn("systemd watchdog", "err", err)
+		}
+	}()
+	err = a.Run(ctx)
+	agent.NotifyStopping()
+	if err != nil && !errors.Is(err, context.Canceled) {
 		logger.Error("agent stopped", "err", err)
 		return 1
 	}

@@ -5,6 +5,7 @@
 //	receiver [--config FILE]        run (default config: embedded NATS, SQLite)
 //	receiver --version              print the version
 //	receiver config check FILE      validate a config file and exit
+//	receiver users render|check|hash ...   per-device NATS users (see docs/PACKAGING.md)
 package main
 
 import (
@@ -15,23 +16,16 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
-	"runtime/debug"
-	"syscall"
 	_ "time/tzdata" // report time zones on hosts without /usr/share/zoneinfo
 
+	"github.com/palier-lifts/palier/buildinfo"
+	"github.com/palier-lifts/palier/natsauth"
 	"github.com/palier-lifts/palier/receiver"
+	"github.com/palier-lifts/palier/shutdown"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		return bi.Main.Version + " (" + bi.GoVersion + ")"
-	}
-	return "unknown"
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -40,19 +34,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "", "config file (YAML); default: built-in defaults")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage:\n  receiver [--config FILE]\n  receiver --version\n  receiver config check FILE\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage:\n  receiver [--config FILE]\n  receiver --version\n  receiver config check FILE\n  receiver users render|check|hash ...\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *showVersion {
-		fmt.Fprintln(stdout, "palier receiver", version())
+		fmt.Fprintln(stdout, "palier receiver", buildinfo.Version())
 		return 0
 	}
 	if rest := fs.Args(); len(rest) > 0 {
 		if len(rest) == 3 && rest[0] == "config" && rest[1] == "check" {
 			return configCheck(rest[2], stdout, stderr)
+		}
+		if rest[0] == "users" {
+			return natsauth.Main(rest[1:], os.Stdin, stdout, stderr)
 		}
 		fmt.Fprintf(stderr, "receiver: unknown command %q\n", rest)
 		fs.Usage()
@@ -72,18 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	logger := newLogger(cfg.Log, stderr)
 
-	// The first signal cancels (a clean stop); the second exits at once.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sigs
-		logger.Info("stopping (send the signal again to exit at once)")
-		cancel()
-		<-sigs
-		os.Exit(1)
-	}()
+	ctx, stop := shutdown.OnSignal(logger)
+	defer stop()
 	if err := receiver.Run(ctx, cfg, logger); err != nil && !errors.Is(err, context.Canceled) {
 		logger.Error("receiver failed", "err", err)
 		return 1

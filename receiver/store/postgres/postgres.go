@@ -68,7 +68,7 @@ var migrations = []string{
 }
 
 // migrationLock is the advisory lock key held while migrating.
-const migrationLock = 0x70616c696572 // "palier"
+const migrationLock int64 = 0x70616c696572 // "palier"; typed so 32-bit builds keep it 64-bit
 
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	conn, err := pool.Acquire(ctx)

@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Tests Palier's packaging: builds dist/ with scripts/package.sh, then checks
+#   - the Debian packages: control fields, contents, conffiles, maintainer scripts;
+#   - the systemd units: systemd-analyze verify against the unpacked packages,
+#     and systemd-analyze security --offline under the 2.0 threshold;
+#   - the ARM agents print the stamped version under qemu-user-static;
+#   - binary sizes (the stripped arm64 agent under 12 MB);
+#   - the Helm chart: helm lint, helm template with the defaults and with the
+#     helmfile example's values and SOPS-decrypted secrets, validated by
+#     kubeconform (strict) against schemas made offline from the Kubernetes
+#     OpenAPI document in the k8s.io/kubernetes module;
+#   - the NATS configs: nats-server -t on the hub and on the leaf with the
+#     accounts generated from the example fleet;
+#   - the Go tests of the watchdog notifier and of the per-device permissions
+#     against a real in-process nats-server.
+# Every tool is pinned and installed when missing. Usage: scripts/test-packaging.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+HELM=helm.sh/helm/v3/cmd/helm@v3.22.0
+KUBECONFORM=github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0
+NATS_SERVER=github.com/nats-io/nats-server/v2@v2.15.2
+SOPS=github.com/getsops/sops/v3/cmd/sops@v3.13.3
+AGE=filippo.io/age/cmd/age@v1.3.2
+K8S_VERSION=1.31.4 # the Kubernetes whose API the chart is validated against
+
+need_apt qemu-user-static systemd openssl
+need_go_tool helm "$HELM"
+need_go_tool kubeconform "$KUBECONFORM"
+need_go_tool nats-server "$NATS_SERVER"
+need_go_tool sops "$SOPS"
+need_go_tool age "$AGE"
+export PATH="$(go env GOPATH)/bin:$PATH"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "test-packaging: FAIL: $*" >&2; exit 1; }
+
+# --- build -----------------------------------------------------------------
+scripts/package.sh
+VERSION=$(./dist/linux-arm64/palier-agent version 2>/dev/null | awk '{print $3}' || true)
+[ -n "$VERSION" ] || VERSION=$(qemu-aarch64-static dist/linux-arm64/palier-agent version | awk '{print $3}')
+# nfpm's Debian version: no v, and a SemVer pre-release after '~' (sorts first).
+debver=${VERSION#v}
+case $debver in *-*) debver=${debver/-/\~} ;; esac
+say "checking packages of $VERSION"
+
+# --- Debian packages -------------------------------------------------------
+# check_deb FILE PACKAGE ARCH PATH...: control fields and contents.
+check_deb() {
+	local deb=$1 name=$2 arch=$3
+	shift 3
+	[ -f "$deb" ] || fail "$deb was not built"
+	local field
+	field=$(dpkg-deb -f "$deb" Package Architecture)
+	[ "$field" = "Package: $name
+Architecture: $arch" ] || fail "$deb: control says $field"
+	[ "$(dpkg-deb -f "$deb" Version)" = "$debver" ] || fail "$deb: version $(dpkg-deb -f "$deb" Version) is not $VERSION"
+	local list
+	list=$(dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|')
+	for p in "$@"; do
+		grep -qxF "$p" <<<"$list" || fail "$deb lacks $p (has: $(tr '\n' ' ' <<<"$list"))"
+	done
+	# Nothing outside the places a package may write (and their parents).
+	local stray
+	stray=$(grep -vE '^/(etc/palier|usr/bin|usr/lib/systemd/system|usr/lib/udev/rules\.d|usr/share/palier|usr/share/doc/palier-[a-z]+)(/|$)' <<<"$list" |
+		grep -vxE '/|/etc/|/usr/|/usr/lib/|/usr/lib/systemd/|/usr/lib/udev/|/usr/share/|/usr/share/doc/' || true)
+	[ -z "$stray" ] || fail "$deb installs outside its places: $(tr '\n' ' ' <<<"$stray")"
+}
+agent_files=(/usr/bin/palier-agent /usr/lib/systemd/system/palier-agent.service /usr/lib/udev/rules.d/60-palier.rules
+	/etc/palier/agent.yaml /usr/share/palier/profiles/palier-sim.yaml /usr/share/palier/profiles/generic.yaml
+	/usr/share/palier/profiles/contacts/relay-board.yaml)
+for arch in arm64 armhf; do
+	check_deb "dist/palier-agent_${debver}_${arch}.deb" palier-agent "$arch" "${agent_files[@]}"
+done
+for arch in amd64 arm64; do
+	check_deb "dist/palier-receiver_${debver}_${arch}.deb" palier-receiver "$arch" \
+		/usr/bin/palier-receiver /usr/lib/systemd/system/palier-receiver.service /etc/palier/receiver.yaml
+done
+check_deb "dist/palier-display_${debver}_amd64.deb" palier-display amd64 \
+	/usr/bin/palier-display /usr/lib/systemd/system/palier-display.service /etc/palier/display.yaml
+dpkg-deb -f "dist/palier-display_${debver}_amd64.deb" Depends | grep -q cage || fail "palier-display does not depend on cage"
+
+# Binaries inside the packages are the right architecture.
+for spec in palier-agent_${debver}_arm64:aarch64 palier-agent_${debver}_armhf:"ARM, EABI5" palier-receiver_${debver}_amd64:x86-64; do
+	deb=${spec%%:*} want=${spec#*:}
+	rm -rf "$work/x" && mkdir "$work/x" && dpkg-deb -x "dist/$deb.deb" "$work/x"
+	file -b "$work"/x/usr/bin/palier-* | grep -q "$want" || fail "$deb: binary is $(file -b "$work"/x/usr/bin/palier-*), want $want"
+done
+
+# Conffiles and maintainer scripts.
+mkdir -p "$work/ctl"
+dpkg-deb -e "dist/palier-agent_${debver}_arm64.deb" "$work/ctl/agent"
+grep -qxF /etc/palier/agent.yaml "$work/ctl/agent/conffiles" || fail "agent.yaml is not a conffile"
+for s in postinst prerm postrm; do
+	[ -x "$work/ctl/agent/$s" ] || fail "palier-agent has no executable $s"
+	sh -n "$work/ctl/agent/$s" || fail "palier-agent $s: syntax error"
+done
+grep -q 'adduser --system .*palier' "$work/ctl/agent/postinst" || fail "postinst does not create the palier system user"
+grep -q 'adduser --quiet palier dialout' "$work/ctl/agent/postinst" || fail "postinst does not put palier in dialout"
+grep -q 'adduser --quiet palier gpio' "$work/ctl/agent/postinst" || fail "postinst does not put palier in gpio"
+grep -q 'addgroup --system --quiet gpio' "$work/ctl/agent/postinst" || fail "postinst does not create the gpio group"
+grep -q 'deb-systemd-helper enable palier-agent.service' "$work/ctl/agent/postinst" || fail "postinst does not enable the unit"
+grep -q 'deb-systemd-invoke stop palier-agent.service' "$work/ctl/agent/prerm" || fail "prerm does not stop the unit"
+for pkg in palier-receiver_${debver}_amd64 palier-display_${debver}_amd64; do
+	dpkg-deb -e "dist/$pkg.deb" "$work/ctl/$pkg"
+	for s in postinst prerm postrm; do sh -n "$work/ctl/$pkg/$s" || fail "$pkg $s: syntax error"; done
+done
+grep -qxF /etc/palier/receiver.yaml "$work/ctl/palier-receiver_${debver}_amd64/conffiles" || fail "receiver.yaml is not a conffile"
+grep -qxF /etc/palier/display.yaml "$work/ctl/palier-display_${debver}_amd64/conffiles" || fail "display.yaml is not a conffile"
+
+# The udev rule names the adapter ttyPALIER0 and hands GPIO chips to gpio.
+grep -q 'SYMLINK+="ttyPALIER0"' packaging/udev/60-palier.rules || fail "udev rules do not name ttyPALIER0"
+grep -q 'KERNEL=="gpiochip\*", GROUP="gpio"' packaging/udev/60-palier.rules || fail "udev rules do not give gpiochips to gpio"
+if command -v udevadm >/dev/null && udevadm verify --help >/dev/null 2>&1; then
+	udevadm verify packaging/udev/60-palier.rules
+fi
+
+# --- systemd units ---------------------------------------------------------
+say "systemd-analyze verify and security"
+root="$work/root"
+mkdir -p "$root/usr/lib/systemd/system" "$root/usr/bin"
+# The host's own units (targets the packages refer to), then the packages.
+cp -a /usr/lib/systemd/system/. "$root/usr/lib/systemd/system/" 2>/dev/null || cp -a /lib/systemd/system/. "$root/usr/lib/systemd/system/"
+for deb in "dist/palier-agent_${debver}_arm64.deb" "dist/palier-receiver_${debver}_amd64.deb" "dist/palier-display_${debver}_amd64.deb"; do
+	dpkg-deb -x "$deb" "$root"
+done
+# cage comes from Debian at install time; verify only needs an executable.
+printf '#!/bin/sh\n' >"$root/usr/bin/cage" && chmod +x "$root/usr/bin/cage"
+for unit in palier-agent palier-receiver palier-display; do
+	out=$(systemd-analyze verify --root="$root" "$unit.service" 2>&1) || fail "systemd-analyze verify $unit: $out"
+	[ -z "$out" ] || fail "systemd-analyze verify $unit warns: $out"
+done
+# systemd 252 (Debian 12) takes the threshold in tenths (20 = 2.0).
+threshold=2.0
+out=$(systemd-analyze security --offline=true --threshold=2.0 --root="$root" palier-agent.service 2>&1 || true)
+if grep -q 'Failed to parse threshold' <<<"$out"; then
+	threshold=20
+fi
+for unit in palier-agent palier-receiver; do
+	score=$(systemd-analyze security --offline=true --root="$root" "$unit.service" 2>&1 | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
+	systemd-analyze security --offline=true --threshold=$threshold --root="$root" "$unit.service" >/dev/null 2>&1 ||
+		fail "$unit exposure $score is above 2.0"
+	echo "$unit.service exposure $score (threshold 2.0)" >&2
+done
+for key in 'Restart=always' 'WatchdogSec=' 'Type=notify' 'NoNewPrivileges=yes' 'PrivateTmp=yes' 'ProtectSystem=strict' \
+	'StateDirectory=palier' 'RuntimeDirectory=palier' 'CapabilityBoundingSet=$' 'DevicePolicy=closed' \
+	'DeviceAllow=/dev/ttyPALIER0' 'DeviceAllow=char-gpiochip' 'SupplementaryGroups=dialout gpio' 'User=palier$'; do
+	grep -q "^$key" packaging/systemd/palier-agent.service || fail "palier-agent.service lacks $key"
+done
+! grep -q '^PrivateDevices=yes' packaging/systemd/palier-agent.service || fail "palier-agent.service must not hide devices (PrivateDevices=yes hides the serial port)"
+
+# --- binaries: versions under qemu, sizes ----------------------------------
+say "ARM binaries under qemu-user-static"
+for spec in qemu-aarch64-static:linux-arm64 qemu-arm-static:linux-arm; do
+	emu=${spec%%:*} dir=${spec#*:}
+	out=$("$emu" "dist/$dir/palier-agent" version)
+	[ "$out" = "palier agent $VERSION" ] || fail "$dir agent version says '$out', want 'palier agent $VERSION'"
+	echo "$dir: $out" >&2
+	out=$("$emu" "dist/$dir/palier-elevatorsim" --help 2>&1 || true)
+	[ -n "$out" ] || fail "$dir elevatorsim does not run"
+done
+out=$(dist/linux-amd64/palier-receiver --version)
+grep -qF "palier receiver $VERSION" <<<"$out" || fail "receiver --version says '$out'"
+out=$(dist/linux-amd64/palier-display --version 2>&1) || true
+grep -qF "palier display $VERSION" <<<"$out" || fail "display --version says '$out'"
+
+say "binary sizes (stripped)"
+for f in dist/linux-*/palier-*; do
+	awk -v n="$(stat -c %s "$f")" -v f="$f" 'BEGIN { printf "%6.2f MB  %s\n", n / 1e6, f }' >&2
+done
+size=$(stat -c %s dist/linux-arm64/palier-agent)
+[ "$size" -lt 12000000 ] || fail "arm64 agent is $size bytes, goal < 12 MB"
+
+# --- Helm chart ------------------------------------------------------------
+say "Helm chart: lint, template, kubeconform"
+chart=packaging/helm/palier-receiver
+helm lint --strict --kube-version "$K8S_VERSION" "$chart" >/dev/null
+helm template palier "$chart" --kube-version "$K8S_VERSION" >"$work/default.yaml"
+# The helmfile example: its values and its SOPS secrets, decrypted with the example age key.
+SOPS_AGE_KEY_FILE=packaging/helmfile/example-age-key.txt \
+	sops --decrypt packaging/helmfile/environments/production/secrets.sops.yaml >"$work/secrets.yaml"
+grep -q '^secretFiles:' "$work/secrets.yaml" || fail "decrypted secrets have no secretFiles"
+grep -q 'ENC\[' packaging/helmfile/environments/production/secrets.sops.yaml || fail "secrets.sops.yaml is not encrypted"
+! grep -q 'example-password-recv' packaging/helmfile/environments/production/secrets.sops.yaml || fail "secrets.sops.yaml holds a clear secret"
+helm template palier "$chart" --kube-version "$K8S_VERSION" \
+	-f packaging/helmfile/environments/production/values.yaml -f "$work/secrets.yaml" >"$work/production.yaml"
+grep -q 'mqtt.password:' "$work/production.yaml" || fail "the decrypted secrets did not reach the Secret"
+
+# Schemas from the Kubernetes OpenAPI document, through the Go module proxy.
+k8s_dir=$(cd "$work" && GOFLAGS= GO111MODULE=on go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+go run ./packaging/helm/k8sschema -swagger "$k8s_dir/api/openapi-spec/swagger.json" -out "$work/schemas"
+for f in default production; do
+	kubeconform -strict -summary -schema-location "$work/schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json" "$work/$f.yaml"
+done
+# The policies the chart promises, in what it renders.
+for want in 'runAsNonRoot: true' 'readOnlyRootFilesystem: true' 'allowPrivilegeEscalation: false' '- ALL' \
+	'kind: NetworkPolicy' 'path: /healthz' 'limits:' 'kind: ConfigMap' 'kind: Secret' 'automountServiceAccountToken: false'; do
+	grep -qF -- "$want" "$work/default.yaml" || fail "helm template output lacks '$want'"
+done
+
+# --- NATS configs ----------------------------------------------------------
+say "NATS configs: nats-server -t"
+nats="$work/nats"
+mkdir -p "$nats"
+cp packaging/nats/leaf.conf packaging/nats/hub.conf "$nats/"
+go run ./packaging/nats/natsusers render --fleet packaging/nats/fleet.example.yaml --out "$nats/accounts.conf"
+grep -q '"palier.v1.les-pins.a.events"' "$nats/accounts.conf" || fail "generated accounts lack cabin les-pins/a's events"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=palier-test \
+	-keyout "$nats/key.pem" -out "$nats/cert.pem" 2>/dev/null
+hash=$(echo 'an example password' | go run ./packaging/nats/natsusers hash)
+(
+	cd "$nats"
+	export PALIER_LEAF_NAME=leaf-test PALIER_HUB_NAME=hub-0 PALIER_STORE_DIR="$nats/js" \
+		PALIER_MQTT_CERT=cert.pem PALIER_MQTT_KEY=key.pem PALIER_HUB_CA=cert.pem \
+		PALIER_HUB_URL=tls://palier-leaf:secret@hub.palier.example:7422 \
+		PALIER_TLS_CERT=cert.pem PALIER_TLS_KEY=key.pem PALIER_TLS_CA=cert.pem \
+		PALIER_RECEIVER_HASH="$hash" PALIER_LEAF_HASH="$hash" PALIER_SYS_HASH="$hash"
+	nats-server -t -c leaf.conf
+	nats-server -t -c hub.conf
+) || fail "nats-server rejects the configs"
+
+# --- Go tests of the packaging code ----------------------------------------
+say "go test: watchdog notifier, per-device NATS permissions against a real nats-server"
+go test -count=1 -timeout 5m ./natsauth/... ./packaging/...
+go test -count=1 -timeout 5m -run 'Notify|Watchdog|Progressing' ./agent/
+
+say "packaging checks passed"
