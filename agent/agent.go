@@ -247,7 +247,8 @@ func (a *Agent) poll(ctx context.Context) error {
 	defer tick.Stop()
 	health := time.NewTicker(a.cfg.Events.HeartbeatInterval)
 	defer health.Stop()
-	failures := 0
+	poller := sensors.Poller{M: a.machine}
+	var events []wire.Event
 	for {
 		select {
 		case <-ctx.Done():
@@ -262,37 +263,25 @@ func (a *Agent) poll(ctx context.Context) error {
 		}
 		a.polls.Add(1)
 		sample, err := reader.Read(ctx)
-		now := time.Now()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			a.pollErrors.Add(1)
-			failures++
-			// One failed poll is line noise; three in a row is a lost link.
-			if failures == 3 {
-				a.logger.Warn("controller not answering", "err", err)
-				a.linkLost(now)
-			}
-			a.emit(ctx, a.machine.Tick(now))
-			a.publishState()
-			continue
+		if err != nil && ctx.Err() != nil {
+			return nil
 		}
-		if failures >= 3 {
+		wasLost := poller.Lost()
+		var lostNow bool
+		events, lostNow = poller.Apply(events[:0], time.Now(), sample, err)
+		switch {
+		case err != nil:
+			a.pollErrors.Add(1)
+			if lostNow {
+				a.logger.Warn("controller not answering", "err", err)
+			}
+		case wasLost:
 			a.logger.Info("controller answering again")
 		}
-		failures = 0
-		a.emit(ctx, a.machine.Step(sample))
 		a.dropped.Store(a.machine.Dropped())
-		a.emit(ctx, a.machine.Tick(now))
+		a.emit(ctx, events)
 		a.publishState()
 	}
-}
-
-// linkLost tells the machine and the screen that the controller is silent.
-func (a *Agent) linkLost(now time.Time) {
-	a.machine.LinkLost(now)
-	a.publishState()
 }
 
 // publishState serves the machine's state to the screen and the retained
