@@ -3,6 +3,7 @@ package simulator
 import (
 	"github.com/palier-lifts/palier/hal/modbus"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -128,9 +129,13 @@ func TestModeHoldsCalls(t *testing.T) {
 
 // The shipped scenarios parse, validate and finish, ending idle and stable.
 func TestShippedScenariosFinishIdle(t *testing.T) {
-	for _, name := range []string{"normal", "short"} {
-		t.Run(name, func(t *testing.T) {
-			sc, err := LoadScenario("scenarios/" + name + ".yaml")
+	paths, err := filepath.Glob("scenarios/*.yaml")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no scenarios: %v", err)
+	}
+	for _, path := range paths {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			sc, err := LoadScenario(path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -153,7 +158,7 @@ func TestShippedScenariosFinishIdle(t *testing.T) {
 			if after := s.Registers(); after != before || !s.car.idle() {
 				t.Errorf("state moved after the end: %v -> %v", before, after)
 			}
-			t.Logf("%s: %v simulated, %d trips", name, s.SimTime(), s.car.trips)
+			t.Logf("%s: %v simulated, %d trips", path, s.SimTime(), s.car.trips)
 		})
 	}
 }

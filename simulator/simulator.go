@@ -348,6 +348,37 @@ func (s *Simulator) Serve(ctx context.Context, port io.ReadWriter) error {
 
 // handle answers one request frame that arrived at t.
 func (s *Simulator) handle(ctx context.Context, port io.Writer, frame []byte, t time.Time) error {
+	reply := s.Exchange(frame)
+	if reply == nil {
+		return nil
+	}
+	if s.cfg.Baud > 0 {
+		// A real slave sees the end of the request after its wire time
+		// and a silent interval, then takes the reply's wire time to send.
+		due := t.Add(modbus.WireTime(len(frame), s.cfg.Baud) + modbus.SilentInterval(s.cfg.Baud) + modbus.WireTime(len(reply), s.cfg.Baud))
+		if d := time.Until(due); d > 0 {
+			tm := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				tm.Stop()
+				return nil
+			case <-tm.C:
+			}
+		}
+	}
+	if _, err := port.Write(reply); err != nil {
+		return fmt.Errorf("simulator: write reply: %w", err)
+	}
+	s.replies.Add(1)
+	return nil
+}
+
+// Exchange answers one request frame as the slave would, fault injection
+// included, and returns the reply frame, or nil where the slave stays silent
+// (another slave's request, garbage, power off, an injected silence). Serve
+// uses it and adds the wire timing; with Step it replays a scenario without
+// a port or a clock, deterministically.
+func (s *Simulator) Exchange(frame []byte) []byte {
 	req, err := modbus.DecodeRequest(frame)
 	var reply []byte
 	var ex *modbus.ExceptionError
@@ -377,26 +408,13 @@ func (s *Simulator) handle(ctx context.Context, port io.Writer, frame []byte, t 
 	if !ok {
 		return nil
 	}
-	if s.cfg.Baud > 0 {
-		// A real slave sees the end of the request after its wire time
-		// and a silent interval, then takes the reply's wire time to send.
-		due := t.Add(modbus.WireTime(len(frame), s.cfg.Baud) + modbus.SilentInterval(s.cfg.Baud) + modbus.WireTime(len(reply), s.cfg.Baud))
-		if d := time.Until(due); d > 0 {
-			tm := time.NewTimer(d)
-			select {
-			case <-ctx.Done():
-				tm.Stop()
-				return nil
-			case <-tm.C:
-			}
-		}
-	}
-	if _, err := port.Write(reply); err != nil {
-		return fmt.Errorf("simulator: write reply: %w", err)
-	}
-	s.replies.Add(1)
-	return nil
+	return reply
 }
+
+// Step advances simulated time by dt without the wall clock. It is for
+// replaying a scenario deterministically (with Exchange), and must not be
+// mixed with Serve, which advances time itself.
+func (s *Simulator) Step(dt time.Duration) { s.advance(dt) }
 
 // answer builds the reply from the register map: holding and input
 // registers 0..10 both hold the map; coils and discrete inputs 0..5 mirror
