@@ -215,7 +215,8 @@ func (a *Agent) openSource() (sampler, io.Closer, error) {
 		return r, io.NopCloser(nil), nil
 	}
 	port, err := serialport.NewResilient(serialport.ResilientConfig{
-		Port: serialport.Config{Path: cc.Port, Baud: cc.Baud, DataBits: cc.DataBits, Parity: cc.Parity, StopBits: cc.StopBits},
+		Port: serialport.Config{Path: cc.Port, Baud: cc.Baud, DataBits: cc.DataBits, Parity: cc.Parity, StopBits: cc.StopBits,
+			RS485: cc.RS485, EchoSuppression: cc.EchoSuppression},
 		OnChange: func(err error) {
 			if err != nil {
 				a.logger.Warn("controller port lost, reopening with backoff", "port", cc.Port, "err", err)

@@ -61,6 +61,11 @@ type ControllerConfig struct {
 	ResponseTimeout time.Duration `yaml:"response_timeout"`
 	// Retries of a request that failed on the line (CRC, timeout).
 	Retries int `yaml:"retries"`
+	// RS485 asks the kernel driver to drive the transmitter (TIOCSRS485);
+	// adapters that switch direction by themselves do not need it.
+	RS485 bool `yaml:"rs485"`
+	// EchoSuppression discards what an adapter reads back of what it sent.
+	EchoSuppression bool `yaml:"echo_suppression"`
 }
 
 // OutboxConfig bounds the durable queue.
