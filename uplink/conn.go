@@ -3,6 +3,7 @@ package uplink
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"time"
 )
 
@@ -34,3 +35,6 @@ type DialOptions struct {
 	WillTopic   string
 	WillPayload []byte
 }
+
+// errClosed is the Err of a session closed by the uplink itself.
+var errClosed = errors.New("closed by the uplink")

@@ -1,17 +1,10 @@
 package uplink
 
-import "context"
-
-// DialForTest opens and closes one session with cfg, returning the error.
-func DialForTest(ctx context.Context, cfg Config, site, cabin string) error {
-	o, err := cfg.dialOptions(site, cabin)
-	if err != nil {
-		return err
-	}
-	c, err := dialMQTT311(ctx, o)
-	if err != nil {
-		return err
-	}
-	c.Close()
-	return nil
+// DecodeProtocolMemory is exported for the fuzz target.
+func DecodeProtocolMemory(b []byte) (broker, protocol string, err error) {
+	m, err := decodeProtocolMemory(b)
+	return m.Broker, m.Protocol, err
 }
+
+// ProtocolFile is the name of the file under StateDir.
+const ProtocolFile = protocolFile

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 )
@@ -37,6 +38,9 @@ func dialMQTT311(ctx context.Context, o DialOptions) (Conn, error) {
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
 		SetKeepAlive(o.KeepAlive).
+		// paho waits 10 s for a PINGRESP by default; on a black-holed link
+		// that is 10 s more of believing a dead session is alive.
+		SetPingTimeout(min(o.KeepAlive, 10*time.Second)).
 		SetOrderMatters(false).
 		SetConnectTimeout(connectTimeout(ctx)).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) { conn.drop(err) })
@@ -117,7 +121,7 @@ func (m *mqtt311Conn) Err() error {
 
 func (m *mqtt311Conn) Close() {
 	m.c.Disconnect(250)
-	m.drop(errors.New("closed"))
+	m.drop(errClosed)
 }
 
 func (m *mqtt311Conn) Protocol() string { return "3.1.1" }

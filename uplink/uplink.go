@@ -36,6 +36,14 @@ type Queue interface {
 // DialFunc opens an MQTT session; the adapters implement it.
 type DialFunc func(ctx context.Context, o DialOptions) (Conn, error)
 
+// defaultDialers are the adapters by protocol version.
+func defaultDialers() map[string]DialFunc {
+	return map[string]DialFunc{
+		Protocol311: dialMQTT311, // NATS, the production broker, speaks 3.1.1 only
+		Protocol5:   dialMQTT5,
+	}
+}
+
 // Uplink drains one cabin's outbox to the broker.
 type Uplink struct {
 	cfg    Config
@@ -44,11 +52,24 @@ type Uplink struct {
 	topics wire.Topics
 	q      Queue
 	logger *slog.Logger
-	dial   DialFunc
+	// dialers by protocol version; tests may replace them.
+	dialers map[string]DialFunc
 
 	// OnNotices, when set before Run, receives every valid notice set newer
 	// than the last one. It must not block.
 	OnNotices func(wire.NoticeSet)
+
+	// StateDir, when set before Run, is a directory where the uplink keeps
+	// the little it must remember across restarts: the MQTT version that
+	// protocol auto detected for the broker. Empty means remember in memory
+	// only (auto then detects again after each restart).
+	StateDir string
+
+	badMu sync.Mutex
+	bad   map[uint64]string // unsendable entries sent as stand-ins, awaiting confirmation
+
+	protoMu sync.Mutex
+	proto   string // with protocol auto: the version that worked last
 
 	state     chan wire.State // latest state to publish, newest wins
 	connected atomic.Bool
@@ -57,7 +78,7 @@ type Uplink struct {
 }
 
 type counters struct {
-	batches, events, acks, badAcks, badNotices, connects, quarantined, publishErrors atomic.Uint64
+	batches, events, acks, badAcks, badNotices, connects, quarantined, standIns, publishErrors atomic.Uint64
 }
 
 // Stats are the uplink's running totals.
@@ -69,7 +90,8 @@ type Stats struct {
 	BadAcks       uint64 // acknowledgements refused as malformed
 	BadNotices    uint64 // notice sets refused as invalid
 	Connects      uint64 // sessions established
-	Quarantined   uint64 // entries set aside as unsendable
+	Quarantined   uint64 // unsendable entries set aside once their stand-in was confirmed
+	StandIns      uint64 // "dropped" stand-ins published for unsendable entries
 	PublishErrors uint64
 }
 
@@ -85,20 +107,15 @@ func New(cfg Config, site, cabin string, q Queue, logger *slog.Logger) (*Uplink,
 		return nil, fmt.Errorf("cabin: %w", err)
 	}
 	u := &Uplink{
-		cfg:    cfg,
-		site:   site,
-		cabin:  cabin,
-		topics: wire.TopicsFor(site, cabin),
-		q:      q,
-		logger: logger,
-		state:  make(chan wire.State, 1),
-	}
-	switch cfg.Protocol {
-	case Protocol5:
-		return nil, errNoMQTT5
-	default:
-		// NATS, the production broker, speaks 3.1.1 only.
-		u.dial = dialMQTT311
+		cfg:     cfg,
+		site:    site,
+		cabin:   cabin,
+		topics:  wire.TopicsFor(site, cabin),
+		q:       q,
+		logger:  logger,
+		state:   make(chan wire.State, 1),
+		bad:     map[uint64]string{},
+		dialers: defaultDialers(),
 	}
 	return u, nil
 }
@@ -133,6 +150,7 @@ func (u *Uplink) Stats() Stats {
 		BadNotices:    u.stats.badNotices.Load(),
 		Connects:      u.stats.connects.Load(),
 		Quarantined:   u.stats.quarantined.Load(),
+		StandIns:      u.stats.standIns.Load(),
 		PublishErrors: u.stats.publishErrors.Load(),
 	}
 }
@@ -144,8 +162,19 @@ func (u *Uplink) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("uplink: %w", err)
 	}
+	if u.cfg.Protocol == ProtocolAuto {
+		p, err := loadProtocol(u.StateDir, u.cfg.Broker)
+		if err != nil {
+			u.logger.Warn("forgetting the remembered broker protocol", "err", err)
+		}
+		u.protoMu.Lock()
+		if u.proto == "" {
+			u.proto = p
+		}
+		u.protoMu.Unlock()
+	}
 	for attempt := 0; ; attempt++ {
-		conn, err := u.dial(ctx, opts)
+		conn, err := u.connect(ctx, opts)
 		if ctx.Err() != nil {
 			if conn != nil {
 				conn.Close()
@@ -162,16 +191,38 @@ func (u *Uplink) Run(ctx context.Context) error {
 				return nil
 			}
 		}
-		attempt = -1
 		u.stats.connects.Add(1)
 		u.logger.Info("connected to broker", "broker", u.cfg.Broker, "protocol", conn.Protocol())
-		u.session(ctx, conn)
+		began, batches := time.Now(), u.stats.batches.Load()
+		failed := u.session(ctx, conn) // nil when the connection dropped
 		if ctx.Err() != nil {
 			return nil
 		}
-		u.logger.Warn("connection to broker lost", "err", conn.Err())
+		err = failed
+		if err == nil {
+			err = conn.Err()
+		}
+		if failed == nil && (time.Since(began) >= healthySession || u.stats.batches.Load() > batches) {
+			// A link that served and then dropped: try again at once.
+			u.logger.Warn("connection to broker lost", "err", err)
+			attempt = -1
+			continue
+		}
+		// A session that died young (a broker that accepts and then refuses
+		// our publishes, say) is retried with backoff, not hammered.
+		d := Backoff(u.cfg.BackoffMin, u.cfg.BackoffMax, attempt, rand.Float64)
+		u.logger.Warn("connection to broker lost soon after connecting", "err", err, "retry_in", d.Round(time.Millisecond))
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return nil
+		}
 	}
 }
+
+// healthySession is how long a session that delivered nothing must have
+// lasted for its loss to be retried at once rather than with backoff.
+const healthySession = 30 * time.Second
 
 // Backoff is the delay before reconnect attempt n (0-based): exponential
 // from min, capped at max, with full jitter so a fleet spreads out.
@@ -185,10 +236,18 @@ func Backoff(min, max time.Duration, n int, random func() float64) time.Duration
 	return time.Duration(random() * float64(ceil))
 }
 
-// session runs one connected session until it drops or ctx is done.
-func (u *Uplink) session(ctx context.Context, conn Conn) {
+// session runs one connected session until it drops, fails, or ctx is
+// done. It returns why it failed, when the connection itself did not drop.
+func (u *Uplink) session(ctx context.Context, conn Conn) error {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	failed := make(chan error, 1)
+	fail := func(err error) {
+		select {
+		case failed <- err:
+		default:
+		}
+	}
 	setup := func() error {
 		if err := conn.Publish(sctx, u.topics.Status, 1, true, []byte(StatusOnline)); err != nil {
 			return err
@@ -199,22 +258,37 @@ func (u *Uplink) session(ctx context.Context, conn Conn) {
 		return conn.Subscribe(sctx, u.topics.Notices, 1, u.handleNotices)
 	}
 	if err := setup(); err != nil {
-		u.logger.Warn("session setup failed", "err", err)
 		conn.Close()
-		return
+		return fmt.Errorf("session setup: %w", err)
 	}
 	u.connected.Store(true)
 	defer u.connected.Store(false)
 
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); u.drain(sctx, conn) }()
+	go func() { defer wg.Done(); u.drain(sctx, conn, fail) }()
 	go func() { defer wg.Done(); u.publishStates(sctx, conn) }()
 	select {
 	case <-conn.Lost():
 		cancel()
 		wg.Wait()
 		conn.Close()
+		return nil
+	case err := <-failed:
+		// The broker is there but refuses or ignores our publishes: start
+		// over with a new session (and backoff) rather than spin. A publish
+		// cut short by a dropped link is a loss, not a refusal.
+		cancel()
+		wg.Wait()
+		conn.Close()
+		select {
+		case <-conn.Lost():
+			if !errors.Is(conn.Err(), errClosed) {
+				return nil
+			}
+		default:
+		}
+		return err
 	case <-ctx.Done():
 		cancel()
 		wg.Wait()
@@ -224,12 +298,18 @@ func (u *Uplink) session(ctx context.Context, conn Conn) {
 		_ = conn.Publish(octx, u.topics.Status, 1, true, []byte(StatusOffline))
 		ocancel()
 		conn.Close()
+		return nil
 	}
 }
 
 // drain leases batches from the outbox and publishes them, with at most
-// InFlight batches awaiting their PUBACK.
-func (u *Uplink) drain(ctx context.Context, conn Conn) {
+// InFlight batches awaiting their PUBACK. A publish that fails while the
+// session is up is reported to fail.
+func (u *Uplink) drain(ctx context.Context, conn Conn, fail func(error)) {
+	// The first failure stops the drain: batches leased after it would only
+	// fail the same way.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	slots := make(chan struct{}, u.cfg.InFlight)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -252,8 +332,13 @@ func (u *Uplink) drain(ctx context.Context, conn Conn) {
 			}
 			return
 		}
+		if ctx.Err() != nil {
+			u.q.Release(seqsOf(entries))
+			<-slots
+			return
+		}
 		payload, seqs := u.encodeBatch(entries)
-		if len(seqs) == 0 {
+		if payload == nil {
 			<-slots
 			continue
 		}
@@ -268,9 +353,11 @@ func (u *Uplink) drain(ctx context.Context, conn Conn) {
 			defer func() { <-slots }()
 			if err := conn.Publish(ctx, u.topics.Events, 1, false, payload); err != nil {
 				u.q.Release(seqs)
-				u.stats.publishErrors.Add(1)
-				if ctx.Err() == nil {
+				if ctx.Err() == nil && !errors.Is(err, ErrConnectionLost) {
+					u.stats.publishErrors.Add(1)
 					u.logger.Warn("publish batch", "events", len(seqs), "err", err)
+					stop()
+					fail(fmt.Errorf("publish batch of %d events: %w", len(seqs), err))
 				}
 				return
 			}
@@ -284,13 +371,26 @@ func (u *Uplink) drain(ctx context.Context, conn Conn) {
 	}
 }
 
+func seqsOf(entries []outbox.Entry) []uint64 {
+	seqs := make([]uint64, len(entries))
+	for i, e := range entries {
+		seqs[i] = e.Seq
+	}
+	return seqs
+}
+
 // encodeBatch turns leased entries into one batch. An entry that cannot be
-// decoded or is too large to ever send is quarantined, and a "dropped" event
-// takes its sequence so that acknowledgements can move past it.
+// decoded or is too large to ever send goes as a "dropped" stand-in with
+// its sequence, so that the receiver's cumulative acknowledgement can move
+// past it. The entry itself stays in the outbox like any other until the
+// stand-in is acknowledged end to end (a lost stand-in would leave a gap
+// that stalls every later acknowledgement); it is then quarantined, which
+// keeps a copy for inspection.
 func (u *Uplink) encodeBatch(entries []outbox.Entry) ([]byte, []uint64) {
 	batch := wire.Batch{V: wire.Version, Site: u.site, Cabin: u.cabin, Epoch: u.q.Epoch(), Events: make([]wire.Event, 0, len(entries))}
 	seqs := make([]uint64, 0, len(entries))
 	for _, e := range entries {
+		seqs = append(seqs, e.Seq)
 		var ev wire.Event
 		reason := ""
 		if len(e.Payload) > u.cfg.BatchBytes/2 {
@@ -303,24 +403,23 @@ func (u *Uplink) encodeBatch(entries []outbox.Entry) ([]byte, []uint64) {
 				reason = "invalid event: " + err.Error()
 			}
 		}
-		if reason != "" {
-			u.logger.Error("quarantining outbox entry", "seq", e.Seq, "reason", reason)
-			if err := u.q.Quarantine(e.Seq, reason); err != nil {
-				u.logger.Error("quarantine", "seq", e.Seq, "err", err)
-			}
-			u.stats.quarantined.Add(1)
-			ev, _ = wire.NewEvent(e.Appended, wire.TypeDropped, wire.DroppedData{Reason: reason})
-			ev.Seq = e.Seq
-			if ev.Time.IsZero() {
-				ev.Time = time.Now().UTC()
-			}
-			// The stand-in is not in the outbox any more: it is sent with
-			// the batch but has no entry to mark.
+		if reason == "" {
 			batch.Events = append(batch.Events, ev)
 			continue
 		}
+		u.badMu.Lock()
+		if _, known := u.bad[e.Seq]; !known {
+			u.bad[e.Seq] = reason
+			u.logger.Error("outbox entry cannot be sent: sending a dropped stand-in", "seq", e.Seq, "reason", reason)
+		}
+		u.badMu.Unlock()
+		u.stats.standIns.Add(1)
+		ev, _ = wire.NewEvent(e.Appended, wire.TypeDropped, wire.DroppedData{Reason: reason})
+		ev.Seq = e.Seq
+		if ev.Time.IsZero() {
+			ev.Time = time.Now().UTC()
+		}
 		batch.Events = append(batch.Events, ev)
-		seqs = append(seqs, e.Seq)
 	}
 	if len(batch.Events) == 0 {
 		return nil, nil
@@ -334,6 +433,27 @@ func (u *Uplink) encodeBatch(entries []outbox.Entry) ([]byte, []uint64) {
 	return b, seqs
 }
 
+// quarantineConfirmed sets aside the unsendable entries whose stand-ins
+// the receiver has now stored (sequence up to upTo in this epoch).
+func (u *Uplink) quarantineConfirmed(epoch string, upTo uint64) {
+	if epoch != u.q.Epoch() {
+		return
+	}
+	u.badMu.Lock()
+	defer u.badMu.Unlock()
+	for seq, reason := range u.bad {
+		if seq > upTo {
+			continue
+		}
+		if err := u.q.Quarantine(seq, reason); err != nil {
+			u.logger.Error("quarantine", "seq", seq, "err", err)
+			continue
+		}
+		delete(u.bad, seq)
+		u.stats.quarantined.Add(1)
+	}
+}
+
 func (u *Uplink) handleAck(_ string, payload []byte) {
 	ack, err := wire.DecodeAck(payload)
 	if err != nil {
@@ -341,6 +461,7 @@ func (u *Uplink) handleAck(_ string, payload []byte) {
 		u.logger.Warn("ignoring malformed acknowledgement", "err", err)
 		return
 	}
+	u.quarantineConfirmed(ack.Epoch, ack.Seq)
 	n, err := u.q.Confirm(ack.Epoch, ack.Seq)
 	if err != nil {
 		u.logger.Error("confirm acknowledged events", "epoch", ack.Epoch, "seq", ack.Seq, "err", err)

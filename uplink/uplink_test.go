@@ -27,13 +27,13 @@ const site, cabin = "test-site", "cabin-1"
 // broker is an embedded nats-server that can be stopped and started again
 // on the same ports and storage.
 type broker struct {
-	t        *testing.T
+	t        testing.TB
 	cfg      natsembed.Config
 	srv      *natsembed.Server
 	mqttAddr string
 }
 
-func startBroker(t *testing.T) *broker {
+func startBroker(t testing.TB) *broker {
 	t.Helper()
 	b := &broker{t: t, cfg: natsembed.Config{Port: freePort(t), MQTTPort: freePort(t), StoreDir: t.TempDir()}}
 	b.start()
@@ -68,7 +68,7 @@ func (b *broker) nats() *nats.Conn {
 	return nc
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -78,7 +78,7 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func openOutbox(t *testing.T) *outbox.Outbox {
+func openOutbox(t testing.TB) *outbox.Outbox {
 	t.Helper()
 	ob, err := outbox.Open(context.Background(), filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -88,7 +88,7 @@ func openOutbox(t *testing.T) *outbox.Outbox {
 	return ob
 }
 
-func appendArrivals(t *testing.T, ob *outbox.Outbox, n int) {
+func appendArrivals(t testing.TB, ob *outbox.Outbox, n int) {
 	t.Helper()
 	for i := range n {
 		ev, err := wire.NewEvent(time.Now(), wire.TypeArrival, wire.ArrivalData{Floor: i % 9})
@@ -113,9 +113,9 @@ func testConfig(b *broker) uplink.Config {
 
 // runUplink runs an uplink until the test ends; stop cancels it and returns
 // Run's result, and may be called more than once.
-func runUplink(t *testing.T, cfg uplink.Config, ob *outbox.Outbox) (*uplink.Uplink, func() error) {
+func runUplink(t testing.TB, cfg uplink.Config, ob *outbox.Outbox) (*uplink.Uplink, func() error) {
 	t.Helper()
-	up, err := uplink.New(cfg, site, cabin, ob, slog.New(slog.DiscardHandler))
+	up, err := uplink.New(cfg, site, cabin, ob, discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ type collector struct {
 	epoch string
 }
 
-func collect(t *testing.T, nc *nats.Conn) *collector {
+func collect(t testing.TB, nc *nats.Conn) *collector {
 	c := &collector{seqs: map[uint64]int{}}
 	sub, err := nc.Subscribe("palier.v1."+site+"."+cabin+".events", func(m *nats.Msg) {
 		batch, err := wire.DecodeBatch(m.Data)
@@ -168,7 +168,7 @@ func (c *collector) distinct() int {
 }
 
 // eventually polls cond until it holds or a generous guard expires.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
@@ -354,7 +354,7 @@ func TestShutdownIsPromptWhileBrokerIsDown(t *testing.T) {
 	cfg.Broker = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)) // nothing listens
 	cfg.BackoffMin = time.Minute                                // it would sleep long
 	cfg.BackoffMax = time.Hour
-	up, err := uplink.New(cfg, site, cabin, ob, slog.New(slog.DiscardHandler))
+	up, err := uplink.New(cfg, site, cabin, ob, discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +378,7 @@ func TestConnectErrorsNameTheCause(t *testing.T) {
 	cfg := uplink.DefaultConfig()
 	cfg.Broker = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
 	_ = ob
-	err := uplink.DialForTest(context.Background(), cfg, site, cabin)
+	_, err := uplink.Probe(context.Background(), cfg, site, cabin)
 	if !errors.Is(err, uplink.ErrRefused) {
 		t.Fatalf("connecting to a closed port: %v, want ErrRefused", err)
 	}
