@@ -124,6 +124,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
 		a.ob.Close()
 		return nil, err
 	}
+	a.up.StateDir = cfg.StateDir // remembers which MQTT version the broker speaks
 	a.feed = livefeed.NewServer(cfg.Screen.Socket, logger.With("component", "livefeed"))
 	a.mediaSets = make(chan wire.NoticeSet, 1)
 	a.media, err = mediacache.Open(cfg.Screen.MediaDir, mediacache.Options{MaxBytes: cfg.Screen.MediaMaxBytes, Logger: logger.With("component", "media")})
