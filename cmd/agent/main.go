@@ -7,6 +7,7 @@
 //	agent run --config FILE        run the agent (the default)
 //	agent config check FILE        check a config file and print every problem
 //	agent probe modbus ... START:COUNT   read registers once, for installers
+//	agent doctor [--config FILE] [--json]   the installer's checklist
 //	agent version                  print the version
 package main
 
@@ -39,6 +40,8 @@ func usage(w io.Writer) {
                                  read registers once and print them (--help for flags)
   agent probe gpio [--contacts FILE]
                                  show the level of every wired contact, live
+  agent doctor [--config FILE] [--json]
+                                 check config, disk, clock, controller, broker and receiver
   agent version                  print the version
 `)
 }
@@ -57,6 +60,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return configCheck(args[2], stdout, stderr)
+	case "doctor":
+		ctx, stop := shutdown.OnSignal(slog.New(slog.DiscardHandler))
+		defer stop()
+		return doctor(ctx, args[1:], stdout, stderr, doctorDeps{openGPIO: new(gpio.Host).Open})
 	case "probe":
 		if len(args) < 2 || (args[1] != "modbus" && args[1] != "gpio") {
 			usage(stderr)
