@@ -95,6 +95,18 @@ YAML
 
 start receiver "$dir/bin/receiver" --config "$dir/receiver.yaml"
 wait_for "the receiver's API" curl -sf http://127.0.0.1:8080/healthz
+# A notice for the screens, through the receiver's API: published whole and
+# retained on the site's notices topic. POST creates it; on a second run it
+# exists already, and PUT replaces it.
+notice='{"id":"welcome","category":"cleaning","priority":"normal","valid_from":"2026-01-01T00:00:00Z",
+ "title":{"fr":"Nettoyage des parties communes","en":"Cleaning of the common areas","it":"Pulizia delle parti comuni"},
+ "body":{"fr":"Mercredi matin, le hall et l'"'"'ascenseur seront nettoyés. Merci de votre compréhension.",
+         "en":"On Wednesday morning the hall and the lift will be cleaned. Thank you for your understanding.",
+         "it":"Mercoledì mattina l'"'"'atrio e l'"'"'ascensore saranno puliti. Grazie per la comprensione."}}'
+api=http://127.0.0.1:8080/api/v1/sites/demo/notices
+curl -sf -o /dev/null -H 'Content-Type: application/json' -d "$notice" "$api" ||
+	curl -sf -o /dev/null -H 'Content-Type: application/json' -X PUT -d "$notice" "$api/welcome" ||
+	say "could not post the demo notice (see $dir/log/receiver.log)"
 start elevatorsim "$dir/bin/elevatorsim" --pty --pty-link "$dir/ttySIM" --baud 19200 --parity E --speed "$speed" --seed "${PALIER_DEMO_SEED:-1}"
 wait_for "the simulator's pty" test -e "$dir/ttySIM"
 start agent "$dir/bin/agent" run --config "$dir/agent.yaml"
@@ -116,6 +128,7 @@ Palier is running (simulated time x$speed). Look at:
   cabins (API)    curl -s http://127.0.0.1:8080/api/v1/cabins
   events          curl -s 'http://127.0.0.1:8080/api/v1/cabins/demo/a/events?limit=20'
   agent metrics   curl -s http://127.0.0.1:9464/metrics
+  notices         curl -s http://127.0.0.1:8080/api/v1/sites/demo/notices   (docs/API.md to add one)
   MQTT topics     palier/v1/demo/a/{events,state,status,ack}, palier/v1/demo/notices
                   (NATS subjects palier.v1.demo.a.*, nats://127.0.0.1:4222)
   screen          $screen
