@@ -1,23 +1,26 @@
 package wire
 
+import "time"
+
 // Event types: the elevator vocabulary of DESIGN.md.
 const (
-	TypeArrival         = "arrival"            // ArrivalData
-	TypeTrip            = "trip"               // TripData
-	TypeDoorCycle       = "door_cycle"         // DoorCycleData
-	TypeDirectionChange = "direction_change"   // DirectionChangeData
-	TypeModeChange      = "mode_change"        // ModeChangeData
-	TypeFault           = "fault"              // FaultData (raised or cleared)
-	TypeAlarm           = "alarm"              // AlarmData (pressed or cleared)
-	TypeEntrapment      = "entrapment"         // EntrapmentData (suspected or cleared)
-	TypeService         = "service"            // ServiceData (out of / back in service)
-	TypeHeartbeat       = "heartbeat"          // HeartbeatData
-	TypeHealth          = "health"             // HealthData
-	TypeOutboxReset     = "outbox_reset"       // OutboxResetData
-	TypeDoorOpenTooLong = "door_open_too_long" // DoorOpenTooLongData
-	TypeTripTooLong     = "trip_too_long"      // TripTooLongData
-	TypeLevellingError  = "levelling_error"    // LevellingErrorData
-	TypeDropped         = "dropped"            // DroppedData
+	TypeArrival          = "arrival"            // ArrivalData
+	TypeTrip             = "trip"               // TripData
+	TypeDoorCycle        = "door_cycle"         // DoorCycleData
+	TypeDirectionChange  = "direction_change"   // DirectionChangeData
+	TypeModeChange       = "mode_change"        // ModeChangeData
+	TypeFault            = "fault"              // FaultData (raised or cleared)
+	TypeAlarm            = "alarm"              // AlarmData (pressed or cleared)
+	TypeEntrapment       = "entrapment"         // EntrapmentData (suspected or cleared)
+	TypeService          = "service"            // ServiceData (out of / back in service)
+	TypeHeartbeat        = "heartbeat"          // HeartbeatData
+	TypeHealth           = "health"             // HealthData
+	TypeOutboxReset      = "outbox_reset"       // OutboxResetData
+	TypeDoorOpenTooLong  = "door_open_too_long" // DoorOpenTooLongData
+	TypeTripTooLong      = "trip_too_long"      // TripTooLongData
+	TypeLevellingError   = "levelling_error"    // LevellingErrorData
+	TypeDropped          = "dropped"            // DroppedData
+	TypeCommissionReport = "commission_report"  // CommissionReportData
 )
 
 // Directions.
@@ -172,6 +175,30 @@ type DroppedData struct {
 	Reason string `json:"reason"`
 }
 
+// CommissionReportData: what an installer's commissioning session (agent
+// commission) saw of the lift, and what it did not see and is left to test.
+type CommissionReportData struct {
+	Started    time.Time `json:"started"`
+	DurationS  float64   `json:"duration_s"`
+	Source     string    `json:"source"` // the profile or contact map read
+	Polls      uint64    `json:"polls"`
+	PollErrors uint64    `json:"poll_errors"`
+	Trips      uint64    `json:"trips"`
+	DoorCycles uint64    `json:"door_cycles"`
+	Reopens    uint64    `json:"reopens"`
+	Floors     []int     `json:"floors"`     // floors the car stood at, ascending
+	Directions []string  `json:"directions"` // travel directions of the trips seen
+	Modes      []string  `json:"modes"`
+	Faults     []int     `json:"faults"` // fault codes raised
+	Alarm      bool      `json:"alarm"`
+	Entrapment bool      `json:"entrapment"`
+	// Unchanged are the mapped signals whose value never changed: a wiring
+	// or register-map problem, or a function nobody exercised.
+	Unchanged []string `json:"unchanged"`
+	// NotSeen lists what is left to test, in words for the installer.
+	NotSeen []string `json:"not_seen"`
+}
+
 // newData returns a pointer to the data type of event type t, or nil for a
 // type this schema version does not know.
 func newData(t string) any {
@@ -208,6 +235,8 @@ func newData(t string) any {
 		return new(LevellingErrorData)
 	case TypeDropped:
 		return new(DroppedData)
+	case TypeCommissionReport:
+		return new(CommissionReportData)
 	}
 	return nil
 }

@@ -8,6 +8,8 @@
 //	agent config check FILE        check a config file and print every problem
 //	agent probe modbus ... START:COUNT   read registers once, for installers
 //	agent doctor [--config FILE] [--json]   the installer's checklist
+//	agent provision [--boot FILE] [--config FILE]   take a boot partition's palier.yaml once
+//	agent commission [--config FILE] [--duration D] [--report FILE]   live view and report, for installers
 //	agent version                  print the version
 package main
 
@@ -42,6 +44,12 @@ func usage(w io.Writer) {
                                  show the level of every wired contact, live
   agent doctor [--config FILE] [--json]
                                  check config, disk, clock, controller, broker and receiver
+  agent provision [--boot FILE] [--config FILE]
+                                 take identity, broker and secrets from the boot
+                                 partition's palier.yaml once (default `+agent.DefaultBootFile+`)
+  agent commission [--config FILE] [--duration D] [--report FILE]
+                                 show every signal live while you run the lift, then
+                                 report what was seen and what is left to test
   agent version                  print the version
 `)
 }
@@ -75,6 +83,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return probeGPIO(ctx, args[2:], stdout, stderr, new(gpio.Host).Open)
 		}
 		return probeModbus(ctx, args[2:], stdout, stderr)
+	case "provision":
+		return provision(context.Background(), args[1:], stdout, stderr)
+	case "commission":
+		ctx, stop := shutdown.OnSignal(slog.New(slog.DiscardHandler))
+		defer stop()
+		return commission(ctx, args[1:], stdout, stderr, commissionDeps{openGPIO: new(gpio.Host).Open})
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "palier agent", buildinfo.Version())
 		return 0
