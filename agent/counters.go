@@ -40,8 +40,15 @@ func saveCounters(path string, c wire.Counters) error {
 }
 
 // writeFileAtomic writes b to path through a synced temporary file and a
-// rename, then syncs the folder.
+// rename, then syncs the folder: a power cut leaves the old file or the new.
 func writeFileAtomic(path string, b []byte) error {
+	return writeFileAs(path, b, 0o600, -1, -1)
+}
+
+// writeFileAs writes atomically with the mode and owner (-1: unchanged)
+// set on the temporary file, so that the name never points at a file the
+// agent cannot read or others can.
+func writeFileAs(path string, b []byte, mode os.FileMode, uid, gid int) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -49,20 +56,29 @@ func writeFileAtomic(path string, b []byte) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // no-op after the rename
-	if _, err := f.Write(b); err != nil {
-		f.Close()
+	err = f.Chmod(mode)
+	if err == nil && (uid >= 0 || gid >= 0) {
+		err = f.Chown(uid, gid)
+	}
+	if err == nil {
+		_, err = f.Write(b)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename into %s: %w", path, err)
 	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("sync folder %s: %w", dir, err)

@@ -509,39 +509,6 @@ func configOwnership(path string, o owner) (os.FileMode, int, int) {
 	return st.Mode().Perm(), uid, gid
 }
 
-// writeFileAs is writeFileAtomic with the mode and owner set on the
-// temporary file, so that the name never points at a file the agent cannot
-// read or others can.
-func writeFileAs(path string, b []byte, mode os.FileMode, uid, gid int) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	err = f.Chmod(mode)
-	if err == nil && (uid >= 0 || gid >= 0) {
-		err = f.Chown(uid, gid)
-	}
-	if err == nil {
-		_, err = f.Write(b)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename into %s: %w", path, err)
-	}
-	return syncDir(dir)
-}
-
 // writeSynced creates path with b and syncs it; the boot partition has no
 // permissions to set.
 func writeSynced(path string, b []byte) error {
@@ -558,18 +525,6 @@ func writeSynced(path string, b []byte) error {
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
 	}
 	return nil
 }
