@@ -1,0 +1,313 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/palier-lifts/palier/receiver/store"
+	"github.com/palier-lifts/palier/wire"
+)
+
+type epochKey struct{ site, cabin, epoch string }
+
+func (k epochKey) compare(o epochKey) int {
+	if c := cmp.Compare(k.site, o.site); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(k.cabin, o.cabin); c != 0 {
+		return c
+	}
+	return cmp.Compare(k.epoch, o.epoch)
+}
+
+// epochWork is what one InsertBatches call does to one epoch.
+type epochWork struct {
+	key     epochKey
+	events  []*wire.Event // of the batches, sorted by seq
+	current int64         // contiguous when locked
+	stored  []int64       // sequences above current already stored, sorted
+}
+
+// SQL of InsertBatches. Each takes column arrays (unnest) so that a call
+// costs the same number of statements whatever its size.
+const (
+	// Locks the epochs in array order, which the caller sorts: every
+	// writer takes its locks in one order, so none deadlocks.
+	lockEpochsSQL = `INSERT INTO epochs (site, cabin, epoch, contiguous, last_seen_us)
+		SELECT site, cabin, epoch, 0, $4
+		FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(site, cabin, epoch, n)
+		ORDER BY n
+		ON CONFLICT (site, cabin, epoch) DO UPDATE SET last_seen_us = GREATEST(epochs.last_seen_us, excluded.last_seen_us)
+		RETURNING site, cabin, epoch, contiguous`
+	// Run after the lock, so it sees what every earlier writer committed.
+	storedAboveSQL = `SELECT e.site, e.cabin, e.epoch, e.seq
+		FROM unnest($1::text[], $2::text[], $3::text[]) AS k(site, cabin, epoch)
+		JOIN epochs p ON p.site = k.site AND p.cabin = k.cabin AND p.epoch = k.epoch
+		JOIN events e ON e.site = k.site AND e.cabin = k.cabin AND e.epoch = k.epoch AND e.seq > p.contiguous`
+	// Sequence 0 is never covered by contiguous: checked apart, only when
+	// a batch holds one (the receiver rejects them before).
+	storedZeroSQL = `SELECT e.site, e.cabin, e.epoch
+		FROM unnest($1::text[], $2::text[], $3::text[]) AS k(site, cabin, epoch)
+		JOIN events e ON e.site = k.site AND e.cabin = k.cabin AND e.epoch = k.epoch AND e.seq = 0`
+	// No ON CONFLICT: the rows are known new (the epochs are locked and
+	// were read), and a plain insert costs a third less per row. Should
+	// that ever be wrong, the unique key fails the transaction instead of
+	// storing a duplicate.
+	insertEventsSQL = `INSERT INTO events (site, cabin, epoch, seq, time_us, type, data, received_us)
+		SELECT site, cabin, epoch, seq, time_us, type, data, $8
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[]) AS u(site, cabin, epoch, seq, time_us, type, data)`
+	// One row per cabin, in sorted order. A NULL floor or counters, or an
+	// empty mode, means the batches did not change it; each moves only
+	// forward in time, as in UpdateState.
+	upsertCabinsSQL = `INSERT INTO cabins AS c (site, cabin, last_seen_us, events, floor, floor_us, mode, mode_us)
+		SELECT site, cabin, $3, events, floor, COALESCE(floor_us, 0), mode, COALESCE(mode_us, 0)
+		FROM unnest($1::text[], $2::text[], $4::bigint[], $5::int[], $6::bigint[], $7::text[], $8::bigint[]) WITH ORDINALITY
+			AS u(site, cabin, events, floor, floor_us, mode, mode_us, n)
+		ORDER BY n
+		ON CONFLICT (site, cabin) DO UPDATE SET
+			last_seen_us = GREATEST(c.last_seen_us, excluded.last_seen_us),
+			events   = c.events + excluded.events,
+			floor    = CASE WHEN excluded.floor IS NOT NULL AND c.floor_us <= excluded.floor_us THEN excluded.floor    ELSE c.floor    END,
+			floor_us = CASE WHEN excluded.floor IS NOT NULL AND c.floor_us <= excluded.floor_us THEN excluded.floor_us ELSE c.floor_us END,
+			mode     = CASE WHEN excluded.mode <> '' AND c.mode_us <= excluded.mode_us THEN excluded.mode    ELSE c.mode    END,
+			mode_us  = CASE WHEN excluded.mode <> '' AND c.mode_us <= excluded.mode_us THEN excluded.mode_us ELSE c.mode_us END`
+	// After upsertCabinsSQL (which locked the rows), for the cabins whose
+	// batches held a heartbeat.
+	updateCountersSQL = `UPDATE cabins AS c SET counters = u.counters, counters_us = u.counters_us
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS u(site, cabin, counters, counters_us)
+		WHERE c.site = u.site AND c.cabin = u.cabin AND c.counters_us <= u.counters_us`
+	advanceEpochsSQL = `UPDATE epochs SET contiguous = u.contiguous
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS u(site, cabin, epoch, contiguous)
+		WHERE epochs.site = u.site AND epochs.cabin = u.cabin AND epochs.epoch = u.epoch`
+)
+
+// copyMin is the number of new events from which COPY beats one more
+// statement in the pipeline despite its own round trip.
+const copyMin = 64
+
+var eventColumns = []string{"site", "cabin", "epoch", "seq", "time_us", "type", "data", "received_us"}
+
+// InsertBatches implements store.Store.
+//
+// It costs two pipelined round trips inside the transaction: the first
+// locks the epochs touched and reads which of their events above the
+// contiguous sequence are stored; the second inserts only the new events,
+// updates the cabins and stores the contiguous sequences computed here.
+func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, received time.Time) (store.InsertResult, error) {
+	rus := us(received)
+	total := 0
+	byKey := map[epochKey]*epochWork{}
+	var work []*epochWork
+	zero := false
+	for i := range batches {
+		b := &batches[i]
+		k := epochKey{b.Site, b.Cabin, b.Epoch}
+		w := byKey[k]
+		if w == nil {
+			w = &epochWork{key: k}
+			byKey[k] = w
+			work = append(work, w)
+		}
+		for j := range b.Events {
+			e := &b.Events[j]
+			if e.Seq > store.MaxSeq {
+				return store.InsertResult{}, fmt.Errorf("insert events: %s/%s epoch %s seq %d above %d", b.Site, b.Cabin, b.Epoch, e.Seq, int64(store.MaxSeq))
+			}
+			zero = zero || e.Seq == 0
+			w.events = append(w.events, e)
+			total++
+		}
+	}
+	slices.SortFunc(work, func(a, b *epochWork) int { return a.key.compare(b.key) })
+	ks, kc, ke := make([]string, len(work)), make([]string, len(work)), make([]string, len(work))
+	for i, w := range work {
+		ks[i], kc[i], ke[i] = w.key.site, w.key.cabin, w.key.epoch
+		slices.SortStableFunc(w.events, func(a, b *wire.Event) int { return cmp.Compare(a.Seq, b.Seq) })
+	}
+	updates := store.Summarize(batches)
+
+	var res store.InsertResult
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		res = store.InsertResult{}
+		zeros := map[epochKey]bool{}
+		read := &pgx.Batch{}
+		read.Queue(lockEpochsSQL, ks, kc, ke, rus).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var k epochKey
+				var cur int64
+				if err := rows.Scan(&k.site, &k.cabin, &k.epoch, &cur); err != nil {
+					return err
+				}
+				if w := byKey[k]; w != nil {
+					w.current = cur
+				}
+			}
+			return rows.Err()
+		})
+		read.Queue(storedAboveSQL, ks, kc, ke).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var k epochKey
+				var seq int64
+				if err := rows.Scan(&k.site, &k.cabin, &k.epoch, &seq); err != nil {
+					return err
+				}
+				if w := byKey[k]; w != nil {
+					w.stored = append(w.stored, seq)
+				}
+			}
+			return rows.Err()
+		})
+		if zero {
+			read.Queue(storedZeroSQL, ks, kc, ke).Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					var k epochKey
+					if err := rows.Scan(&k.site, &k.cabin, &k.epoch); err != nil {
+						return err
+					}
+					zeros[k] = true
+				}
+				return rows.Err()
+			})
+		}
+		if err := tx.SendBatch(ctx, read).Close(); err != nil {
+			return fmt.Errorf("lock epochs: %w", err)
+		}
+
+		var (
+			sites, cabins, epochs, types, datas []string
+			seqs, times                         []int64
+			as, ac, ae                          []string
+			acont                               []int64
+		)
+		perCabin := map[[2]string]int64{}
+		res.Contiguous = make([]store.Contiguous, len(work))
+		for i, w := range work {
+			slices.Sort(w.stored)
+			fresh := make([]int64, 0, len(w.events))
+			last, si := int64(-1), 0
+			for _, e := range w.events {
+				seq := int64(e.Seq)
+				if seq == last {
+					continue // twice in these batches
+				}
+				last = seq
+				if seq == 0 && zeros[w.key] || seq != 0 && seq <= w.current {
+					continue
+				}
+				for si < len(w.stored) && w.stored[si] < seq {
+					si++
+				}
+				if si < len(w.stored) && w.stored[si] == seq {
+					continue
+				}
+				fresh = append(fresh, seq)
+				sites, cabins, epochs = append(sites, w.key.site), append(cabins, w.key.cabin), append(epochs, w.key.epoch)
+				seqs, times = append(seqs, seq), append(times, us(e.Time))
+				types, datas = append(types, e.Type), append(datas, string(e.Data))
+			}
+			res.Inserted += len(fresh)
+			perCabin[[2]string{w.key.site, w.key.cabin}] += int64(len(fresh))
+			next := contiguousAfter(w.current, w.stored, fresh)
+			res.Contiguous[i] = store.Contiguous{Site: w.key.site, Cabin: w.key.cabin, Epoch: w.key.epoch, Seq: uint64(next), Advanced: next != w.current}
+			if next != w.current {
+				as, ac, ae, acont = append(as, w.key.site), append(ac, w.key.cabin), append(ae, w.key.epoch), append(acont, next)
+			}
+		}
+		res.Duplicates = total - res.Inserted
+
+		write := &pgx.Batch{}
+		if len(seqs) >= copyMin {
+			_, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromSlice(len(seqs), func(i int) ([]any, error) {
+				return []any{sites[i], cabins[i], epochs[i], seqs[i], times[i], types[i], datas[i], rus}, nil
+			}))
+			if err != nil {
+				return fmt.Errorf("copy events: %w", err)
+			}
+		} else if len(seqs) > 0 {
+			write.Queue(insertEventsSQL, sites, cabins, epochs, seqs, times, types, datas, rus)
+		}
+		queueCabins(write, updates, perCabin, rus)
+		if len(as) > 0 {
+			write.Queue(advanceEpochsSQL, as, ac, ae, acont)
+		}
+		if err := tx.SendBatch(ctx, write).Close(); err != nil {
+			return fmt.Errorf("insert events and update cabins: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.InsertResult{}, err
+	}
+	return res, nil
+}
+
+// contiguousAfter returns the highest n such that current+1..n are all in
+// stored or fresh, both sorted (fresh may start with 0, below current+1).
+func contiguousAfter(current int64, stored, fresh []int64) int64 {
+	next := current
+	i, j := 0, 0
+	for {
+		switch {
+		case i < len(stored) && stored[i] <= next:
+			i++
+		case j < len(fresh) && fresh[j] <= next:
+			j++
+		case i < len(stored) && stored[i] == next+1, j < len(fresh) && fresh[j] == next+1:
+			next++
+		default:
+			return next
+		}
+	}
+}
+
+// queueCabins queues one statement updating every cabin of the batches,
+// in sorted order (the lock order of the cabins rows).
+func queueCabins(q *pgx.Batch, updates map[[2]string]*store.CabinUpdate, perCabin map[[2]string]int64, rus int64) {
+	keys := make([][2]string, 0, len(updates))
+	for k := range updates {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b [2]string) int {
+		if c := cmp.Compare(a[0], b[0]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a[1], b[1])
+	})
+	n := len(keys)
+	var (
+		sites, cabins, modes = make([]string, n), make([]string, n), make([]string, n)
+		events               = make([]int64, n)
+		floors               = make([]*int32, n)
+		floorUS, modeUS      = make([]*int64, n), make([]*int64, n)
+		cs, cc, cnt          []string
+		cntUS                []int64
+	)
+	for i, k := range keys {
+		u := updates[k]
+		sites[i], cabins[i], events[i] = k[0], k[1], perCabin[k]
+		// A time before 1970 never beats a stored one (times start at 0),
+		// as in the statements of UpdateState.
+		if u.Floor != nil && us(u.FloorTime) >= 0 {
+			f, t := int32(*u.Floor), us(u.FloorTime)
+			floors[i], floorUS[i] = &f, &t
+		}
+		if u.Mode != "" && us(u.ModeTime) >= 0 {
+			t := us(u.ModeTime)
+			modes[i], modeUS[i] = u.Mode, &t
+		}
+		if u.Counters != nil {
+			b, _ := json.Marshal(u.Counters)
+			cs, cc, cnt, cntUS = append(cs, k[0]), append(cc, k[1]), append(cnt, string(b)), append(cntUS, us(u.CountersAt))
+		}
+	}
+	q.Queue(upsertCabinsSQL, sites, cabins, rus, events, floors, floorUS, modes, modeUS)
+	if len(cs) > 0 {
+		q.Queue(updateCountersSQL, cs, cc, cnt, cntUS)
+	}
+}
