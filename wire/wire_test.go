@@ -107,6 +107,7 @@ func TestEveryTypeRoundTrips(t *testing.T) {
 		wire.TypeArrival: wire.ArrivalData{Floor: 2}, wire.TypeTrip: wire.TripData{From: 0, To: 2, Direction: wire.DirectionUp, DurationMS: 6000},
 		wire.TypeFault: wire.FaultData{Code: 31, Severity: wire.SeveritySelfClearing, Active: true}, wire.TypeHeartbeat: wire.HeartbeatData{},
 		wire.TypeHealth: wire.HealthData{UptimeSeconds: 5}, wire.TypeDropped: wire.DroppedData{Reason: "x"},
+		wire.TypeCommissionReport: wire.CommissionReportData{Started: now, Trips: 3, Floors: []int{0, 3}, NotSeen: []string{"the alarm"}},
 	} {
 		ev, err := wire.NewEvent(now, typ, data)
 		if err != nil {
