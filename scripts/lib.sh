@@ -32,6 +32,25 @@ need_go_tool() {
 	echo "$pkg" >"$stamp"
 }
 
+# Pinned tools of the packaging checks (scripts/package.sh, test-packaging.sh).
+HELM=helm.sh/helm/v3/cmd/helm@v3.22.0
+KUBECONFORM=github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0
+NATS_SERVER=github.com/nats-io/nats-server/v2@v2.15.2
+SOPS=github.com/getsops/sops/v3/cmd/sops@v3.13.3
+AGE=filippo.io/age/cmd/age@v1.3.2
+NFPM=github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2 # v2.46+ needs go.digitalxero.dev, not on the module proxy
+
+# install_packaging_tools installs them all (scripts/test.sh runs it in the
+# background while the tests run: compiling them takes minutes on 2 cores).
+install_packaging_tools() {
+	need_go_tool helm "$HELM"
+	need_go_tool kubeconform "$KUBECONFORM"
+	need_go_tool nats-server "$NATS_SERVER"
+	need_go_tool sops "$SOPS"
+	need_go_tool age "$AGE"
+	need_go_tool nfpm "$NFPM"
+}
+
 # Debian packages needed to build and run the ebiten screen.
 EBITEN_BUILD_DEPS=(gcc libc6-dev libgl1-mesa-dev libx11-dev libxrandr-dev libxxf86vm-dev libxi-dev libxcursor-dev libxinerama-dev)
 EBITEN_RUN_DEPS=(xvfb xauth libgl1-mesa-dri libegl1 libegl-mesa0 libgles2)

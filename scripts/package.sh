@@ -33,7 +33,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-NFPM=github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2 # v2.46+ needs go.digitalxero.dev, not on the module proxy
 DIST=${DIST:-dist}
 
 need_go_tool nfpm "$NFPM"

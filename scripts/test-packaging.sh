@@ -18,11 +18,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-HELM=helm.sh/helm/v3/cmd/helm@v3.22.0
-KUBECONFORM=github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0
-NATS_SERVER=github.com/nats-io/nats-server/v2@v2.15.2
-SOPS=github.com/getsops/sops/v3/cmd/sops@v3.13.3
-AGE=filippo.io/age/cmd/age@v1.3.2
 K8S_VERSION=1.31.4 # the Kubernetes whose API the chart is validated against
 
 need_apt qemu-user-static systemd openssl

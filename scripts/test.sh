@@ -9,9 +9,21 @@ cd "$(dirname "$0")/.."
 
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-need_apt "${EBITEN_BUILD_DEPS[@]}" "${EBITEN_RUN_DEPS[@]}" qemu-user-static chromium
+need_apt "${EBITEN_BUILD_DEPS[@]}" "${EBITEN_RUN_DEPS[@]}" qemu-user-static chromium systemd openssl
 need_go_tool staticcheck "$STATICCHECK"
 export PATH="$(go env GOPATH)/bin:$PATH"
+
+# The packaging tools compile while the tests run; they are needed only at
+# the end. Their output goes to a log shown if they fail.
+mkdir -p .artifacts
+install_packaging_tools >.artifacts/tools.log 2>&1 &
+tools_pid=$!
+cleanup() {
+	pkill -P "$tools_pid" 2>/dev/null || true
+	kill "$tools_pid" 2>/dev/null || true
+	stop_test_postgres
+}
+trap cleanup EXIT
 
 say "gofmt"
 unformatted=$(gofmt -l $(git ls-files -co --exclude-standard '*.go'))
@@ -34,7 +46,6 @@ other_pkgs=$(go list ./... | grep -vxF -f <(printf '%s\n' $screen_pkgs))
 
 # The PostgreSQL store runs the same suite as SQLite, against a real server.
 start_test_postgres
-trap stop_test_postgres EXIT
 # In CI a PostgreSQL or browser test must run, never skip.
 export PALIER_REQUIRE_POSTGRES=1 PALIER_REQUIRE_CHROMIUM=1
 # Screenshots the tests take (the dashboard, the cabin screen) land here.
@@ -56,16 +67,21 @@ for cmd in agent receiver elevatorsim; do
 	fi
 done
 
+# The same flags as scripts/package.sh, so that its builds reuse these.
 say "cross-builds (CGO_ENABLED=0)"
 for target in arm64: arm:7; do
 	arch=${target%%:*} arm=${target#*:}
 	for cmd in agent receiver elevatorsim; do
-		CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOARM=$arm go build -o /dev/null ./cmd/$cmd
+		CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOARM=$arm go build -trimpath -buildvcs=false -o /dev/null ./cmd/$cmd
 	done
 	echo "built agent, receiver, elevatorsim for linux/$arch${arm:+ v$arm}" >&2
 done
 
 say "packages, units, chart and NATS configs"
+if ! wait "$tools_pid"; then
+	cat .artifacts/tools.log >&2
+	exit 1
+fi
 scripts/test-packaging.sh
 
 # Byte order, alignment and 32-bit limits matter where we touch the wire and
