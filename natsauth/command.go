@@ -10,8 +10,7 @@ import (
 	"path/filepath"
 )
 
-// Main is the users command, for cmd/receiver ("receiver users ...") or
-// packaging/nats/natsusers:
+// Main is the users command of cmd/receiver ("receiver users ..."):
 //
 //	users render --fleet FILE [--out FILE]   write the leaf node's accounts block
 //	users check FILE                         validate a fleet file

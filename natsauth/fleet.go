@@ -141,13 +141,13 @@ func (f *Fleet) Validate() error {
 
 func checkHash(add func(string, ...any), who, hash string) {
 	if hash == "" {
-		add("%s.password_hash is empty (make one with: natsusers hash)", who)
+		add("%s.password_hash is empty (make one with: receiver users hash)", who)
 		return
 	}
 	// A clear-text password here would be accepted by nats-server as is:
 	// refuse it so no secret lands in a file that is not encrypted.
 	if _, err := bcrypt.Cost([]byte(hash)); err != nil {
-		add("%s.password_hash is not a bcrypt hash (make one with: natsusers hash)", who)
+		add("%s.password_hash is not a bcrypt hash (make one with: receiver users hash)", who)
 	}
 }
 

@@ -200,11 +200,11 @@ say "NATS configs: nats-server -t"
 nats="$work/nats"
 mkdir -p "$nats"
 cp packaging/nats/leaf.conf packaging/nats/hub.conf "$nats/"
-go run ./packaging/nats/natsusers render --fleet packaging/nats/fleet.example.yaml --out "$nats/accounts.conf"
+go run ./cmd/receiver users render --fleet packaging/nats/fleet.example.yaml --out "$nats/accounts.conf"
 grep -q '"palier.v1.les-pins.a.events"' "$nats/accounts.conf" || fail "generated accounts lack cabin les-pins/a's events"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=palier-test \
 	-keyout "$nats/key.pem" -out "$nats/cert.pem" 2>/dev/null
-hash=$(echo 'an example password' | go run ./packaging/nats/natsusers hash)
+hash=$(echo 'an example password' | go run ./cmd/receiver users hash)
 (
 	cd "$nats"
 	export PALIER_LEAF_NAME=leaf-test PALIER_HUB_NAME=hub-0 PALIER_STORE_DIR="$nats/js" \
