@@ -93,12 +93,15 @@ func (c *Config) Validate(prefix string) []error {
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls", "cert_file and key_file go together")
 	}
-	for field, path := range map[string]string{"password_file": c.PasswordFile, "tls.ca_file": c.TLS.CAFile, "tls.cert_file": c.TLS.CertFile, "tls.key_file": c.TLS.KeyFile} {
-		if path == "" {
+	// A slice, not a map: the problems come out in the same order each time.
+	for _, f := range []struct{ field, path string }{
+		{"password_file", c.PasswordFile}, {"tls.ca_file", c.TLS.CAFile}, {"tls.cert_file", c.TLS.CertFile}, {"tls.key_file", c.TLS.KeyFile},
+	} {
+		if f.path == "" {
 			continue
 		}
-		if _, err := os.Stat(path); err != nil {
-			bad(field, "%v", err)
+		if _, err := os.Stat(f.path); err != nil {
+			bad(f.field, "%v", err)
 		}
 	}
 	if c.KeepAlive < time.Second {

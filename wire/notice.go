@@ -3,6 +3,7 @@ package wire
 import (
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Notice limits: a notice set must stay small enough for a retained MQTT
@@ -180,9 +181,9 @@ func (t Text) validate(max int) *FieldError {
 	if t.FR == "" {
 		return &FieldError{Field: "fr", Reason: "missing (French is required; en and it fall back to it)"}
 	}
-	for lang, s := range map[string]string{LangFR: t.FR, LangEN: t.EN, LangIT: t.IT} {
-		if n := len([]rune(s)); n > max {
-			return &FieldError{Field: lang, Reason: fmt.Sprintf("%d characters (at most %d)", n, max)}
+	for _, l := range [...]struct{ lang, s string }{{LangFR, t.FR}, {LangEN, t.EN}, {LangIT, t.IT}} {
+		if n := utf8.RuneCountInString(l.s); n > max {
+			return &FieldError{Field: l.lang, Reason: fmt.Sprintf("%d characters (at most %d)", n, max)}
 		}
 	}
 	return nil
