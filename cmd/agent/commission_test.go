@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -30,19 +29,7 @@ func startScenario(t *testing.T, file string, speed float64) (*simulator.Simulat
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err := simulator.New(simulator.Config{Scenario: sc, Speed: speed, Seed: 7, Baud: 115200}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pty, err := simulator.OpenPTY("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { sim.Serve(ctx, pty); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; pty.Close() })
-	return sim, pty.Path()
+	return serveSim(t, simulator.Config{Scenario: sc, Speed: speed, Seed: 7, Baud: 115200})
 }
 
 // commissionConfig is writeConfig with a faster poll and debounce, for a

@@ -22,7 +22,14 @@ func startSim(t *testing.T) (*simulator.Simulator, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err := simulator.New(simulator.Config{Scenario: sc, Baud: 115200}, slog.New(slog.DiscardHandler))
+	return serveSim(t, simulator.Config{Scenario: sc, Baud: 115200})
+}
+
+// serveSim serves a simulator on a new pty until the test ends and returns
+// it with the pty's path.
+func serveSim(t *testing.T, cfg simulator.Config) (*simulator.Simulator, string) {
+	t.Helper()
+	sim, err := simulator.New(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
