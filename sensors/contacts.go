@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/palier-lifts/palier/hal/gpio"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -95,21 +93,9 @@ func LoadContactMap(path string) (*ContactMap, error) {
 // ParseContactMap decodes a contact map strictly and validates it, every
 // problem at once (a *ValidationError).
 func ParseContactMap(name string, r io.Reader) (*ContactMap, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxProfileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read contact map %s: %w", name, err)
-	}
-	if len(b) > maxProfileSize {
-		return nil, fmt.Errorf("contact map %s: larger than %d bytes", name, maxProfileSize)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
 	var m ContactMap
-	if err := dec.Decode(&m); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("contact map %s: empty", name)
-		}
-		return nil, fmt.Errorf("contact map %s: %w", name, err)
+	if err := decodeStrict("contact map", name, r, &m); err != nil {
+		return nil, err
 	}
 	m.Source = name
 	if m.Name == "" {

@@ -243,21 +243,9 @@ func LoadProfile(path string) (*Profile, error) {
 // naming it and its line) and validates it; name is used in messages and as
 // the profile's name when the file gives none.
 func ParseProfile(name string, r io.Reader) (*Profile, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxProfileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read profile %s: %w", name, err)
-	}
-	if len(b) > maxProfileSize {
-		return nil, fmt.Errorf("profile %s: larger than %d bytes", name, maxProfileSize)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
 	var f profileFile
-	if err := dec.Decode(&f); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("profile %s: empty", name)
-		}
-		return nil, fmt.Errorf("profile %s: %w", name, err)
+	if err := decodeStrict("profile", name, r, &f); err != nil {
+		return nil, err
 	}
 	return f.build(name)
 }
@@ -553,4 +541,25 @@ func group(signals map[string]*Signal, maxGap int) []modbus.Request {
 		flush()
 	}
 	return reqs
+}
+
+// decodeStrict reads a bounded YAML file of some kind (a profile, a contact
+// map) into v, refusing unknown keys with their line.
+func decodeStrict(kind, name string, r io.Reader, v any) error {
+	b, err := io.ReadAll(io.LimitReader(r, maxProfileSize+1))
+	if err != nil {
+		return fmt.Errorf("read %s %s: %w", kind, name, err)
+	}
+	if len(b) > maxProfileSize {
+		return fmt.Errorf("%s %s: larger than %d bytes", kind, name, maxProfileSize)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("%s %s: empty", kind, name)
+		}
+		return fmt.Errorf("%s %s: %w", kind, name, err)
+	}
+	return nil
 }
