@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -139,7 +140,16 @@ func checkController(ctx context.Context, cfg agent.Config, deps doctorDeps) []c
 		if err != nil {
 			return []check{{Name: "contacts", Detail: err.Error(), Fix: "check the line names against gpioinfo and the gpio group"}}
 		}
-		return []check{{Name: "contacts", OK: true, Detail: formatLevels(r.Levels(), false)}}
+		levels := r.Levels()
+		var b strings.Builder
+		for _, n := range slices.Sorted(maps.Keys(levels)) {
+			state := "open"
+			if levels[n] {
+				state = "CLOSED"
+			}
+			fmt.Fprintf(&b, " %s=%s", n, state)
+		}
+		return []check{{Name: "contacts", OK: true, Detail: fmt.Sprintf("contact map %s, %d lines read:%s", m.Name, len(levels), b.String())}}
 	}
 	profile, err := sensors.LoadProfile(cc.Profile)
 	if err != nil {
