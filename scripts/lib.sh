@@ -54,6 +54,9 @@ install_packaging_tools() {
 # Debian packages needed to build and run the ebiten screen.
 EBITEN_BUILD_DEPS=(gcc libc6-dev libgl1-mesa-dev libx11-dev libxrandr-dev libxxf86vm-dev libxi-dev libxcursor-dev libxinerama-dev)
 EBITEN_RUN_DEPS=(xvfb xauth libgl1-mesa-dri libegl1 libegl-mesa0 libgles2)
+# The cross compilers of the arm64 and armhf screens (with their C library);
+# the X11 side comes from scripts/sysroot.sh, not from the host.
+DISPLAY_CROSS_DEPS=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf)
 
 # start_test_postgres starts a throwaway PostgreSQL cluster on 127.0.0.1 and
 # exports PALIER_TEST_POSTGRES_URL; stop_test_postgres removes it.

@@ -11,24 +11,21 @@
 # Binaries (dist/linux-<arch>/), stripped, CGO_ENABLED=0:
 #   palier-agent, palier-receiver, palier-elevatorsim  for arm64 and arm (GOARM=7)
 #   palier-receiver                                    also for amd64
-# The screen (palier-display) needs cgo (ebiten: X11/GL). It is built for
-# amd64 with the host gcc, and for arm64/armhf through the Debian cross
-# compilers (gcc-aarch64-linux-gnu, gcc-arm-linux-gnueabihf) when the
-# multiarch X11/GL development packages (libgl1-mesa-dev:arm64, ...) are
-# installed. On the Debian 12 builder this was written on they cannot be:
-# the mirror snapshot's arm64/armhf indexes lag the amd64 ones (the
-# "Multi-Arch: same" libexpat1 and liblzma5 are 2.5.0-1+deb12u5/5.4.1-1+deb12u2
-# for amd64 but deb12u2/deb12u1 for arm64, and the armhf security index fails
-# its hash check), so apt would have to downgrade them and remove python3-dev,
-# tk-dev and libfontconfig-dev from a shared machine. The script therefore
-# never adds foreign architectures itself: PALIER_CROSS_DISPLAY=1 does
-# (dpkg --add-architecture arm64 armhf; apt-get install ...:arm64 ...:armhf),
-# for a dedicated builder or container with a consistent mirror.
+# The screen (palier-display) needs cgo (ebiten: X11; GL is loaded at run
+# time). It is built for amd64 with the host gcc, and for arm64 and armhf
+# (GOARM=7) with the Debian cross compilers (gcc-aarch64-linux-gnu,
+# gcc-arm-linux-gnueabihf, installed when missing) against a private sysroot
+# per architecture made by scripts/sysroot.sh: the arm64/armhf X11 packages
+# from Debian bookworm, fetched with a private apt configuration and unpacked
+# with dpkg-deb into .cache/sysroot/ (about 4 s and 9 MB of index plus 6 MB of
+# packages per architecture the first time, nothing after). Nothing is
+# installed into the host: no dpkg --add-architecture, so a mirror whose
+# arm64/armhf indexes lag the amd64 ones cannot downgrade host packages.
 #
 # Packages (dist/*.deb), built by nfpm (pinned below):
 #   palier-agent    arm64, armhf
 #   palier-receiver amd64, arm64
-#   palier-display  amd64 (and arm64, armhf with the cross build)
+#   palier-display  amd64, arm64, armhf
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -89,29 +86,22 @@ CGO_ENABLED=1 GOOS=linux GOARCH=amd64 \
 	go build -trimpath -buildvcs=false -ldflags "$LDFLAGS" -o "$DIST/linux-amd64/palier-display" ./cmd/display
 display_arches=(amd64)
 
-cross_libs=(libgl1-mesa-dev libx11-dev libxrandr-dev libxxf86vm-dev libxi-dev libxcursor-dev libxinerama-dev)
-if [ "${PALIER_CROSS_DISPLAY:-0}" = 1 ]; then
-	need_apt gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf
-	for deb in arm64 armhf; do
-		as_root dpkg --add-architecture "$deb"
-	done
-	need_apt "${cross_libs[@]/%/:arm64}" "${cross_libs[@]/%/:armhf}"
-fi
-have_cross() { # have_cross DEBARCH: the cross compiler and every X11/GL dev package are there
-	local deb=$1 p
-	for p in "${cross_libs[@]}"; do
-		dpkg-query -W -f='${Status}' "$p:$deb" 2>/dev/null | grep -q 'install ok installed' || return 1
-	done
-}
+# For arm64 and armhf: the Debian cross compilers, and the X11 headers and
+# libraries of that architecture from a private sysroot (scripts/sysroot.sh:
+# downloaded and unpacked once into .cache/sysroot/, nothing installed into
+# the host). libc comes from the cross toolchain; -rpath-link lets the linker
+# follow libX11's own dependencies (libxcb1, ...) inside the sysroot.
+# ebiten uses no pkg-config on Linux; should a dependency start to, the
+# PKG_CONFIG_* variables keep it from answering with the host's amd64 flags.
+need_apt "${DISPLAY_CROSS_DEPS[@]}"
 for target in arm64:aarch64-linux-gnu::arm64 arm:arm-linux-gnueabihf:7:armhf; do
 	IFS=: read -r arch triplet arm deb <<<"$target"
-	if ! command -v "$triplet-gcc" >/dev/null || ! have_cross "$deb"; then
-		say "skipping display for linux/$arch: no $triplet-gcc or no ${deb} X11/GL dev packages (see the header of this script; PALIER_CROSS_DISPLAY=1 installs them)"
-		continue
-	fi
-	say "building display for linux/$arch (cgo, $triplet-gcc)"
+	sysroot=$(scripts/sysroot.sh "$deb")
+	say "building display for linux/$arch (cgo, $triplet-gcc, sysroot $sysroot)"
 	CGO_ENABLED=1 GOOS=linux GOARCH=$arch GOARM=$arm CC=$triplet-gcc \
-		PKG_CONFIG_LIBDIR=/usr/lib/$triplet/pkgconfig:/usr/share/pkgconfig \
+		CGO_CFLAGS="-O2 -g -I$sysroot/usr/include -I$sysroot/usr/include/$triplet" \
+		CGO_LDFLAGS="-L$sysroot/usr/lib/$triplet -Wl,-rpath-link,$sysroot/usr/lib/$triplet:$sysroot/lib/$triplet" \
+		PKG_CONFIG_LIBDIR="$sysroot/usr/lib/$triplet/pkgconfig:$sysroot/usr/share/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$sysroot" \
 		go build -trimpath -buildvcs=false -ldflags "$LDFLAGS" -o "$DIST/linux-$arch/palier-display" ./cmd/display
 	display_arches+=("$deb")
 done

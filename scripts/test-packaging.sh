@@ -3,7 +3,12 @@
 #   - the Debian packages: control fields, contents, conffiles, maintainer scripts;
 #   - the systemd units: systemd-analyze verify against the unpacked packages,
 #     and systemd-analyze security --offline under the 2.0 threshold;
-#   - the ARM agents print the stamped version under qemu-user-static;
+#   - the ARM screens (cross-built with cgo against scripts/sysroot.sh's
+#     sysroots): hard-float on armhf, the target's loader, no RPATH, only X11
+#     and glibc NEEDED, each from a package the .deb depends on, a libc6
+#     floor covering the glibc symbols used, every dependency available in
+#     Debian bookworm for that architecture;
+#   - the ARM agents and screens print the stamped version under qemu-user-static;
 #   - binary sizes (the stripped arm64 agent under 12 MB);
 #   - the Helm chart: helm lint, helm template with the defaults and with the
 #     helmfile example's values and SOPS-decrypted secrets, validated by
@@ -73,12 +78,15 @@ for arch in amd64 arm64; do
 	check_deb "dist/palier-receiver_${debver}_${arch}.deb" palier-receiver "$arch" \
 		/usr/bin/palier-receiver /usr/lib/systemd/system/palier-receiver.service /etc/palier/receiver.yaml
 done
-check_deb "dist/palier-display_${debver}_amd64.deb" palier-display amd64 \
-	/usr/bin/palier-display /usr/lib/systemd/system/palier-display.service /etc/palier/display.yaml
-dpkg-deb -f "dist/palier-display_${debver}_amd64.deb" Depends | grep -q cage || fail "palier-display does not depend on cage"
+for arch in amd64 arm64 armhf; do
+	check_deb "dist/palier-display_${debver}_${arch}.deb" palier-display "$arch" \
+		/usr/bin/palier-display /usr/lib/systemd/system/palier-display.service /etc/palier/display.yaml
+	dpkg-deb -f "dist/palier-display_${debver}_${arch}.deb" Depends | grep -q cage || fail "palier-display ($arch) does not depend on cage"
+done
 
 # Binaries inside the packages are the right architecture.
-for spec in palier-agent_${debver}_arm64:aarch64 palier-agent_${debver}_armhf:"ARM, EABI5" palier-receiver_${debver}_amd64:x86-64; do
+for spec in palier-agent_${debver}_arm64:aarch64 palier-agent_${debver}_armhf:"ARM, EABI5" palier-receiver_${debver}_amd64:x86-64 \
+	palier-display_${debver}_arm64:aarch64 palier-display_${debver}_armhf:"ARM, EABI5" palier-display_${debver}_amd64:x86-64; do
 	deb=${spec%%:*} want=${spec#*:}
 	rm -rf "$work/x" && mkdir "$work/x" && dpkg-deb -x "dist/$deb.deb" "$work/x"
 	file -b "$work"/x/usr/bin/palier-* | grep -q "$want" || fail "$deb: binary is $(file -b "$work"/x/usr/bin/palier-*), want $want"
@@ -98,12 +106,62 @@ grep -q 'adduser --quiet palier gpio' "$work/ctl/agent/postinst" || fail "postin
 grep -q 'addgroup --system --quiet gpio' "$work/ctl/agent/postinst" || fail "postinst does not create the gpio group"
 grep -q 'deb-systemd-helper enable palier-agent.service' "$work/ctl/agent/postinst" || fail "postinst does not enable the unit"
 grep -q 'deb-systemd-invoke stop palier-agent.service' "$work/ctl/agent/prerm" || fail "prerm does not stop the unit"
-for pkg in palier-receiver_${debver}_amd64 palier-display_${debver}_amd64; do
+for pkg in palier-receiver_${debver}_amd64 palier-display_${debver}_{amd64,arm64,armhf}; do
 	dpkg-deb -e "dist/$pkg.deb" "$work/ctl/$pkg"
 	for s in postinst prerm postrm; do sh -n "$work/ctl/$pkg/$s" || fail "$pkg $s: syntax error"; done
 done
 grep -qxF /etc/palier/receiver.yaml "$work/ctl/palier-receiver_${debver}_amd64/conffiles" || fail "receiver.yaml is not a conffile"
-grep -qxF /etc/palier/display.yaml "$work/ctl/palier-display_${debver}_amd64/conffiles" || fail "display.yaml is not a conffile"
+for arch in amd64 arm64 armhf; do
+	grep -qxF /etc/palier/display.yaml "$work/ctl/palier-display_${debver}_$arch/conffiles" || fail "display.yaml is not a conffile ($arch)"
+done
+
+# The ARM screens: cross-built with cgo against the sysroots of
+# scripts/sysroot.sh (cached by package.sh's run: no download here).
+say "ARM screens: ELF, dynamic section, Depends"
+# dep_floor DEB PACKAGE: the version in "PACKAGE (>= V)" of DEB's Depends, or "-" if unversioned.
+dep_floor() {
+	dpkg-deb -f "$1" Depends | tr ',' '\n' | sed 's/^ *//' |
+		awk -v p="$2" '$1 == p { if ($2 == "(>=") { sub(/\)$/, "", $3); print $3 } else print "-"; exit }'
+}
+for spec in arm64:aarch64-linux-gnu:/lib/ld-linux-aarch64.so.1 armhf:arm-linux-gnueabihf:/lib/ld-linux-armhf.so.3; do
+	IFS=: read -r arch triplet interp <<<"$spec"
+	deb="dist/palier-display_${debver}_${arch}.deb"
+	sysroot=$(scripts/sysroot.sh "$arch" 2>/dev/null)
+	x="$work/display-$arch"
+	mkdir -p "$x" && dpkg-deb -x "$deb" "$x"
+	bin="$x/usr/bin/palier-display"
+	if [ "$arch" = armhf ]; then
+		readelf -h "$bin" | grep -q 'hard-float ABI' || fail "$deb: not hard-float ($(readelf -h "$bin" | grep Flags))"
+	fi
+	readelf -l "$bin" | grep -qF "[Requesting program interpreter: $interp]" || fail "$deb: interpreter is not $interp"
+	dyn=$(readelf -d "$bin")
+	! grep -qE '\((RPATH|RUNPATH)\)' <<<"$dyn" || fail "$deb: has an RPATH/RUNPATH: $(grep -E 'R(UN)?PATH' <<<"$dyn")"
+	needed=$(sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' <<<"$dyn")
+	grep -qx libX11.so.6 <<<"$needed" || fail "$deb: does not link libX11.so.6 (NEEDED: $(tr '\n' ' ' <<<"$needed"))"
+	# Only X11 and glibc sonames; each from a package the .deb depends on.
+	for lib in $needed; do
+		[[ $lib =~ ^(libX[a-z0-9]*\.so\.[0-9]+|lib(c|m|dl|rt|pthread)\.so\.[0-9]+)$ ]] || fail "$deb: unexpected NEEDED $lib"
+		owner=$(awk -v f="/$triplet/$lib" 'substr($2, length($2) - length(f) + 1) == f { print $1; exit }' "$sysroot/../files")
+		[ -n "$owner" ] || fail "$deb: no sysroot package holds $lib"
+		[ -n "$(dep_floor "$deb" "$owner")" ] || fail "$deb: needs $lib from $owner but does not depend on it"
+	done
+	# The libc6 floor covers the newest glibc symbol version used.
+	glibc=$("$triplet-objdump" -T "$bin" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -n 1)
+	floor=$(dep_floor "$deb" libc6)
+	if [ "$floor" = - ] || ! dpkg --compare-versions "$floor" ge "$glibc"; then
+		fail "$deb: uses GLIBC_$glibc but depends on libc6 (>= $floor)"
+	fi
+	# No path of the build machine (the sysroot, the module cache) in the binary.
+	! grep -qaF -e "$sysroot" -e "$(go env GOMODCACHE)" "$bin" || fail "$deb: the binary holds a build path"
+	# Every dependency exists for that architecture in Debian bookworm.
+	# (One apt-cache call: it reads a 9 MB index, and exits 0 if any was found.)
+	deps=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | awk '{print $1}' | sort -u)
+	# shellcheck disable=SC2086 # one word per package
+	found=$(scripts/sysroot.sh apt "$arch" apt-cache show --no-all-versions $deps 2>/dev/null | awk '/^Package:/ {print $2}' | sort -u)
+	absent=$(comm -23 <(echo "$deps") <(echo "$found"))
+	[ -z "$absent" ] || fail "$deb: depends on $(tr '\n' ' ' <<<"$absent")which Debian bookworm lacks for $arch"
+	echo "$deb: NEEDED $(tr '\n' ' ' <<<"$needed"); glibc $glibc; $(stat -c %s "$bin") bytes" >&2
+done
 
 # The udev rule names the adapter ttyPALIER0 and hands GPIO chips to gpio.
 grep -q 'SYMLINK+="ttyPALIER0"' packaging/udev/60-palier.rules || fail "udev rules do not name ttyPALIER0"
@@ -160,6 +218,16 @@ out=$(dist/linux-amd64/palier-receiver --version)
 grep -qF "palier receiver $VERSION" <<<"$out" || fail "receiver --version says '$out'"
 out=$(dist/linux-amd64/palier-display --version 2>&1) || true
 grep -qF "palier display $VERSION" <<<"$out" || fail "display --version says '$out'"
+# The ARM screens from their .debs, with the sysroot as the target's root
+# (its loader, libc and X11 libraries) and no display server.
+for spec in qemu-aarch64-static:arm64 qemu-arm-static:armhf; do
+	emu=${spec%%:*} arch=${spec#*:}
+	sysroot=$(scripts/sysroot.sh "$arch" 2>/dev/null)
+	out=$(env -u DISPLAY -u WAYLAND_DISPLAY "$emu" -L "$sysroot" "$work/display-$arch/usr/bin/palier-display" --version 2>&1) ||
+		fail "$arch display --version failed: $out"
+	[ "$out" = "palier display $VERSION" ] || fail "$arch display --version says '$out', want 'palier display $VERSION'"
+	echo "$arch display: $out" >&2
+done
 
 say "binary sizes (stripped)"
 for f in dist/linux-*/palier-*; do
