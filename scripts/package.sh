@@ -9,8 +9,8 @@
 # (buildinfo.version), shown by `--version` / `version`.
 #
 # Binaries (dist/linux-<arch>/), stripped, CGO_ENABLED=0:
-#   palier-agent, palier-receiver, palier-elevatorsim  for arm64 and arm (GOARM=7)
-#   palier-receiver                                    also for amd64
+#   palier-agent, palier-elevatorsim  for arm64 and arm (GOARM=7)
+#   palier-receiver                   for arm64 and amd64 (cloud nodes)
 # The screen (palier-display) needs cgo (ebiten: X11; GL is loaded at run
 # time). It is built for amd64 with the host gcc, and for arm64 and armhf
 # (GOARM=7) with the Debian cross compilers (gcc-aarch64-linux-gnu,
@@ -70,10 +70,11 @@ for target in arm64: arm:7; do
 	arch=${target%%:*} arm=${target#*:}
 	dir="$DIST/linux-$arch"
 	mkdir -p "$dir"
-	say "building agent, receiver, elevatorsim for linux/$arch${arm:+ (GOARM=$arm)}"
+	say "building agent, elevatorsim${arm:-, receiver} for linux/$arch${arm:+ (GOARM=$arm)}"
 	gobuild "$arch" "$arm" "$dir/palier-agent" ./cmd/agent
-	gobuild "$arch" "$arm" "$dir/palier-receiver" ./cmd/receiver
 	gobuild "$arch" "$arm" "$dir/palier-elevatorsim" ./cmd/elevatorsim
+	# The receiver runs in the cloud, on amd64 or arm64 nodes: not on armv7.
+	[ -n "$arm" ] || gobuild "$arch" "$arm" "$dir/palier-receiver" ./cmd/receiver
 done
 mkdir -p "$DIST/linux-amd64"
 say "building receiver for linux/amd64"
