@@ -191,7 +191,8 @@ func live(model *ui.Model, o options, logger *slog.Logger) error {
 	}
 	g := screen.NewGame(r, source)
 	g.Stop = func() bool { return ctx.Err() != nil }
-	go g.Wake(ctx, 200*time.Millisecond)
+	// The clock and the rotation turn on whole seconds: look once a second.
+	go g.Wake(ctx, time.Second)
 	cfg := model.Config()
 	screen.Configure("Palier", source(), cfg.Fullscreen && !o.windowed)
 	logger.Info("display starting", "socket", o.socket, "layout", cfg.Layout, "orientation", cfg.Orientation, "version", buildinfo.Version())

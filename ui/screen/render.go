@@ -49,33 +49,8 @@ type Renderer struct {
 
 	f      fonts
 	white  *ebiten.Image // 1x1 source for vector fills
-	images map[string]*ebiten.Image
-}
-
-// maxImages bounds the GPU images kept for notice media.
-const maxImages = 8
-
-// mediaImage returns the notice image for sha, nil for a placeholder.
-func (r *Renderer) mediaImage(sha string) *ebiten.Image {
-	if r.Media == nil {
-		return nil
-	}
-	if img, ok := r.images[sha]; ok {
-		return img
-	}
-	src, err := r.Media(sha)
-	if err != nil {
-		return nil
-	}
-	if r.images == nil || len(r.images) >= maxImages {
-		for _, img := range r.images {
-			img.Deallocate()
-		}
-		r.images = make(map[string]*ebiten.Image)
-	}
-	img := ebiten.NewImageFromImage(src)
-	r.images[sha] = img
-	return img
+	images map[mediaKey]*ebiten.Image
+	arrows map[arrowKey]sprite
 }
 
 // NewRenderer loads the embedded fonts. It needs ebiten running only when
@@ -187,13 +162,55 @@ func (r *Renderer) Draw(dst *ebiten.Image, v ui.View) {
 }
 
 // OnlyArrowMoved reports whether next differs from prev only by the arrow's
-// animation frame, so that DrawArrow can update a canvas showing prev.
+// animation frame, so that DrawArrow can update a screen showing prev.
 func OnlyArrowMoved(prev, next ui.View) bool {
 	if next.Overlay.Kind != ui.OverlayNone || !next.Moving {
 		return false
 	}
 	prev.ArrowFrame = next.ArrowFrame
 	return prev == next
+}
+
+// ChangedRegions returns the parts of the screen that must be repainted to
+// go from prev to next, and false when everything must: a new size,
+// orientation, burn-in shift, palette, overlay, or a banner coming or
+// going (which moves the panels). Each region covers a whole panel (top
+// bar, floor panel, notice card, banner); Draw onto the screen's SubImage
+// of a region paints there exactly what a full paint would.
+func ChangedRegions(prev, next ui.View) ([]image.Rectangle, bool) {
+	if prev.Width != next.Width || prev.Height != next.Height || prev.Portrait != next.Portrait ||
+		prev.ShiftX != next.ShiftX || prev.ShiftY != next.ShiftY || prev.Dim != next.Dim ||
+		prev.Overlay.Kind != ui.OverlayNone || next.Overlay.Kind != ui.OverlayNone ||
+		prev.HasState != next.HasState || (prev.Banner == "") != (next.Banner == "") {
+		return nil, false
+	}
+	f := layout(next)
+	ox, oy := float64(next.ShiftX)*f.u, float64(next.ShiftY)*f.u
+	// Whole pixels around a panel, with room for anti-aliased edges.
+	around := func(r rect) image.Rectangle {
+		return image.Rect(int(math.Floor(r.x+ox))-2, int(math.Floor(r.y+oy))-2, int(math.Ceil(r.x+ox+r.w))+2, int(math.Ceil(r.y+oy+r.h))+2)
+	}
+	var regions []image.Rectangle
+	add := func(r image.Rectangle) {
+		regions = append(regions, r.Intersect(image.Rect(0, 0, next.Width, next.Height)))
+	}
+	if prev.Building != next.Building || prev.Date != next.Date || prev.Clock != next.Clock || prev.Conn != next.Conn {
+		// The band above the panels: top bar, its rule, the connectivity dots.
+		add(image.Rect(0, 0, next.Width, int(math.Ceil(f.body.y+oy))))
+	}
+	if prev.Floor != next.Floor || prev.Direction != next.Direction || prev.Moving != next.Moving ||
+		prev.ArrowFrame != next.ArrowFrame || prev.Stale != next.Stale {
+		add(around(f.floor))
+	}
+	if prev.Notice != next.Notice || prev.NoticeIndex != next.NoticeIndex || prev.NoticeCount != next.NoticeCount ||
+		prev.Lang != next.Lang || prev.Building != next.Building {
+		// The card shows the building's name when there is no notice.
+		add(around(f.notice))
+	}
+	if prev.Banner != next.Banner {
+		add(image.Rect(0, int(math.Floor(f.banner.y-math.Abs(oy)))-2, next.Width, next.Height))
+	}
+	return regions, true
 }
 
 // DrawArrow repaints only the arrow of v onto dst, which must show a View
@@ -286,6 +303,12 @@ func (r *Renderer) drawFloor(p *painter, v ui.View, b rect) {
 
 // drawArrow draws a chevron arrow; while moving, the arrow glides in the
 // travel direction and fades in and out over ui.ArrowPeriod.
+//
+// The arrow is drawn from a sprite rendered once per box and colour:
+// anti-aliased paths go through an offscreen image twice the size of their
+// bounds, which ebiten makes anew whenever the bounds move, so drawing the
+// gliding path itself cost a new texture every frame. The glide is rounded
+// to whole pixels, which keeps the sprite's edges exact.
 func (r *Renderer) drawArrow(p *painter, v ui.View, b rect, c color.RGBA) {
 	if !v.Stale {
 		c = colArrow
@@ -301,41 +324,89 @@ func (r *Renderer) drawArrow(p *painter, v ui.View, b rect, c color.RGBA) {
 		}
 		alpha = 1 - 0.4*math.Abs(phase-0.5)*2
 	}
-	cx := b.x + b.w/2 + p.ox
-	top := b.y + b.h*0.1 + dy + p.oy
-	bot := b.y + b.h*0.9 + dy + p.oy
+	s := r.arrowSprite(arrowKey{box: rect{b.x + p.ox, b.y + p.oy, b.w, b.h}, up: up, c: c})
+	op := &ebiten.DrawImageOptions{}
+	op.GeoM.Translate(float64(s.at.X), float64(s.at.Y)+math.Round(dy))
+	op.ColorScale.ScaleAlpha(float32(alpha))
+	p.dst.DrawImage(s.img, op)
+}
+
+// arrowKey is what an arrow sprite depends on: its box in screen pixels
+// (burn-in shift included, fractions kept), its direction and colour.
+type arrowKey struct {
+	box rect
+	up  bool
+	c   color.RGBA
+}
+
+type sprite struct {
+	img *ebiten.Image
+	at  image.Point // where its top-left corner goes when the arrow is at rest
+}
+
+// maxSprites bounds the arrow sprites kept: two directions in two colours
+// for the current layout and shift.
+const maxSprites = 4
+
+func (r *Renderer) arrowSprite(k arrowKey) sprite {
+	if s, ok := r.arrows[k]; ok {
+		return s
+	}
+	if r.arrows == nil || len(r.arrows) >= maxSprites {
+		for _, s := range r.arrows {
+			s.img.Deallocate()
+		}
+		r.arrows = make(map[arrowKey]sprite)
+	}
+	b := k.box
+	cx := b.x + b.w/2
+	top := b.y + b.h*0.1
+	bot := b.y + b.h*0.9
 	hw := b.w * 0.42
 	stem := b.w * 0.16
 	head := b.h * 0.45
+	at := image.Pt(int(math.Floor(cx-hw))-1, int(math.Floor(top))-1)
+	size := image.Pt(int(math.Ceil(cx+hw))+1-at.X, int(math.Ceil(bot))+1-at.Y)
+	// Path in sprite coordinates: the fractions of the box are kept, so the
+	// sprite drawn at a whole-pixel offset is the arrow drawn in place.
+	x0, y0 := float32(cx-float64(at.X)), float32(top-float64(at.Y))
+	y1 := float32(bot - float64(at.Y))
+	w2, st, hd := float32(hw), float32(stem), float32(head)
 	var path vector.Path
-	if up {
-		path.MoveTo(float32(cx), float32(top))
-		path.LineTo(float32(cx+hw), float32(top+head))
-		path.LineTo(float32(cx+stem), float32(top+head))
-		path.LineTo(float32(cx+stem), float32(bot))
-		path.LineTo(float32(cx-stem), float32(bot))
-		path.LineTo(float32(cx-stem), float32(top+head))
-		path.LineTo(float32(cx-hw), float32(top+head))
+	if k.up {
+		path.MoveTo(x0, y0)
+		path.LineTo(x0+w2, y0+hd)
+		path.LineTo(x0+st, y0+hd)
+		path.LineTo(x0+st, y1)
+		path.LineTo(x0-st, y1)
+		path.LineTo(x0-st, y0+hd)
+		path.LineTo(x0-w2, y0+hd)
 	} else {
-		path.MoveTo(float32(cx), float32(bot))
-		path.LineTo(float32(cx+hw), float32(bot-head))
-		path.LineTo(float32(cx+stem), float32(bot-head))
-		path.LineTo(float32(cx+stem), float32(top))
-		path.LineTo(float32(cx-stem), float32(top))
-		path.LineTo(float32(cx-stem), float32(bot-head))
-		path.LineTo(float32(cx-hw), float32(bot-head))
+		path.MoveTo(x0, y1)
+		path.LineTo(x0+w2, y1-hd)
+		path.LineTo(x0+st, y1-hd)
+		path.LineTo(x0+st, y0)
+		path.LineTo(x0-st, y0)
+		path.LineTo(x0-st, y1-hd)
+		path.LineTo(x0-w2, y1-hd)
 	}
 	path.Close()
 	vs, is := path.AppendVerticesAndIndicesForFilling(nil, nil)
-	cr, cg, cb := float32(c.R)/255, float32(c.G)/255, float32(c.B)/255
-	a := float32(alpha)
+	cr, cg, cb := float32(k.c.R)/255, float32(k.c.G)/255, float32(k.c.B)/255
 	for i := range vs {
 		vs[i].SrcX, vs[i].SrcY = 1, 1
-		vs[i].ColorR, vs[i].ColorG, vs[i].ColorB, vs[i].ColorA = cr, cg, cb, a
+		vs[i].ColorR, vs[i].ColorG, vs[i].ColorB, vs[i].ColorA = cr, cg, cb, 1
 	}
-	// Straight alpha (the default ColorScaleMode): colours are not premultiplied.
-	op := &ebiten.DrawTrianglesOptions{AntiAlias: true, FillRule: ebiten.FillRuleNonZero}
-	p.dst.DrawTriangles(vs, is, r.white, op)
+	// Anti-aliasing gives the image it draws on a double-size offscreen
+	// buffer for good; draw on a scratch image and keep a plain copy.
+	scratch := ebiten.NewImage(size.X, size.Y)
+	defer scratch.Deallocate()
+	scratch.DrawTriangles(vs, is, r.white, &ebiten.DrawTrianglesOptions{AntiAlias: true, FillRule: ebiten.FillRuleNonZero})
+	img := ebiten.NewImage(size.X, size.Y)
+	img.DrawImage(scratch, &ebiten.DrawImageOptions{Blend: ebiten.BlendCopy})
+	s := sprite{img: img, at: at}
+	r.arrows[k] = s
+	return s
 }
 
 func (r *Renderer) drawNotice(p *painter, v ui.View, b rect) {
@@ -397,7 +468,7 @@ func (r *Renderer) drawNotice(p *painter, v ui.View, b rect) {
 // drawMedia draws a notice's image fitted in box, or a placeholder when the
 // image is missing or broken.
 func (r *Renderer) drawMedia(p *painter, sha string, box rect) {
-	img := r.mediaImage(sha)
+	img := r.mediaImage(sha, box.w, box.h)
 	if img == nil {
 		// Placeholder: a frame with a sun and a hill, the usual "picture".
 		pw := math.Min(box.w, box.h*1.5)
@@ -418,11 +489,9 @@ func (r *Renderer) drawMedia(p *painter, sha string, box rect) {
 		p.dst.DrawTriangles(vs, is, r.white, &ebiten.DrawTrianglesOptions{AntiAlias: true})
 		return
 	}
-	iw, ih := float64(img.Bounds().Dx()), float64(img.Bounds().Dy())
-	scale := math.Min(box.w/iw, box.h/ih)
-	op := &ebiten.DrawImageOptions{Filter: ebiten.FilterLinear}
-	op.GeoM.Scale(scale, scale)
-	op.GeoM.Translate(box.x+p.ox, box.y+p.oy)
+	// The image is the size it is shown at (see mediaImage): no scaling.
+	op := &ebiten.DrawImageOptions{}
+	op.GeoM.Translate(math.Round(box.x+p.ox), math.Round(box.y+p.oy))
 	p.dst.DrawImage(img, op)
 }
 

@@ -267,23 +267,25 @@ func TestRedrawOnlyOnChange(t *testing.T) {
 	now := t0
 	in := ui.Input{State: cabin(func(s *wire.State) { s.Moving = false }), Notices: noticeSet(false), AgentUp: true}
 	g := NewGame(r, func() ui.View { in.Now = now; return m.View(in) })
+	// scr stands for ebiten's screen, never cleared between frames.
+	var scr *ebiten.Image
 	onMain(func() {
+		scr = ebiten.NewImage(800, 480)
 		for i := 0; i < 100; i++ {
 			if err := g.Update(); err != nil {
 				t.Fatal(err)
 			}
+			g.Draw(scr)
 			now = now.Add(10 * time.Millisecond) // one second of ticks, same minute
 		}
 	})
+	defer onMain(func() { scr.Deallocate() })
 	if got := g.Paints(); got != 1 {
 		t.Fatalf("%d paints for a still cabin over 100 ticks, want 1", got)
 	}
 	in.State = cabin(nil) // moving: the arrow animates
 	var shown, want *image.RGBA
 	onMain(func() {
-		// scr stands for ebiten's screen, never cleared between frames.
-		scr := ebiten.NewImage(800, 480)
-		defer scr.Deallocate()
 		for i := 0; i < 100; i++ {
 			g.Update()
 			g.Draw(scr)
@@ -292,17 +294,74 @@ func TestRedrawOnlyOnChange(t *testing.T) {
 		shown = image.NewRGBA(scr.Bounds())
 		scr.ReadPixels(shown.Pix)
 		var err error
-		if want, err = r.Snapshot(g.last); err != nil {
+		if want, err = r.Snapshot(g.shown); err != nil {
 			t.Fatal(err)
 		}
 	})
-	// Partial repaints and partial copies add up to the full picture.
+	// The arrow's repaints add up to the full picture.
 	if d := diff(shown, want); d > 0.0005 {
 		t.Fatalf("screen after 100 animated ticks differs from a full paint in %.3f%% of pixels", d*100)
 	}
 	// 100 ticks of 10 ms span one arrow period of ArrowFrames frames.
 	if got := g.Paints() - 1; got < ui.ArrowFrames-1 || got > ui.ArrowFrames+1 {
 		t.Fatalf("%d paints over one second of motion, want about %d (one per arrow frame)", got, ui.ArrowFrames)
+	}
+}
+
+// TestFreshScreenIsPaintedWhole: a screen image ebiten made anew (window
+// resized or re-exposed) holds nothing of ours; one that does not have the
+// View's size yet is left alone.
+func TestFreshScreenIsPaintedWhole(t *testing.T) {
+	m := newModel(t, nil)
+	var r *Renderer
+	onMain(func() {
+		var err error
+		if r, err = NewRenderer(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	in := ui.Input{State: cabin(func(s *wire.State) { s.Moving = false }), Notices: noticeSet(false), AgentUp: true, Now: t0}
+	g := NewGame(r, func() ui.View { return m.View(in) })
+	var got, want *image.RGBA
+	onMain(func() {
+		small := ebiten.NewImage(320, 240)
+		defer small.Deallocate()
+		g.Update()
+		g.Draw(small)
+		if g.Paints() != 0 {
+			t.Errorf("painted an 800x480 View on a 320x240 screen")
+		}
+		if w, h := g.Layout(800, 480); w != 800 || h != 480 {
+			t.Errorf("Layout = %dx%d, want the View's 800x480", w, h)
+		}
+		a := ebiten.NewImage(800, 480)
+		defer a.Deallocate()
+		g.Update()
+		g.Draw(a)
+		g.Update()
+		g.Draw(a)
+		if g.Paints() != 1 {
+			t.Errorf("%d paints of one View on one screen, want 1", g.Paints())
+		}
+		b := ebiten.NewImage(800, 480)
+		defer b.Deallocate()
+		g.Update()
+		g.Draw(b)
+		g.Layout(1024, 768) // the window changed: the same screen is painted again
+		g.Update()
+		g.Draw(b)
+		if g.Paints() != 3 {
+			t.Errorf("%d paints, want 3 (a new screen image, then a new window size)", g.Paints())
+		}
+		got = image.NewRGBA(b.Bounds())
+		b.ReadPixels(got.Pix)
+		var err error
+		if want, err = r.Snapshot(m.View(in)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if d := diff(got, want); d > 0.0005 {
+		t.Fatalf("the new screen differs from a full paint in %.3f%% of pixels", d*100)
 	}
 }
 
@@ -463,5 +522,193 @@ func TestArrowRepaintMatchesFullPaint(t *testing.T) {
 	in.Now = in.Now.Add(time.Second / 3)
 	if OnlyArrowMoved(a, m.View(in)) {
 		t.Fatal("a floor change was taken for an arrow frame")
+	}
+}
+
+// TestChangedRegionsRepaintMatchesFullPaint: repainting only the panels
+// ChangedRegions names must give the full paint of the new View.
+func TestChangedRegionsRepaintMatchesFullPaint(t *testing.T) {
+	three := 3
+	night := func(c *ui.Config) { c.Night = &ui.Night{From: "14:00", To: "16:00"} }
+	lessNotices := noticeSet(true)
+	lessNotices.Notices = lessNotices.Notices[1:] // the urgent one stays, and its banner
+	steps := []struct {
+		name string
+		edit func(in *ui.Input)
+		full bool // ChangedRegions must ask for a full paint
+	}{
+		{"language rotates", func(in *ui.Input) { in.Now = in.Now.Add(6 * time.Second) }, false},
+		{"clock turns", func(in *ui.Input) { in.Now = in.Now.Add(time.Minute) }, false},
+		{"floor changes", func(in *ui.Input) { in.State = cabin(func(s *wire.State) { s.Floor = 7 }) }, false},
+		{"car stops", func(in *ui.Input) {
+			in.State = cabin(func(s *wire.State) { s.Moving = false; s.Direction = wire.DirectionNone })
+		}, false},
+		{"uplink lost", func(in *ui.Input) { in.State = cabin(func(s *wire.State) { s.Uplink = false }) }, false},
+		{"controller link lost", func(in *ui.Input) { in.State = cabin(func(s *wire.State) { s.Link = "lost" }) }, false},
+		{"notice withdrawn", func(in *ui.Input) { in.Notices = lessNotices }, false},
+		{"no notice", func(in *ui.Input) { in.Notices = nil }, true}, // the banner goes
+		{"alarm", func(in *ui.Input) { in.State = cabin(func(s *wire.State) { s.Alarm = true }) }, true},
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  func(*ui.Config)
+	}{
+		{"800x480", nil},
+		{"1024x600 portrait, night, shifted", func(c *ui.Config) {
+			c.Layout, c.Orientation, c.PixelShift = "1024x600", "portrait", &three
+			night(c)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newModel(t, tc.cfg)
+			base := ui.Input{State: cabin(nil), Notices: noticeSet(true), AgentUp: true, Now: t0}
+			var r *Renderer
+			onMain(func() {
+				var err error
+				if r, err = NewRenderer(); err != nil {
+					t.Fatal(err)
+				}
+			})
+			for _, st := range steps {
+				in := base
+				st.edit(&in)
+				v0, v1 := m.View(base), m.View(in)
+				regions, ok := ChangedRegions(v0, v1)
+				if ok == st.full {
+					t.Fatalf("%s: ChangedRegions ok = %v, want %v", st.name, ok, !st.full)
+				}
+				if !ok {
+					continue
+				}
+				area := 0
+				for _, r := range regions {
+					area += r.Dx() * r.Dy()
+				}
+				if len(regions) == 0 || area >= v1.Width*v1.Height*3/4 {
+					t.Fatalf("%s: regions %v (%d pixels), want a part of the screen", st.name, regions, area)
+				}
+				var partial, full *image.RGBA
+				onMain(func() {
+					scr := ebiten.NewImage(v0.Width, v0.Height)
+					defer scr.Deallocate()
+					r.Draw(scr, v0)
+					for _, region := range regions {
+						r.Draw(scr.SubImage(region).(*ebiten.Image), v1)
+					}
+					partial = image.NewRGBA(scr.Bounds())
+					scr.ReadPixels(partial.Pix)
+					var err error
+					if full, err = r.Snapshot(v1); err != nil {
+						t.Fatal(err)
+					}
+				})
+				if d := diff(partial, full); d > 0.0005 {
+					t.Errorf("%s: repainting %v differs from a full paint in %.3f%% of pixels", st.name, regions, d*100)
+				}
+			}
+		})
+	}
+}
+
+// TestMediaKeptAtShownSize: a large notice picture is decoded once,
+// scaled to the box it is shown in (aspect kept), and only that size is
+// kept; a placeholder stands for a picture that cannot be loaded.
+func TestMediaKeptAtShownSize(t *testing.T) {
+	loads := 0
+	var pic image.Image = image.NewYCbCr(image.Rect(0, 0, 2400, 1800), image.YCbCrSubsampleRatio420)
+	onMain(func() {
+		r, err := NewRenderer()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Media = func(sha string) (image.Image, error) {
+			loads++
+			if sha != shaPoster {
+				return nil, ui.ErrMediaMissing
+			}
+			return pic, nil
+		}
+		for range 3 {
+			img := r.mediaImage(shaPoster, 400, 200.4)
+			if img == nil {
+				t.Fatal("no image for a picture in the cache")
+			}
+			if got, want := img.Bounds().Size(), image.Pt(267, 200); got != want {
+				t.Fatalf("kept at %v, want %v (fitted in 400x200.4, aspect 4:3)", got, want)
+			}
+		}
+		if loads != 1 {
+			t.Errorf("%d loads for one picture drawn three times, want 1", loads)
+		}
+		if r.mediaImage(shaGone, 400, 200) != nil {
+			t.Error("an image for a picture not in the cache, want a placeholder")
+		}
+		pic = image.NewRGBA(image.Rect(0, 0, 400, 300))
+		for i := range maxImages + 3 { // other box sizes: the cache stays bounded
+			r.mediaImage(shaPoster, float64(100+i), 100)
+		}
+		if n := len(r.images); n > maxImages {
+			t.Errorf("%d images kept, at most %d", n, maxImages)
+		}
+	})
+}
+
+// TestUntilArrowFrame: Wake sleeps until just after the arrow's frame turns,
+// so that each wake while the car moves shows a new frame and none is
+// skipped.
+func TestUntilArrowFrame(t *testing.T) {
+	m := newModel(t, nil)
+	in := ui.Input{State: cabin(nil), AgentUp: true}
+	frame := ui.ArrowPeriod / ui.ArrowFrames
+	for i := range 2000 {
+		now := t0.Add(time.Duration(i) * 997 * time.Microsecond) // every phase, odd offsets
+		wait := untilArrowFrame(now)
+		if wait <= 0 || wait > frame+2*time.Millisecond {
+			t.Fatalf("at %v: wait %v, want within one frame (%v)", now, wait, frame)
+		}
+		in.Now = now
+		a := m.View(in).ArrowFrame
+		in.Now = now.Add(wait)
+		b := m.View(in).ArrowFrame
+		if want := (a + 1) % ui.ArrowFrames; b != want {
+			t.Fatalf("at %v: frame %d, after %v frame %d, want %d", now, a, wait, b, want)
+		}
+	}
+}
+
+// TestUpdateNudgesWakeWhenTheArrowStarts: Wake sleeps a whole idle period
+// while nothing moves; the car starting must not wait for it.
+func TestUpdateNudgesWakeWhenTheArrowStarts(t *testing.T) {
+	m := newModel(t, nil)
+	in := ui.Input{State: cabin(func(s *wire.State) { s.Moving = false }), AgentUp: true, Now: t0}
+	var r *Renderer
+	onMain(func() {
+		var err error
+		if r, err = NewRenderer(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	g := NewGame(r, func() ui.View { return m.View(in) })
+	nudges := func() int {
+		select {
+		case <-g.nudge:
+			return 1
+		default:
+			return 0
+		}
+	}
+	g.Update()
+	if n := nudges(); n != 0 {
+		t.Fatal("nudged while the car stands still")
+	}
+	in.State = cabin(nil)
+	g.Update()
+	g.Update()
+	if n := nudges(); n != 1 {
+		t.Fatal("not nudged when the car started")
+	}
+	g.Update()
+	if n := nudges(); n != 0 {
+		t.Fatal("nudged again while the car keeps moving")
 	}
 }
