@@ -3,6 +3,7 @@
 # changes: the simulator stands still, the agent serves its state, the
 # display shows it. Usage: scripts/measure-display.sh [SECONDS] [WARMUP]
 #
+# PALIER_MEASURE_MOVING=1 keeps the car travelling instead (the arrow animates).
 # PALIER_MEASURE_LAYOUT picks the layout (default: packaging/display.yaml's).
 # The environment reaches the display, so Mesa settings can be compared:
 #   LP_NUM_THREADS=0 scripts/measure-display.sh 30 10
@@ -26,12 +27,27 @@ cleanup() {
 }
 trap cleanup EXIT
 go build -o "$dir/bin/" ./cmd/agent ./cmd/elevatorsim ./cmd/display
-cat >"$dir/still.yaml" <<YAML
+# PALIER_MEASURE_MOVING=1: the car travels the whole time (100 floors, one
+# trip of 5 minutes), so the arrow animates: the CPU while moving.
+if [ "${PALIER_MEASURE_MOVING:-0}" = 1 ]; then
+	what="while the arrow animates"
+	cat >"$dir/scene.yaml" <<YAML
+name: moving
+start_floor: 0
+steps:
+  - wait: 2s
+  - call: 99
+  - wait: 24h
+YAML
+else
+	what="while nothing changes"
+	cat >"$dir/scene.yaml" <<YAML
 name: still
 start_floor: 2
 steps:
   - wait: 24h
 YAML
+fi
 cat >"$dir/agent.yaml" <<YAML
 site: measure
 cabin: a
@@ -53,7 +69,7 @@ if [ -n "${PALIER_MEASURE_LAYOUT:-}" ]; then
 	config=$dir/display.yaml
 	sed "s/^layout: .*/layout: $PALIER_MEASURE_LAYOUT/" packaging/display.yaml >"$config"
 fi
-"$dir/bin/elevatorsim" --pty --pty-link "$dir/ttySIM" --scenario "$dir/still.yaml" >"$dir/sim.log" 2>&1 &
+"$dir/bin/elevatorsim" --pty --pty-link "$dir/ttySIM" --floors 100 --scenario "$dir/scene.yaml" >"$dir/sim.log" 2>&1 &
 for _ in $(seq 100); do [ -e "$dir/ttySIM" ] && break; sleep 0.1; done
 "$dir/bin/agent" run --config "$dir/agent.yaml" >"$dir/agent.log" 2>&1 &
 for _ in $(seq 100); do [ -S "$dir/agent.sock" ] && break; sleep 0.1; done
@@ -69,7 +85,7 @@ read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
 sleep "$secs"
 read -r u2 s2 < <(awk '{print $14, $15}' "/proc/$pid/stat")
 hz=$(getconf CLK_TCK)
-awk -v t=$((u2 + s2 - u1 - s1)) -v hz="$hz" -v s="$secs" 'BEGIN { printf "display CPU while nothing changes: %.2f%% of one core over %d s\n", 100 * t / hz / s, s }'
+awk -v t=$((u2 + s2 - u1 - s1)) -v hz="$hz" -v s="$secs" -v what="$what" 'BEGIN { printf "display CPU %s: %.2f%% of one core over %d s\n", what, 100 * t / hz / s, s }'
 grep -E 'VmRSS|VmHWM|RssAnon|RssFile' "/proc/$pid/status" | sed 's/^/display /'
 # Resident memory per mapping. Go (1.26 and later) places its heap arenas
 # at a random address below the top of the address space, where the C
