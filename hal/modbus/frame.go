@@ -200,11 +200,15 @@ func EncodeRequest(r Request) ([]byte, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, RequestLen)
+	return appendRequest(make([]byte, 0, RequestLen), r), nil
+}
+
+// appendRequest appends the frame of a valid request to b.
+func appendRequest(b []byte, r Request) []byte {
 	b = append(b, r.Slave, byte(r.Function))
 	b = binary.BigEndian.AppendUint16(b, r.Address)
 	b = binary.BigEndian.AppendUint16(b, r.Count)
-	return appendCRC(b), nil
+	return appendCRC(b)
 }
 
 // DecodeResponse decodes frame as the response to req. Errors wrap

@@ -97,22 +97,25 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.Sleep == nil {
-		c.Sleep = sleepCtx
-	}
 	return c
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// sleep is the default Sleep. It runs under m.mu, so one timer serves
+// every wait without allocating (Go 1.23 timers: Reset needs no draining).
+func (m *Master) sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
+	if m.timer == nil {
+		m.timer = time.NewTimer(d)
+	} else {
+		m.timer.Reset(d)
+	}
 	select {
 	case <-ctx.Done():
+		m.timer.Stop()
 		return ctx.Err()
-	case <-t.C:
+	case <-m.timer.C:
 		return nil
 	}
 }
@@ -171,6 +174,8 @@ type Master struct {
 	mu       sync.Mutex
 	lastByte time.Time // end of the last bus activity, for the silent interval
 	buf      [maxADU]byte
+	req      [RequestLen]byte // the request being sent
+	timer    *time.Timer      // the default Sleep's
 	slaves   map[byte]*slaveState
 	last     Exchange
 
@@ -183,13 +188,17 @@ func NewMaster(port Port, cfg Config, logger *slog.Logger) *Master {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Master{
+	m := &Master{
 		port:   port,
 		cfg:    cfg,
 		log:    logger,
 		silent: SilentInterval(cfg.Baud),
 		slaves: map[byte]*slaveState{},
 	}
+	if m.cfg.Sleep == nil {
+		m.cfg.Sleep = m.sleep
+	}
+	return m
 }
 
 // LastExchange returns the bytes of the last attempt on the wire.
@@ -255,12 +264,12 @@ func (m *Master) ReadDiscreteInputs(ctx context.Context, slave byte, addr, count
 // or the last error (wrapping one of the package's sentinel errors, an
 // *ExceptionError, a port error or the context's error).
 func (m *Master) Do(ctx context.Context, req Request) (Response, error) {
-	frame, err := EncodeRequest(req)
-	if err != nil {
+	if err := req.Validate(); err != nil {
 		return Response{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	frame := appendRequest(m.req[:0], req)
 	st := m.slaves[req.Slave]
 	if st == nil {
 		st = &slaveState{backoff: m.cfg.SlaveBackoff}
@@ -386,6 +395,11 @@ func (m *Master) count(err error) {
 	}
 }
 
+// paceMinBytes is how many bytes of a frame must still be due for receive
+// to wait for their wire time before reading again: UART FIFOs hand bytes
+// over in bursts of up to 8 or 14, so fewer come in one burst anyway.
+const paceMinBytes = 8
+
 // receive reads one response frame: its length comes from its header; a
 // frame that stops early ends at FrameGap of silence. On error it returns
 // the bytes received so far, for the trace only.
@@ -431,13 +445,23 @@ func (m *Master) receive(ctx context.Context, req Request) ([]byte, error) {
 		}
 		buf = m.buf[:len(buf)+n]
 		last = m.cfg.Now()
-		if want := responseLenSoFar(buf); want > 0 && len(buf) >= want {
+		want := responseLenSoFar(buf)
+		if want > 0 && len(buf) >= want {
 			return buf, nil // trailing bytes, if any, make DecodeResponse fail
 		}
 		if len(buf) == len(m.buf) {
 			err := fmt.Errorf("no frame in %d bytes: %w", len(buf), ErrMalformed)
 			m.count(err)
 			return buf, err
+		}
+		if want-len(buf) >= paceMinBytes {
+			// The rest cannot arrive before its wire time: wait it out
+			// instead of waking for every burst a UART or USB adapter
+			// delivers. Silence is judged from the end of the wait.
+			if err := m.cfg.Sleep(ctx, min(WireTime(want-len(buf), m.cfg.Baud), deadline.Sub(last))); err != nil {
+				return buf, err
+			}
+			last = m.cfg.Now()
 		}
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-
-	"go.bug.st/serial"
 )
 
 // Config describes one serial line.
@@ -78,26 +76,20 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-func (c Config) mode() *serial.Mode {
-	m := &serial.Mode{BaudRate: c.Baud, DataBits: c.DataBits, StopBits: serial.OneStopBit}
-	if c.StopBits == 2 {
-		m.StopBits = serial.TwoStopBits
-	}
-	switch strings.ToUpper(c.Parity) {
-	case "E":
-		m.Parity = serial.EvenParity
-	case "O":
-		m.Parity = serial.OddParity
-	default:
-		m.Parity = serial.NoParity
-	}
-	return m
+// line is the operating system's side of an open serial line: a Read that
+// times out returns n=0, err=nil.
+type line interface {
+	Read(p []byte) (int, error)
+	Write(p []byte) (int, error)
+	SetReadTimeout(d time.Duration) error
+	ResetInputBuffer() error
+	Close() error
 }
 
 // Port is an open serial line.
 type Port struct {
 	cfg     Config
-	p       serial.Port
+	p       line
 	log     *slog.Logger
 	timeout time.Duration
 }
@@ -118,7 +110,7 @@ func Open(cfg Config, logger *slog.Logger) (*Port, error) {
 			logger.Warn("kernel RS-485 mode unavailable; relying on the adapter's automatic direction control", "err", err)
 		}
 	}
-	p, err := serial.Open(cfg.Path, cfg.mode())
+	p, err := openLine(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open serial port %s: %w", cfg.Path, err)
 	}
