@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/palier-lifts/palier/hal/modbus"
@@ -28,6 +29,12 @@ type ProfileReader struct {
 	bus Bus
 	// Now stamps the samples; tests may replace it.
 	Now func() time.Time
+
+	// Read's scratch, reused from poll to poll: a poll every 100 ms
+	// should not leave garbage behind. Values returns fresh maps.
+	mu    sync.Mutex
+	resps []modbus.Response
+	vals  map[string]Value
 }
 
 // NewProfileReader reads the signals of p over bus.
@@ -41,11 +48,17 @@ func (r *ProfileReader) Profile() *Profile { return r.p }
 // Read runs the profile's requests and decodes one Sample. Any failed
 // request fails the whole reading: a Sample is always consistent.
 func (r *ProfileReader) Read(ctx context.Context) (Sample, error) {
-	vals, err := r.Values(ctx)
-	if err != nil {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.vals == nil {
+		r.resps = make([]modbus.Response, len(r.p.requests))
+		r.vals = make(map[string]Value, len(r.p.Signals))
+	}
+	clear(r.vals)
+	if err := r.values(ctx, r.resps, r.vals); err != nil {
 		return Sample{}, err
 	}
-	return r.sample(vals)
+	return r.sample(r.vals)
 }
 
 // Value is one decoded signal: Number for numbers, Bool for yes/no
@@ -60,23 +73,30 @@ type Value struct {
 // Values runs the requests and decodes every mapped signal by name; the
 // installer's probe shows them as they are.
 func (r *ProfileReader) Values(ctx context.Context) (map[string]Value, error) {
-	resps := make([]modbus.Response, len(r.p.requests))
+	vals := make(map[string]Value, len(r.p.Signals))
+	if err := r.values(ctx, make([]modbus.Response, len(r.p.requests)), vals); err != nil {
+		return nil, err
+	}
+	return vals, nil
+}
+
+// values runs the requests into resps and decodes the signals into vals.
+func (r *ProfileReader) values(ctx context.Context, resps []modbus.Response, vals map[string]Value) error {
 	for i, req := range r.p.requests {
 		resp, err := r.bus.Do(ctx, req)
 		if err != nil {
-			return nil, fmt.Errorf("poll profile %s: %w", r.p.Name, err)
+			return fmt.Errorf("poll profile %s: %w", r.p.Name, err)
 		}
 		resps[i] = resp
 	}
-	vals := make(map[string]Value, len(r.p.Signals))
 	for name, s := range r.p.Signals {
 		v, err := decodeSignal(s, resps[s.req])
 		if err != nil {
-			return nil, fmt.Errorf("profile %s signal %s: %w", r.p.Name, name, err)
+			return fmt.Errorf("profile %s signal %s: %w", r.p.Name, name, err)
 		}
 		vals[name] = v
 	}
-	return vals, nil
+	return nil
 }
 
 func decodeSignal(s *Signal, resp modbus.Response) (Value, error) {
