@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -42,5 +43,19 @@ func TestUnknownCommandAndVersion(t *testing.T) {
 	}
 	if code := run([]string{"version"}, &out, &errOut); code != 0 || !strings.Contains(out.String(), "palier agent") {
 		t.Fatalf("version: exit %d, %q", code, out.String())
+	}
+}
+
+func TestSingleProcUnlessGOMAXPROCS(t *testing.T) {
+	prev := runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { runtime.GOMAXPROCS(prev) })
+	runtime.GOMAXPROCS(2)
+	singleProc(func(string) string { return "2" })
+	if n := runtime.GOMAXPROCS(0); n != 2 {
+		t.Errorf("GOMAXPROCS set in the environment: %d procs, want 2 kept", n)
+	}
+	singleProc(func(string) string { return "" })
+	if n := runtime.GOMAXPROCS(0); n != 1 {
+		t.Errorf("no GOMAXPROCS in the environment: %d procs, want 1", n)
 	}
 }
