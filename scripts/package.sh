@@ -56,7 +56,7 @@ say "version $VERSION"
 
 LDFLAGS="-s -w -X github.com/palier-lifts/palier/buildinfo.version=$VERSION"
 mkdir -p "$DIST"
-rm -f "$DIST"/*.deb
+rm -rf "$DIST"/*.deb "$DIST"/linux-* # nothing stale from an earlier layout
 
 # gobuild GOARCH GOARM OUT PKG: a static, stripped, reproducible binary.
 gobuild() {
