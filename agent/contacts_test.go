@@ -19,17 +19,24 @@ import (
 // as in the shipped relay-board map, driven through periph's gpiotest pins
 // (this machine has no GPIO chip), and checks that opening and closing the
 // door at a floor becomes a door_cycle event in the outbox.
-func TestContactsSourceRecordsADoorCycle(t *testing.T) {
+// contactsConfig is an agent on the shipped relay-board contact map with
+// no broker (events stay in the outbox) and no metrics listener.
+func contactsConfig(t *testing.T) Config {
 	dir := t.TempDir()
 	cfg := DefaultConfig()
 	cfg.Site, cfg.Cabin = "s", "c"
 	cfg.StateDir = filepath.Join(dir, "state")
 	cfg.Controller.Source = SourceContacts
 	cfg.Controller.Contacts = "../sensors/profiles/contacts/relay-board.yaml"
-	cfg.Controller.PollInterval = 10 * time.Millisecond
-	cfg.Uplink.Broker = "tcp://127.0.0.1:1" // no broker: events stay in the outbox
+	cfg.Uplink.Broker = "tcp://127.0.0.1:1"
 	cfg.Screen.Socket = filepath.Join(dir, "a.sock")
 	cfg.Metrics.Listen = ""
+	return cfg
+}
+
+func TestContactsSourceRecordsADoorCycle(t *testing.T) {
+	cfg := contactsConfig(t)
+	cfg.Controller.PollInterval = 10 * time.Millisecond
 	cfg.Events.HeartbeatInterval = time.Hour
 
 	pins := map[string]*gpiotest.Pin{}

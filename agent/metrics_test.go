@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
@@ -16,16 +15,7 @@ import (
 // The hand-written exposition must parse with Prometheus' own text parser
 // and carry every metric with its type and current value.
 func TestMetricsExposition(t *testing.T) {
-	dir := t.TempDir()
-	cfg := DefaultConfig()
-	cfg.Site, cfg.Cabin = "s", "c"
-	cfg.StateDir = filepath.Join(dir, "state")
-	cfg.Controller.Source = SourceContacts
-	cfg.Controller.Contacts = "../sensors/profiles/contacts/relay-board.yaml"
-	cfg.Uplink.Broker = "tcp://127.0.0.1:1"
-	cfg.Screen.Socket = filepath.Join(dir, "a.sock")
-	cfg.Metrics.Listen = ""
-	a, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	a, err := New(context.Background(), contactsConfig(t), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
