@@ -45,6 +45,18 @@ func onMain(f func()) {
 	<-finished
 }
 
+// newRenderer makes a Renderer on the main thread, as ebiten wants.
+func newRenderer(t *testing.T) *Renderer {
+	t.Helper()
+	var r *Renderer
+	var err error
+	onMain(func() { r, err = NewRenderer() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 func TestMain(m *testing.M) {
 	code := 0
 	go func() {

@@ -151,15 +151,8 @@ func goldens() []golden {
 }
 
 func TestGolden(t *testing.T) {
-	var r *Renderer
-	onMain(func() {
-		var err error
-		r, err = NewRenderer()
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.Media = mediaLoader
-	})
+	r := newRenderer(t)
+	r.Media = mediaLoader
 	for _, g := range goldens() {
 		t.Run(g.name, func(t *testing.T) {
 			v := newModel(t, g.cfg).View(g.in)
@@ -257,13 +250,7 @@ func TestGoldenImagesDiffer(t *testing.T) {
 
 func TestRedrawOnlyOnChange(t *testing.T) {
 	m := newModel(t, nil)
-	var r *Renderer
-	onMain(func() {
-		var err error
-		if r, err = NewRenderer(); err != nil {
-			t.Fatal(err)
-		}
-	})
+	r := newRenderer(t)
 	now := t0
 	in := ui.Input{State: cabin(func(s *wire.State) { s.Moving = false }), Notices: noticeSet(false), AgentUp: true}
 	g := NewGame(r, func() ui.View { in.Now = now; return m.View(in) })
@@ -313,13 +300,7 @@ func TestRedrawOnlyOnChange(t *testing.T) {
 // View's size yet is left alone.
 func TestFreshScreenIsPaintedWhole(t *testing.T) {
 	m := newModel(t, nil)
-	var r *Renderer
-	onMain(func() {
-		var err error
-		if r, err = NewRenderer(); err != nil {
-			t.Fatal(err)
-		}
-	})
+	r := newRenderer(t)
 	in := ui.Input{State: cabin(func(s *wire.State) { s.Moving = false }), Notices: noticeSet(false), AgentUp: true, Now: t0}
 	g := NewGame(r, func() ui.View { return m.View(in) })
 	var got, want *image.RGBA
@@ -375,13 +356,7 @@ func TestHostileTextDoesNotCrash(t *testing.T) {
 		"\n\n\n",
 		"É È À Ç Ù ô ï « guillemets » — tiret … points",
 	}
-	var r *Renderer
-	onMain(func() {
-		var err error
-		if r, err = NewRenderer(); err != nil {
-			t.Fatal(err)
-		}
-	})
+	r := newRenderer(t)
 	for i, s := range hostile {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			ns.Notices[0].Title.FR = s[:min(len(s), 120)]
@@ -562,13 +537,7 @@ func TestChangedRegionsRepaintMatchesFullPaint(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := newModel(t, tc.cfg)
 			base := ui.Input{State: cabin(nil), Notices: noticeSet(true), AgentUp: true, Now: t0}
-			var r *Renderer
-			onMain(func() {
-				var err error
-				if r, err = NewRenderer(); err != nil {
-					t.Fatal(err)
-				}
-			})
+			r := newRenderer(t)
 			for _, st := range steps {
 				in := base
 				st.edit(&in)
@@ -681,13 +650,7 @@ func TestUntilArrowFrame(t *testing.T) {
 func TestUpdateNudgesWakeWhenTheArrowStarts(t *testing.T) {
 	m := newModel(t, nil)
 	in := ui.Input{State: cabin(func(s *wire.State) { s.Moving = false }), AgentUp: true, Now: t0}
-	var r *Renderer
-	onMain(func() {
-		var err error
-		if r, err = NewRenderer(); err != nil {
-			t.Fatal(err)
-		}
-	})
+	r := newRenderer(t)
 	g := NewGame(r, func() ui.View { return m.View(in) })
 	nudges := func() int {
 		select {
