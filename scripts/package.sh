@@ -70,7 +70,9 @@ for target in arm64: arm:7; do
 	arch=${target%%:*} arm=${target#*:}
 	dir="$DIST/linux-$arch"
 	mkdir -p "$dir"
-	say "building agent, elevatorsim${arm:-, receiver} for linux/$arch${arm:+ (GOARM=$arm)}"
+	what="agent, elevatorsim"
+	[ -n "$arm" ] || what="$what, receiver"
+	say "building $what for linux/$arch${arm:+ (GOARM=$arm)}"
 	gobuild "$arch" "$arm" "$dir/palier-agent" ./cmd/agent
 	gobuild "$arch" "$arm" "$dir/palier-elevatorsim" ./cmd/elevatorsim
 	# The receiver runs in the cloud, on amd64 or arm64 nodes: not on armv7.
