@@ -35,19 +35,31 @@ need_go_tool() {
 # Pinned tools of the packaging checks (scripts/package.sh, test-packaging.sh).
 HELM=helm.sh/helm/v3/cmd/helm@v3.22.0
 KUBECONFORM=github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0
-NATS_SERVER=github.com/nats-io/nats-server/v2@v2.15.2
+# nats-server: built from this module's own requirement (go.mod pins it), so
+# it shares the compiled server package with natsembed instead of a second
+# build of its own dependency versions (about a minute of CPU cold).
 SOPS=github.com/getsops/sops/v3/cmd/sops@v3.13.3
-AGE=filippo.io/age/cmd/age@v1.3.2
 NFPM=github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2 # v2.46+ needs go.digitalxero.dev, not on the module proxy
+
+# need_nats_server builds the nats-server command of the version go.mod
+# requires into GOBIN, unless it is there already.
+need_nats_server() {
+	local bin want
+	bin="$(go env GOPATH)/bin/nats-server"
+	want=$(go list -m -f '{{.Path}}@{{.Version}}' github.com/nats-io/nats-server/v2)
+	if [ -x "$bin" ] && [ "$(cat "$bin.version" 2>/dev/null)" = "$want (go.mod)" ]; then return 0; fi
+	say "building nats-server $want (this module's requirement)"
+	go build -trimpath -o "$bin" github.com/nats-io/nats-server/v2
+	echo "$want (go.mod)" >"$bin.version"
+}
 
 # install_packaging_tools installs them all (scripts/test.sh runs it in the
 # background while the tests run: compiling them takes minutes on 2 cores).
 install_packaging_tools() {
 	need_go_tool helm "$HELM"
 	need_go_tool kubeconform "$KUBECONFORM"
-	need_go_tool nats-server "$NATS_SERVER"
+	need_nats_server
 	need_go_tool sops "$SOPS"
-	need_go_tool age "$AGE"
 	need_go_tool nfpm "$NFPM"
 }
 

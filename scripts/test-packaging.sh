@@ -28,9 +28,8 @@ K8S_VERSION=1.31.4 # the Kubernetes whose API the chart is validated against
 need_apt qemu-user-static systemd openssl
 need_go_tool helm "$HELM"
 need_go_tool kubeconform "$KUBECONFORM"
-need_go_tool nats-server "$NATS_SERVER"
+need_nats_server
 need_go_tool sops "$SOPS"
-need_go_tool age "$AGE"
 export PATH="$(go env GOPATH)/bin:$PATH"
 
 work=$(mktemp -d)
