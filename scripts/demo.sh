@@ -17,7 +17,7 @@ speed=${PALIER_DEMO_SPEED:-10}
 mkdir -p "$dir/bin" "$dir/log"
 dir=$(cd "$dir" && pwd)
 
-need_apt curl "${EBITEN_BUILD_DEPS[@]}"
+need_apt "${BASE_DEPS[@]}" "${EBITEN_BUILD_DEPS[@]}"
 say "building the binaries into $dir/bin"
 go build -o "$dir/bin/" ./cmd/agent ./cmd/receiver ./cmd/elevatorsim ./cmd/display
 

@@ -63,12 +63,16 @@ install_packaging_tools() {
 	need_go_tool nfpm "$NFPM"
 }
 
+# What every script takes for granted: git (the tree, the Go tools' VCS
+# stamps), certificates for the Go module proxy, file, binutils and procps.
+BASE_DEPS=(git ca-certificates file binutils procps curl)
 # Debian packages needed to build and run the ebiten screen.
 EBITEN_BUILD_DEPS=(gcc libc6-dev libgl1-mesa-dev libx11-dev libxrandr-dev libxxf86vm-dev libxi-dev libxcursor-dev libxinerama-dev)
 EBITEN_RUN_DEPS=(xvfb xauth libgl1-mesa-dri libegl1 libegl-mesa0 libgles2)
-# The cross compilers of the arm64 and armhf screens (with their C library);
-# the X11 side comes from scripts/sysroot.sh, not from the host.
-DISPLAY_CROSS_DEPS=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf)
+# The cross compilers of the arm64 and armhf screens and their C libraries
+# (the compilers only recommend them, and need_apt installs without
+# recommends); the X11 side comes from scripts/sysroot.sh, not from the host.
+DISPLAY_CROSS_DEPS=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross)
 
 # start_test_postgres starts a throwaway PostgreSQL cluster on 127.0.0.1 and
 # exports PALIER_TEST_POSTGRES_URL; stop_test_postgres removes it.

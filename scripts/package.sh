@@ -32,6 +32,7 @@ cd "$(dirname "$0")/.."
 
 DIST=${DIST:-dist}
 
+need_apt "${BASE_DEPS[@]}"
 need_go_tool nfpm "$NFPM"
 export PATH="$(go env GOPATH)/bin:$PATH"
 

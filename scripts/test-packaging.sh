@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 
 K8S_VERSION=1.31.4 # the Kubernetes whose API the chart is validated against
 
-need_apt qemu-user-static systemd openssl
+need_apt "${BASE_DEPS[@]}" qemu-user-static systemd openssl
 need_go_tool helm "$HELM"
 need_go_tool kubeconform "$KUBECONFORM"
 need_nats_server

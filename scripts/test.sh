@@ -9,7 +9,11 @@ cd "$(dirname "$0")/.."
 
 STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-need_apt "${EBITEN_BUILD_DEPS[@]}" "${EBITEN_RUN_DEPS[@]}" "${DISPLAY_CROSS_DEPS[@]}" qemu-user-static chromium systemd openssl
+# Every package is named, even those a usual machine has: a fresh minimal
+# Debian (scripts/test-fresh.sh) has none of them, and need_apt takes no
+# recommendations.
+need_apt "${BASE_DEPS[@]}" "${EBITEN_BUILD_DEPS[@]}" "${EBITEN_RUN_DEPS[@]}" "${DISPLAY_CROSS_DEPS[@]}" \
+	qemu-user-static chromium systemd openssl
 need_go_tool staticcheck "$STATICCHECK"
 export PATH="$(go env GOPATH)/bin:$PATH"
 
@@ -92,11 +96,12 @@ fi
 scripts/test-packaging.sh
 
 # Byte order, alignment and 32-bit limits matter where we touch the wire and
-# the disk: run those packages' tests on the cabin's architectures.
+# the disk: run those packages' tests on the cabin's architectures
+# (-trimpath as the cross-builds above, so their compiled packages are reused).
 qemu_pkgs="./hal/... ./sensors/... ./outbox/... ./wire/..."
 say "tests under qemu-user-static: linux/arm64"
-PALIER_TEST_EXEC=qemu-aarch64-static CGO_ENABLED=0 GOARCH=arm64 go test -count=1 -timeout 10m -exec qemu-aarch64-static $qemu_pkgs
+PALIER_TEST_EXEC=qemu-aarch64-static CGO_ENABLED=0 GOARCH=arm64 go test -trimpath -count=1 -timeout 10m -exec qemu-aarch64-static $qemu_pkgs
 say "tests under qemu-user-static: linux/arm (GOARM=7)"
-PALIER_TEST_EXEC=qemu-arm-static CGO_ENABLED=0 GOARCH=arm GOARM=7 go test -count=1 -timeout 10m -exec qemu-arm-static $qemu_pkgs
+PALIER_TEST_EXEC=qemu-arm-static CGO_ENABLED=0 GOARCH=arm GOARM=7 go test -trimpath -count=1 -timeout 10m -exec qemu-arm-static $qemu_pkgs
 
 say "all checks passed"
