@@ -52,6 +52,11 @@ if [ -f /etc/apt/sources.list.d/debian.sources ]; then
 	rm -f "$root/etc/apt/sources.list"
 fi
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+# This machine's trust (a workplace may reach the Go module proxy through
+# its own certificate authority), picked up when scripts/test.sh installs
+# ca-certificates: until then the root trusts nothing, as a fresh one.
+mkdir -p "$root/usr/local/share/ca-certificates"
+cp -L /etc/ssl/certs/ca-certificates.crt "$root/usr/local/share/ca-certificates/host-trust.crt"
 goroot=$(go env GOROOT)
 mkdir -p "$root/usr/local"
 cp -a "$goroot" "$root/usr/local/go"
