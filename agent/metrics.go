@@ -33,6 +33,7 @@ func (a *Agent) metrics() []metric {
 		{"acks_total", "End-to-end acknowledgements applied.", "counter", func() float64 { return float64(a.up.Stats().Acks) }},
 		{"uplink_connected", "1 when connected to the broker.", "gauge", func() float64 { return b2f(a.up.Connected()) }},
 		{"outbox_depth", "Events in the outbox, pending or sent and unconfirmed.", "gauge", func() float64 { return float64(a.ob.Stats().Depth()) }},
+		{"outbox_acks_beyond_sent_total", "Acknowledgements that claimed events never sent (forged, or a restored outbox file); those events were kept.", "counter", func() float64 { return float64(a.ob.Stats().AcksBeyondSent) }},
 		{"outbox_oldest_pending_seconds", "Age of the oldest pending event.", "gauge", func() float64 { return a.ob.Stats().OldestPending.Seconds() }},
 		{"uptime_seconds", "Seconds since the agent started.", "gauge", func() float64 { return time.Since(a.start).Seconds() }},
 	}

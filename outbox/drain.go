@@ -275,9 +275,18 @@ func (o *Outbox) Release(seqs []uint64) {
 }
 
 // Confirm applies a cumulative end-to-end acknowledgement: every entry of this
-// epoch with a sequence up to upTo, pending or sent, is deleted. It returns how
-// many were deleted. An acknowledgement of another epoch (an outbox that was
-// reset) is ignored and returns (0, nil).
+// epoch with a sequence up to upTo that was sent at least once (pending again
+// or still sent) is deleted. It returns how many were deleted. An
+// acknowledgement of another epoch (an outbox that was reset) is ignored and
+// returns (0, nil).
+//
+// An entry never handed to MarkSent is kept whatever the acknowledgement
+// says: the receiver cannot have stored what the agent never published, so
+// such an acknowledgement is forged or comes from another file's past (a
+// restored copy). It is counted in Stats.AcksBeyondSent and logged, and
+// the entries it claimed are sent as usual. An honest acknowledgement that
+// races ahead of MarkSent (the agent died between the broker's PUBACK and
+// the commit) only costs a re-send, which the receiver drops as a duplicate.
 func (o *Outbox) Confirm(epoch string, upTo uint64) (int, error) {
 	if epoch != o.epoch || upTo == 0 {
 		return 0, nil
@@ -287,40 +296,48 @@ func (o *Outbox) Confirm(epoch string, upTo uint64) (int, error) {
 	if o.closed {
 		return 0, fmt.Errorf("confirm: %w", ErrClosed)
 	}
-	if upTo > o.st.lastSeq {
-		o.log.Warn("outbox: acknowledgement beyond the last sequence", "ack", upTo, "last", o.st.lastSeq)
-		upTo = o.st.lastSeq
-	}
+	claimed := upTo
+	upTo = min(upTo, o.st.lastSeq)
 	st := o.st
 	var deleted []uint64
+	var neverSent int
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		idx := tx.Bucket(bucketSentIdx)
 		for c := range Class(numClasses) {
 			for stage, name := range [][]byte{bucketPending[c], bucketSent[c]} {
 				b := tx.Bucket(name)
-				for {
-					// First after each Delete: a bbolt cursor may skip a key
-					// when the one under it is deleted.
-					k, v := b.Cursor().First()
-					if k == nil || keySeq(k) > upTo {
-						break
-					}
+				// Collect first, delete after: a bbolt cursor may skip a
+				// key when the one under it is deleted.
+				type victim struct {
+					seq uint64
+					r   record
+				}
+				var victims []victim
+				cur := b.Cursor()
+				for k, v := cur.First(); k != nil && keySeq(k) <= upTo; k, v = cur.Next() {
 					seq := keySeq(k)
 					r, err := decodeRecord(v)
 					if err != nil {
 						return fmt.Errorf("seq %d: %w", seq, err)
 					}
+					if r.attempts == 0 {
+						neverSent++
+						continue
+					}
+					victims = append(victims, victim{seq, r})
+				}
+				for _, vi := range victims {
 					if stage == stageSent {
-						if err := idx.Delete(sentIdxKey(r.sentAt, seq)); err != nil {
+						if err := idx.Delete(sentIdxKey(vi.r.sentAt, vi.seq)); err != nil {
 							return err
 						}
 					}
-					if err := b.Delete(seqKey(seq)); err != nil {
+					if err := b.Delete(seqKey(vi.seq)); err != nil {
 						return err
 					}
 					st.count[c][stage]--
-					st.bytes[c][stage] -= int64(len(r.payload))
-					deleted = append(deleted, seq)
+					st.bytes[c][stage] -= int64(len(vi.r.payload))
+					deleted = append(deleted, vi.seq)
 				}
 			}
 		}
@@ -332,6 +349,11 @@ func (o *Outbox) Confirm(epoch string, upTo uint64) (int, error) {
 	o.st = st
 	for _, seq := range deleted {
 		delete(o.leased, seq)
+	}
+	if neverSent > 0 || claimed > o.st.lastSeq {
+		o.acksBeyondSent++
+		o.log.Warn("outbox: acknowledgement claims entries never sent; kept them",
+			"epoch", epoch, "ack", claimed, "last", o.st.lastSeq, "never_sent", neverSent, "confirmed", len(deleted))
 	}
 	return len(deleted), nil
 }

@@ -154,3 +154,21 @@ func seqsOf(es []Entry) []uint64 {
 	}
 	return s
 }
+
+// sendUpTo publishes, as the uplink would, every entry up to upTo (MarkSent)
+// and gives the rest back: Confirm deletes only what was sent.
+func sendUpTo(t testing.TB, o *Outbox, upTo uint64) {
+	t.Helper()
+	var sent, rest []uint64
+	for _, e := range leaseNow(t, o, 1<<30, 0) {
+		if e.Seq <= upTo {
+			sent = append(sent, e.Seq)
+		} else {
+			rest = append(rest, e.Seq)
+		}
+	}
+	if err := o.MarkSent(sent); err != nil {
+		t.Fatalf("MarkSent: %v", err)
+	}
+	o.Release(rest)
+}

@@ -155,6 +155,8 @@ type Outbox struct {
 	closed  bool
 	commits uint64
 	appends uint64
+	// acknowledgements that claimed entries never sent, since Open
+	acksBeyondSent uint64
 }
 
 // Epoch returns the random id made when the file was created: [a-z0-9-].

@@ -183,20 +183,49 @@ func TestMarkSentConfirmStages(t *testing.T) {
 	if n, err := o.Confirm("other-epoch", 5); n != 0 || err != nil {
 		t.Fatalf("Confirm of another epoch = %d, %v", n, err)
 	}
-	// Cumulative: confirms sent and pending entries alike.
+	// Cumulative: confirms what was sent, still sent or pending again after
+	// resend_after alike, and never what was not sent (4 here).
+	clock.Advance(o.opts.ResendAfter + time.Second)
+	es = mustLease(t, o, 1, 0) // requeues 1..3; lease 1 and give it back
+	o.Release(seqsOf(es))
+	if st := o.Stats(); st.Pending[ClassEvents] != 5 || st.Sent[ClassEvents] != 0 {
+		t.Fatalf("after resend_after: %+v", st)
+	}
 	n, err := o.Confirm(o.Epoch(), 4)
-	if err != nil || n != 4 {
-		t.Fatalf("Confirm(4) = %d, %v; want 4", n, err)
+	if err != nil || n != 3 {
+		t.Fatalf("Confirm(4) = %d, %v; want 3 (4 was never sent)", n, err)
 	}
 	st = o.Stats()
-	if st.Depth() != 1 || st.Pending[ClassEvents] != 1 || st.Bytes != 1 {
+	if st.Depth() != 2 || st.Pending[ClassEvents] != 2 || st.Bytes != 2 || st.AcksBeyondSent != 1 {
 		t.Fatalf("after Confirm: %+v", st)
 	}
-	if n, _ := o.Confirm(o.Epoch(), 4); n != 0 {
+	if n, _ := o.Confirm(o.Epoch(), 3); n != 0 {
 		t.Fatalf("repeated Confirm deleted %d", n)
 	}
-	if got := dump(t, o); len(got) != 1 || got[0].seq != 5 {
+	if got := dump(t, o); len(got) != 2 || got[0].seq != 4 || got[1].seq != 5 {
 		t.Fatalf("left %+v", got)
+	}
+}
+
+// TestConfirmForgedAckKeepsUnsent: an acknowledgement far beyond what was
+// sent (forged, read off the ack topic) deletes only what was sent and is
+// reported; the rest is still sent afterwards.
+func TestConfirmForgedAckKeepsUnsent(t *testing.T) {
+	o, _ := openTest(t, Options{})
+	for i := range 60 {
+		mustAppend(t, o, ClassEvents, fmt.Sprint(i))
+	}
+	sendUpTo(t, o, 12)
+	n, err := o.Confirm(o.Epoch(), 1_000_000_000)
+	if err != nil || n != 12 {
+		t.Fatalf("Confirm(1e9) = %d, %v; want 12 (only 1..12 were sent)", n, err)
+	}
+	st := o.Stats()
+	if st.Depth() != 48 || st.Pending[ClassEvents] != 48 || st.AcksBeyondSent != 1 {
+		t.Fatalf("after a forged ack: %+v", st)
+	}
+	if es := leaseNow(t, o, 100, 0); len(es) != 48 || es[0].Seq != 13 || es[47].Seq != 60 {
+		t.Fatalf("leased %v after a forged ack, want 13..60", seqsOf(es))
 	}
 }
 
@@ -393,6 +422,7 @@ func TestCompactionAtOpen(t *testing.T) {
 	}
 	wg.Wait()
 	last := o.Stats().LastSeq
+	sendUpTo(t, o, last-10)
 	if _, err := o.Confirm(o.Epoch(), last-10); err != nil {
 		t.Fatal(err)
 	}

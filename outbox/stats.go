@@ -25,6 +25,10 @@ type Stats struct {
 	Commits        uint64 // append transactions since Open (each is one bbolt commit)
 	Appends        uint64 // entries appended since Open
 	FileBytes      int64  // size of the bbolt file
+	// AcksBeyondSent counts acknowledgements since Open that claimed
+	// entries never sent (forged, or from a restored older file); those
+	// entries were kept.
+	AcksBeyondSent uint64
 }
 
 // Depth is the number of entries not yet confirmed.
@@ -51,6 +55,7 @@ func (o *Outbox) Stats() Stats {
 		Quarantined:    o.st.quarantined,
 		Commits:        o.commits,
 		Appends:        o.appends,
+		AcksBeyondSent: o.acksBeyondSent,
 	}
 	for c := range Class(numClasses) {
 		s.Evicted += o.st.evicted[c]
