@@ -17,7 +17,7 @@ func DecodeAck(b []byte) (Ack, error) {
 	if len(b) > 4<<10 {
 		return a, fmt.Errorf("ack of %d bytes: %w", len(b), ErrTooLarge)
 	}
-	if err := checkVersion(b); err != nil {
+	if err := checkEnvelope(b); err != nil {
 		return a, err
 	}
 	if err := decodeStrict(b, &a); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Version is the schema version this package writes and the only one it reads.
@@ -68,9 +69,14 @@ func decodeStrict(b []byte, v any) error {
 	return nil
 }
 
-// checkVersion reads only "v" so that a message of another version is refused
-// by its version, not by whichever field changed.
-func checkVersion(b []byte) error {
+// checkEnvelope refuses a message that is not UTF-8 (JSON is; a store or a
+// browser further on refuses the bytes, and one device's batch must not
+// hold back the fleet's), then reads only "v", so that a message of another
+// version is refused by its version, not by whichever field changed.
+func checkEnvelope(b []byte) error {
+	if err := checkUTF8(b); err != nil {
+		return err
+	}
 	var head struct {
 		V *int `json:"v"`
 	}
@@ -86,13 +92,28 @@ func checkVersion(b []byte) error {
 	return nil
 }
 
+// checkUTF8 names the offset of the first byte that is not UTF-8.
+func checkUTF8(b []byte) error {
+	if utf8.Valid(b) {
+		return nil
+	}
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return fmt.Errorf("not valid UTF-8 at byte %d", i)
+		}
+		i += n
+	}
+	return errors.New("not valid UTF-8")
+}
+
 // DecodeBatch decodes and validates an event batch.
 func DecodeBatch(b []byte) (Batch, error) {
 	var batch Batch
 	if len(b) > MaxBatchBytes {
 		return batch, fmt.Errorf("batch of %d bytes (at most %d): %w", len(b), MaxBatchBytes, ErrTooLarge)
 	}
-	if err := checkVersion(b); err != nil {
+	if err := checkEnvelope(b); err != nil {
 		return batch, err
 	}
 	if err := decodeStrict(b, &batch); err != nil {
@@ -151,6 +172,10 @@ func (e *Event) Validate() error {
 	}
 	if len(e.Data) == 0 || bytes.Equal(e.Data, []byte("null")) {
 		return fieldErr("data", "missing for type %q", e.Type)
+	}
+	// Data travels and is stored as it came: it must be UTF-8 itself.
+	if err := checkUTF8(e.Data); err != nil {
+		return fieldErr("data", "%v", err)
 	}
 	if err := decodeStrict(e.Data, data); err != nil {
 		var fe *FieldError

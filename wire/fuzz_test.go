@@ -3,6 +3,7 @@ package wire_test
 import (
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/palier-lifts/palier/wire"
 )
@@ -15,6 +16,12 @@ func FuzzDecodeBatch(f *testing.F) {
 		batch, err := wire.DecodeBatch(b)
 		if err != nil {
 			return
+		}
+		// What is accepted can be stored as text: UTF-8 throughout.
+		for i, ev := range batch.Events {
+			if !utf8.Valid(ev.Data) {
+				t.Fatalf("event %d accepted with data that is not UTF-8: %q", i, ev.Data)
+			}
 		}
 		again, err := json.Marshal(batch)
 		if err != nil {

@@ -94,7 +94,7 @@ func DecodeNoticeSet(b []byte) (NoticeSet, error) {
 	if len(b) > MaxNoticeSetBytes {
 		return s, fmt.Errorf("notice set of %d bytes (at most %d): %w", len(b), MaxNoticeSetBytes, ErrTooLarge)
 	}
-	if err := checkVersion(b); err != nil {
+	if err := checkEnvelope(b); err != nil {
 		return s, err
 	}
 	if err := decodeStrict(b, &s); err != nil {

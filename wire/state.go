@@ -39,7 +39,7 @@ func DecodeState(b []byte) (State, error) {
 	if len(b) > 64<<10 {
 		return s, fmt.Errorf("state of %d bytes: %w", len(b), ErrTooLarge)
 	}
-	if err := checkVersion(b); err != nil {
+	if err := checkEnvelope(b); err != nil {
 		return s, err
 	}
 	if err := decodeStrict(b, &s); err != nil {

@@ -163,3 +163,34 @@ func TestNoticeSetValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeRefusesInvalidUTF8: a fault text with bytes that are not UTF-8
+// is refused at the edge, in every message and in an event built by hand,
+// since PostgreSQL refuses such text and a browser shows it mangled.
+func TestDecodeRefusesInvalidUTF8(t *testing.T) {
+	fault := func(text string) string {
+		return strings.Replace(goodBatch, `"type":"arrival","data":{"floor":3}`,
+			`"type":"fault","data":{"code":7,"text":"`+text+`","severity":"error","active":true}`, 1)
+	}
+	if _, err := wire.DecodeBatch([]byte(fault("porte bloquée"))); err != nil {
+		t.Fatalf("the same batch in UTF-8: %v", err)
+	}
+	bad := fault("porte bloqu\xe9e") // Latin-1
+	if _, err := wire.DecodeBatch([]byte(bad)); err == nil || !strings.Contains(err.Error(), "not valid UTF-8 at byte") {
+		t.Fatalf("batch with Latin-1 bytes: %v, want a UTF-8 error naming the byte", err)
+	}
+	for name, decode := range map[string]func([]byte) error{
+		"notice set": func(b []byte) error { _, err := wire.DecodeNoticeSet(b); return err },
+		"ack":        func(b []byte) error { _, err := wire.DecodeAck(b); return err },
+		"state":      func(b []byte) error { _, err := wire.DecodeState(b); return err },
+	} {
+		if err := decode([]byte("{\"v\":1,\"site\":\"\xff\"}")); err == nil || !strings.Contains(err.Error(), "UTF-8") {
+			t.Errorf("%s with a 0xff byte: %v, want a UTF-8 error", name, err)
+		}
+	}
+	ev := wire.Event{Seq: 1, Time: time.Now(), Type: "fault", Data: []byte("{\"code\":1,\"text\":\"\xc3\",\"severity\":\"error\",\"active\":true}")}
+	var fe *wire.FieldError
+	if err := ev.Validate(); !errors.As(err, &fe) || fe.Field != "data" {
+		t.Fatalf("event with a cut UTF-8 sequence: %v, want a FieldError on data", err)
+	}
+}
