@@ -80,10 +80,10 @@ start_test_postgres() {
 	need_apt postgresql
 	local bin
 	bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+	PG_BIN=$bin PG_AS=()
 	PG_DATA=$(mktemp -d /tmp/palier-pg.XXXXXX)
 	PG_PORT=${PALIER_TEST_POSTGRES_PORT:-55432}
 	# PostgreSQL refuses to run as root: run it as the postgres user then.
-	PG_AS=()
 	if [ "$(id -u)" -eq 0 ]; then
 		chown postgres "$PG_DATA"
 		PG_AS=(runuser -u postgres --)
@@ -92,7 +92,6 @@ start_test_postgres() {
 	"${PG_AS[@]}" "$bin/initdb" -D "$PG_DATA/db" -U postgres -A trust --no-sync >/dev/null
 	"${PG_AS[@]}" "$bin/pg_ctl" -D "$PG_DATA/db" -l "$PG_DATA/log" -w \
 		-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DATA -c fsync=on" start >/dev/null
-	PG_BIN=$bin
 	export PALIER_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
 }
 

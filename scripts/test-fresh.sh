@@ -44,6 +44,7 @@ root=$work/root
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$root"
 tar -C "$root" -xf "$cache"
+chmod 755 "$root" # the tar's "." is mktemp's 0700: no one but root could walk /
 
 # The same Debian sources as this machine (so "fresh" means the same
 # archive, not a different one), its resolver, and Go: nothing else.

@@ -72,6 +72,7 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$root"
 tar -C "$root" -xf "$cache"
+chmod 755 "$root" # the tar's "." is mktemp's 0700: only root could walk /
 mount -t proc proc "$root/proc"
 mount --bind /dev/pts "$root/dev/pts"
 in_root() { chroot "$root" "$@"; }
