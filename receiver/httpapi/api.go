@@ -56,9 +56,10 @@ type Options struct {
 
 // API is the HTTP handler.
 type API struct {
-	o        Options
-	mux      *http.ServeMux
-	requests *prometheus.CounterVec
+	o            Options
+	mux          *http.ServeMux
+	requests     *prometheus.CounterVec
+	dashboardCSP string
 }
 
 //go:embed dashboard.html
@@ -75,7 +76,7 @@ func New(o Options) (*API, error) {
 	if o.MaxUploadBytes == 0 {
 		o.MaxUploadBytes = 20 << 20
 	}
-	a := &API{o: o, mux: http.NewServeMux()}
+	a := &API{o: o, mux: http.NewServeMux(), dashboardCSP: dashboardCSP(dashboard)}
 	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "palier_receiver_http_requests_total", Help: "HTTP requests by route and status code.",
 	}, []string{"route", "code"})
@@ -101,6 +102,7 @@ func New(o Options) (*API, error) {
 	m.HandleFunc("GET /media/{sha256}", a.getMedia)
 	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", a.dashboardCSP)
 		w.Write(dashboard)
 	})
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -122,7 +124,18 @@ func (w *statusWriter) WriteHeader(code int) {
 // ServeHTTP implements http.Handler.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-	a.mux.ServeHTTP(sw, r)
+	secure(w.Header(), apiCSP)
+	if param, why := a.crossSite(r); param != "" {
+		code := http.StatusForbidden
+		if param == "Content-Type" {
+			code = http.StatusUnsupportedMediaType
+		} else if param == "Host" {
+			code = http.StatusMisdirectedRequest
+		}
+		writeError(sw, code, param, "%s", why)
+	} else {
+		a.mux.ServeHTTP(sw, r)
+	}
 	route := r.Pattern
 	if route == "" {
 		route = "unmatched"

@@ -7,6 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"log/slog"
 	"net/http"
@@ -58,6 +61,7 @@ type fixture struct {
 	srv   *httptest.Server
 	st    store.Store
 	pub   *recorder
+	media *media.Store
 	token string // sent as bearer when not empty
 }
 
@@ -81,7 +85,7 @@ func newFixture(t testing.TB, tokens map[string]Role) *fixture {
 	}
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &fixture{srv: srv, st: st, pub: pub}
+	return &fixture{srv: srv, st: st, pub: pub, media: md}
 }
 
 func (f *fixture) do(t *testing.T, method, path, ctype string, body []byte) (int, []byte, http.Header) {
@@ -333,7 +337,7 @@ func TestNoticesLifecycle(t *testing.T) {
 
 func TestMedia(t *testing.T) {
 	f := newFixture(t, nil)
-	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{1}, 100)...)
+	png := smallPNG(t)
 	code, b, _ := f.do(t, "POST", "/api/v1/media", "image/png", png)
 	var m wire.Media
 	if json.Unmarshal(b, &m); code != 201 {
@@ -346,6 +350,34 @@ func TestMedia(t *testing.T) {
 	code, got, hdr := f.do(t, "GET", "/media/"+m.SHA256, "", nil)
 	if code != 200 || !bytes.Equal(got, png) || hdr.Get("Content-Type") != "image/png" {
 		t.Fatalf("download: %d, %d bytes, %s", code, len(got), hdr.Get("Content-Type"))
+	}
+	if hdr.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(hdr.Get("Content-Security-Policy"), "sandbox") {
+		t.Fatalf("download headers %v: want nosniff and a sandboxing CSP", hdr)
+	}
+	// What is declared must be what the file holds (issue 20, finding 6):
+	// markup or a program sent as a picture is refused, naming why.
+	for name, body := range map[string][]byte{
+		"HTML as image/png":   []byte("<html><script>alert(document.domain)</script></html>"),
+		"ELF as image/png":    append([]byte("\x7fELF\x02\x01\x01"), make([]byte, 100)...),
+		"PNG header and junk": append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{1}, 100)...),
+	} {
+		code, b, _ := f.do(t, "POST", "/api/v1/media", "image/png", body)
+		if code != http.StatusUnsupportedMediaType || !bytes.Contains(b, []byte("not a file of an accepted type")) {
+			t.Errorf("%s: %d %s, want 415 naming the type", name, code, b)
+		}
+	}
+	if code, b, _ := f.do(t, "POST", "/api/v1/media", "image/jpeg", png); code != http.StatusUnsupportedMediaType || !bytes.Contains(b, []byte("declared image/jpeg, holds image/png")) {
+		t.Errorf("PNG as image/jpeg: %d %s, want 415", code, b)
+	}
+	// A file stored before uploads were checked is only ever a download.
+	html := []byte("<html><script>alert(1)</script></html>")
+	old, _, err := f.media.Put(bytes.NewReader(html), 4096, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, hdr = f.do(t, "GET", "/media/"+old, "", nil)
+	if code != 200 || hdr.Get("Content-Type") != "application/octet-stream" || hdr.Get("Content-Disposition") != "attachment" || hdr.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("legacy HTML file served as %d %v", code, hdr)
 	}
 	if code, _, _ := f.do(t, "POST", "/api/v1/media", "text/html", png); code != http.StatusUnsupportedMediaType {
 		t.Fatalf("html upload: %d, want 415", code)
@@ -403,4 +435,91 @@ func FuzzParseEventQuery(f *testing.F) {
 			t.Fatalf("accepted %+v", q)
 		}
 	})
+}
+
+// smallPNG is a real 4x3 PNG.
+func smallPNG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 4, 3))
+	img.Set(1, 1, color.RGBA{200, 30, 30, 255})
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestCrossSiteRequestsRefused: a page of another origin, a "simple" body a
+// form can send, or a rebound DNS name cannot change or read anything
+// (issue 20, finding 7), and every response carries nosniff and a CSP.
+func TestCrossSiteRequestsRefused(t *testing.T) {
+	f := newFixture(t, nil) // no tokens: the mode where a browser is the only guard
+	notice := []byte(`{"id":"n1","category":"works","priority":"low","title":{"fr":"t"},"body":{"fr":"b"},"valid_from":"2026-03-01T00:00:00Z"}`)
+	send := func(method, path, ctype, origin, host string, body []byte) (int, []byte, http.Header) {
+		t.Helper()
+		req, err := http.NewRequest(method, f.srv.URL+path, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b, resp.Header
+	}
+	for _, tc := range []struct {
+		name, ctype, origin, host string
+		want                      int
+		param                     string
+	}{
+		{"another origin", "application/json", "http://127.0.0.2:8000", "", http.StatusForbidden, "Origin"},
+		{"a form's text/plain", "text/plain", "", "", http.StatusUnsupportedMediaType, "Content-Type"},
+		{"a form's urlencoded", "application/x-www-form-urlencoded", "", "", http.StatusUnsupportedMediaType, "Content-Type"},
+		{"a rebound DNS name", "application/json", "", "attacker.example:8080", http.StatusMisdirectedRequest, "Host"},
+	} {
+		code, b, _ := send("POST", "/api/v1/sites/s1/notices", tc.ctype, tc.origin, tc.host, notice)
+		var e APIError
+		json.Unmarshal(b, &e)
+		if code != tc.want || e.Param != tc.param {
+			t.Errorf("%s: %d %s, want %d naming %s", tc.name, code, b, tc.want, tc.param)
+		}
+	}
+	if code, _, _ := send("GET", "/api/v1/cabins", "", "", "attacker.example", nil); code != http.StatusMisdirectedRequest {
+		t.Errorf("read under a rebound DNS name: %d, want 421", code)
+	}
+	if code, _, _ := send("GET", "/healthz", "", "", "10.0.0.7:8080", nil); code != http.StatusOK {
+		t.Errorf("health probe by address: %d, want 200", code)
+	}
+	var set wire.NoticeSet
+	if f.get(t, "/api/v1/sites/s1/notices", &set); len(set.Notices) != 0 {
+		t.Fatalf("a refused request stored notices: %+v", set)
+	}
+	// The receiver's own page (same origin) and the public name still work.
+	if code, b, _ := send("POST", "/api/v1/sites/s1/notices", "application/json", f.srv.URL, "", notice); code != http.StatusCreated {
+		t.Fatalf("same-origin post: %d %s", code, b)
+	}
+	if code, _, _ := send("GET", "/api/v1/cabins", "", "", "palier.example", nil); code != http.StatusOK {
+		t.Errorf("read under the public_url host: %d, want 200", code)
+	}
+	for _, path := range []string{"/", "/api/v1/cabins", "/nowhere"} {
+		_, _, hdr := send("GET", path, "", "", "", nil)
+		csp := hdr.Get("Content-Security-Policy")
+		if hdr.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("GET %s: headers %v, want nosniff and a strict CSP", path, hdr)
+		}
+		if path == "/" && (strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "script-src 'sha256-")) {
+			t.Errorf("dashboard CSP %q: want its script by hash, no unsafe-inline", csp)
+		}
+	}
 }

@@ -209,7 +209,7 @@ func (a *API) deleteNotice(w http.ResponseWriter, r *http.Request) {
 }
 
 // Media types accepted for upload: what a cabin screen can show.
-var mediaTypes = []string{"image/png", "image/jpeg", "image/webp", "image/gif", "application/pdf"}
+var mediaTypes = media.Types
 
 func (a *API) uploadMedia(w http.ResponseWriter, r *http.Request) {
 	if a.o.Media == nil {
@@ -221,9 +221,13 @@ func (a *API) uploadMedia(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnsupportedMediaType, "Content-Type", "%q (want one of %v)", ct, mediaTypes)
 		return
 	}
-	sum, size, err := a.o.Media.Put(r.Body, a.o.MaxUploadBytes)
+	sum, size, err := a.o.Media.Put(r.Body, a.o.MaxUploadBytes, media.CheckType(ct))
 	if errors.Is(err, media.ErrTooLarge) {
 		writeError(w, http.StatusRequestEntityTooLarge, "", "file larger than %d bytes", a.o.MaxUploadBytes)
+		return
+	}
+	if errors.Is(err, media.ErrWrongType) {
+		writeError(w, http.StatusUnsupportedMediaType, "Content-Type", "%v", err)
 		return
 	}
 	if err != nil {
@@ -254,6 +258,19 @@ func (a *API) getMedia(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
+	// The type comes from the content, never from a guess of the browser's
+	// (nosniff) or of ServeContent's: a file stored before uploads were
+	// checked, that is not an accepted type, is only ever a download.
+	ct, err := media.Sniff(f)
+	if err != nil {
+		ct = "application/octet-stream"
+		w.Header().Set("Content-Disposition", "attachment")
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		writeError(w, http.StatusInternalServerError, "", "media error (see the receiver's log)")
+		return
+	}
+	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable") // content-addressed: never changes
 	w.Header().Set("ETag", `"`+sum+`"`)
 	http.ServeContent(w, r, "", time.Time{}, f)

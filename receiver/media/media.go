@@ -29,9 +29,10 @@ func Open(dir string) (*Store, error) {
 }
 
 // Put stores what r holds, at most max bytes, and returns its hash and size.
-// The file is written aside, fsync'd, then renamed into place, so a reader
-// never sees a partial file under a hash.
-func (s *Store) Put(r io.Reader, max int64) (sum string, size int64, err error) {
+// The file is written aside, fsync'd, checked by check (if not nil: e.g.
+// CheckType) and only then renamed into place, so a reader never sees a
+// partial or refused file under a hash.
+func (s *Store) Put(r io.Reader, max int64, check func(io.ReadSeeker) error) (sum string, size int64, err error) {
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "upload-*")
 	if err != nil {
 		return "", 0, fmt.Errorf("store media: %w", err)
@@ -52,6 +53,11 @@ func (s *Store) Put(r io.Reader, max int64) (sum string, size int64, err error) 
 	}
 	if size == 0 {
 		return "", 0, errors.New("store media: empty file")
+	}
+	if check != nil {
+		if err = check(tmp); err != nil {
+			return "", 0, fmt.Errorf("store media: %w", err)
+		}
 	}
 	if err = tmp.Sync(); err != nil {
 		return "", 0, fmt.Errorf("store media: %w", err)

@@ -15,7 +15,7 @@ func TestPutOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := "PNG pretend"
-	sum, size, err := s.Put(strings.NewReader(body), 1024)
+	sum, size, err := s.Put(strings.NewReader(body), 1024, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +23,7 @@ func TestPutOpen(t *testing.T) {
 	if sum != hex.EncodeToString(want[:]) || size != int64(len(body)) {
 		t.Fatalf("Put = %s, %d; want %x, %d", sum, size, want, len(body))
 	}
-	again, _, err := s.Put(strings.NewReader(body), 1024)
+	again, _, err := s.Put(strings.NewReader(body), 1024, nil)
 	if err != nil || again != sum {
 		t.Fatalf("same content again: %s, %v", again, err)
 	}
@@ -43,10 +43,10 @@ func TestLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Put(strings.NewReader(strings.Repeat("x", 11)), 10); !errors.Is(err, ErrTooLarge) {
+	if _, _, err := s.Put(strings.NewReader(strings.Repeat("x", 11)), 10, nil); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("11 bytes with max 10: %v, want ErrTooLarge", err)
 	}
-	if _, _, err := s.Put(strings.NewReader(""), 10); err == nil {
+	if _, _, err := s.Put(strings.NewReader(""), 10, nil); err == nil {
 		t.Fatal("empty file accepted")
 	}
 	if _, err := s.Open("../../etc/passwd"); !errors.Is(err, ErrBadHash) {
