@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,7 +23,14 @@ const (
 	HeaderReason  = "Palier-Reason"  // why the batch was refused
 	HeaderSubject = "Palier-Subject" // the subject it arrived on
 	HeaderSeq     = "Palier-Stream-Seq"
+	// HeaderTruncated is set on a copy cut to fit the server's payload
+	// limit: the original's size and SHA-256.
+	HeaderTruncated = "Palier-Truncated"
 )
+
+// deadLetterHeadroom is what a dead-letter copy leaves of the server's
+// payload limit for its headers (the reason is cut at 1 KiB).
+const deadLetterHeadroom = 8 << 10
 
 // DeadLetterPrefix starts the subjects of the dead-letter stream:
 // palier.deadletter.{site token}.{cabin token}.
@@ -282,6 +290,14 @@ func (in *Ingester) deadLetter(ctx context.Context, m jetstream.Msg, cause error
 	}
 	dl := nats.NewMsg(subj)
 	dl.Data = m.Data()
+	// A message near the payload limit plus these headers would not fit:
+	// its copy could never be published and it would loop for ever. Keep
+	// what fits and say what the whole was.
+	if room := int(in.nc.MaxPayload()) - deadLetterHeadroom; len(dl.Data) > room {
+		sum := sha256.Sum256(dl.Data)
+		dl.Header.Set(HeaderTruncated, fmt.Sprintf("%d bytes, sha256 %x; the first %d kept", len(dl.Data), sum, room))
+		dl.Data = dl.Data[:room]
+	}
 	dl.Header.Set(HeaderReason, reason)
 	dl.Header.Set(HeaderSubject, m.Subject())
 	if md, err := m.Metadata(); err == nil {
