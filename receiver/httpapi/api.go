@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -240,6 +241,17 @@ func (a *API) getCabin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, c)
 }
 
+// strictQuery parses the query string, refusing what URL.Query would drop
+// without a word (a ';' separator, a bad escape): a filter silently lost
+// returns more than was asked for.
+func strictQuery(r *http.Request) (url.Values, *APIError) {
+	v, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, &APIError{Param: "query", Error: fmt.Sprintf("%v (separate parameters with &, escape with %%XX)", err)}
+	}
+	return v, nil
+}
+
 // ParseEventQuery reads the query string of the events endpoint; the error
 // names the bad parameter.
 func ParseEventQuery(site, cabin string, v map[string][]string) (store.EventQuery, *APIError) {
@@ -251,6 +263,9 @@ func ParseEventQuery(site, cabin string, v map[string][]string) (store.EventQuer
 		return ""
 	}
 	for k := range v {
+		if len(v[k]) > 1 {
+			return q, &APIError{Param: k, Error: fmt.Sprintf("given %d times (give it once)", len(v[k]))}
+		}
 		switch k {
 		case "type", "since", "until", "cursor", "limit":
 		case "":
@@ -303,7 +318,12 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	q, apiErr := ParseEventQuery(id[0], id[1], r.URL.Query())
+	v, apiErr := strictQuery(r)
+	if apiErr != nil {
+		writeJSON(w, http.StatusBadRequest, apiErr)
+		return
+	}
+	q, apiErr := ParseEventQuery(id[0], id[1], v)
 	if apiErr != nil {
 		writeJSON(w, http.StatusBadRequest, apiErr)
 		return
@@ -324,8 +344,16 @@ func (a *API) siteReport(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := r.URL.Query()
+	v, apiErr := strictQuery(r)
+	if apiErr != nil {
+		writeJSON(w, http.StatusBadRequest, apiErr)
+		return
+	}
 	for k := range v {
+		if len(v[k]) > 1 {
+			writeError(w, http.StatusBadRequest, k, "given %d times (give it once)", len(v[k]))
+			return
+		}
 		if k != "since" && k != "until" && k != "tz" {
 			writeError(w, http.StatusBadRequest, k, "unknown parameter %q (want since, until or tz)", k)
 			return

@@ -523,3 +523,26 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestEventQueryRefusesWhatWouldBeDropped: a filter that URL.Query drops
+// without a word (a ';' separator) or a parameter given twice is refused,
+// naming it, instead of answering with more than was asked (issue 20, 11).
+func TestEventQueryRefusesWhatWouldBeDropped(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, tc := range []struct{ query, param string }{
+		{"type=trip;", "query"},
+		{"type=trip;limit=5", "query"},
+		{"limit=%zz", "query"},
+		{"type=trip&type=arrival", "type"},
+	} {
+		code, b, _ := f.do(t, "GET", "/api/v1/cabins/s1/c1/events?"+tc.query, "", nil)
+		var e APIError
+		json.Unmarshal(b, &e)
+		if code != http.StatusBadRequest || e.Param != tc.param {
+			t.Errorf("?%s: %d %s, want 400 naming %s", tc.query, code, b, tc.param)
+		}
+	}
+	if code, b, _ := f.do(t, "GET", "/api/v1/sites/s1/report?since=2026-03-01T00:00:00Z;", "", nil); code != http.StatusBadRequest {
+		t.Errorf("report with a ';': %d %s, want 400", code, b)
+	}
+}
