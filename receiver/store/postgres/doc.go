@@ -1,6 +1,9 @@
 // Package postgres is the PostgreSQL implementation of store.Store, through
 // github.com/jackc/pgx/v5 (pgxpool), for production where several
-// receivers share one database.
+// receivers share one database. It holds only SQL and driver code; paging,
+// decoding, ordering and notice-set rules are package store's. Lists are
+// ordered with COLLATE "C", so that ids compare as bytes whatever the
+// database's collation.
 //
 // InsertBatches costs a fixed number of round trips whatever the number of
 // events: statements take column arrays (unnest) and are pipelined
@@ -17,6 +20,6 @@
 // same transaction.
 //
 // The schema is created and upgraded by versioned migrations recorded in
-// schema_migrations, under an advisory lock so that receivers starting
-// together migrate once.
+// schema_migrations (store.Migrate), under an advisory lock so that
+// receivers starting together migrate once.
 package postgres

@@ -3,7 +3,6 @@ package postgres
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -14,21 +13,9 @@ import (
 	"github.com/palier-lifts/palier/wire"
 )
 
-type epochKey struct{ site, cabin, epoch string }
-
-func (k epochKey) compare(o epochKey) int {
-	if c := cmp.Compare(k.site, o.site); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(k.cabin, o.cabin); c != 0 {
-		return c
-	}
-	return cmp.Compare(k.epoch, o.epoch)
-}
-
 // epochWork is what one InsertBatches call does to one epoch.
 type epochWork struct {
-	key     epochKey
+	key     store.EpochKey
 	events  []*wire.Event // of the batches, sorted by seq
 	current int64         // contiguous when locked
 	stored  []int64       // sequences above current already stored, sorted
@@ -100,48 +87,38 @@ var eventColumns = []string{"site", "cabin", "epoch", "seq", "time_us", "type", 
 // contiguous sequence are stored; the second inserts only the new events,
 // updates the cabins and stores the contiguous sequences computed here.
 func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, received time.Time) (store.InsertResult, error) {
-	rus := us(received)
-	total := 0
-	byKey := map[epochKey]*epochWork{}
-	var work []*epochWork
-	zero := false
-	for i := range batches {
-		b := &batches[i]
-		k := epochKey{b.Site, b.Cabin, b.Epoch}
-		w := byKey[k]
-		if w == nil {
-			w = &epochWork{key: k}
-			byKey[k] = w
-			work = append(work, w)
-		}
-		for j := range b.Events {
-			e := &b.Events[j]
-			if e.Seq > store.MaxSeq {
-				return store.InsertResult{}, fmt.Errorf("insert events: %s/%s epoch %s seq %d above %d", b.Site, b.Cabin, b.Epoch, e.Seq, int64(store.MaxSeq))
-			}
-			zero = zero || e.Seq == 0
-			w.events = append(w.events, e)
-			total++
-		}
+	rus := store.Micros(received)
+	// Sorted by key: the epochs' lock order.
+	groups, err := store.GroupByEpoch(batches)
+	if err != nil {
+		return store.InsertResult{}, fmt.Errorf("insert events: %w", err)
 	}
-	slices.SortFunc(work, func(a, b *epochWork) int { return a.key.compare(b.key) })
-	ks, kc, ke := make([]string, len(work)), make([]string, len(work)), make([]string, len(work))
-	for i, w := range work {
-		ks[i], kc[i], ke[i] = w.key.site, w.key.cabin, w.key.epoch
-		slices.SortStableFunc(w.events, func(a, b *wire.Event) int { return cmp.Compare(a.Seq, b.Seq) })
+	total := 0
+	zero := false
+	byKey := make(map[store.EpochKey]*epochWork, len(groups))
+	work := make([]*epochWork, len(groups))
+	ks, kc, ke := make([]string, len(groups)), make([]string, len(groups)), make([]string, len(groups))
+	for i, g := range groups {
+		w := &epochWork{key: g.Key, events: g.Events}
+		byKey[g.Key], work[i] = w, w
+		ks[i], kc[i], ke[i] = g.Key.Site, g.Key.Cabin, g.Key.Epoch
+		for _, e := range g.Events {
+			zero = zero || e.Seq == 0
+		}
+		total += len(g.Events)
 	}
 	updates := store.Summarize(batches)
 
 	var res store.InsertResult
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		res = store.InsertResult{}
-		zeros := map[epochKey]bool{}
+		zeros := map[store.EpochKey]bool{}
 		read := &pgx.Batch{}
 		read.Queue(lockEpochsSQL, ks, kc, ke, rus).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
-				var k epochKey
+				var k store.EpochKey
 				var cur int64
-				if err := rows.Scan(&k.site, &k.cabin, &k.epoch, &cur); err != nil {
+				if err := rows.Scan(&k.Site, &k.Cabin, &k.Epoch, &cur); err != nil {
 					return err
 				}
 				if w := byKey[k]; w != nil {
@@ -152,9 +129,9 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 		})
 		read.Queue(storedAboveSQL, ks, kc, ke).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
-				var k epochKey
+				var k store.EpochKey
 				var seq int64
-				if err := rows.Scan(&k.site, &k.cabin, &k.epoch, &seq); err != nil {
+				if err := rows.Scan(&k.Site, &k.Cabin, &k.Epoch, &seq); err != nil {
 					return err
 				}
 				if w := byKey[k]; w != nil {
@@ -166,8 +143,8 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 		if zero {
 			read.Queue(storedZeroSQL, ks, kc, ke).Query(func(rows pgx.Rows) error {
 				for rows.Next() {
-					var k epochKey
-					if err := rows.Scan(&k.site, &k.cabin, &k.epoch); err != nil {
+					var k store.EpochKey
+					if err := rows.Scan(&k.Site, &k.Cabin, &k.Epoch); err != nil {
 						return err
 					}
 					zeros[k] = true
@@ -207,16 +184,16 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 					continue
 				}
 				fresh = append(fresh, seq)
-				sites, cabins, epochs = append(sites, w.key.site), append(cabins, w.key.cabin), append(epochs, w.key.epoch)
-				seqs, times = append(seqs, seq), append(times, us(e.Time))
+				sites, cabins, epochs = append(sites, w.key.Site), append(cabins, w.key.Cabin), append(epochs, w.key.Epoch)
+				seqs, times = append(seqs, seq), append(times, store.Micros(e.Time))
 				types, datas = append(types, e.Type), append(datas, string(e.Data))
 			}
 			res.Inserted += len(fresh)
-			perCabin[[2]string{w.key.site, w.key.cabin}] += int64(len(fresh))
+			perCabin[[2]string{w.key.Site, w.key.Cabin}] += int64(len(fresh))
 			next := contiguousAfter(w.current, w.stored, fresh)
-			res.Contiguous[i] = store.Contiguous{Site: w.key.site, Cabin: w.key.cabin, Epoch: w.key.epoch, Seq: uint64(next), Advanced: next != w.current}
+			res.Contiguous[i] = store.Contiguous{Site: w.key.Site, Cabin: w.key.Cabin, Epoch: w.key.Epoch, Seq: uint64(next), Advanced: next != w.current}
 			if next != w.current {
-				as, ac, ae, acont = append(as, w.key.site), append(ac, w.key.cabin), append(ae, w.key.epoch), append(acont, next)
+				as, ac, ae, acont = append(as, w.key.Site), append(ac, w.key.Cabin), append(ae, w.key.Epoch), append(acont, next)
 			}
 		}
 		res.Duplicates = total - res.Inserted
@@ -293,17 +270,16 @@ func queueCabins(q *pgx.Batch, updates map[[2]string]*store.CabinUpdate, perCabi
 		sites[i], cabins[i], events[i] = k[0], k[1], perCabin[k]
 		// A time before 1970 never beats a stored one (times start at 0),
 		// as in the statements of UpdateState.
-		if u.Floor != nil && us(u.FloorTime) >= 0 {
-			f, t := int32(*u.Floor), us(u.FloorTime)
+		if u.Floor != nil && store.Micros(u.FloorTime) >= 0 {
+			f, t := int32(*u.Floor), store.Micros(u.FloorTime)
 			floors[i], floorUS[i] = &f, &t
 		}
-		if u.Mode != "" && us(u.ModeTime) >= 0 {
-			t := us(u.ModeTime)
+		if u.Mode != "" && store.Micros(u.ModeTime) >= 0 {
+			t := store.Micros(u.ModeTime)
 			modes[i], modeUS[i] = u.Mode, &t
 		}
 		if u.Counters != nil {
-			b, _ := json.Marshal(u.Counters)
-			cs, cc, cnt, cntUS = append(cs, k[0]), append(cc, k[1]), append(cnt, string(b)), append(cntUS, us(u.CountersAt))
+			cs, cc, cnt, cntUS = append(cs, k[0]), append(cc, k[1]), append(cnt, store.CountersJSON(*u.Counters)), append(cntUS, store.Micros(u.CountersAt))
 		}
 	}
 	q.Queue(upsertCabinsSQL, sites, cabins, rus, events, floors, floorUS, modes, modeUS)

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -69,6 +67,9 @@ var migrations = []string{
 // migrationLock is the advisory lock key held while migrating.
 const migrationLock int64 = 0x70616c696572 // "palier"; typed so 32-bit builds keep it 64-bit
 
+// migrate applies the migrations the database has not seen, each in its
+// own transaction, under an advisory lock: receivers starting together
+// migrate once.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
@@ -79,31 +80,34 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		return fmt.Errorf("lock: %w", err)
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock)
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	return store.Migrate(ctx, migrator{conn}, migrations)
+}
+
+// migrator records applied migrations in schema_migrations, on the
+// connection that holds the lock.
+type migrator struct{ conn *pgxpool.Conn }
+
+func (m migrator) SchemaVersion(ctx context.Context) (int, error) {
+	if _, err := m.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
-		return fmt.Errorf("create schema_migrations: %w", err)
+		return 0, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	var current int
-	if err := conn.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+	if err := m.conn.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
 	}
-	if current > len(migrations) {
-		return fmt.Errorf("schema version %d is newer than this build knows (%d): refusing to run an older receiver on it", current, len(migrations))
-	}
-	for v := current + 1; v <= len(migrations); v++ {
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, migrations[v-1]); err != nil {
-				return err
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v)
+	return current, nil
+}
+
+func (m migrator) ApplyMigration(ctx context.Context, version int, migration string) error {
+	return pgx.BeginFunc(ctx, m.conn, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, migration); err != nil {
 			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migration %d: %w", v, err)
 		}
-	}
-	return nil
+		_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, version)
+		return err
+	})
 }
 
 // Store is a PostgreSQL store.Store.
@@ -137,24 +141,9 @@ func (s *Store) Close() error {
 	return nil
 }
 
-func us(t time.Time) int64 { return t.UnixMicro() }
-
-func fromUS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(v).UTC()
-}
-
 // UpdateState implements store.Store.
 func (s *Store) UpdateState(ctx context.Context, st wire.State, received time.Time) error {
-	faults := st.Faults
-	if faults == nil {
-		faults = []int{}
-	}
-	fj, _ := json.Marshal(faults)
-	cj, _ := json.Marshal(st.Counters)
-	t := us(st.Time)
+	t := store.Micros(st.Time)
 	// Each group of fields moves only forward in time (see store/sqlite).
 	_, err := s.pool.Exec(ctx, `INSERT INTO cabins (site, cabin, last_seen_us, floor, floor_us, mode, mode_us, faults, alarm, state_us, counters, counters_us)
 		VALUES ($1, $2, $3, $4, $5, $6, $5, $7, $8, $5, $9, $5)
@@ -169,7 +158,7 @@ func (s *Store) UpdateState(ctx context.Context, st wire.State, received time.Ti
 			state_us = GREATEST(cabins.state_us, excluded.state_us),
 			counters = CASE WHEN cabins.counters_us <= excluded.counters_us THEN excluded.counters ELSE cabins.counters END,
 			counters_us = GREATEST(cabins.counters_us, excluded.counters_us)`,
-		st.Site, st.Cabin, us(received), st.Floor, t, st.Mode, string(fj), st.Alarm, string(cj))
+		st.Site, st.Cabin, store.Micros(received), st.Floor, t, st.Mode, store.FaultsJSON(st.Faults), st.Alarm, store.CountersJSON(st.Counters))
 	if err != nil {
 		return fmt.Errorf("update state %s/%s: %w", st.Site, st.Cabin, err)
 	}
@@ -183,237 +172,112 @@ func (s *Store) UpdateStatus(ctx context.Context, site, cabin string, online boo
 			online = CASE WHEN cabins.status_us <= excluded.status_us THEN excluded.online ELSE cabins.online END,
 			status_us = GREATEST(cabins.status_us, excluded.status_us),
 			last_seen_us = GREATEST(cabins.last_seen_us, excluded.last_seen_us)`,
-		site, cabin, us(received), online)
+		site, cabin, store.Micros(received), online)
 	if err != nil {
 		return fmt.Errorf("update status %s/%s: %w", site, cabin, err)
 	}
 	return nil
 }
 
+// cabinCols are the columns store.QueryCabins reads.
 const cabinCols = `site, cabin, online, last_seen_us, floor, mode, faults, alarm, counters, events, GREATEST(floor_us, mode_us, state_us)`
 
-func scanCabin(row pgx.Row) (store.Cabin, error) {
-	var (
-		c              store.Cabin
-		lastSeen, stUS int64
-		floor          *int32
-		faults, cnt    string
-	)
-	if err := row.Scan(&c.Site, &c.Cabin, &c.Online, &lastSeen, &floor, &c.Mode, &faults, &c.Alarm, &cnt, &c.Events, &stUS); err != nil {
-		return c, err
-	}
-	c.LastSeen = fromUS(lastSeen)
-	if floor != nil {
-		f := int(*floor)
-		c.Floor = &f
-	}
-	if stUS != 0 {
-		t := fromUS(stUS)
-		c.StateTime = &t
-	}
-	if err := json.Unmarshal([]byte(faults), &c.Faults); err != nil {
-		return c, fmt.Errorf("faults column: %w", err)
-	}
-	if c.Faults == nil {
-		c.Faults = []int{}
-	}
-	if err := json.Unmarshal([]byte(cnt), &c.Counters); err != nil {
-		return c, fmt.Errorf("counters column: %w", err)
-	}
-	return c, nil
-}
+// byteOrder makes ORDER BY compare ids as bytes, as the interface's list
+// orders ask, whatever the database's collation (en_US and others skip
+// punctuation, so would put "ab" before "a-c").
+const byteOrder = ` COLLATE "C"`
 
 // Cabins implements store.Store.
 func (s *Store) Cabins(ctx context.Context) ([]store.Cabin, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+cabinCols+` FROM cabins ORDER BY site, cabin`)
-	if err != nil {
-		return nil, fmt.Errorf("list cabins: %w", err)
-	}
-	defer rows.Close()
-	out := []store.Cabin{}
-	for rows.Next() {
-		c, err := scanCabin(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list cabins: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list cabins: %w", err)
-	}
-	return out, nil
+	return store.QueryCabins(ctx, reader{s.pool}, `SELECT `+cabinCols+` FROM cabins ORDER BY site`+byteOrder+`, cabin`+byteOrder)
 }
 
 // Cabin implements store.Store.
 func (s *Store) Cabin(ctx context.Context, site, cabin string) (store.Cabin, error) {
-	c, err := scanCabin(s.pool.QueryRow(ctx, `SELECT `+cabinCols+` FROM cabins WHERE site = $1 AND cabin = $2`, site, cabin))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return c, fmt.Errorf("cabin %s/%s: %w", site, cabin, store.ErrNotFound)
-	}
-	if err != nil {
-		return c, fmt.Errorf("cabin %s/%s: %w", site, cabin, err)
-	}
-	return c, nil
+	return store.QueryCabin(ctx, reader{s.pool}, `SELECT `+cabinCols+` FROM cabins WHERE site = $1 AND cabin = $2`, site, cabin)
 }
 
 // Events implements store.Store.
 func (s *Store) Events(ctx context.Context, q store.EventQuery) (store.EventPage, error) {
-	page := store.EventPage{Events: []store.StoredEvent{}}
-	limit := q.Limit
-	if limit == 0 {
-		limit = store.DefaultLimit
-	}
-	if limit < 0 || limit > store.MaxLimit {
-		return page, fmt.Errorf("list events: limit %d (want 1..%d)", limit, store.MaxLimit)
-	}
-	args := []any{q.Site, q.Cabin}
+	return store.QueryEvents(ctx, reader{s.pool}, q, eventsSQL)
+}
+
+// eventsSQL is the statement of one page of events.
+func eventsSQL(f store.EventFilter) (string, []any) {
+	args := []any{f.Site, f.Cabin}
 	where := []string{"site = $1", "cabin = $2"}
 	arg := func(v any) string {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}
-	if q.Type != "" {
-		where = append(where, "type = "+arg(q.Type))
+	if f.Type != "" {
+		where = append(where, "type = "+arg(f.Type))
 	}
-	if !q.Since.IsZero() {
-		where = append(where, "time_us >= "+arg(us(q.Since)))
+	if f.Since != nil {
+		where = append(where, "time_us >= "+arg(*f.Since))
 	}
-	if !q.Until.IsZero() {
-		where = append(where, "time_us < "+arg(us(q.Until)))
+	if f.Until != nil {
+		where = append(where, "time_us < "+arg(*f.Until))
 	}
-	if q.Cursor != "" {
-		c, err := store.DecodeCursor(q.Cursor)
-		if err != nil {
-			return page, fmt.Errorf("list events: %w", err)
-		}
-		where = append(where, "(time_us, id) > ("+arg(c.TimeUS)+", "+arg(c.ID)+")")
+	if f.After != nil {
+		where = append(where, "(time_us, id) > ("+arg(f.After.TimeUS)+", "+arg(f.After.ID)+")")
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, epoch, seq, time_us, type, data, received_us FROM events WHERE `+
-		strings.Join(where, " AND ")+` ORDER BY time_us, id LIMIT `+arg(limit+1), args...)
-	if err != nil {
-		return page, fmt.Errorf("list events: %w", err)
-	}
-	defer rows.Close()
-	var last store.Cursor
-	for rows.Next() {
-		if len(page.Events) == limit {
-			page.Next = last.Encode()
-			break
-		}
-		var (
-			e               store.StoredEvent
-			id, tu, ru, seq int64
-			data            string
-		)
-		if err := rows.Scan(&id, &e.Epoch, &seq, &tu, &e.Type, &data, &ru); err != nil {
-			return page, fmt.Errorf("list events: %w", err)
-		}
-		e.Site, e.Cabin, e.Seq = q.Site, q.Cabin, uint64(seq)
-		e.Time, e.Received = fromUS(tu), fromUS(ru)
-		e.Data = json.RawMessage(data)
-		page.Events = append(page.Events, e)
-		last = store.Cursor{TimeUS: tu, ID: id}
-	}
-	if err := rows.Err(); err != nil {
-		return page, fmt.Errorf("list events: %w", err)
-	}
-	return page, nil
+	return `SELECT id, epoch, seq, time_us, type, data, received_us FROM events WHERE ` +
+		strings.Join(where, " AND ") + ` ORDER BY time_us, id LIMIT ` + arg(f.RowLimit()), args
 }
 
 // RecentAcks implements store.Store.
 func (s *Store) RecentAcks(ctx context.Context, since time.Time) ([]store.Contiguous, error) {
-	rows, err := s.pool.Query(ctx, `SELECT site, cabin, epoch, contiguous FROM epochs WHERE last_seen_us >= $1 AND contiguous > 0
-		ORDER BY site, cabin, epoch`, us(since))
-	if err != nil {
-		return nil, fmt.Errorf("recent acks: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Contiguous
-	for rows.Next() {
-		var c store.Contiguous
-		var seq int64
-		if err := rows.Scan(&c.Site, &c.Cabin, &c.Epoch, &seq); err != nil {
-			return nil, fmt.Errorf("recent acks: %w", err)
-		}
-		c.Seq = uint64(seq)
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("recent acks: %w", err)
-	}
-	return out, nil
+	return store.QueryRecentAcks(ctx, reader{s.pool}, `SELECT site, cabin, epoch, contiguous FROM epochs WHERE last_seen_us >= $1 AND contiguous > 0
+		ORDER BY site`+byteOrder+`, cabin`+byteOrder+`, epoch`+byteOrder, since)
 }
 
 // NoticeSet implements store.Store.
 func (s *Store) NoticeSet(ctx context.Context, site string) (wire.NoticeSet, error) {
-	var body string
-	err := s.pool.QueryRow(ctx, `SELECT body FROM notice_sets WHERE site = $1`, site).Scan(&body)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return wire.NoticeSet{}, fmt.Errorf("notice set %s: %w", site, store.ErrNotFound)
-	}
-	if err != nil {
-		return wire.NoticeSet{}, fmt.Errorf("notice set %s: %w", site, err)
-	}
-	var set wire.NoticeSet
-	if err := json.Unmarshal([]byte(body), &set); err != nil {
-		return wire.NoticeSet{}, fmt.Errorf("notice set %s: stored body: %w", site, err)
-	}
-	return set, nil
+	return store.QueryNoticeSet(ctx, reader{s.pool}, `SELECT body FROM notice_sets WHERE site = $1`, site)
 }
 
 // NoticeSets implements store.Store.
 func (s *Store) NoticeSets(ctx context.Context) ([]wire.NoticeSet, error) {
-	rows, err := s.pool.Query(ctx, `SELECT body FROM notice_sets ORDER BY site`)
+	return store.QueryNoticeSets(ctx, reader{s.pool}, `SELECT body FROM notice_sets ORDER BY site`+byteOrder)
+}
+
+// reader runs store.Querier statements on the pool.
+type reader struct{ pool *pgxpool.Pool }
+
+func (r reader) Query(ctx context.Context, query string, args ...any) (store.Rows, error) {
+	rows, err := r.pool.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list notice sets: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []wire.NoticeSet
-	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, fmt.Errorf("list notice sets: %w", err)
-		}
-		var set wire.NoticeSet
-		if err := json.Unmarshal([]byte(body), &set); err != nil {
-			return nil, fmt.Errorf("list notice sets: stored body: %w", err)
-		}
-		out = append(out, set)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list notice sets: %w", err)
-	}
-	return out, nil
+	return pgRows{rows}, nil
+}
+
+// pgRows gives pgx's Rows the Close of store.Rows; pgx reports through
+// Err what database/sql reports through Close.
+type pgRows struct{ pgx.Rows }
+
+func (r pgRows) Close() error {
+	r.Rows.Close()
+	return nil
 }
 
 // PutNoticeSet implements store.Store.
 func (s *Store) PutNoticeSet(ctx context.Context, set wire.NoticeSet) error {
-	if set.Version == 0 {
-		return fmt.Errorf("put notice set %s: version 0 (versions start at 1)", set.Site)
-	}
-	body, err := json.Marshal(set)
-	if err != nil {
-		return fmt.Errorf("put notice set %s: %w", set.Site, err)
-	}
-	now := us(time.Now())
-	var n int64
-	if set.Version == 1 {
-		tag, err := s.pool.Exec(ctx, `INSERT INTO notice_sets (site, version, body, updated_us) VALUES ($1, 1, $2, $3) ON CONFLICT (site) DO NOTHING`,
-			set.Site, string(body), now)
-		if err != nil {
-			return fmt.Errorf("put notice set %s: %w", set.Site, err)
-		}
-		n = tag.RowsAffected()
-	} else {
-		tag, err := s.pool.Exec(ctx, `UPDATE notice_sets SET version = $1, body = $2, updated_us = $3 WHERE site = $4 AND version = $5`,
-			int64(set.Version), string(body), now, set.Site, int64(set.Version-1))
-		if err != nil {
-			return fmt.Errorf("put notice set %s: %w", set.Site, err)
-		}
-		n = tag.RowsAffected()
-	}
-	if n == 0 {
-		return fmt.Errorf("put notice set %s version %d: %w", set.Site, set.Version, store.ErrVersionConflict)
-	}
-	return nil
+	return store.PutNoticeSet(ctx, noticeWriter{s.pool}, set, time.Now())
+}
+
+// noticeWriter runs PutNoticeSet's statements.
+type noticeWriter struct{ pool *pgxpool.Pool }
+
+func (w noticeWriter) CreateNoticeSet(ctx context.Context, site, body string, updatedUS int64) (bool, error) {
+	tag, err := w.pool.Exec(ctx, `INSERT INTO notice_sets (site, version, body, updated_us) VALUES ($1, 1, $2, $3) ON CONFLICT (site) DO NOTHING`,
+		site, body, updatedUS)
+	return tag.RowsAffected() > 0, err
+}
+
+func (w noticeWriter) ReplaceNoticeSet(ctx context.Context, site string, version int64, body string, updatedUS int64) (bool, error) {
+	tag, err := w.pool.Exec(ctx, `UPDATE notice_sets SET version = $1, body = $2, updated_us = $3 WHERE site = $4 AND version = $5`,
+		version, body, updatedUS, site, version-1)
+	return tag.RowsAffected() > 0, err
 }

@@ -17,15 +17,18 @@ import (
 
 func testURL(t testing.TB) string { return pgtest.URL(t) }
 
+// open opens a store on a new, empty schema.
+func open(tb testing.TB) store.Store {
+	s, err := Open(context.Background(), testURL(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
 func TestConformance(t *testing.T) {
 	testURL(t) // skip early without a database
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := Open(context.Background(), testURL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
+	storetest.Run(t, open)
 }
 
 func TestMigrateTwiceAndNewerRefused(t *testing.T) {

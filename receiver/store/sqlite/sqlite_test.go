@@ -12,10 +12,10 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := Open(context.Background(), filepath.Join(t.TempDir(), "receiver.db"), Options{})
+	storetest.Run(t, func(tb testing.TB) store.Store {
+		s, err := Open(context.Background(), filepath.Join(tb.TempDir(), "receiver.db"), Options{})
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		return s
 	})

@@ -1,6 +1,3 @@
-// Package storetest is the conformance suite of store.Store: every engine's
-// tests call Run with a function that opens a fresh, empty store, so SQLite
-// and PostgreSQL are held to the same behaviour.
 package storetest
 
 import (
@@ -16,8 +13,8 @@ import (
 	"github.com/palier-lifts/palier/wire"
 )
 
-// Opener returns a new, empty store; the suite closes it.
-type Opener func(t *testing.T) store.Store
+// Opener returns a new, empty store; the suite and the benchmark close it.
+type Opener func(tb testing.TB) store.Store
 
 // Run runs every conformance test against stores made by open.
 func Run(t *testing.T, open Opener) {
@@ -35,6 +32,11 @@ func Run(t *testing.T, open Opener) {
 		{"RecentAcks", testRecentAcks},
 		{"NoticeSetVersions", testNoticeSets},
 		{"ConcurrentWritersOnce", testConcurrent},
+		{"OrderContiguous", testOrderContiguous},
+		{"OrderRecentAcks", testOrderRecentAcks},
+		{"OrderCabins", testOrderCabins},
+		{"OrderEvents", testOrderEvents},
+		{"OrderNoticeSets", testOrderNoticeSets},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,3 @@
-// Package pgtest gives tests an empty PostgreSQL schema of the database
-// named by PALIER_TEST_POSTGRES_URL, so the same suites run against
-// PostgreSQL as against SQLite.
 package pgtest
 
 import (
