@@ -202,7 +202,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 
 // BadBatchError is why a message was dead-lettered.
 type BadBatchError struct {
-	Class  string // decode, subject, range: a metric label
+	Class  string // decode, subject, range, store: a metric label
 	Reason string
 }
 
@@ -245,8 +245,26 @@ func (in *Ingester) handle(ctx context.Context, msgs []jetstream.Msg) {
 	if len(batches) == 0 {
 		return
 	}
+	in.store(ctx, good, batches)
+}
+
+// store commits the batches of msgs in one transaction and acks them. When
+// the store refuses the content of one of them, each is stored alone, so
+// that the one refused is dead-lettered and holds back no other.
+func (in *Ingester) store(ctx context.Context, good []jetstream.Msg, batches []wire.Batch) {
 	start := time.Now()
 	res, err := in.st.InsertBatches(ctx, batches, in.opts.Clock())
+	if errors.Is(err, store.ErrRefused) {
+		if len(batches) == 1 {
+			in.deadLetter(ctx, good[0], &BadBatchError{Class: "store", Reason: err.Error()})
+			return
+		}
+		in.log.Warn("the store refused a batch's content; storing the batches one by one", "messages", len(good), "err", err)
+		for i := range batches {
+			in.store(ctx, good[i:i+1], batches[i:i+1])
+		}
+		return
+	}
 	if err != nil {
 		in.metrics.StoreErrors.Inc()
 		in.log.Error("store events; they will be redelivered", "messages", len(good), "err", err)

@@ -53,7 +53,7 @@ func GroupByEpoch(batches []wire.Batch) ([]EpochEvents, error) {
 		for j := range b.Events {
 			e := &b.Events[j]
 			if e.Seq > MaxSeq {
-				return nil, fmt.Errorf("%s/%s epoch %s seq %d above %d", b.Site, b.Cabin, b.Epoch, e.Seq, int64(MaxSeq))
+				return nil, fmt.Errorf("%w: %s/%s epoch %s seq %d above %d", ErrRefused, b.Site, b.Cabin, b.Epoch, e.Seq, int64(MaxSeq))
 			}
 			out[n].Events = append(out[n].Events, e)
 		}

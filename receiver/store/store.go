@@ -19,6 +19,10 @@ var (
 	ErrVersionConflict = errors.New("notice set version conflict")
 	// ErrBadCursor is returned for a cursor this store did not produce.
 	ErrBadCursor = errors.New("bad cursor")
+	// ErrRefused wraps a failure caused by the content given, not by the
+	// database's health: the same input fails again. The receiver
+	// dead-letters such a batch alone instead of retrying it with others.
+	ErrRefused = errors.New("refused by the store")
 )
 
 // Store is what the receiver needs from a database. Every method is safe for

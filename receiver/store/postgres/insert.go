@@ -3,11 +3,13 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/palier-lifts/palier/receiver/store"
 	"github.com/palier-lifts/palier/wire"
@@ -219,9 +221,23 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 		return nil
 	})
 	if err != nil {
-		return store.InsertResult{}, err
+		return store.InsertResult{}, refused(err)
 	}
 	return res, nil
+}
+
+// refused marks an error that the content caused (SQLSTATE classes 22 data
+// exception, 23 integrity violation, 54 program limit): retrying the same
+// events cannot succeed.
+func refused(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && len(pe.Code) == 5 {
+		switch pe.Code[:2] {
+		case "22", "23", "54":
+			return fmt.Errorf("%w: %w", store.ErrRefused, err)
+		}
+	}
+	return err
 }
 
 // contiguousAfter returns the highest n such that current+1..n are all in

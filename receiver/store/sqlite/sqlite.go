@@ -9,7 +9,8 @@ import (
 	"strings"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // also registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/palier-lifts/palier/receiver/store"
 	"github.com/palier-lifts/palier/wire"
@@ -114,7 +115,7 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 		for _, e := range g.Events {
 			r, err := ins.ExecContext(ctx, k.Site, k.Cabin, k.Epoch, int64(e.Seq), store.Micros(e.Time), e.Type, string(e.Data), rus)
 			if err != nil {
-				return res, fmt.Errorf("insert event %s/%s %s#%d: %w", k.Site, k.Cabin, k.Epoch, e.Seq, err)
+				return res, fmt.Errorf("insert event %s/%s %s#%d: %w", k.Site, k.Cabin, k.Epoch, e.Seq, refused(err))
 			}
 			n, err := r.RowsAffected()
 			if err != nil {
@@ -366,4 +367,17 @@ func changed(r sql.Result, err error) (bool, error) {
 	}
 	n, err := r.RowsAffected()
 	return n > 0, err
+}
+
+// refused marks an error that the content caused (too big, a constraint, a
+// type mismatch): retrying the same events cannot succeed.
+func refused(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff { // the primary result code
+		case sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_RANGE:
+			return fmt.Errorf("%w: %w", store.ErrRefused, err)
+		}
+	}
+	return err
 }

@@ -1,0 +1,115 @@
+package receiver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/palier-lifts/palier/natsembed"
+	"github.com/palier-lifts/palier/receiver/store"
+	"github.com/palier-lifts/palier/receiver/store/sqlite"
+	"github.com/palier-lifts/palier/receiver/store/storetest"
+	"github.com/palier-lifts/palier/wire"
+)
+
+// refusingStore is the real SQLite store, except that it refuses the
+// content of one cabin's batches as a database refuses a value it cannot
+// hold (PostgreSQL's SQLSTATE 22xxx): the fault is injected at the store's
+// boundary, everything else is real.
+type refusingStore struct {
+	store.Store
+	bad   string
+	calls atomic.Int64
+}
+
+func (s *refusingStore) InsertBatches(ctx context.Context, batches []wire.Batch, received time.Time) (store.InsertResult, error) {
+	s.calls.Add(1)
+	for _, b := range batches {
+		if b.Cabin == s.bad {
+			return store.InsertResult{}, fmt.Errorf("insert events: %w: cabin %s's value out of range", store.ErrRefused, b.Cabin)
+		}
+	}
+	return s.Store.InsertBatches(ctx, batches, received)
+}
+
+// TestRefusedBatchHoldsBackNoOther: one device's batches that the store
+// refuses are dead-lettered alone while every other batch fetched with
+// them is stored; nothing is retried for ever (issue 20, finding 1: 5,200
+// such batches froze ingestion for the whole fleet).
+func TestRefusedBatchHoldsBackNoOther(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logger := testLogger(t)
+	srv, err := natsembed.Start(natsembed.Config{Port: -1, MQTTPort: -1, StoreDir: t.TempDir()}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc := connect(t, srv.ClientURL())
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "r.db"), sqlite.Options{Synchronous: "normal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	rs := &refusingStore{Store: st, bad: "hostile"}
+	m := NewMetrics(prometheus.NewRegistry())
+	in, err := NewIngester(nc, rs, IngestOptions{Stream: StreamConfig{FetchBatch: 16}, RetryDelay: 50 * time.Millisecond},
+		NewAcker(nc, rs, m, logger), m, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	js := jsOf(t, nc)
+	const n = 60
+	for i := range n {
+		for _, cabin := range []string{"hostile", "good"} {
+			b, _ := json.Marshal(storetest.Batch("s1", cabin, "e1", uint64(i+1)))
+			if _, err := js.Publish(ctx, "palier.v1.s1."+cabin+".events", b); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	go in.Run(ctx)
+	eventually(t, "every good batch stored", func() bool {
+		c, err := st.Cabin(ctx, "s1", "good")
+		return err == nil && c.Events == n
+	})
+	dl, err := js.Stream(ctx, "PALIER_DEADLETTER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "every refused batch dead-lettered", func() bool {
+		info, err := dl.Info(ctx)
+		return err == nil && info.State.Msgs == n
+	})
+	m1, err := dl.GetMsg(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reason := m1.Header.Get(HeaderReason); m1.Subject != "palier.deadletter.s1.hostile" || !strings.Contains(reason, "refused by the store") {
+		t.Fatalf("dead letter on %s, reason %q", m1.Subject, reason)
+	}
+	cons, err := js.Consumer(ctx, "PALIER_EVENTS", DefaultConfig().Stream.Durable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "nothing left to redeliver", func() bool {
+		info, err := cons.Info(ctx)
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+	})
+	// Settled: the store is not called again and again.
+	calls := rs.calls.Load()
+	time.Sleep(300 * time.Millisecond)
+	if again := rs.calls.Load() - calls; again != 0 {
+		t.Fatalf("%d more store calls after everything was settled: something is retried for ever", again)
+	}
+}
