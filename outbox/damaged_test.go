@@ -48,6 +48,12 @@ func TestDamagedFileIsSetAside(t *testing.T) {
 			}
 			writeFile(t, path, b)
 		}, false},
+		{"empty", func(t *testing.T, path string) {
+			writeRealOutbox(t, path, 59)
+			if err := os.Truncate(path, 0); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
 		{"text", func(t *testing.T, path string) {
 			writeFile(t, path, []byte("not a database\n"))
 		}, false},
@@ -155,6 +161,34 @@ func TestDamagedFileIsSetAside(t *testing.T) {
 				t.Fatalf("first sequence of the new epoch = %d", seq)
 			}
 		})
+	}
+}
+
+// TestDirectoryInPlaceOfTheFile: a directory where the file should be is
+// set aside like a damaged file instead of stopping the agent.
+func TestDirectoryInPlaceOfTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	if err := os.MkdirAll(filepath.Join(path, "inside"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	clock := newFakeClock()
+	o, err := Open(context.Background(), path, Options{Now: clock.Now})
+	if err != nil {
+		t.Fatalf("Open with a directory in place: %v", err)
+	}
+	defer func() {
+		o.Close()
+		checkFile(t, path)
+	}()
+	r := o.Reset()
+	if r == nil || !strings.Contains(r.Reason, "directory") {
+		t.Fatalf("reset %+v, want one naming the directory", r)
+	}
+	if fi, err := os.Stat(filepath.Join(r.MovedTo, "inside")); err != nil || !fi.IsDir() {
+		t.Fatalf("the directory was not kept at %s: %v", r.MovedTo, err)
+	}
+	if seq := mustAppend(t, o, ClassSafety, "outbox_reset"); seq != 1 {
+		t.Fatalf("first sequence of the new epoch = %d", seq)
 	}
 }
 

@@ -65,8 +65,16 @@ func precheck(path string) error {
 	}
 	defer f.Close()
 	fi, err := f.Stat()
-	if err != nil || fi.Size() == 0 {
+	if err != nil {
 		return nil
+	}
+	// bbolt would take either as a new, empty database and the entries
+	// that were pending would be gone without a word.
+	if fi.IsDir() {
+		return damaged("a directory stands where the outbox file should be")
+	}
+	if fi.Size() == 0 {
+		return damaged("the file is empty (0 bytes): cut by a power loss or a full disk")
 	}
 	buf := make([]byte, 2*65536)
 	n, err := io.ReadFull(f, buf)
