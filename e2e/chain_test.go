@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,16 +33,6 @@ func logger(t *testing.T) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func repoFile(t *testing.T, rel string) string {
 	t.Helper()
 	_, file, _, _ := runtime.Caller(0)
@@ -60,8 +52,8 @@ func TestScenarioArrivesOnceInOrder(t *testing.T) {
 	// Receiver: embedded NATS (MQTT + JetStream), SQLite, HTTP.
 	rcfg := receiver.DefaultConfig()
 	rcfg.StateDir = filepath.Join(dir, "receiver")
-	rcfg.NATS.Embedded.Port = freePort(t)
-	rcfg.NATS.Embedded.MQTTPort = freePort(t)
+	rcfg.NATS.Embedded.Port = -1 // free ports; the agent dials rcv.MQTTAddr()
+	rcfg.NATS.Embedded.MQTTPort = -1
 	rcfg.HTTP.Listen = "127.0.0.1:0"
 	rcfg.Acks.ResendInterval = time.Second
 	rcv, err := receiver.New(ctx, rcfg, log.With("part", "receiver"))
@@ -219,7 +211,7 @@ func TestScenarioArrivesOnceInOrder(t *testing.T) {
 
 func noticeReachesTheScreen(t *testing.T, api string, acfg agent.Config) {
 	t.Helper()
-	picture := bytes.Repeat([]byte("\x89PNG fake picture "), 200)
+	picture := pngPicture(t)
 	resp, err := http.Post("http://"+api+"/api/v1/media", "image/png", bytes.NewReader(picture))
 	if err != nil {
 		t.Fatal(err)
@@ -296,4 +288,21 @@ func allEvents(t *testing.T, st store.Store) []store.StoredEvent {
 		}
 		q.Cursor = page.Next
 	}
+}
+
+// pngPicture is a real PNG: the receiver checks that an upload decodes as
+// the type it claims.
+func pngPicture(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
+	for x := range 64 {
+		for y := range 48 {
+			img.Set(x, y, color.RGBA{R: uint8(4 * x), G: uint8(5 * y), B: 128, A: 255})
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"golang.org/x/crypto/bcrypt"
 )
 
 const validHash = "$2a$04$5ZTpChCbjK6vr8vkrBNjDeu9d4DPW2S0Rh5M2tsDOOumzqCuwzA0." // bcrypt of "x", cost 4
@@ -99,40 +97,37 @@ func TestRenderPermissions(t *testing.T) {
 	}
 }
 
-func TestCommand(t *testing.T) {
+// RenderFile replaces the accounts file whole, readable by nats-server's
+// group, and leaves no temporary file beside it.
+func TestRenderFile(t *testing.T) {
 	dir := t.TempDir()
-	fleet := filepath.Join(dir, "fleet.yaml")
-	if err := os.WriteFile(fleet, []byte("devices:\n  - site: s\n    cabin: c\n    password_hash: \""+validHash+"\"\n"), 0o600); err != nil {
+	out := filepath.Join(dir, "accounts.conf")
+	if err := os.WriteFile(out, []byte("old"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var stdout, stderr bytes.Buffer
-	out := filepath.Join(dir, "accounts.conf")
-	if code := Main([]string{"render", "--fleet", fleet, "--out", out}, nil, &stdout, &stderr); code != 0 {
-		t.Fatalf("render: exit %d: %s", code, stderr.String())
+	f, err := Parse(strings.NewReader("devices:\n  - site: s\n    cabin: c\n    password_hash: \"" + validHash + "\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderFile(out, f, "fleet.yaml"); err != nil {
+		t.Fatal(err)
 	}
 	b, err := os.ReadFile(out)
-	if err != nil || !bytes.Contains(b, []byte(`"palier.v1.s.c.events"`)) {
-		t.Fatalf("render wrote %q, %v", b, err)
+	if err != nil || !bytes.Contains(b, []byte(`"palier.v1.s.c.events"`)) || !bytes.Contains(b, []byte("from fleet.yaml")) {
+		t.Fatalf("RenderFile wrote %q, %v", b, err)
 	}
-	if code := Main([]string{"check", fleet}, nil, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "ok (1 devices") {
-		t.Fatalf("check: exit %d, %q", code, stdout.String())
+	st, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
 	}
-	stdout.Reset()
-	if code := Main([]string{"hash"}, strings.NewReader("a long enough password\n"), &stdout, &stderr); code != 0 {
-		t.Fatalf("hash: exit %d: %s", code, stderr.String())
+	if st.Mode().Perm() != 0o640 {
+		t.Fatalf("accounts file mode %v, want 0640", st.Mode().Perm())
 	}
-	h := strings.TrimSpace(stdout.String())
-	if err := bcrypt.CompareHashAndPassword([]byte(h), []byte("a long enough password")); err != nil {
-		t.Fatalf("hash %q does not match the password: %v", h, err)
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("files left beside the accounts file: %v", entries)
 	}
-	if code := Main([]string{"hash"}, strings.NewReader("short\n"), &stdout, &stderr); code != 1 {
-		t.Fatalf("hash of a short password: exit %d, want 1", code)
-	}
-	if code := Main([]string{"render"}, nil, &stdout, &stderr); code != 2 {
-		t.Fatalf("render without --fleet: exit %d, want 2", code)
-	}
-	if code := Main([]string{"check", filepath.Join(dir, "missing.yaml")}, nil, &stdout, &stderr); code != 1 {
-		t.Fatalf("check of a missing file: exit %d, want 1", code)
+	if err := RenderFile(filepath.Join(dir, "missing", "accounts.conf"), f, "fleet.yaml"); err == nil {
+		t.Fatal("RenderFile into a missing folder: want an error")
 	}
 }
 

@@ -2,9 +2,12 @@ package natsauth
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/palier-lifts/palier/atomicfile"
 )
 
 // Render writes the fleet's accounts block in nats-server configuration
@@ -30,6 +33,20 @@ func Render(w io.Writer, f Fleet, source string) error {
 	p("    ]\n  }\n}\n")
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write accounts block: %w", err)
+	}
+	return nil
+}
+
+// RenderFile writes the fleet's accounts block to path, replacing the file
+// atomically so that a running nats-server reloading it never reads half a
+// file. The file is readable by its group (0640), which nats-server runs in.
+func RenderFile(path string, f Fleet, source string) error {
+	var b bytes.Buffer
+	if err := Render(&b, f, source); err != nil {
+		return fmt.Errorf("write accounts %s: %w", path, err)
+	}
+	if err := atomicfile.Write(path, b.Bytes(), 0o640); err != nil {
+		return fmt.Errorf("write accounts: %w", err)
 	}
 	return nil
 }

@@ -5,4 +5,9 @@
 // The receiver embeds it by default so that one machine needs nothing else,
 // and the tests use it as the real broker. Production runs a NATS cluster
 // instead (packaging/ holds its configurations).
+//
+// Start takes a Config (port -1: a free port, which tests use) and returns a
+// running Server; ClientURL and MQTTAddr give the addresses it bound. The
+// server runs until its owner calls Shutdown: it does not watch a context,
+// so that its owner can finish its last work over NATS before it goes.
 package natsembed

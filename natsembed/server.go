@@ -1,7 +1,6 @@
 package natsembed
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,9 +31,11 @@ type Server struct {
 	logger *slog.Logger
 }
 
-// Start starts the server and waits until it accepts connections. It is
-// shut down when ctx is done or Shutdown is called.
-func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) {
+// Start starts the server and waits until it accepts connections. It runs
+// until Shutdown: the caller alone decides when it stops, because its own
+// last work (a final commit, acknowledgements) may still need the server
+// after the caller's context is done.
+func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	if cfg.StoreDir == "" {
 		return nil, errors.New("start embedded NATS: StoreDir is required (MQTT needs JetStream)")
 	}
@@ -85,10 +86,6 @@ func Start(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error
 		return nil, fmt.Errorf("start embedded NATS: not ready within %s (ports %d/%d in use?)", cfg.ReadyTimeout, cfg.Port, cfg.MQTTPort)
 	}
 	s := &Server{ns: ns, opts: opts, logger: logger}
-	go func() {
-		<-ctx.Done()
-		s.Shutdown()
-	}()
 	logger.Info("embedded NATS started", "nats", s.ClientURL(), "mqtt", s.MQTTAddr(), "store", cfg.StoreDir)
 	return s, nil
 }

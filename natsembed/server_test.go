@@ -1,7 +1,6 @@
 package natsembed_test
 
 import (
-	"context"
 	"log/slog"
 	"net"
 	"testing"
@@ -13,9 +12,7 @@ import (
 )
 
 func TestStartServesNATSAndMQTT(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := natsembed.Start(ctx, natsembed.Config{Port: -1, MQTTPort: -1, StoreDir: t.TempDir()}, slog.New(slog.DiscardHandler))
+	s, err := natsembed.Start(natsembed.Config{Port: -1, MQTTPort: -1, StoreDir: t.TempDir()}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +43,32 @@ func TestStartServesNATSAndMQTT(t *testing.T) {
 }
 
 func TestStartNeedsStoreDir(t *testing.T) {
-	if _, err := natsembed.Start(context.Background(), natsembed.Config{Port: -1, MQTTPort: -1}, slog.New(slog.DiscardHandler)); err == nil {
+	if _, err := natsembed.Start(natsembed.Config{Port: -1, MQTTPort: -1}, slog.New(slog.DiscardHandler)); err == nil {
 		t.Fatal("started without a StoreDir; MQTT needs JetStream")
+	}
+}
+
+// The server stops when its owner says so, and only then; Shutdown may be
+// called twice (on an error path and again on the way out).
+func TestShutdownStopsTheListeners(t *testing.T) {
+	s, err := natsembed.Start(natsembed.Config{Port: -1, MQTTPort: -1, StoreDir: t.TempDir()}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(s.ClientURL(), nats.NoReconnect())
+	if err != nil {
+		t.Fatalf("connect NATS at %s: %v", s.ClientURL(), err)
+	}
+	defer nc.Close()
+	if err := nc.Flush(); err != nil {
+		t.Fatalf("server not serving before Shutdown: %v", err)
+	}
+	s.Shutdown()
+	s.Shutdown()
+	if _, err := net.DialTimeout("tcp", s.MQTTAddr(), time.Second); err == nil {
+		t.Fatalf("MQTT listener %s still accepts after Shutdown", s.MQTTAddr())
+	}
+	if _, err := nats.Connect(s.ClientURL(), nats.Timeout(time.Second)); err == nil {
+		t.Fatalf("NATS listener %s still accepts after Shutdown", s.ClientURL())
 	}
 }

@@ -37,7 +37,7 @@ func TestStoreFailureRedelivers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := t.TempDir()
-	srv, err := natsembed.Start(ctx, natsembed.Config{Port: -1, MQTTPort: -1, StoreDir: filepath.Join(dir, "js")}, testLogger(t))
+	srv, err := natsembed.Start(natsembed.Config{Port: -1, MQTTPort: -1, StoreDir: filepath.Join(dir, "js")}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

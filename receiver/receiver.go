@@ -83,7 +83,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 	var tlsCfg *tls.Config
 	if cfg.NATS.URL == "" {
 		e := cfg.NATS.Embedded
-		r.embedded, err = natsembed.Start(ctx, natsembed.Config{
+		// Started without ctx: the receiver stops it in close, once its
+		// last commit and acks have left (see Run).
+		r.embedded, err = natsembed.Start(natsembed.Config{
 			Host: e.Host, Port: e.Port, MQTTHost: e.MQTTHost, MQTTPort: e.MQTTPort,
 			StoreDir: filepath.Join(cfg.StateDir, "jetstream"), ServerName: "palier-receiver",
 		}, logger)
@@ -199,7 +201,10 @@ func (r *Receiver) MQTTAddr() string {
 // Store is the receiver's store.
 func (r *Receiver) Store() store.Store { return r.st }
 
-// Run works until ctx is done, then stops everything New started.
+// Run works until ctx is done, then stops everything New started. It is
+// the one owner of the embedded NATS server's lifetime: the server stops
+// only after ingestion has returned and the connection has flushed, so the
+// last commit's JetStream and device acks still reach it.
 func (r *Receiver) Run(ctx context.Context) error {
 	defer r.close()
 	g, gctx := errgroup.WithContext(ctx)
@@ -247,7 +252,7 @@ func (r *Receiver) close() {
 		}
 	}
 	if r.embedded != nil {
-		r.embedded.Shutdown()
+		r.embedded.Shutdown() // last: everything above may still talk to it
 	}
 }
 

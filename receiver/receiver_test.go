@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -509,4 +510,130 @@ func TestRestartKeepsExactlyOnce(t *testing.T) {
 		return err == nil && c.Events == 4
 	})
 	checkOnce(t, r2.Store(), "s1", "c1", "e1", 4)
+}
+
+// lastCommitStore holds the first commit until shutdown has begun, as a
+// commit still running when the receiver is told to stop, and records
+// whether the NATS server went away while it ran.
+type lastCommitStore struct {
+	store.Store
+	entered    chan struct{}   // closed when the held commit starts
+	serverGone <-chan struct{} // closed when the server drops a watcher
+	once       sync.Once
+	goneDuring bool
+}
+
+func (s *lastCommitStore) InsertBatches(ctx context.Context, b []wire.Batch, at time.Time) (store.InsertResult, error) {
+	held := false
+	s.once.Do(func() { held = true })
+	if !held {
+		return s.Store.InsertBatches(ctx, b, at)
+	}
+	close(s.entered)
+	<-ctx.Done()
+	// Give a server that stops on the same context time to go: it would
+	// within milliseconds. A server owned by Run cannot stop before this
+	// commit returns, so the wait always runs out there.
+	select {
+	case <-s.serverGone:
+		s.goneDuring = true
+	case <-time.After(time.Second):
+	}
+	// The commit was past its point of no return when ctx ended.
+	return s.Store.InsertBatches(context.WithoutCancel(ctx), b, at)
+}
+
+// The receiver alone stops its embedded NATS server, after ingestion has
+// returned: a commit running at shutdown still finds the server up, and the
+// device ack that follows it still reaches NATS.
+func TestEmbeddedNATSOutlivesLastCommit(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, err := New(ctx, testConfig(t), testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := make(chan struct{})
+	watcher, err := nats.Connect(r.NATSURL(), nats.NoReconnect(),
+		nats.DisconnectErrHandler(func(*nats.Conn, error) { close(gone) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watcher.Close()
+	st := &lastCommitStore{Store: r.st, entered: make(chan struct{}), serverGone: gone}
+	r.ingest.st = st
+	// A channel, not a callback: what the connection read before the
+	// server closed it stays readable after.
+	acks := make(chan *nats.Msg, 16)
+	if _, err := watcher.ChanSubscribe(wire.AckSubject("s1", "c1"), acks); err != nil {
+		t.Fatal(err)
+	}
+	if err := watcher.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	publish(t, watcher, storetest.Batch("s1", "c1", "e1", 1, 2, 3))
+	select {
+	case <-st.entered:
+	case <-time.After(guard):
+		t.Fatal("the batch never reached the store")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(guard):
+		t.Fatal("receiver did not stop")
+	}
+	if st.goneDuring {
+		t.Fatal("the embedded NATS server stopped while the last commit ran")
+	}
+	for {
+		select {
+		case m := <-acks:
+			if m == nil {
+				t.Fatal("no device ack after the last commit: the server was gone before it left")
+			}
+			a, err := wire.DecodeAck(m.Data)
+			if err != nil {
+				t.Fatalf("bad ack %q: %v", m.Data, err)
+			}
+			if a.Epoch == "e1" && a.Seq == 3 {
+				return
+			}
+		case <-time.After(guard):
+			t.Fatal("no device ack after the last commit: the server was gone before it left")
+		}
+	}
+}
+
+// Port -1 in the embedded config is a free port, and the receiver reports
+// the ports the server bound: tests and the e2e chain dial those.
+func TestEmbeddedFreePortsAreReported(t *testing.T) {
+	cfg := testConfig(t)
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("ports -1 refused: %v", err)
+	}
+	r := start(t, cfg)
+	for what, addr := range map[string]string{"NATS": strings.TrimPrefix(r.NATSURL(), "nats://"), "MQTT": r.MQTTAddr()} {
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "0" || port == "-1" {
+			t.Fatalf("%s address %q has no bound port (%v)", what, addr, err)
+		}
+		c, err := net.DialTimeout("tcp", addr, guard)
+		if err != nil {
+			t.Fatalf("%s listener at %s: %v", what, addr, err)
+		}
+		c.Close()
+	}
+	// Let ingestion start before the cleanup stops it: a receiver stopped
+	// before it opened its consumer reports the cancellation as an error.
+	publish(t, connect(t, r.NATSURL()), storetest.Batch("s1", "c1", "e1", 1))
+	eventually(t, "event stored", func() bool {
+		c, err := r.Store().Cabin(context.Background(), "s1", "c1")
+		return err == nil && c.Events == 1
+	})
 }

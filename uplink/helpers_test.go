@@ -14,6 +14,8 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/palier-lifts/palier/internal/nettest"
 )
 
 func discard() *slog.Logger {
@@ -97,10 +99,7 @@ type proxy struct {
 
 func startProxy(t *testing.T, target string) *proxy {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := nettest.Listen(t)
 	p := &proxy{t: t, ln: ln, target: target}
 	go p.serve()
 	t.Cleanup(func() { ln.Close(); p.drop() })

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/palier-lifts/palier/internal/nettest"
 	"github.com/palier-lifts/palier/uplink"
 )
 
@@ -100,11 +101,7 @@ func FuzzDecodeProtocolMemory(f *testing.F) {
 // CONNECTs go on to a real broker.
 func mqtt5OnlyBroker(t *testing.T, real string) (addr string, refused *atomic.Int64) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := nettest.Listen(t)
 	refused = new(atomic.Int64)
 	go func() {
 		for {

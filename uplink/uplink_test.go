@@ -4,9 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/nats-io/nats.go"
 
+	"github.com/palier-lifts/palier/internal/nettest"
 	"github.com/palier-lifts/palier/natsembed"
 	"github.com/palier-lifts/palier/outbox"
 	"github.com/palier-lifts/palier/uplink"
@@ -35,7 +35,7 @@ type broker struct {
 
 func startBroker(t testing.TB) *broker {
 	t.Helper()
-	b := &broker{t: t, cfg: natsembed.Config{Port: freePort(t), MQTTPort: freePort(t), StoreDir: t.TempDir()}}
+	b := &broker{t: t, cfg: natsembed.Config{Port: -1, MQTTPort: -1, StoreDir: t.TempDir()}}
 	b.start()
 	t.Cleanup(func() { b.stop() })
 	return b
@@ -43,12 +43,30 @@ func startBroker(t testing.TB) *broker {
 
 func (b *broker) start() {
 	b.t.Helper()
-	srv, err := natsembed.Start(context.Background(), b.cfg, slog.New(slog.DiscardHandler))
+	srv, err := natsembed.Start(b.cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.t.Fatal(err)
 	}
 	b.srv = srv
 	b.mqttAddr = srv.MQTTAddr()
+	// The first start binds free ports; restarts come back on them, as a
+	// restarted broker does, since the uplink under test keeps its address.
+	b.cfg.Port = port(b.t, srv.ClientURL())
+	b.cfg.MQTTPort = port(b.t, "tcp://"+srv.MQTTAddr())
+}
+
+// port is the port of a URL a server reported.
+func port(t testing.TB, rawURL string) int {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatalf("server address %q: %v", rawURL, err)
+	}
+	p, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatalf("server address %q has no port: %v", rawURL, err)
+	}
+	return p
 }
 
 func (b *broker) stop() {
@@ -66,16 +84,6 @@ func (b *broker) nats() *nats.Conn {
 	}
 	b.t.Cleanup(nc.Close)
 	return nc
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func openOutbox(t testing.TB) *outbox.Outbox {
@@ -351,8 +359,8 @@ func TestNoticesAreValidatedAndVersioned(t *testing.T) {
 func TestShutdownIsPromptWhileBrokerIsDown(t *testing.T) {
 	ob := openOutbox(t)
 	cfg := uplink.DefaultConfig()
-	cfg.Broker = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t)) // nothing listens
-	cfg.BackoffMin = time.Minute                                // it would sleep long
+	cfg.Broker = "tcp://" + nettest.RefusedAddr(t) // nothing listens
+	cfg.BackoffMin = time.Minute                   // it would sleep long
 	cfg.BackoffMax = time.Hour
 	up, err := uplink.New(cfg, site, cabin, ob, discard())
 	if err != nil {
@@ -376,7 +384,7 @@ func TestShutdownIsPromptWhileBrokerIsDown(t *testing.T) {
 func TestConnectErrorsNameTheCause(t *testing.T) {
 	ob := openOutbox(t)
 	cfg := uplink.DefaultConfig()
-	cfg.Broker = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+	cfg.Broker = "tcp://" + nettest.RefusedAddr(t)
 	_ = ob
 	_, err := uplink.Probe(context.Background(), cfg, site, cabin)
 	if !errors.Is(err, uplink.ErrRefused) {

@@ -19,7 +19,6 @@ import (
 	_ "time/tzdata" // report time zones on hosts without /usr/share/zoneinfo
 
 	"github.com/palier-lifts/palier/buildinfo"
-	"github.com/palier-lifts/palier/natsauth"
 	"github.com/palier-lifts/palier/receiver"
 	"github.com/palier-lifts/palier/shutdown"
 )
@@ -49,7 +48,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return configCheck(rest[2], stdout, stderr)
 		}
 		if rest[0] == "users" {
-			return natsauth.Main(rest[1:], os.Stdin, stdout, stderr)
+			return users(rest[1:], os.Stdin, stdout, stderr)
 		}
 		fmt.Fprintf(stderr, "receiver: unknown command %q\n", rest)
 		fs.Usage()

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/palier-lifts/palier/natsauth"
+)
+
+const usersUsage = `usage:
+  users render --fleet FILE [--out FILE]   write the leaf node's accounts block (default stdout)
+  users check FILE                         validate a fleet file
+  users hash                               read a password on stdin, print its bcrypt hash
+`
+
+// users runs "receiver users ...", the per-device NATS users of the leaf
+// node. It returns the exit code: 0 done, 1 failed, 2 usage.
+func users(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usersUsage)
+		return 2
+	}
+	switch args[0] {
+	case "render":
+		return usersRender(args[1:], stdout, stderr)
+	case "check":
+		return usersCheck(args[1:], stdout, stderr)
+	case "hash":
+		return usersHash(stdin, stdout, stderr)
+	default:
+		fmt.Fprint(stderr, usersUsage)
+		return 2
+	}
+}
+
+func usersRender(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("users render", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fleetPath := fs.String("fleet", "", "fleet file (YAML)")
+	out := fs.String("out", "", "output file (default stdout)")
+	if err := fs.Parse(args); err != nil || *fleetPath == "" || fs.NArg() != 0 {
+		fmt.Fprint(stderr, usersUsage)
+		return 2
+	}
+	f, err := natsauth.ParseFile(*fleetPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	source := filepath.Base(*fleetPath)
+	if *out == "" {
+		err = natsauth.Render(stdout, f, source)
+	} else {
+		err = natsauth.RenderFile(*out, f, source)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	return 0
+}
+
+func usersCheck(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprint(stderr, usersUsage)
+		return 2
+	}
+	f, err := natsauth.ParseFile(args[0])
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d devices, %d services)\n", args[0], len(f.Devices), len(f.Services))
+	return 0
+}
+
+func usersHash(stdin io.Reader, stdout, stderr io.Writer) int {
+	line, err := bufio.NewReader(stdin).ReadBytes('\n')
+	if err != nil && err != io.EOF {
+		fmt.Fprintln(stderr, "read password:", err)
+		return 1
+	}
+	h, err := natsauth.Hash(bytes.TrimRight(line, "\r\n"))
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintln(stdout, h)
+	return 0
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+const validHash = "$2a$04$5ZTpChCbjK6vr8vkrBNjDeu9d4DPW2S0Rh5M2tsDOOumzqCuwzA0." // bcrypt of "x", cost 4
+
+func TestUsers(t *testing.T) {
+	dir := t.TempDir()
+	fleet := filepath.Join(dir, "fleet.yaml")
+	if err := os.WriteFile(fleet, []byte("devices:\n  - site: s\n    cabin: c\n    password_hash: \""+validHash+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	out := filepath.Join(dir, "accounts.conf")
+	if code := users([]string{"render", "--fleet", fleet, "--out", out}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("render: exit %d: %s", code, stderr.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil || !bytes.Contains(b, []byte(`"palier.v1.s.c.events"`)) {
+		t.Fatalf("render wrote %q, %v", b, err)
+	}
+	if code := users([]string{"check", fleet}, nil, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "ok (1 devices") {
+		t.Fatalf("check: exit %d, %q", code, stdout.String())
+	}
+	stdout.Reset()
+	if code := run([]string{"users", "check", fleet}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "ok (1 devices") {
+		t.Fatalf("receiver users check: exit %d, %q", code, stdout.String())
+	}
+	stdout.Reset()
+	if code := users([]string{"hash"}, strings.NewReader("a long enough password\n"), &stdout, &stderr); code != 0 {
+		t.Fatalf("hash: exit %d: %s", code, stderr.String())
+	}
+	h := strings.TrimSpace(stdout.String())
+	if err := bcrypt.CompareHashAndPassword([]byte(h), []byte("a long enough password")); err != nil {
+		t.Fatalf("hash %q does not match the password: %v", h, err)
+	}
+	if code := users([]string{"hash"}, strings.NewReader("short\n"), &stdout, &stderr); code != 1 {
+		t.Fatalf("hash of a short password: exit %d, want 1", code)
+	}
+	if code := users([]string{"render"}, nil, &stdout, &stderr); code != 2 {
+		t.Fatalf("render without --fleet: exit %d, want 2", code)
+	}
+	if code := users([]string{"check", filepath.Join(dir, "missing.yaml")}, nil, &stdout, &stderr); code != 1 {
+		t.Fatalf("check of a missing file: exit %d, want 1", code)
+	}
+}
