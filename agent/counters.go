@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
+	"github.com/palier-lifts/palier/atomicfile"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -36,56 +36,5 @@ func saveCounters(path string, c wire.Counters) error {
 	if err != nil {
 		return fmt.Errorf("encode counters: %w", err)
 	}
-	return writeFileAtomic(path, b)
-}
-
-// writeFileAtomic writes b to path through a synced temporary file and a
-// rename, then syncs the folder: a power cut leaves the old file or the new.
-func writeFileAtomic(path string, b []byte) error {
-	return writeFileAs(path, b, 0o600, -1, -1)
-}
-
-// writeFileAs writes atomically with the mode and owner (-1: unchanged)
-// set on the temporary file, so that the name never points at a file the
-// agent cannot read or others can.
-func writeFileAs(path string, b []byte, mode os.FileMode, uid, gid int) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	err = f.Chmod(mode)
-	if err == nil && (uid >= 0 || gid >= 0) {
-		err = f.Chown(uid, gid)
-	}
-	if err == nil {
-		_, err = f.Write(b)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename into %s: %w", path, err)
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
-	}
-	return nil
+	return atomicfile.Write(path, b, 0o600)
 }

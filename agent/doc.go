@@ -2,4 +2,14 @@
 // feeds the samples to the cabin state machine, appends the events to the
 // durable outbox, drains the outbox over the uplink, and serves the live
 // state to the cabin screen. cmd/agent parses flags and calls it.
+//
+//   - Config is the agent's YAML file: DefaultConfig, then LoadConfig (or
+//     ParseConfig, Resolve and Validate for a caller editing the file, such
+//     as first-boot provisioning). Validate reports every problem as a
+//     *configfile.FieldError naming its field.
+//   - New checks a Config and opens the outbox; Agent.Run polls, appends and
+//     drains until its context ends, then closes everything. Its heartbeat
+//     counters (trips, door cycles, running time) persist in the state folder
+//     across restarts; Stats and the Prometheus listener (metrics.listen)
+//     show how it is doing.
 package agent

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/palier-lifts/palier/configfile"
 )
 
 // Config is the receiver's configuration file. Paths left empty default to
@@ -151,16 +151,15 @@ func DefaultConfig() Config {
 	}
 }
 
-// Parse reads a YAML config over the defaults. An unknown key is an error
-// naming the key and its line.
+// maxConfigSize bounds the config file; a real one is a few KiB.
+const maxConfigSize = 1 << 20
+
+// Parse reads a YAML config over the defaults (configfile.Decode). An
+// unknown key is an error naming the key and its line; an empty file means
+// the defaults.
 func Parse(r io.Reader) (Config, error) {
 	cfg := DefaultConfig()
-	dec := yaml.NewDecoder(r)
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
-		if errors.Is(err, io.EOF) {
-			return cfg, nil // an empty file means the defaults
-		}
+	if err := configfile.Decode(r, maxConfigSize, &cfg); err != nil && !errors.Is(err, configfile.ErrEmpty) {
 		return Config{}, fmt.Errorf("parse config: %w", err)
 	}
 	return cfg, nil
@@ -180,22 +179,12 @@ func ParseFile(path string) (Config, error) {
 	return cfg, nil
 }
 
-// ConfigError is one problem of a config: the field, as written in YAML,
-// and what is wrong with it, including what would be valid.
-type ConfigError struct {
-	Field   string
-	Problem string
-}
-
-func (e *ConfigError) Error() string { return e.Field + ": " + e.Problem }
-
-// Validate checks every field and returns all problems at once (joined
-// *ConfigError values), or nil.
+// Validate checks every field and returns all problems at once
+// (configfile.Problems: each a *configfile.FieldError saying what would be
+// valid), or nil.
 func (c *Config) Validate() error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &ConfigError{Field: field, Problem: fmt.Sprintf(format, args...)})
-	}
+	var p configfile.Problems
+	bad := p.Add
 	if c.StateDir == "" {
 		bad("state_dir", "empty (want a directory such as /var/lib/palier-receiver)")
 	} else if !filepath.IsAbs(c.StateDir) {
@@ -342,7 +331,7 @@ func (c *Config) Validate() error {
 	default:
 		bad("log.format", "%q (want text or json)", c.Log.Format)
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }
 
 // Token roles.

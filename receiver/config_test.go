@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/palier-lifts/palier/configfile"
 )
 
 func TestDefaultConfigIsValid(t *testing.T) {
@@ -72,9 +74,9 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	want := []string{"state_dir", "stream.max_age", "stream.name", "store.driver", "http.listen", "log.level", "nats.tls.cert_file", "nats.tls"}
 	var fields []string
 	for _, e := range unwrapAll(err) {
-		var ce *ConfigError
+		var ce *configfile.FieldError
 		if !errors.As(e, &ce) {
-			t.Fatalf("%v is not a *ConfigError", e)
+			t.Fatalf("%v is not a *configfile.FieldError", e)
 		}
 		fields = append(fields, ce.Field)
 		if !strings.Contains(ce.Problem, "want") {

@@ -286,6 +286,6 @@ hash=$(echo 'an example password' | go run ./cmd/receiver users hash)
 # --- Go tests of the packaging code ----------------------------------------
 say "go test: watchdog notifier, per-device NATS permissions against a real nats-server"
 go test -count=1 -timeout 5m ./natsauth/... ./packaging/...
-go test -count=1 -timeout 5m -run 'Notify|Watchdog|Progressing' ./agent/
+go test -count=1 -timeout 5m -run 'Notify|Watchdog|Progressing' ./sdnotify/
 
 say "packaging checks passed"

@@ -2,7 +2,6 @@ package sensors
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,8 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/palier-lifts/palier/configfile"
 	"github.com/palier-lifts/palier/hal/modbus"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -544,21 +542,10 @@ func group(signals map[string]*Signal, maxGap int) []modbus.Request {
 }
 
 // decodeStrict reads a bounded YAML file of some kind (a profile, a contact
-// map) into v, refusing unknown keys with their line.
+// map) into v (configfile.Decode): unknown keys are refused with their line,
+// and an empty file is an error.
 func decodeStrict(kind, name string, r io.Reader, v any) error {
-	b, err := io.ReadAll(io.LimitReader(r, maxProfileSize+1))
-	if err != nil {
-		return fmt.Errorf("read %s %s: %w", kind, name, err)
-	}
-	if len(b) > maxProfileSize {
-		return fmt.Errorf("%s %s: larger than %d bytes", kind, name, maxProfileSize)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil {
-		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("%s %s: empty", kind, name)
-		}
+	if err := configfile.Decode(r, maxProfileSize, v); err != nil {
 		return fmt.Errorf("%s %s: %w", kind, name, err)
 	}
 	return nil

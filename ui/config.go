@@ -1,16 +1,16 @@
 package ui
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/palier-lifts/palier/configfile"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -71,17 +71,15 @@ func DefaultConfig() Config {
 	}
 }
 
-// ParseConfig reads a YAML configuration over the defaults. Unknown keys are
-// errors, so a typo is reported instead of silently ignored.
+// maxConfigSize bounds the config file; a real one is under a KiB.
+const maxConfigSize = 1 << 20
+
+// ParseConfig reads a YAML configuration over the defaults
+// (configfile.Decode) and validates it. Unknown keys are errors, so a typo
+// is reported instead of silently ignored; an empty file is the defaults.
 func ParseConfig(r io.Reader) (Config, error) {
 	cfg := DefaultConfig()
-	b, err := io.ReadAll(io.LimitReader(r, 1<<20))
-	if err != nil {
-		return cfg, fmt.Errorf("read display config: %w", err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+	if err := configfile.Decode(r, maxConfigSize, &cfg); err != nil && !errors.Is(err, configfile.ErrEmpty) {
 		return cfg, fmt.Errorf("parse display config: %w", err)
 	}
 	if err := cfg.Validate(); err != nil {
@@ -90,62 +88,61 @@ func ParseConfig(r io.Reader) (Config, error) {
 	return cfg, nil
 }
 
-// ConfigError names the configuration field that is wrong.
-type ConfigError struct {
-	Field  string
-	Reason string
-}
-
-func (e *ConfigError) Error() string { return "display config: " + e.Field + ": " + e.Reason }
-
-// Validate checks every field and says what would be valid.
+// Validate checks every field and says what would be valid: all problems
+// (configfile.Problems), each a *configfile.FieldError, under "display
+// config".
 func (c *Config) Validate() error {
+	var p configfile.Problems
+	bad := p.Add
 	if len([]rune(c.Building)) > 80 {
-		return &ConfigError{"building", "longer than 80 characters"}
+		bad("building", "longer than 80 characters")
 	}
-	for f, l := range c.FloorLabels {
-		if n := len([]rune(l)); n == 0 || n > 4 {
-			return &ConfigError{fmt.Sprintf("floor_labels[%d]", f), fmt.Sprintf("%q: want 1 to 4 characters", l)}
+	// Sorted, so that the problems come out in the same order each time.
+	for _, f := range slices.Sorted(maps.Keys(c.FloorLabels)) {
+		if l := c.FloorLabels[f]; len([]rune(l)) == 0 || len([]rune(l)) > 4 {
+			bad(fmt.Sprintf("floor_labels[%d]", f), "%q: want 1 to 4 characters", l)
 		}
 	}
 	if _, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "" {
-		return &ConfigError{"time_zone", fmt.Sprintf("%q is not an IANA time zone (e.g. Europe/Monaco)", c.TimeZone)}
+		bad("time_zone", "%q is not an IANA time zone (e.g. Europe/Monaco)", c.TimeZone)
 	}
 	if _, ok := layouts[c.Layout]; !ok {
-		return &ConfigError{"layout", fmt.Sprintf("%q: want 800x480, 1024x600, 1280x800 or 1920x1080", c.Layout)}
+		bad("layout", "%q: want 800x480, 1024x600, 1280x800 or 1920x1080", c.Layout)
 	}
 	if c.Orientation != "landscape" && c.Orientation != "portrait" {
-		return &ConfigError{"orientation", fmt.Sprintf("%q: want landscape or portrait", c.Orientation)}
+		bad("orientation", "%q: want landscape or portrait", c.Orientation)
 	}
 	if len(c.Languages) == 0 {
-		return &ConfigError{"languages", "empty: want one or more of fr, en, it"}
+		bad("languages", "empty: want one or more of fr, en, it")
 	}
 	seen := map[string]bool{}
 	for _, l := range c.Languages {
 		if l != wire.LangFR && l != wire.LangEN && l != wire.LangIT {
-			return &ConfigError{"languages", fmt.Sprintf("%q: want fr, en or it", l)}
-		}
-		if seen[l] {
-			return &ConfigError{"languages", fmt.Sprintf("%q listed twice", l)}
+			bad("languages", "%q: want fr, en or it", l)
+		} else if seen[l] {
+			bad("languages", "%q listed twice", l)
 		}
 		seen[l] = true
 	}
 	if c.LanguagePeriod < time.Second {
-		return &ConfigError{"language_period", fmt.Sprintf("%s: want at least 1s", c.LanguagePeriod)}
+		bad("language_period", "%s: want at least 1s", c.LanguagePeriod)
 	}
 	if c.Night != nil {
 		if _, err := parseHHMM(c.Night.From); err != nil {
-			return &ConfigError{"night.from", err.Error()}
+			bad("night.from", "%v", err)
 		}
 		if _, err := parseHHMM(c.Night.To); err != nil {
-			return &ConfigError{"night.to", err.Error()}
+			bad("night.to", "%v", err)
 		}
 	}
 	if c.PixelShift != nil && (*c.PixelShift < 0 || *c.PixelShift > 16) {
-		return &ConfigError{"pixel_shift", fmt.Sprintf("%d: want 0 to 16 logical pixels", *c.PixelShift)}
+		bad("pixel_shift", "%d: want 0 to 16 logical pixels", *c.PixelShift)
 	}
 	if c.ShiftPeriod < time.Second {
-		return &ConfigError{"shift_period", fmt.Sprintf("%s: want at least 1s", c.ShiftPeriod)}
+		bad("shift_period", "%s: want at least 1s", c.ShiftPeriod)
+	}
+	if err := p.Err(); err != nil {
+		return fmt.Errorf("display config: %w", err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palier-lifts/palier/configfile"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -372,7 +373,7 @@ fullscreen: true
 			if err == nil {
 				t.Fatal("accepted")
 			}
-			var ce *ConfigError
+			var ce *configfile.FieldError
 			if tc.field != "" && (!errors.As(err, &ce) || ce.Field != tc.field) {
 				t.Fatalf("error %v, want one on field %q", err, tc.field)
 			}

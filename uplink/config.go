@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"strings"
 	"time"
 
+	"github.com/palier-lifts/palier/configfile"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -69,12 +69,12 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate returns every problem, each naming its field under prefix.
-func (c *Config) Validate(prefix string) []error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s%s: %s", prefix, field, fmt.Sprintf(format, args...)))
-	}
+// Validate returns every problem (configfile.Problems), each a
+// *configfile.FieldError naming its field under uplink:; the agent nests
+// them under "uplink".
+func (c *Config) Validate() error {
+	var p configfile.Problems
+	bad := p.Add
 	if u, err := url.Parse(c.Broker); err != nil || u.Host == "" {
 		bad("broker", "%q is not a URL like tcp://host:1883 or ssl://host:8883", c.Broker)
 	} else if !isTLSScheme(u.Scheme) && u.Scheme != "tcp" && u.Scheme != "mqtt" {
@@ -122,7 +122,7 @@ func (c *Config) Validate(prefix string) []error {
 	if c.RateLimit < 0 {
 		bad("rate_limit", "%v is negative", c.RateLimit)
 	}
-	return errs
+	return p.Err()
 }
 
 func isTLSScheme(s string) bool { return s == "ssl" || s == "tls" || s == "mqtts" }
@@ -139,11 +139,11 @@ func (c *Config) dialOptions(site, cabin string) (DialOptions, error) {
 		WillPayload: []byte(StatusOffline),
 	}
 	if c.PasswordFile != "" {
-		b, err := os.ReadFile(c.PasswordFile)
+		pw, err := configfile.ReadSecret(c.PasswordFile)
 		if err != nil {
 			return o, fmt.Errorf("read password file: %w", err)
 		}
-		o.Password = strings.TrimRight(string(b), "\r\n")
+		o.Password = pw
 	}
 	u, err := url.Parse(c.Broker)
 	if err != nil {

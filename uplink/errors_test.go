@@ -24,6 +24,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
+	"github.com/palier-lifts/palier/internal/nettest"
 	"github.com/palier-lifts/palier/uplink"
 )
 
@@ -56,7 +57,7 @@ func TestConnectionErrorsNameTheCause(t *testing.T) {
 		t.Run("refused/"+proto, func(t *testing.T) {
 			cfg := uplink.DefaultConfig()
 			cfg.Protocol = proto
-			cfg.Broker = fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))
+			cfg.Broker = "tcp://" + nettest.RefusedAddr(t)
 			probeFails(t, cfg, uplink.ErrRefused, "port")
 		})
 	}
@@ -255,8 +256,8 @@ func TestMutualTLS(t *testing.T) {
 			probeFails(t, cfg, uplink.ErrTLS, "tls.cert_file")
 
 			cfg.TLS.CertFile, cfg.TLS.KeyFile = certFile, keyFile
-			if errs := cfg.Validate("uplink."); len(errs) > 0 {
-				t.Fatal(errs)
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
 			}
 			if _, err := uplink.Probe(context.Background(), cfg, site, cabin); err != nil {
 				t.Fatalf("with the client certificate: %v", err)

@@ -1,4 +1,4 @@
-package agent
+package sdnotify
 
 import (
 	"context"
@@ -10,14 +10,9 @@ import (
 	"github.com/coreos/go-systemd/v22/daemon"
 )
 
-// The agent runs under systemd as a Type=notify service with WatchdogSec
-// (packaging/systemd/palier-agent.service). Outside systemd NOTIFY_SOCKET
-// is unset and every function here is a no-op, so the same binary runs by
-// hand, in tests and under the installer's tools.
-
-// NotifyReady tells systemd the agent has started (READY=1). It reports
+// Ready tells systemd the service has started (READY=1). It reports
 // whether a notification was sent: false, nil outside systemd.
-func NotifyReady() (bool, error) {
+func Ready() (bool, error) {
 	sent, err := daemon.SdNotify(false, daemon.SdNotifyReady)
 	if err != nil {
 		return false, fmt.Errorf("notify systemd ready: %w", err)
@@ -25,9 +20,9 @@ func NotifyReady() (bool, error) {
 	return sent, nil
 }
 
-// NotifyStopping tells systemd a clean stop has begun (STOPPING=1), so a
+// Stopping tells systemd a clean stop has begun (STOPPING=1), so a
 // slow outbox close is not mistaken for a hang.
-func NotifyStopping() (bool, error) {
+func Stopping() (bool, error) {
 	sent, err := daemon.SdNotify(false, daemon.SdNotifyStopping)
 	if err != nil {
 		return false, fmt.Errorf("notify systemd stopping: %w", err)
@@ -38,7 +33,7 @@ func NotifyStopping() (bool, error) {
 // Watchdog keeps systemd's watchdog fed until ctx is done. Every half
 // WatchdogSec it asks alive whether the poll loop has made progress and
 // sends WATCHDOG=1 only if so: a loop stuck for a whole WatchdogSec gets the
-// agent restarted by systemd (Restart=always). Without a watchdog for this
+// service restarted by systemd (Restart=always). Without a watchdog for this
 // process (WATCHDOG_USEC unset, or WATCHDOG_PID another process) it returns
 // nil at once. It returns an error only if the watchdog settings are
 // malformed; failed sends are logged and retried at the next tick.
@@ -80,8 +75,8 @@ func Watchdog(ctx context.Context, logger *slog.Logger, alive func() bool) error
 }
 
 // Progressing returns an alive func for Watchdog built on a counter that
-// the loop increments every round (e.g. func() uint64 { return
-// a.Stats().Polls }): it reports true when the counter moved since the
+// the loop increments every round (the agent passes its poll count): it
+// reports true when the counter moved since the
 // previous call. Failed polls count as progress: an unplugged controller
 // is a lost link, reported in telemetry, not a hang to restart for.
 func Progressing(count func() uint64) func() bool {

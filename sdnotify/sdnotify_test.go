@@ -1,4 +1,4 @@
-package agent
+package sdnotify
 
 import (
 	"context"
@@ -61,16 +61,16 @@ func drain(conn *net.UnixConn) []string {
 
 func TestNotifyReadyAndStopping(t *testing.T) {
 	conn := notifySocket(t)
-	sent, err := NotifyReady()
+	sent, err := Ready()
 	if err != nil || !sent {
-		t.Fatalf("NotifyReady = %v, %v; want true, nil", sent, err)
+		t.Fatalf("Ready = %v, %v; want true, nil", sent, err)
 	}
 	if got := next(t, conn); got != "READY=1" {
 		t.Fatalf("systemd got %q, want READY=1", got)
 	}
-	sent, err = NotifyStopping()
+	sent, err = Stopping()
 	if err != nil || !sent {
-		t.Fatalf("NotifyStopping = %v, %v; want true, nil", sent, err)
+		t.Fatalf("Stopping = %v, %v; want true, nil", sent, err)
 	}
 	if got := next(t, conn); got != "STOPPING=1" {
 		t.Fatalf("systemd got %q, want STOPPING=1", got)
@@ -79,16 +79,16 @@ func TestNotifyReadyAndStopping(t *testing.T) {
 
 func TestNotifyOutsideSystemd(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", "")
-	sent, err := NotifyReady()
+	sent, err := Ready()
 	if err != nil || sent {
-		t.Fatalf("NotifyReady without NOTIFY_SOCKET = %v, %v; want false, nil", sent, err)
+		t.Fatalf("Ready without NOTIFY_SOCKET = %v, %v; want false, nil", sent, err)
 	}
 }
 
 func TestNotifyUnreachableSocket(t *testing.T) {
 	t.Setenv("NOTIFY_SOCKET", filepath.Join(t.TempDir(), "nobody-listens"))
-	if _, err := NotifyReady(); err == nil {
-		t.Fatal("NotifyReady to a missing socket: want an error")
+	if _, err := Ready(); err == nil {
+		t.Fatal("Ready to a missing socket: want an error")
 	}
 }
 

@@ -1,4 +1,4 @@
-package agent
+package provision
 
 import (
 	"bytes"
@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palier-lifts/palier/agent"
+	"github.com/palier-lifts/palier/configfile"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -42,7 +44,7 @@ func testCA(t testing.TB) string {
 // profile pointing into the repository) and a boot partition folder.
 type provisionFixture struct {
 	etc, boot  string
-	opts       ProvisionOptions
+	opts       Options
 	configOrig []byte
 }
 
@@ -55,7 +57,7 @@ func newProvisionFixture(t *testing.T, bootYAML string) *provisionFixture {
 	}
 	profile, _ := filepath.Abs("../sensors/profiles/palier-sim.yaml")
 	f.configOrig = bytes.Replace(sample, []byte("/usr/share/palier/profiles/palier-sim.yaml"), []byte(profile), 1)
-	f.opts = ProvisionOptions{
+	f.opts = Options{
 		BootFile:   filepath.Join(f.boot, "palier.yaml"),
 		ConfigFile: filepath.Join(f.etc, "agent.yaml"),
 		Now:        func() time.Time { return time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC) },
@@ -100,16 +102,16 @@ func noSecretsOnBoot(t *testing.T, dir string) {
 func TestProvisionTakesSecretsOnce(t *testing.T) {
 	ca := testCA(t)
 	f := newProvisionFixture(t, goodBoot(ca))
-	res, err := Provision(context.Background(), f.opts)
+	res, err := Run(context.Background(), f.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != ProvisionDone || res.Site != "villa-marina" || len(res.Written) != 3 {
+	if res.Status != Done || res.Site != "villa-marina" || len(res.Written) != 3 {
 		t.Fatalf("result %+v", res)
 	}
 
 	// The agent config loads, with the new identity and credentials.
-	cfg, err := LoadConfig(f.opts.ConfigFile)
+	cfg, err := agent.LoadConfig(f.opts.ConfigFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,14 +148,14 @@ func TestProvisionTakesSecretsOnce(t *testing.T) {
 	// The boot partition keeps a record without secrets.
 	noSecretsOnBoot(t, f.boot)
 	record, _ := os.ReadFile(f.opts.BootFile)
-	p, err := ParseProvisioning("record", bytes.NewReader(record))
+	p, err := Parse("record", bytes.NewReader(record))
 	if err != nil || p.Provisioned == nil || !p.Provisioned.Equal(f.opts.Now()) || p.Site != "villa-marina" {
 		t.Fatalf("record %+v, %v:\n%s", p, err, record)
 	}
 
 	// A second run (every start of the unit) changes nothing.
-	res, err = Provision(context.Background(), f.opts)
-	if err != nil || res.Status != ProvisionAlreadyDone {
+	res, err = Run(context.Background(), f.opts)
+	if err != nil || res.Status != AlreadyDone {
 		t.Fatalf("second run: %+v, %v", res, err)
 	}
 	if again, _ := os.ReadFile(f.opts.ConfigFile); !bytes.Equal(again, merged) {
@@ -166,8 +168,8 @@ func TestProvisionTakesSecretsOnce(t *testing.T) {
 
 func TestProvisionWithoutBootFileDoesNothing(t *testing.T) {
 	f := newProvisionFixture(t, "")
-	res, err := Provision(context.Background(), f.opts)
-	if err != nil || res.Status != ProvisionNoFile {
+	res, err := Run(context.Background(), f.opts)
+	if err != nil || res.Status != NoFile {
 		t.Fatalf("%+v, %v", res, err)
 	}
 	if b, _ := os.ReadFile(f.opts.ConfigFile); !bytes.Equal(b, f.configOrig) {
@@ -177,10 +179,10 @@ func TestProvisionWithoutBootFileDoesNothing(t *testing.T) {
 
 func TestProvisionIdentityOnly(t *testing.T) {
 	f := newProvisionFixture(t, "site: les-pins\ncabin: c2\nbroker: tcp://10.0.0.5:1883\n")
-	if res, err := Provision(context.Background(), f.opts); err != nil || res.Status != ProvisionDone || len(res.Written) != 1 {
+	if res, err := Run(context.Background(), f.opts); err != nil || res.Status != Done || len(res.Written) != 1 {
 		t.Fatalf("%+v, %v", res, err)
 	}
-	cfg, err := LoadConfig(f.opts.ConfigFile)
+	cfg, err := agent.LoadConfig(f.opts.ConfigFile)
 	if err != nil || cfg.Cabin != "c2" || cfg.Uplink.Broker != "tcp://10.0.0.5:1883" || cfg.Uplink.PasswordFile != "" {
 		t.Fatalf("%+v, %v", cfg.Uplink, err)
 	}
@@ -207,10 +209,10 @@ func TestProvisionRefusesBadFileAndChangesNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newProvisionFixture(t, tc.boot)
-			_, err := Provision(context.Background(), f.opts)
-			var pe *ProvisionError
+			_, err := Run(context.Background(), f.opts)
+			var pe *configfile.FieldError
 			if !errors.As(err, &pe) {
-				t.Fatalf("error %v, want a *ProvisionError", err)
+				t.Fatalf("error %v, want a *configfile.FieldError", err)
 			}
 			if pe.Field != tc.field || !strings.Contains(err.Error(), f.opts.BootFile) {
 				t.Fatalf("error %q names field %q, want %q", err, pe.Field, tc.field)
@@ -232,7 +234,7 @@ func TestProvisionRefusesToMergeIntoABrokenConfig(t *testing.T) {
 	f := newProvisionFixture(t, goodBoot(testCA(t)))
 	broken := append(append([]byte{}, f.configOrig...), []byte("\nlog_levle: debug\n")...)
 	os.WriteFile(f.opts.ConfigFile, broken, 0o640)
-	_, err := Provision(context.Background(), f.opts)
+	_, err := Run(context.Background(), f.opts)
 	if err == nil || !strings.Contains(err.Error(), "log_levle") || !strings.Contains(err.Error(), f.opts.ConfigFile) {
 		t.Fatalf("error %v does not name the config's bad key", err)
 	}
@@ -252,44 +254,44 @@ func TestProvisionRecoversFromEveryCrashPoint(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		crash func(t *testing.T, f *provisionFixture, orig, record []byte)
-		want  ProvisionStatus
+		want  Status
 	}{
 		{"before anything", func(t *testing.T, f *provisionFixture, orig, record []byte) {
 			os.WriteFile(f.opts.ConfigFile, f.configOrig, 0o640)
 			os.Remove(filepath.Join(f.etc, "mqtt.password"))
 			os.WriteFile(f.opts.BootFile, orig, 0o644)
-		}, ProvisionDone},
+		}, Done},
 		{"secrets written, config not", func(t *testing.T, f *provisionFixture, orig, record []byte) {
 			os.WriteFile(f.opts.ConfigFile, f.configOrig, 0o640)
 			os.WriteFile(f.opts.BootFile, orig, 0o644)
-		}, ProvisionDone},
+		}, Done},
 		{"record half written", func(t *testing.T, f *provisionFixture, orig, record []byte) {
 			os.WriteFile(f.opts.BootFile, orig, 0o644)
 			os.WriteFile(f.opts.BootFile+".new", record[:len(record)/2], 0o644)
-		}, ProvisionDone},
+		}, Done},
 		{"original set aside", func(t *testing.T, f *provisionFixture, orig, record []byte) {
 			os.Remove(f.opts.BootFile)
 			os.WriteFile(f.opts.BootFile+".scrub", orig, 0o644)
 			os.WriteFile(f.opts.BootFile+".new", record, 0o644)
-		}, ProvisionFinished},
+		}, Finished},
 		{"record in place, original not erased", func(t *testing.T, f *provisionFixture, orig, record []byte) {
 			os.WriteFile(f.opts.BootFile+".scrub", orig, 0o644)
-		}, ProvisionFinished},
+		}, Finished},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			orig := goodBoot(ca)
 			f := newProvisionFixture(t, orig)
-			if _, err := Provision(context.Background(), f.opts); err != nil {
+			if _, err := Run(context.Background(), f.opts); err != nil {
 				t.Fatal(err)
 			}
 			record, _ := os.ReadFile(f.opts.BootFile)
 			tc.crash(t, f, []byte(orig), record)
 
-			res, err := Provision(context.Background(), f.opts)
+			res, err := Run(context.Background(), f.opts)
 			if err != nil || res.Status != tc.want {
 				t.Fatalf("run after the crash: %+v, %v; want %v", res, err, tc.want)
 			}
-			cfg, err := LoadConfig(f.opts.ConfigFile)
+			cfg, err := agent.LoadConfig(f.opts.ConfigFile)
 			if err != nil || cfg.Uplink.Username != "villa-marina-b" {
 				t.Fatalf("config after recovery: %v", err)
 			}
@@ -297,19 +299,19 @@ func TestProvisionRecoversFromEveryCrashPoint(t *testing.T) {
 				t.Fatal("no password after recovery")
 			}
 			noSecretsOnBoot(t, f.boot)
-			if res, err := Provision(context.Background(), f.opts); err != nil || res.Status != ProvisionAlreadyDone {
+			if res, err := Run(context.Background(), f.opts); err != nil || res.Status != AlreadyDone {
 				t.Fatalf("third run: %+v, %v", res, err)
 			}
 		})
 	}
 }
 
-func FuzzParseProvisioning(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	f.Add([]byte("site: les-pins\ncabin: a\nbroker: tcp://127.0.0.1:1883\n"))
 	f.Add([]byte("site: les-pins\ncabin: a\nbroker: ssl://h:8883\nusername: u\npassword: p\nca_pem: x\n"))
 	f.Add([]byte("provisioned: 2026-11-24T09:30:00Z\nsite: a\ncabin: b\nbroker: tcp://h:1\nusername: u\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := ParseProvisioning("fuzz", bytes.NewReader(b))
+		p, err := Parse("fuzz", bytes.NewReader(b))
 		if err != nil {
 			return
 		}
