@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,9 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/palier-lifts/palier/atomicfile"
 	"github.com/palier-lifts/palier/hal/gpio"
-	"github.com/palier-lifts/palier/hal/modbus"
-	"github.com/palier-lifts/palier/hal/serialport"
 	"github.com/palier-lifts/palier/livefeed"
 	"github.com/palier-lifts/palier/mediacache"
 	"github.com/palier-lifts/palier/outbox"
@@ -33,9 +31,8 @@ type Agent struct {
 	ob        *outbox.Outbox
 	up        *uplink.Uplink
 	feed      *livefeed.Server
-	profile   *sensors.Profile    // modbus source
-	contacts  *sensors.ContactMap // contacts source
-	openGPIO  gpio.Opener
+	ctrl      *sensors.Controller
+	openGPIO  gpio.Opener // nil: periph's host drivers
 	machine   *sensors.Machine
 	media     *mediacache.Cache
 	mediaSets chan wire.NoticeSet // newest notice set whose media to fetch
@@ -64,43 +61,28 @@ type Stats struct {
 // which closes everything when it returns.
 func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
 	cfg.setDerived()
-	if errs := cfg.Validate(); len(errs) > 0 {
-		return nil, fmt.Errorf("config: %w", errors.Join(errs...))
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
 	a := &Agent{cfg: cfg, logger: logger, start: time.Now()}
-	faultInfo := func(int) (string, string) { return "", "" }
-	switch cfg.Controller.Source {
-	case SourceContacts:
-		m, err := sensors.LoadContactMap(cfg.Controller.Contacts)
-		if err != nil {
+	ctrl, err := sensors.LoadController(cfg.Controller)
+	if err != nil {
+		if cfg.Controller.Source == sensors.SourceContacts {
 			return nil, fmt.Errorf("load contact map: %w", err)
 		}
-		a.contacts = m
-	default:
-		profile, err := sensors.LoadProfile(cfg.Controller.Profile)
-		if err != nil {
-			return nil, fmt.Errorf("load controller profile: %w", err)
-		}
-		a.profile = profile
-		faultInfo = func(code int) (string, string) {
-			f, ok := profile.Fault(code)
-			if !ok {
-				return "", ""
-			}
-			return f.Text, f.Severity
-		}
+		return nil, fmt.Errorf("load controller profile: %w", err)
 	}
-	a.openGPIO = new(gpio.Host).Open
+	a.ctrl = ctrl
 	counters, err := loadCounters(a.countersPath())
 	if err != nil {
 		// Never refuse to start over counters: report and start from zero.
 		logger.Error("counters unreadable, starting from zero", "err", err)
 	}
 	mcfg := cfg.Events
-	mcfg.FaultInfo = faultInfo
+	mcfg.FaultInfo = ctrl.FaultInfo
 	a.machine = sensors.NewMachine(mcfg, counters)
 
 	a.ob, err = outbox.Open(ctx, filepath.Join(cfg.StateDir, "outbox.db"), outbox.Options{
@@ -127,7 +109,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
 	a.up.StateDir = cfg.StateDir // remembers which MQTT version the broker speaks
 	a.feed = livefeed.NewServer(cfg.Screen.Socket, logger.With("component", "livefeed"))
 	a.mediaSets = make(chan wire.NoticeSet, 1)
-	a.media, err = mediacache.Open(cfg.Screen.MediaDir, mediacache.Options{MaxBytes: cfg.Screen.MediaMaxBytes, Logger: logger.With("component", "media")})
+	a.media, err = mediacache.Open(cfg.Screen.MediaDir, mediacache.Options{MaxBytes: cfg.Screen.MediaMaxBytes, TrustedHosts: cfg.MediaHosts(), Logger: logger.With("component", "media")})
 	if err != nil {
 		a.ob.Close()
 		return nil, err
@@ -198,52 +180,28 @@ func (a *Agent) Run(ctx context.Context) error {
 // boards whose lines need another opener. Call it before Run.
 func (a *Agent) SetGPIOOpener(open gpio.Opener) { a.openGPIO = open }
 
-// sampler reads one Sample from the controller.
-type sampler interface {
-	Read(ctx context.Context) (sensors.Sample, error)
-}
-
-// openSource prepares the reader of the configured source. The serial port
-// reopens itself with backoff when its device goes away (a USB adapter
-// unplugged): the outage is reported as a lost link, never fatal.
-func (a *Agent) openSource() (sampler, io.Closer, error) {
-	cc := a.cfg.Controller
-	if a.contacts != nil {
-		r, err := sensors.NewContactReader(a.contacts, a.openGPIO)
-		if err != nil {
-			return nil, nil, fmt.Errorf("open contacts: %w", err)
-		}
-		return r, io.NopCloser(nil), nil
-	}
-	port, err := serialport.NewResilient(serialport.ResilientConfig{
-		Port: serialport.Config{Path: cc.Port, Baud: cc.Baud, DataBits: cc.DataBits, Parity: cc.Parity, StopBits: cc.StopBits,
-			RS485: cc.RS485, EchoSuppression: cc.EchoSuppression},
-		OnChange: func(err error) {
-			if err != nil {
-				a.logger.Warn("controller port lost, reopening with backoff", "port", cc.Port, "err", err)
-			} else {
-				a.logger.Info("controller port open", "port", cc.Port)
-			}
-		},
-	}, a.logger.With("component", "serial"))
+// openSource opens the configured source. The serial port reopens itself
+// with backoff when its device goes away (a USB adapter unplugged): the
+// outage is reported as a lost link, never fatal.
+func (a *Agent) openSource() (sensors.Source, error) {
+	src, err := a.ctrl.Open(sensors.SourceOptions{Logger: a.logger, OpenGPIO: a.openGPIO, Resilient: true})
 	if err != nil {
-		return nil, nil, fmt.Errorf("controller port: %w", err)
+		if a.ctrl.Contacts != nil {
+			return nil, fmt.Errorf("open contacts: %w", err)
+		}
+		return nil, fmt.Errorf("controller port: %w", err)
 	}
-	mcfg := modbus.DefaultConfig()
-	mcfg.Baud = cc.Baud
-	mcfg.ResponseTimeout = cc.ResponseTimeout
-	mcfg.Retries = cc.Retries
-	return sensors.NewProfileReader(a.profile, modbus.NewMaster(port, mcfg, a.logger.With("component", "modbus"))), port, nil
+	return src, nil
 }
 
 // poll reads the controller at the poll interval until ctx is done.
 func (a *Agent) poll(ctx context.Context) error {
 	cc := a.cfg.Controller
-	reader, closer, err := a.openSource()
+	reader, err := a.openSource()
 	if err != nil {
 		return err
 	}
-	defer closer.Close()
+	defer reader.Close()
 
 	tick := time.NewTicker(cc.PollInterval)
 	defer tick.Stop()
@@ -368,7 +326,7 @@ func (a *Agent) noticesPath() string  { return filepath.Join(a.cfg.StateDir, "no
 func (a *Agent) notices(set wire.NoticeSet) {
 	b, err := json.Marshal(set)
 	if err == nil {
-		err = writeFileAtomic(a.noticesPath(), b)
+		err = atomicfile.Write(a.noticesPath(), b, 0o600)
 	}
 	if err != nil {
 		a.logger.Error("cache notices", "err", err)

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,8 +18,8 @@ func TestSampleConfigIsValidAndMatchesDefaults(t *testing.T) {
 		t.Fatalf("packaging/agent.yaml drifted from DefaultConfig:\n%+v\n%+v", cfg, def)
 	}
 	cfg.Controller.Profile = "../sensors/profiles/palier-sim.yaml"
-	if errs := cfg.Validate(); len(errs) > 0 {
-		t.Fatal(errors.Join(errs...))
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -92,4 +91,28 @@ func mustOpen(t *testing.T, path string) *os.File {
 	}
 	t.Cleanup(func() { f.Close() })
 	return f
+}
+
+// TestMediaHosts: the broker's host is always trusted for notice media,
+// screen.media_hosts add others, and an entry that is not a host is named.
+func TestMediaHosts(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Uplink.Broker = "ssl://leaf.palier.example:8883"
+	cfg.Screen.MediaHosts = []string{"media.palier.example", "cdn.example:8443"}
+	got := strings.Join(cfg.MediaHosts(), " ")
+	if got != "media.palier.example cdn.example:8443 leaf.palier.example" {
+		t.Fatalf("MediaHosts() = %s", got)
+	}
+	cfg.Site, cfg.Cabin = "s", "c"
+	cfg.Controller.Profile = "../sensors/profiles/palier-sim.yaml"
+	cfg.Screen.MediaHosts = []string{"ok.example", "https://x.example", "x.example/path", ""}
+	err := cfg.Validate()
+	for _, want := range []string{"screen.media_hosts[1]", "screen.media_hosts[2]", "screen.media_hosts[3]"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("no problem reported for %s: %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "media_hosts[0]") {
+		t.Errorf("a good host was refused: %v", err)
+	}
 }

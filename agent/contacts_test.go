@@ -12,6 +12,7 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"github.com/palier-lifts/palier/outbox"
+	"github.com/palier-lifts/palier/sensors"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -26,7 +27,7 @@ func contactsConfig(t *testing.T) Config {
 	cfg := DefaultConfig()
 	cfg.Site, cfg.Cabin = "s", "c"
 	cfg.StateDir = filepath.Join(dir, "state")
-	cfg.Controller.Source = SourceContacts
+	cfg.Controller.Source = sensors.SourceContacts
 	cfg.Controller.Contacts = "../sensors/profiles/contacts/relay-board.yaml"
 	cfg.Uplink.Broker = "tcp://127.0.0.1:1"
 	cfg.Screen.Socket = filepath.Join(dir, "a.sock")

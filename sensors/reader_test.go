@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/palier-lifts/palier/hal/modbus"
-	"github.com/palier-lifts/palier/hal/serialport"
 	"github.com/palier-lifts/palier/sensors"
 	"github.com/palier-lifts/palier/simulator"
+	"github.com/palier-lifts/palier/simulator/simtest"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -22,49 +22,13 @@ func simReader(t *testing.T, sim *simulator.Simulator, mcfg modbus.Config) (*sen
 	if err != nil {
 		t.Fatal(err)
 	}
-	pt, err := simulator.OpenPTY("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- sim.Serve(ctx, pt) }()
-	port, err := serialport.Open(serialport.Config{Path: pt.Path(), Baud: 115200}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		port.Close()
-		pt.Close()
-	})
-	mcfg.Baud = 115200
-	m := modbus.NewMaster(port, mcfg, nil)
+	path, _ := simtest.Serve(t, sim, "")
+	m := simtest.Master(t, path, 115200, mcfg)
 	return sensors.NewProfileReader(p, m), m
 }
 
-func scenario(t *testing.T, y string) *simulator.Scenario {
-	t.Helper()
-	s, err := simulator.ParseScenario(t.Name(), strings.NewReader(y))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func TestReaderDecodesSimulator(t *testing.T) {
-	sim, err := simulator.New(simulator.Config{Baud: 115200, Scenario: scenario(t, `
-start_floor: 4
-steps:
-  - mode: inspection
-  - fault_raise: 12
-  - alarm: true
-  - load: 42
-  - call: 7
-`)}, nil)
+	sim, err := simulator.New(simulator.Config{Baud: 115200, Scenario: simtest.Scenario(t, simtest.AllSetYAML)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +151,7 @@ func TestReaderRefusesUnknownState(t *testing.T) {
 	// A door state the profile does not map (the simulator's "blocked" is
 	// 4; this profile only knows 0..3): the reading fails, nothing is
 	// guessed.
-	sim, err := simulator.New(simulator.Config{Baud: 115200, Scenario: scenario(t, "steps:\n  - door_blocked: true\n")}, nil)
+	sim, err := simulator.New(simulator.Config{Baud: 115200, Scenario: simtest.Scenario(t, "steps:\n  - door_blocked: true\n")}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,57 +11,18 @@ import (
 	"github.com/palier-lifts/palier/hal/modbus"
 	"github.com/palier-lifts/palier/hal/serialport"
 	"github.com/palier-lifts/palier/simulator"
+	"github.com/palier-lifts/palier/simulator/simtest"
 )
 
 // startSim serves sim on a fresh pty and returns a master on its slave side.
 func startSim(t testing.TB, sim *simulator.Simulator, baud int, mcfg modbus.Config) *modbus.Master {
 	t.Helper()
-	pt, err := simulator.OpenPTY("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- sim.Serve(ctx, pt) }()
-	port, err := serialport.Open(serialport.Config{Path: pt.Path(), Baud: baud}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		port.Close()
-		pt.Close()
-	})
-	mcfg.Baud = baud
-	return modbus.NewMaster(port, mcfg, nil)
+	path, _ := simtest.Serve(t, sim, "")
+	return simtest.Master(t, path, baud, mcfg)
 }
-
-func mustScenario(t testing.TB, y string) *simulator.Scenario {
-	t.Helper()
-	s, err := simulator.ParseScenario(t.Name(), strings.NewReader(y))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// A still car with everything set: the registers can be compared exactly.
-const stillYAML = `
-name: still
-start_floor: 4
-steps:
-  - mode: inspection
-  - fault_raise: 12
-  - alarm: true
-  - load: 42
-  - call: 7
-`
 
 func TestMasterReadsRegisterMap(t *testing.T) {
-	sim, err := simulator.New(simulator.Config{Scenario: mustScenario(t, stillYAML), Baud: 115200}, slog.New(slog.DiscardHandler))
+	sim, err := simulator.New(simulator.Config{Scenario: simtest.Scenario(t, simtest.AllSetYAML), Baud: 115200}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +94,7 @@ func TestEachLineFaultIsTypedAndCounted(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(string(tc.kind), func(t *testing.T) {
 			sim, err := simulator.New(simulator.Config{
-				Scenario: mustScenario(t, stillYAML), Baud: 115200, Seed: 7,
+				Scenario: simtest.Scenario(t, simtest.AllSetYAML), Baud: 115200, Seed: 7,
 				FaultRate: 1, Faults: []simulator.FaultKind{tc.kind},
 			}, nil)
 			if err != nil {
@@ -170,7 +131,7 @@ func TestEachLineFaultIsTypedAndCounted(t *testing.T) {
 // match what the simulator injected, kind by kind.
 func TestMixedLineFaultsSurvived(t *testing.T) {
 	sim, err := simulator.New(simulator.Config{
-		Scenario: mustScenario(t, stillYAML), Baud: 115200, Seed: 42, FaultRate: 0.2,
+		Scenario: simtest.Scenario(t, simtest.AllSetYAML), Baud: 115200, Seed: 42, FaultRate: 0.2,
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -222,18 +183,12 @@ func TestMixedLineFaultsSurvived(t *testing.T) {
 func TestMasterSurvivesSimulatorRestart(t *testing.T) {
 	link := t.TempDir() + "/sim"
 	start := func() (stop func()) {
-		sim, err := simulator.New(simulator.Config{Scenario: mustScenario(t, stillYAML), Baud: 115200}, nil)
+		sim, err := simulator.New(simulator.Config{Scenario: simtest.Scenario(t, simtest.AllSetYAML), Baud: 115200}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		pt, err := simulator.OpenPTY(link)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		served := make(chan error, 1)
-		go func() { served <- sim.Serve(ctx, pt) }()
-		return func() { cancel(); <-served; pt.Close() }
+		_, stop = simtest.Serve(t, sim, link)
+		return stop
 	}
 	port, err := serialport.NewResilient(serialport.ResilientConfig{
 		Port: serialport.Config{Path: link, Baud: 115200}, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
@@ -280,7 +235,7 @@ func TestMasterSurvivesSimulatorRestart(t *testing.T) {
 // A slave that never answers (id 2: nobody on the bus) is backed off after
 // two silent requests; slave 1 keeps being read meanwhile.
 func TestSilentSlaveBackedOff(t *testing.T) {
-	sim, err := simulator.New(simulator.Config{Scenario: mustScenario(t, stillYAML), Baud: 115200}, nil)
+	sim, err := simulator.New(simulator.Config{Scenario: simtest.Scenario(t, simtest.AllSetYAML), Baud: 115200}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +290,7 @@ func TestSilentSlaveBackedOff(t *testing.T) {
 
 // The trace of the last exchange and the hint are what an installer sees.
 func TestExchangeTraceAndHint(t *testing.T) {
-	sim, err := simulator.New(simulator.Config{Scenario: mustScenario(t, stillYAML), Baud: 115200}, nil)
+	sim, err := simulator.New(simulator.Config{Scenario: simtest.Scenario(t, simtest.AllSetYAML), Baud: 115200}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,8 +17,10 @@ import (
 	"time"
 
 	"github.com/palier-lifts/palier/agent"
+	"github.com/palier-lifts/palier/commission"
 	"github.com/palier-lifts/palier/outbox"
 	"github.com/palier-lifts/palier/simulator"
+	"github.com/palier-lifts/palier/simulator/simtest"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -29,7 +31,7 @@ func startScenario(t *testing.T, file string, speed float64) (*simulator.Simulat
 	if err != nil {
 		t.Fatal(err)
 	}
-	return serveSim(t, simulator.Config{Scenario: sc, Speed: speed, Seed: 7, Baud: 115200})
+	return simtest.Start(t, simulator.Config{Scenario: sc, Speed: speed, Seed: 7, Baud: 115200})
 }
 
 // commissionConfig is writeConfig with a faster poll and debounce, for a
@@ -56,7 +58,7 @@ func readReport(t *testing.T, path string) wire.CommissionReportData {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f commissionFile
+	var f commission.File
 	if err := json.Unmarshal(b, &f); err != nil {
 		t.Fatalf("report %s: %v", path, err)
 	}
@@ -116,7 +118,7 @@ func TestCommissionCountsTheScenario(t *testing.T) {
 	var errOut bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- commission(ctx, []string{"--config", path, "--report", reportPath}, pw, &errOut, commissionDeps{})
+		done <- runCommission(ctx, []string{"--config", path, "--report", reportPath}, pw, &errOut, commissionDeps{})
 		pw.Close()
 	}()
 	// Read the live lines until the scenario is over and the view shows its
@@ -208,7 +210,7 @@ func TestCommissionStillCabinListsWhatIsLeftToTest(t *testing.T) {
 	_, pty := startSim(t)
 	path, cfg := commissionConfig(t, pty, 50*time.Millisecond)
 	var out, errOut bytes.Buffer
-	if code := commission(context.Background(), []string{"--config", path, "--duration", "1s"}, &out, &errOut, commissionDeps{}); code != 0 {
+	if code := runCommission(context.Background(), []string{"--config", path, "--duration", "1s"}, &out, &errOut, commissionDeps{}); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	reports, _ := filepath.Glob(filepath.Join(cfg.StateDir, "commission-*.json"))
@@ -265,7 +267,7 @@ func TestCommissionRefusesWhileTheAgentRuns(t *testing.T) {
 	}
 	defer ob.Close()
 	var out, errOut bytes.Buffer
-	if code := commission(context.Background(), []string{"--config", path, "--duration", "1s"}, &out, &errOut, commissionDeps{}); code != 1 {
+	if code := runCommission(context.Background(), []string{"--config", path, "--duration", "1s"}, &out, &errOut, commissionDeps{}); code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
 	if !strings.Contains(errOut.String(), "systemctl stop palier-agent") {

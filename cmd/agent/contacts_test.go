@@ -139,7 +139,7 @@ func TestCommissionOverContacts(t *testing.T) {
 	var errOut bytes.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- commission(ctx, []string{"--config", path, "--report", reportPath}, pw, &errOut, commissionDeps{openGPIO: board.open, now: clock.now})
+		done <- runCommission(ctx, []string{"--config", path, "--report", reportPath}, pw, &errOut, commissionDeps{openGPIO: board.open, now: clock.now})
 		pw.Close()
 	}()
 	var mu sync.Mutex
@@ -259,7 +259,7 @@ func TestCommissionOverContactsNamesAMissingLine(t *testing.T) {
 	delete(board.pins, "GPIO24") // the fault relay is wired elsewhere
 	path, cfg := contactsConfig(t, "tcp://127.0.0.1:1")
 	var out, errOut bytes.Buffer
-	code := commission(context.Background(), []string{"--config", path, "--duration", "1s"}, &out, &errOut, commissionDeps{openGPIO: board.open})
+	code := runCommission(context.Background(), []string{"--config", path, "--duration", "1s"}, &out, &errOut, commissionDeps{openGPIO: board.open})
 	if code != 1 {
 		t.Fatalf("exit %d, want 1: %s", code, errOut.String())
 	}

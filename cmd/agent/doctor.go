@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	"net"
 	"net/url"
@@ -21,8 +20,6 @@ import (
 
 	"github.com/palier-lifts/palier/agent"
 	"github.com/palier-lifts/palier/hal/gpio"
-	"github.com/palier-lifts/palier/hal/modbus"
-	"github.com/palier-lifts/palier/hal/serialport"
 	"github.com/palier-lifts/palier/sensors"
 	"github.com/palier-lifts/palier/uplink"
 )
@@ -50,7 +47,7 @@ func doctor(ctx context.Context, args []string, stdout, stderr io.Writer, deps d
 	path := fs.String("config", defaultConfig, "config file")
 	asJSON := fs.Bool("json", false, "print the checklist as JSON")
 	timeout := fs.Duration("timeout", 15*time.Second, "how long the broker and the receiver may take to answer")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return 2
 	}
 	var checks []check
@@ -131,62 +128,44 @@ func checkClock() check {
 // checkController reads every signal of the profile once, or every contact.
 func checkController(ctx context.Context, cfg agent.Config, deps doctorDeps) []check {
 	cc := cfg.Controller
-	if cc.Source == agent.SourceContacts {
-		m, err := sensors.LoadContactMap(cc.Contacts)
-		if err != nil {
-			return []check{{Name: "contacts", Detail: err.Error(), Fix: "correct the contact map"}}
-		}
-		r, err := sensors.NewContactReader(m, deps.openGPIO)
+	ctrl, err := sensors.LoadController(cc)
+	switch {
+	case err != nil && cc.Source == sensors.SourceContacts:
+		return []check{{Name: "contacts", Detail: err.Error(), Fix: "correct the contact map"}}
+	case err != nil:
+		return []check{{Name: "profile", Detail: err.Error(), Fix: "correct the profile (docs/PROFILES.md)"}}
+	}
+	src, err := ctrl.Open(sensors.SourceOptions{OpenGPIO: deps.openGPIO})
+	if ctrl.Contacts != nil {
 		if err != nil {
 			return []check{{Name: "contacts", Detail: err.Error(), Fix: "check the line names against gpioinfo and the gpio group"}}
 		}
-		levels := r.Levels()
-		var b strings.Builder
-		for _, n := range slices.Sorted(maps.Keys(levels)) {
-			state := "open"
-			if levels[n] {
-				state = "CLOSED"
-			}
-			fmt.Fprintf(&b, " %s=%s", n, state)
-		}
-		return []check{{Name: "contacts", OK: true, Detail: fmt.Sprintf("contact map %s, %d lines read:%s", m.Name, len(levels), b.String())}}
+		defer src.Close()
+		// Only the levels matter here: a Sample that does not decode yet (no
+		// floor line seen) is the state machine's business.
+		levels, _, _ := src.Signals(ctx)
+		return []check{{Name: "contacts", OK: true, Detail: fmt.Sprintf("contact map %s, %d lines read:%s", ctrl.Contacts.Name, len(levels), signalList(levels))}}
 	}
-	profile, err := sensors.LoadProfile(cc.Profile)
-	if err != nil {
-		return []check{{Name: "profile", Detail: err.Error(), Fix: "correct the profile (docs/PROFILES.md)"}}
-	}
-	logger := slog.New(slog.DiscardHandler)
-	port, err := serialport.Open(serialport.Config{Path: cc.Port, Baud: cc.Baud, DataBits: cc.DataBits, Parity: cc.Parity, StopBits: cc.StopBits,
-		RS485: cc.RS485, EchoSuppression: cc.EchoSuppression}, logger)
 	if err != nil {
 		return []check{{Name: "serial port", Detail: err.Error(),
 			Fix: "check controller.port (ls /dev/serial/by-id/), that the adapter is plugged in, and the dialout group"}}
 	}
-	defer port.Close()
+	defer src.Close()
 	out := []check{{Name: "serial port", OK: true, Detail: fmt.Sprintf("%s open, %d baud %d%s%d", cc.Port, cc.Baud, cc.DataBits, cc.Parity, cc.StopBits)}}
-	mcfg := modbus.DefaultConfig()
-	mcfg.Baud, mcfg.ResponseTimeout, mcfg.Retries = cc.Baud, cc.ResponseTimeout, cc.Retries
-	master := modbus.NewMaster(port, mcfg, logger)
-	vals, err := sensors.NewProfileReader(profile, master).Values(ctx)
+	vals, _, err := src.Signals(ctx)
 	if err != nil {
-		return append(out, check{Name: "controller", Detail: err.Error() + "; " + modbus.FormatExchange(master.LastExchange()), Fix: modbus.Hint(err)})
+		return append(out, check{Name: "controller", Detail: err.Error() + "; " + src.LastExchange(), Fix: src.Hint(err)})
 	}
-	names := make([]string, 0, len(vals))
-	for n := range vals {
-		names = append(names, n)
-	}
-	slices.Sort(names)
+	return append(out, check{Name: "controller", OK: true, Detail: fmt.Sprintf("profile %s, %d signals read:%s", ctrl.Profile.Name, len(vals), signalList(vals))})
+}
+
+// signalList is " name=value" for every signal, sorted by name.
+func signalList(vals map[string]string) string {
 	var b strings.Builder
-	for _, n := range names {
-		v := vals[n]
-		switch {
-		case v.State != "":
-			fmt.Fprintf(&b, " %s=%s", n, v.State)
-		default:
-			fmt.Fprintf(&b, " %s=%g", n, v.Number)
-		}
+	for _, n := range slices.Sorted(maps.Keys(vals)) {
+		fmt.Fprintf(&b, " %s=%s", n, vals[n])
 	}
-	return append(out, check{Name: "controller", OK: true, Detail: fmt.Sprintf("profile %s, %d signals read:%s", profile.Name, len(vals), b.String())})
+	return b.String()
 }
 
 // checkBroker walks the path to the receiver step by step: name, TCP, MQTT

@@ -6,25 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/palier-lifts/palier/internal/nettest"
 	"github.com/palier-lifts/palier/natsembed"
 	"github.com/palier-lifts/palier/receiver"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // writeConfig writes an agent config for the simulator's pty and a broker.
 func writeConfig(t *testing.T, port, broker string) string {
@@ -78,8 +68,8 @@ func TestDoctorPassesAgainstSimulatorAndReceiver(t *testing.T) {
 	defer cancel()
 	rcfg := receiver.DefaultConfig()
 	rcfg.StateDir = t.TempDir()
-	rcfg.NATS.Embedded.Port = freePort(t)
-	rcfg.NATS.Embedded.MQTTPort = freePort(t)
+	rcfg.NATS.Embedded.Port = -1 // a free port, bound by the server itself
+	rcfg.NATS.Embedded.MQTTPort = -1
 	rcfg.HTTP.Listen = "127.0.0.1:0"
 	rcv, err := receiver.New(ctx, rcfg, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -109,13 +99,13 @@ func TestDoctorNamesEachFailureAndItsFix(t *testing.T) {
 	_, pty := startSim(t)
 
 	// Broker down: nothing listens on the port.
-	code, checks := runDoctor(t, writeConfig(t, pty, fmt.Sprintf("tcp://127.0.0.1:%d", freePort(t))), "2s")
+	code, checks := runDoctor(t, writeConfig(t, pty, "tcp://"+nettest.RefusedAddr(t)), "2s")
 	if c, _ := find(checks, "broker TCP"); code == 0 || c.OK || !strings.Contains(c.Fix, "port") {
 		t.Errorf("broker down: exit %d, %+v", code, c)
 	}
 
 	// A broker but no receiver: the test event is never acknowledged.
-	srv, err := natsembed.Start(context.Background(), natsembed.Config{Port: freePort(t), MQTTPort: freePort(t), StoreDir: t.TempDir()}, slog.New(slog.DiscardHandler))
+	srv, err := natsembed.Start(natsembed.Config{Port: -1, MQTTPort: -1, StoreDir: t.TempDir()}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,8 @@ import (
 	"github.com/palier-lifts/palier/agent"
 	"github.com/palier-lifts/palier/buildinfo"
 	"github.com/palier-lifts/palier/hal/gpio"
+	"github.com/palier-lifts/palier/provision"
+	"github.com/palier-lifts/palier/sdnotify"
 	"github.com/palier-lifts/palier/shutdown"
 )
 
@@ -47,7 +49,7 @@ func usage(w io.Writer) {
                                  check config, disk, clock, controller, broker and receiver
   agent provision [--boot FILE] [--config FILE]
                                  take identity, broker and secrets from the boot
-                                 partition's palier.yaml once (default `+agent.DefaultBootFile+`)
+                                 partition's palier.yaml once (default `+provision.DefaultBootFile+`)
   agent commission [--config FILE] [--duration D] [--report FILE]
                                  show every signal live while you run the lift, then
                                  report what was seen and what is left to test
@@ -85,11 +87,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return probeModbus(ctx, args[2:], stdout, stderr)
 	case "provision":
-		return provision(context.Background(), args[1:], stdout, stderr)
+		return provisionCmd(context.Background(), args[1:], stdout, stderr)
 	case "commission":
 		ctx, stop := shutdown.OnSignal(slog.New(slog.DiscardHandler))
 		defer stop()
-		return commission(ctx, args[1:], stdout, stderr, commissionDeps{openGPIO: new(gpio.Host).Open})
+		return runCommission(ctx, args[1:], stdout, stderr, commissionDeps{openGPIO: new(gpio.Host).Open})
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "palier agent", buildinfo.Version())
 		return 0
@@ -126,7 +128,7 @@ func runAgent(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("agent run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", defaultConfig, "config file")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return 2
 	}
 	cfg, err := agent.LoadConfig(*path)
@@ -149,16 +151,16 @@ func runAgent(args []string, stderr io.Writer) int {
 	logger.Info("agent started", "version", buildinfo.Version(), "epoch", a.Epoch())
 	// Under systemd (Type=notify, WatchdogSec): ready now, and alive only
 	// while the poll loop makes progress, so a stuck agent gets restarted.
-	if _, err := agent.NotifyReady(); err != nil {
+	if _, err := sdnotify.Ready(); err != nil {
 		logger.Warn("systemd notify", "err", err)
 	}
 	go func() {
-		if err := agent.Watchdog(ctx, logger, agent.Progressing(func() uint64 { return a.Stats().Polls })); err != nil {
+		if err := sdnotify.Watchdog(ctx, logger, sdnotify.Progressing(func() uint64 { return a.Stats().Polls })); err != nil {
 			logger.Warn("systemd watchdog", "err", err)
 		}
 	}()
 	err = a.Run(ctx)
-	agent.NotifyStopping()
+	sdnotify.Stopping()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		logger.Error("agent stopped", "err", err)
 		return 1

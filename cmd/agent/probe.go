@@ -14,6 +14,7 @@ import (
 
 	"github.com/palier-lifts/palier/hal/modbus"
 	"github.com/palier-lifts/palier/hal/serialport"
+	"github.com/palier-lifts/palier/sensors"
 )
 
 // probeModbus reads registers or bits once and prints them, so an installer
@@ -37,7 +38,7 @@ func probeModbus(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintln(stderr, "usage: agent probe modbus [flags] START:COUNT")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return 2
 	}
 	if fs.NArg() != 1 {
@@ -75,18 +76,15 @@ func probeModbus(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	p, err := serialport.Open(serialport.Config{Path: *port, Baud: *baud, Parity: strings.ToUpper(*parity), StopBits: *stopBits}, logger)
+	cc := sensors.ControllerConfig{Port: *port, Baud: *baud, Parity: strings.ToUpper(*parity), StopBits: *stopBits, ResponseTimeout: *timeout, Retries: *retries}
+	p, err := serialport.Open(cc.SerialConfig(), logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "cannot open %s: %v\n%s\n", *port, err,
 			"Check the device path (ls /dev/serial/by-id/), that the adapter is plugged in, and that you may use it (the dialout group).")
 		return 1
 	}
 	defer p.Close()
-	cfg := modbus.DefaultConfig()
-	cfg.Baud = *baud
-	cfg.ResponseTimeout = *timeout
-	cfg.Retries = *retries
-	m := modbus.NewMaster(p, cfg, logger)
+	m := modbus.NewMaster(p, cc.ModbusConfig(), logger)
 	resp, err := m.Do(ctx, req)
 	if err != nil {
 		fmt.Fprintf(stderr, "reading %s %d:%d from slave %d on %s (%d baud, parity %s) failed: %v\n%s\n%s\n",

@@ -23,19 +23,20 @@ func probeGPIO(ctx context.Context, args []string, stdout, stderr io.Writer, ope
 	interval := fs.Duration("interval", 100*time.Millisecond, "how often the lines are read")
 	once := fs.Bool("once", false, "print the levels once and exit")
 	asJSON := fs.Bool("json", false, "print JSON objects {contact: closed} instead of a table")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return 2
 	}
-	m, err := sensors.LoadContactMap(*contacts)
+	ctrl, err := sensors.LoadController(sensors.ControllerConfig{Source: sensors.SourceContacts, Contacts: *contacts})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	r, err := sensors.NewContactReader(m, open)
+	r, err := ctrl.Open(sensors.SourceOptions{OpenGPIO: open})
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\nCheck the line names against `gpioinfo` and that you may use /dev/gpiochip* (the gpio group).\n", err)
 		return 1
 	}
+	defer r.Close()
 	var last string
 	tick := time.NewTicker(*interval)
 	defer tick.Stop()

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,36 +12,11 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"github.com/palier-lifts/palier/simulator"
+	"github.com/palier-lifts/palier/simulator/simtest"
 )
 
 // startSim serves a simulator standing still at floor 4 on a pty.
-func startSim(t *testing.T) (*simulator.Simulator, string) {
-	t.Helper()
-	sc, err := simulator.ParseScenario("still", strings.NewReader("name: still\nstart_floor: 4\nsteps:\n  - wait: 1h\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return serveSim(t, simulator.Config{Scenario: sc, Baud: 115200})
-}
-
-// serveSim serves a simulator on a new pty until the test ends and returns
-// it with the pty's path.
-func serveSim(t *testing.T, cfg simulator.Config) (*simulator.Simulator, string) {
-	t.Helper()
-	sim, err := simulator.New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pty, err := simulator.OpenPTY("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { sim.Serve(ctx, pty); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; pty.Close() })
-	return sim, pty.Path()
-}
+func startSim(t *testing.T) (*simulator.Simulator, string) { return simtest.Still(t) }
 
 func TestProbeModbusReadsTheSimulator(t *testing.T) {
 	sim, path := startSim(t)
@@ -74,6 +48,27 @@ func TestProbeModbusReadsTheSimulator(t *testing.T) {
 	}
 	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 2 || !strings.Contains(lines[0], strconv.Itoa(int(regs[0]))) {
 		t.Fatalf("plain output %q", out.String())
+	}
+}
+
+// Installers type the flags after the range as often as before it.
+func TestProbeModbusTakesFlagsAfterTheRange(t *testing.T) {
+	sim, path := startSim(t)
+	var out, errOut bytes.Buffer
+	code := run([]string{"probe", "modbus", "0:11", "--port", path, "--baud", "115200", "--holding", "--json"}, &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	var vals []probeValue
+	if err := json.Unmarshal(out.Bytes(), &vals); err != nil {
+		t.Fatalf("--json after the range was not taken: %q: %v", out.String(), err)
+	}
+	if len(vals) != 11 || vals[simulator.RegFloor].Value != int(sim.Registers()[simulator.RegFloor]) {
+		t.Fatalf("values %+v", vals)
+	}
+	errOut.Reset()
+	if code := run([]string{"probe", "modbus", "0:11", "--port", path, "--nope"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "-nope") {
+		t.Fatalf("unknown flag after the range: exit %d, %q", code, errOut.String())
 	}
 }
 
