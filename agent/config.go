@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/palier-lifts/palier/configfile"
 	"github.com/palier-lifts/palier/sensors"
 	"github.com/palier-lifts/palier/uplink"
 	"github.com/palier-lifts/palier/wire"
@@ -23,49 +23,16 @@ type Config struct {
 	Site  string `yaml:"site"`
 	Cabin string `yaml:"cabin"`
 	// StateDir holds the outbox, counters and cached notices.
-	StateDir   string           `yaml:"state_dir"`
-	Controller ControllerConfig `yaml:"controller"`
-	Outbox     OutboxConfig     `yaml:"outbox"`
-	Uplink     uplink.Config    `yaml:"uplink"`
-	Screen     ScreenConfig     `yaml:"screen"`
-	Metrics    MetricsConfig    `yaml:"metrics"`
+	StateDir   string                   `yaml:"state_dir"`
+	Controller sensors.ControllerConfig `yaml:"controller"`
+	Outbox     OutboxConfig             `yaml:"outbox"`
+	Uplink     uplink.Config            `yaml:"uplink"`
+	Screen     ScreenConfig             `yaml:"screen"`
+	Metrics    MetricsConfig            `yaml:"metrics"`
 	// Events holds the thresholds of the cabin state machine, and how often
 	// counters and health are reported (events.heartbeat_interval).
 	Events   sensors.MachineConfig `yaml:"events"`
 	LogLevel string                `yaml:"log_level"`
-}
-
-// Controller sources.
-const (
-	SourceModbus   = "modbus"   // registers over RS-485
-	SourceContacts = "contacts" // dry contacts on GPIO lines
-)
-
-// ControllerConfig says how the controller is read.
-type ControllerConfig struct {
-	// Source is modbus (default) or contacts.
-	Source string `yaml:"source"`
-	// Profile is the YAML register map of the controller make (modbus).
-	Profile string `yaml:"profile"`
-	// Contacts is the YAML contact map of the GPIO wiring (contacts).
-	Contacts string `yaml:"contacts"`
-	// Port and the line settings are the RS-485 adapter's (modbus).
-	Port     string `yaml:"port"`
-	Baud     int    `yaml:"baud"`
-	DataBits int    `yaml:"data_bits"`
-	Parity   string `yaml:"parity"` // N, E or O
-	StopBits int    `yaml:"stop_bits"`
-	// PollInterval is the time between two readings of the profile.
-	PollInterval time.Duration `yaml:"poll_interval"`
-	// ResponseTimeout bounds the wait for one Modbus reply.
-	ResponseTimeout time.Duration `yaml:"response_timeout"`
-	// Retries of a request that failed on the line (CRC, timeout).
-	Retries int `yaml:"retries"`
-	// RS485 asks the kernel driver to drive the transmitter (TIOCSRS485);
-	// adapters that switch direction by themselves do not need it.
-	RS485 bool `yaml:"rs485"`
-	// EchoSuppression discards what an adapter reads back of what it sent.
-	EchoSuppression bool `yaml:"echo_suppression"`
 }
 
 // OutboxConfig bounds the durable queue.
@@ -81,6 +48,19 @@ type ScreenConfig struct {
 	// MediaDir defaults to state_dir/media.
 	MediaDir      string `yaml:"media_dir"`
 	MediaMaxBytes int64  `yaml:"media_max_bytes"`
+	// MediaHosts are the hosts notice media may be fetched from ("host" or
+	// "host:port"), besides the broker's host, which is always trusted.
+	MediaHosts []string `yaml:"media_hosts"`
+}
+
+// MediaHosts are the hosts the agent fetches notice media from: the
+// broker's (the receiver serves media beside it) and screen.media_hosts.
+func (c Config) MediaHosts() []string {
+	hosts := slices.Clone(c.Screen.MediaHosts)
+	if u, err := url.Parse(c.Uplink.Broker); err == nil && u.Hostname() != "" {
+		hosts = append(hosts, u.Hostname())
+	}
+	return hosts
 }
 
 // MetricsConfig is the local Prometheus listener; empty disables it.
@@ -91,25 +71,14 @@ type MetricsConfig struct {
 // DefaultConfig is the configuration every file starts from.
 func DefaultConfig() Config {
 	return Config{
-		StateDir: "/var/lib/palier",
-		Controller: ControllerConfig{
-			Source:          SourceModbus,
-			Profile:         "/usr/share/palier/profiles/palier-sim.yaml",
-			Port:            "/dev/ttyPALIER0",
-			Baud:            19200,
-			DataBits:        8,
-			Parity:          "E",
-			StopBits:        1,
-			PollInterval:    200 * time.Millisecond,
-			ResponseTimeout: 250 * time.Millisecond,
-			Retries:         2,
-		},
-		Outbox:   OutboxConfig{MaxBytes: 64 << 20, ResendAfter: 2 * time.Minute},
-		Uplink:   uplink.DefaultConfig(),
-		Screen:   ScreenConfig{Socket: "/run/palier/agent.sock", MediaMaxBytes: 64 << 20},
-		Metrics:  MetricsConfig{Listen: "127.0.0.1:9464"},
-		Events:   sensors.DefaultMachineConfig(),
-		LogLevel: "info",
+		StateDir:   "/var/lib/palier",
+		Controller: sensors.DefaultControllerConfig(),
+		Outbox:     OutboxConfig{MaxBytes: 64 << 20, ResendAfter: 2 * time.Minute},
+		Uplink:     uplink.DefaultConfig(),
+		Screen:     ScreenConfig{Socket: "/run/palier/agent.sock", MediaMaxBytes: 64 << 20},
+		Metrics:    MetricsConfig{Listen: "127.0.0.1:9464"},
+		Events:     sensors.DefaultMachineConfig(),
+		LogLevel:   "info",
 	}
 }
 
@@ -124,37 +93,33 @@ func LoadConfig(path string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
-	cfg.resolvePaths(filepath.Dir(path))
-	cfg.setDerived()
-	if errs := cfg.Validate(); len(errs) > 0 {
-		return Config{}, fmt.Errorf("config %s: %w", path, errors.Join(errs...))
+	cfg.Resolve(filepath.Dir(path))
+	if err := cfg.Validate(); err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	return cfg, nil
 }
 
-// ParseConfig decodes YAML over the defaults. An unknown key is an error
-// that names it and its line.
+// maxConfigSize bounds the config file; a real one is a few KiB.
+const maxConfigSize = 1 << 20
+
+// ParseConfig decodes YAML over the defaults (configfile.Decode): an
+// unknown key is an error that names it and its line; an empty file is the
+// defaults.
 func ParseConfig(r io.Reader) (Config, error) {
 	cfg := DefaultConfig()
-	dec := yaml.NewDecoder(r)
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, yamlError(err)
+	if err := configfile.Decode(r, maxConfigSize, &cfg); err != nil && !errors.Is(err, configfile.ErrEmpty) {
+		return Config{}, err
 	}
 	return cfg, nil
 }
 
-// yamlError turns yaml.v3's list of problems into one error per problem.
-func yamlError(err error) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return fmt.Errorf("decode YAML: %w", err)
-	}
-	errs := make([]error, 0, len(te.Errors))
-	for _, e := range te.Errors {
-		errs = append(errs, errors.New(strings.Replace(e, "not found in type", "is not a known key of", 1)))
-	}
-	return errors.Join(errs...)
+// Resolve completes a parsed config the way LoadConfig does before
+// validating: relative paths become relative to dir, the config file's
+// folder, and the defaults that follow other fields are filled.
+func (c *Config) Resolve(dir string) {
+	c.resolvePaths(dir)
+	c.setDerived()
 }
 
 // setDerived fills the defaults that follow other fields.
@@ -173,12 +138,11 @@ func (c *Config) resolvePaths(dir string) {
 	}
 }
 
-// Validate returns every problem, each naming its field.
-func (c *Config) Validate() []error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
-	}
+// Validate returns every problem (configfile.Problems), each a
+// *configfile.FieldError naming its field.
+func (c *Config) Validate() error {
+	var p configfile.Problems
+	bad := p.Add
 	if err := wire.ValidateID(c.Site); err != nil {
 		bad("site", "%v", err)
 	}
@@ -188,34 +152,24 @@ func (c *Config) Validate() []error {
 	if c.StateDir == "" {
 		bad("state_dir", "missing")
 	}
-	cc := c.Controller
-	switch cc.Source {
-	case SourceModbus:
-		errs = append(errs, cc.validateModbus()...)
-	case SourceContacts:
-		if cc.Contacts == "" {
-			bad("controller.contacts", "missing (the contact map of the GPIO wiring)")
-		} else if _, err := os.Stat(cc.Contacts); err != nil {
-			bad("controller.contacts", "%v", err)
-		}
-	default:
-		bad("controller.source", "%q (want modbus or contacts)", cc.Source)
-	}
-	if cc.PollInterval < 10*time.Millisecond || cc.PollInterval > time.Minute {
-		bad("controller.poll_interval", "%s out of range (10ms to 1m)", cc.PollInterval)
-	}
+	p.Nest("controller", c.Controller.Validate())
 	if c.Outbox.MaxBytes < 1<<20 {
 		bad("outbox.max_bytes", "%d is under 1 MiB", c.Outbox.MaxBytes)
 	}
 	if c.Outbox.ResendAfter < time.Second {
 		bad("outbox.resend_after", "%s is under 1s", c.Outbox.ResendAfter)
 	}
-	errs = append(errs, c.Uplink.Validate("uplink.")...)
+	p.Nest("uplink", c.Uplink.Validate())
 	if c.Screen.Socket == "" {
 		bad("screen.socket", "missing")
 	}
 	if c.Screen.MediaMaxBytes < 1<<20 {
 		bad("screen.media_max_bytes", "%d is under 1 MiB", c.Screen.MediaMaxBytes)
+	}
+	for i, h := range c.Screen.MediaHosts {
+		if u, err := url.Parse("http://" + h); err != nil || h == "" || u.Host != h || u.User != nil {
+			bad(fmt.Sprintf("screen.media_hosts[%d]", i), "%q: want a host name or host:port, no scheme or path (e.g. media.palier.example)", h)
+		}
 	}
 	if err := c.Events.Validate(); err != nil {
 		bad("events", "%v", err)
@@ -227,44 +181,5 @@ func (c *Config) Validate() []error {
 	default:
 		bad("log_level", "%q (want debug, info, warn or error)", c.LogLevel)
 	}
-	return errs
-}
-
-// validateModbus checks what the modbus source needs.
-func (cc ControllerConfig) validateModbus() []error {
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("controller.%s: %s", field, fmt.Sprintf(format, args...)))
-	}
-	if cc.Profile == "" {
-		bad("profile", "missing")
-	} else if _, err := os.Stat(cc.Profile); err != nil {
-		bad("profile", "%v", err)
-	}
-	if cc.Port == "" {
-		bad("port", "missing")
-	}
-	switch cc.Baud {
-	case 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200:
-	default:
-		bad("baud", "%d is not a standard rate (1200 to 115200)", cc.Baud)
-	}
-	if cc.DataBits != 7 && cc.DataBits != 8 {
-		bad("data_bits", "%d (want 7 or 8)", cc.DataBits)
-	}
-	switch cc.Parity {
-	case "N", "E", "O":
-	default:
-		bad("parity", "%q (want N, E or O)", cc.Parity)
-	}
-	if cc.StopBits != 1 && cc.StopBits != 2 {
-		bad("stop_bits", "%d (want 1 or 2)", cc.StopBits)
-	}
-	if cc.ResponseTimeout < 10*time.Millisecond || cc.ResponseTimeout > 10*time.Second {
-		bad("response_timeout", "%s out of range (10ms to 10s)", cc.ResponseTimeout)
-	}
-	if cc.Retries < 0 || cc.Retries > 10 {
-		bad("retries", "%d out of range (0 to 10)", cc.Retries)
-	}
-	return errs
+	return p.Err()
 }
