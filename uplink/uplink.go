@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/palier-lifts/palier/configfile"
 	"github.com/palier-lifts/palier/outbox"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -55,8 +56,10 @@ type Uplink struct {
 	// dialers by protocol version; tests may replace them.
 	dialers map[string]DialFunc
 
-	// OnNotices, when set before Run, receives every valid notice set newer
-	// than the last one. It must not block.
+	// OnNotices, when set before Run, receives valid notice sets newer than
+	// the last one, one call at a time, in increasing version order, from
+	// a goroutine of Run's: it may take its time (write a file); sets that
+	// arrive meanwhile are coalesced, the newest kept.
 	OnNotices func(wire.NoticeSet)
 
 	// StateDir, when set before Run, is a directory where the uplink keeps
@@ -74,7 +77,13 @@ type Uplink struct {
 	state     chan wire.State // latest state to publish, newest wins
 	connected atomic.Bool
 	noticeVer atomic.Uint64
-	stats     counters
+	// The newest accepted set not yet handed to OnNotices, and its signal:
+	// paho runs message handlers concurrently, so the handler only leaves
+	// the set here and never waits for OnNotices.
+	noticeMu   sync.Mutex
+	noticeNext *wire.NoticeSet
+	noticeSig  chan struct{}
+	stats      counters
 }
 
 type counters struct {
@@ -97,8 +106,10 @@ type Stats struct {
 
 // New makes an uplink for a cabin. The ids must be valid wire ids.
 func New(cfg Config, site, cabin string, q Queue, logger *slog.Logger) (*Uplink, error) {
-	if errs := cfg.Validate("uplink."); len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := cfg.Validate(); err != nil {
+		var p configfile.Problems
+		p.Nest("uplink", err)
+		return nil, p.Err()
 	}
 	if err := wire.ValidateID(site); err != nil {
 		return nil, fmt.Errorf("site: %w", err)
@@ -107,15 +118,16 @@ func New(cfg Config, site, cabin string, q Queue, logger *slog.Logger) (*Uplink,
 		return nil, fmt.Errorf("cabin: %w", err)
 	}
 	u := &Uplink{
-		cfg:     cfg,
-		site:    site,
-		cabin:   cabin,
-		topics:  wire.TopicsFor(site, cabin),
-		q:       q,
-		logger:  logger,
-		state:   make(chan wire.State, 1),
-		bad:     map[uint64]string{},
-		dialers: defaultDialers(),
+		cfg:       cfg,
+		site:      site,
+		cabin:     cabin,
+		topics:    wire.TopicsFor(site, cabin),
+		q:         q,
+		logger:    logger,
+		state:     make(chan wire.State, 1),
+		noticeSig: make(chan struct{}, 1),
+		bad:       map[uint64]string{},
+		dialers:   defaultDialers(),
 	}
 	return u, nil
 }
@@ -161,6 +173,9 @@ func (u *Uplink) Run(ctx context.Context) error {
 	opts, err := u.cfg.dialOptions(u.site, u.cabin)
 	if err != nil {
 		return fmt.Errorf("uplink: %w", err)
+	}
+	if u.OnNotices != nil {
+		go u.deliverNotices(ctx)
 	}
 	if u.cfg.Protocol == ProtocolAuto {
 		p, err := loadProtocol(u.StateDir, u.cfg.Broker)
@@ -492,8 +507,34 @@ func (u *Uplink) handleNotices(_ string, payload []byte) {
 			break
 		}
 	}
-	if u.OnNotices != nil {
-		u.OnNotices(set)
+	u.noticeMu.Lock()
+	if u.noticeNext == nil || set.Version > u.noticeNext.Version {
+		u.noticeNext = &set
+	}
+	u.noticeMu.Unlock()
+	select {
+	case u.noticeSig <- struct{}{}:
+	default: // a signal is pending already
+	}
+}
+
+// deliverNotices hands the newest accepted set to OnNotices until ctx ends.
+// Versions only grow through noticeVer, so each set it takes is newer than
+// the one before: an older set can never land after a newer one.
+func (u *Uplink) deliverNotices(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-u.noticeSig:
+		}
+		u.noticeMu.Lock()
+		set := u.noticeNext
+		u.noticeNext = nil
+		u.noticeMu.Unlock()
+		if set != nil {
+			u.OnNotices(*set)
+		}
 	}
 }
 
