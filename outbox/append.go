@@ -129,6 +129,12 @@ func (o *Outbox) commitAppends(batch []*appendReq) {
 		return nil
 	})
 	if err != nil {
+		// Nothing of the batch is stored (the disk may be full): count them
+		// as dropped, in memory now and in the file with the next commit
+		// that succeeds, so the loss is on record, not only in a log line.
+		for _, req := range batch {
+			o.st.dropped[req.class]++
+		}
 		err = fmt.Errorf("append: commit %d entries: %w", len(batch), err)
 		for _, req := range batch {
 			req.done <- appendRes{err: err}

@@ -54,6 +54,7 @@ func (o *Outbox) Lease(ctx context.Context, maxCount, maxBytes int) ([]Entry, er
 		if len(entries) > 0 {
 			for _, e := range entries {
 				o.leased[e.Seq] = struct{}{}
+				o.leasedHigh[e.Class] = max(o.leasedHigh[e.Class], e.Seq)
 			}
 			o.mu.Unlock()
 			return entries, nil
@@ -275,18 +276,18 @@ func (o *Outbox) Release(seqs []uint64) {
 }
 
 // Confirm applies a cumulative end-to-end acknowledgement: every entry of this
-// epoch with a sequence up to upTo that was sent at least once (pending again
-// or still sent) is deleted. It returns how many were deleted. An
-// acknowledgement of another epoch (an outbox that was reset) is ignored and
-// returns (0, nil).
+// epoch with a sequence up to upTo that may have been published is deleted:
+// one marked sent at least once, or leased since Open (handed out to be
+// published; its PUBACK may have been lost with the link while the receiver
+// stored it). It returns how many were deleted. An acknowledgement of
+// another epoch (an outbox that was reset) is ignored and returns (0, nil).
 //
-// An entry never handed to MarkSent is kept whatever the acknowledgement
-// says: the receiver cannot have stored what the agent never published, so
-// such an acknowledgement is forged or comes from another file's past (a
-// restored copy). It is counted in Stats.AcksBeyondSent and logged, and
-// the entries it claimed are sent as usual. An honest acknowledgement that
-// races ahead of MarkSent (the agent died between the broker's PUBACK and
-// the commit) only costs a re-send, which the receiver drops as a duplicate.
+// An entry never handed out is kept whatever the acknowledgement says: the
+// receiver cannot have stored what the agent never published, so such an
+// acknowledgement is forged or comes from another file's past (a restored
+// copy). It is counted in Stats.AcksBeyondSent and logged, and the entries
+// it claimed are sent as usual. Within a class Lease hands entries out in
+// sequence order, so "leased since Open" is a sequence bound per class.
 func (o *Outbox) Confirm(epoch string, upTo uint64) (int, error) {
 	if epoch != o.epoch || upTo == 0 {
 		return 0, nil
@@ -320,7 +321,7 @@ func (o *Outbox) Confirm(epoch string, upTo uint64) (int, error) {
 					if err != nil {
 						return fmt.Errorf("seq %d: %w", seq, err)
 					}
-					if r.attempts == 0 {
+					if r.attempts == 0 && seq > o.leasedHigh[c] {
 						neverSent++
 						continue
 					}

@@ -156,7 +156,7 @@ func seqsOf(es []Entry) []uint64 {
 }
 
 // sendUpTo publishes, as the uplink would, every entry up to upTo (MarkSent)
-// and gives the rest back: Confirm deletes only what was sent.
+// and gives the rest back: Confirm deletes only what was handed out.
 func sendUpTo(t testing.TB, o *Outbox, upTo uint64) {
 	t.Helper()
 	var sent, rest []uint64

@@ -157,6 +157,8 @@ type Outbox struct {
 	appends uint64
 	// acknowledgements that claimed entries never sent, since Open
 	acksBeyondSent uint64
+	// the highest sequence of each class handed out by Lease since Open
+	leasedHigh [numClasses]uint64
 }
 
 // Epoch returns the random id made when the file was created: [a-z0-9-].

@@ -22,6 +22,7 @@ type model struct {
 	dropped     [numClasses]uint64
 	quarantined uint64
 	safetyAdded map[uint64]bool // safety entries that only Confirm or Quarantine may remove
+	leasedHigh  [numClasses]uint64
 }
 
 type modelEntry struct {
@@ -172,6 +173,8 @@ func TestRandomOperationsMatchModel(t *testing.T) {
 					}
 					for _, seq := range want {
 						m.entries[seq].leased = true
+						c := m.entries[seq].class
+						m.leasedHigh[c] = max(m.leasedHigh[c], seq)
 					}
 				case op < 72:
 					s := pick(leased())
@@ -196,7 +199,7 @@ func TestRandomOperationsMatchModel(t *testing.T) {
 					desc = fmt.Sprintf("confirm %d", upTo)
 					want := 0
 					for seq, e := range m.entries {
-						if seq <= upTo && e.attempts > 0 { // never what was not sent
+						if seq <= upTo && (e.attempts > 0 || seq <= m.leasedHigh[e.class]) { // never what was not handed out
 							delete(m.entries, seq)
 							delete(m.safetyAdded, seq)
 							want++
@@ -233,6 +236,7 @@ func TestRandomOperationsMatchModel(t *testing.T) {
 					for _, e := range m.entries {
 						e.leased = false
 					}
+					m.leasedHigh = [numClasses]uint64{} // leases live in memory
 				}
 				checkAgainstModel(t, step, desc, o, m)
 			}

@@ -19,7 +19,7 @@ type Stats struct {
 	OldestPending  time.Duration      // age of the oldest pending entry; 0 if none
 	Evicted        uint64             // entries pushed out to respect MaxBytes, all classes
 	EvictedByClass [numClasses]uint64 // the same per class (safety is always 0)
-	Dropped        uint64             // Appends refused with ErrFull, all classes
+	Dropped        uint64             // Appends refused (ErrFull, or a commit that failed: a full disk), all classes
 	DroppedByClass [numClasses]uint64
 	Quarantined    uint64
 	Commits        uint64 // append transactions since Open (each is one bbolt commit)
