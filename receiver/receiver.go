@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/palier-lifts/palier/configfile"
 	"github.com/palier-lifts/palier/natsembed"
 	"github.com/palier-lifts/palier/receiver/httpapi"
 	"github.com/palier-lifts/palier/receiver/media"
@@ -133,7 +134,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 
 	mo := MQTTOptions{URL: mqttURL, Username: cfg.NATS.MQTTUsername}
 	if cfg.NATS.MQTTPasswordFile != "" {
-		if mo.Password, err = readSecret(cfg.NATS.MQTTPasswordFile); err != nil {
+		if mo.Password, err = configfile.ReadSecret(cfg.NATS.MQTTPasswordFile); err != nil {
 			return nil, err
 		}
 	}
@@ -150,7 +151,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 	}
 	tokens := map[string]httpapi.Role{}
 	for _, t := range cfg.HTTP.Tokens {
-		v, err := readSecret(t.File)
+		v, err := configfile.ReadSecret(t.File)
 		if err != nil {
 			return nil, fmt.Errorf("http.tokens %s: %w", t.Name, err)
 		}
@@ -254,18 +255,6 @@ func (r *Receiver) close() {
 	if r.embedded != nil {
 		r.embedded.Shutdown() // last: everything above may still talk to it
 	}
-}
-
-func readSecret(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("read secret: %w", err)
-	}
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		return "", fmt.Errorf("read secret %s: file is empty", path)
-	}
-	return s, nil
 }
 
 func loadTLS(c TLSConfig) (*tls.Config, error) {
