@@ -241,15 +241,16 @@ func (a *API) getCabin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, c)
 }
 
-// strictQuery parses the query string, refusing what URL.Query would drop
-// without a word (a ';' separator, a bad escape): a filter silently lost
-// returns more than was asked for.
-func strictQuery(r *http.Request) (url.Values, *APIError) {
+// strictQuery parses the query string, refusing with 400 what URL.Query
+// would drop without a word (a ';' separator, a bad escape): a filter
+// silently lost returns more than was asked for.
+func strictQuery(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 	v, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return nil, &APIError{Param: "query", Error: fmt.Sprintf("%v (separate parameters with &, escape with %%XX)", err)}
+		writeError(w, http.StatusBadRequest, "query", "%v (separate parameters with &, escape with %%XX)", err)
+		return nil, false
 	}
-	return v, nil
+	return v, true
 }
 
 // ParseEventQuery reads the query string of the events endpoint; the error
@@ -318,9 +319,8 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v, apiErr := strictQuery(r)
-	if apiErr != nil {
-		writeJSON(w, http.StatusBadRequest, apiErr)
+	v, ok := strictQuery(w, r)
+	if !ok {
 		return
 	}
 	q, apiErr := ParseEventQuery(id[0], id[1], v)
@@ -344,9 +344,8 @@ func (a *API) siteReport(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v, apiErr := strictQuery(r)
-	if apiErr != nil {
-		writeJSON(w, http.StatusBadRequest, apiErr)
+	v, ok := strictQuery(w, r)
+	if !ok {
 		return
 	}
 	for k := range v {

@@ -90,6 +90,12 @@ func newFixture(t testing.TB, tokens map[string]Role) *fixture {
 
 func (f *fixture) do(t *testing.T, method, path, ctype string, body []byte) (int, []byte, http.Header) {
 	t.Helper()
+	return f.doWith(t, method, path, ctype, body, func(*http.Request) {})
+}
+
+// doWith is do with a last change to the request (a header, the Host).
+func (f *fixture) doWith(t *testing.T, method, path, ctype string, body []byte, edit func(*http.Request)) (int, []byte, http.Header) {
+	t.Helper()
 	req, err := http.NewRequest(method, f.srv.URL+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +106,7 @@ func (f *fixture) do(t *testing.T, method, path, ctype string, body []byte) (int
 	if f.token != "" {
 		req.Header.Set("Authorization", "Bearer "+f.token)
 	}
+	edit(req)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -457,26 +464,14 @@ func TestCrossSiteRequestsRefused(t *testing.T) {
 	notice := []byte(`{"id":"n1","category":"works","priority":"low","title":{"fr":"t"},"body":{"fr":"b"},"valid_from":"2026-03-01T00:00:00Z"}`)
 	send := func(method, path, ctype, origin, host string, body []byte) (int, []byte, http.Header) {
 		t.Helper()
-		req, err := http.NewRequest(method, f.srv.URL+path, bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ctype != "" {
-			req.Header.Set("Content-Type", ctype)
-		}
-		if origin != "" {
-			req.Header.Set("Origin", origin)
-		}
-		if host != "" {
-			req.Host = host
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b, resp.Header
+		return f.doWith(t, method, path, ctype, body, func(req *http.Request) {
+			if origin != "" {
+				req.Header.Set("Origin", origin)
+			}
+			if host != "" {
+				req.Host = host
+			}
+		})
 	}
 	for _, tc := range []struct {
 		name, ctype, origin, host string
