@@ -136,3 +136,31 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeRefusesASecondDocument: a second document was ignored without a
+// word, so what an operator read in the file was not what ran (issue 20).
+func TestDecodeRefusesASecondDocument(t *testing.T) {
+	var v outer
+	err := Decode(strings.NewReader("site: a\n---\nsite: b\n"), 1<<10, &v)
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Line != 2 || !strings.Contains(err.Error(), "second YAML document") {
+		t.Fatalf("two documents: %v, want an error naming line 2, where it starts", err)
+	}
+	if err := Decode(strings.NewReader("---\nsite: a\n...\n"), 1<<10, &v); err != nil {
+		t.Fatalf("one document with its markers: %v", err)
+	}
+}
+
+// TestDecodeStopsAtTheLimitOnEndlessInput: a device file that never ends
+// (agent config check /dev/zero read without end) costs at most the limit.
+func TestDecodeStopsAtTheLimitOnEndlessInput(t *testing.T) {
+	var v outer
+	f, err := os.Open("/dev/zero")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := Decode(f, 1<<20, &v); err == nil || !strings.Contains(err.Error(), "larger than 1024 KiB") {
+		t.Fatalf("/dev/zero: %v, want larger than 1024 KiB", err)
+	}
+}

@@ -37,6 +37,12 @@ func Decode(r io.Reader, limit int64, v any) error {
 		return ErrEmpty
 	}
 	if err == nil {
+		// A second document would be ignored without a word: what the
+		// reader of the file sees would not be what runs.
+		var next yaml.Node
+		if dec.Decode(&next) != io.EOF {
+			return &FieldError{Line: next.Line, Problem: "a second YAML document (---): one document per file"}
+		}
 		return nil
 	}
 	var te *yaml.TypeError
