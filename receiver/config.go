@@ -109,6 +109,16 @@ type HTTPConfig struct {
 	// MediaDir holds uploaded files by SHA-256; default StateDir/media.
 	MediaDir       string `yaml:"media_dir"`
 	MaxUploadBytes int64  `yaml:"max_upload_bytes"`
+	// MaxConnections bounds the connections served at once; more wait in
+	// the kernel's backlog. A flood of slow clients then costs a bounded
+	// number of descriptors, and the MQTT listener in the same process
+	// keeps its own. Default 512.
+	MaxConnections int `yaml:"max_connections"`
+	// RequestTimeout bounds reading one request's body and writing its
+	// answer (an upload gets more: its size at 64 KiB/s); default 30s.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// IdleTimeout closes a kept-alive connection with no request; default 60s.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
 // TokenConfig is one bearer token.
@@ -146,7 +156,8 @@ func DefaultConfig() Config {
 		},
 		Store: StoreConfig{Driver: "sqlite", Synchronous: "full"},
 		Acks:  AcksConfig{ResendInterval: 30 * time.Second, ResendWindow: 15 * time.Minute},
-		HTTP:  HTTPConfig{Listen: "127.0.0.1:8080", MaxUploadBytes: 20 << 20},
+		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", MaxUploadBytes: 20 << 20,
+			MaxConnections: 512, RequestTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second},
 		Log:   LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -298,6 +309,15 @@ func (c *Config) Validate() error {
 	}
 	if h.MediaDir != "" && !filepath.IsAbs(h.MediaDir) {
 		bad("http.media_dir", "%q is relative (want an absolute path)", h.MediaDir)
+	}
+	if h.MaxConnections < 16 {
+		bad("http.max_connections", "%d (want at least 16)", h.MaxConnections)
+	}
+	if h.RequestTimeout < 100*time.Millisecond {
+		bad("http.request_timeout", "%s (want at least 100ms)", h.RequestTimeout)
+	}
+	if h.IdleTimeout < time.Second {
+		bad("http.idle_timeout", "%s (want at least 1s)", h.IdleTimeout)
 	}
 	if h.MaxUploadBytes < 1024 {
 		bad("http.max_upload_bytes", "%d (want at least 1024)", h.MaxUploadBytes)

@@ -1,6 +1,11 @@
 package receiver
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"net"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics are the receiver's Prometheus metrics, registered on the registry
 // given to NewMetrics (never the global one).
@@ -14,6 +19,7 @@ type Metrics struct {
 	AcksPublished  prometheus.Counter
 	StateMessages  *prometheus.CounterVec // by kind (state, status) and result (ok, bad)
 	NoticesPublish *prometheus.CounterVec // by result (ok, error)
+	HTTPConns      prometheus.Gauge       // HTTP connections open now
 }
 
 // NewMetrics makes the metrics and registers them on reg.
@@ -47,8 +53,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		NoticesPublish: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "palier_receiver_notice_sets_published_total", Help: "Notice sets published over MQTT, by result.",
 		}, []string{"result"}),
+		HTTPConns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "palier_receiver_http_connections", Help: "HTTP connections open now (at most http.max_connections).",
+		}),
 	}
 	reg.MustRegister(m.Messages, m.EventsStored, m.EventsDup, m.DeadLetters, m.StoreErrors,
-		m.CommitSeconds, m.AcksPublished, m.StateMessages, m.NoticesPublish)
+		m.CommitSeconds, m.AcksPublished, m.StateMessages, m.NoticesPublish, m.HTTPConns)
 	return m
+}
+
+// httpConnState counts the HTTP server's open connections (http.Server.ConnState).
+func (m *Metrics) httpConnState(_ net.Conn, s http.ConnState) {
+	switch s {
+	case http.StateNew:
+		m.HTTPConns.Inc()
+	case http.StateClosed, http.StateHijacked:
+		m.HTTPConns.Dec()
+	}
 }

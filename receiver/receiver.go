@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/palier-lifts/palier/configfile"
 	"github.com/palier-lifts/palier/natsembed"
 	"github.com/palier-lifts/palier/receiver/httpapi"
@@ -160,21 +162,26 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 	if r.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return nil, fmt.Errorf("listen HTTP: %w", err)
 	}
+	r.httpLn = netutil.LimitListener(r.httpLn, cfg.HTTP.MaxConnections)
 	public := cfg.HTTP.PublicURL
 	if public == "" {
 		public = "http://" + r.httpLn.Addr().String()
 	}
 	api, err := httpapi.New(httpapi.Options{
 		Store: r.st, Notices: r.notices, Media: md, PublicURL: strings.TrimRight(public, "/"),
-		MaxUploadBytes: cfg.HTTP.MaxUploadBytes, Tokens: tokens,
+		MaxUploadBytes: cfg.HTTP.MaxUploadBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Tokens: tokens,
 		Gatherer: r.Registry, Registerer: r.Registry, Logger: logger.With("component", "http"),
 	})
 	if err != nil {
 		return nil, err
 	}
+	// The handler sets each request's read and write deadlines
+	// (RequestTimeout, more for uploads); these bound the rest.
 	r.httpSrv = &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       cfg.HTTP.IdleTimeout,
+		ConnState:         metrics.httpConnState,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	where := cfg.Store.Path

@@ -164,7 +164,7 @@ func counter(t testing.TB, r *Receiver, name string, labels ...string) float64 {
 		}
 		for _, m := range mf.GetMetric() {
 			if matches(m, labels) {
-				total += m.GetCounter().GetValue()
+				total += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 			}
 		}
 	}

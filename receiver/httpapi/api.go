@@ -46,6 +46,9 @@ type Options struct {
 	// PublicURL starts the URLs of uploaded media, e.g. https://palier.example.
 	PublicURL      string
 	MaxUploadBytes int64
+	// RequestTimeout bounds reading a request's body and writing its
+	// answer; an upload gets its size at 64 KiB/s more. Default 30s.
+	RequestTimeout time.Duration
 	// Tokens maps each bearer token to its role; empty means no access control.
 	Tokens   map[string]Role
 	Gatherer prometheus.Gatherer
@@ -76,6 +79,9 @@ func New(o Options) (*API, error) {
 	}
 	if o.MaxUploadBytes == 0 {
 		o.MaxUploadBytes = 20 << 20
+	}
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = 30 * time.Second
 	}
 	a := &API{o: o, mux: http.NewServeMux(), dashboardCSP: dashboardCSP(dashboard)}
 	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -125,6 +131,15 @@ func (w *statusWriter) WriteHeader(code int) {
 // ServeHTTP implements http.Handler.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+	// A client that sends its body a byte at a time, or never reads the
+	// answer, holds a connection until these, not for ever.
+	budget := a.o.RequestTimeout
+	if r.URL.Path == "/api/v1/media" {
+		budget += time.Duration(a.o.MaxUploadBytes/(64<<10)) * time.Second
+	}
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(budget))
+	rc.SetWriteDeadline(time.Now().Add(budget + a.o.RequestTimeout))
 	secure(w.Header(), apiCSP)
 	if param, why := a.crossSite(r); param != "" {
 		code := http.StatusForbidden
