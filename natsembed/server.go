@@ -22,6 +22,46 @@ type Config struct {
 	ServerName string // default "palier"
 	// ReadyTimeout bounds the wait for the listeners; default 10 s.
 	ReadyTimeout time.Duration
+	// Users, when not empty, are the only ones who may connect: nobody
+	// connects anonymously any more.
+	Users []User
+}
+
+// User is one user of the embedded server.
+type User struct {
+	Name string
+	// Password in clear, or a bcrypt hash ($2a$...), which nats-server
+	// checks as such.
+	Password  string
+	Publish   []string // subjects it may publish to; nil: any
+	Subscribe []string // subjects it may subscribe to; nil: any
+	// Clients are the connection types allowed (STANDARD, MQTT); nil: any.
+	Clients []string
+}
+
+// serverUsers turns users into nats-server's form.
+func serverUsers(users []User) []*server.User {
+	out := make([]*server.User, 0, len(users))
+	for _, u := range users {
+		su := &server.User{Username: u.Name, Password: u.Password}
+		if u.Publish != nil || u.Subscribe != nil {
+			su.Permissions = &server.Permissions{}
+			if u.Publish != nil {
+				su.Permissions.Publish = &server.SubjectPermission{Allow: u.Publish}
+			}
+			if u.Subscribe != nil {
+				su.Permissions.Subscribe = &server.SubjectPermission{Allow: u.Subscribe}
+			}
+		}
+		if u.Clients != nil {
+			su.AllowedConnectionTypes = map[string]struct{}{}
+			for _, c := range u.Clients {
+				su.AllowedConnectionTypes[c] = struct{}{}
+			}
+		}
+		out = append(out, su)
+	}
+	return out
 }
 
 // Server is a running embedded nats-server.
@@ -74,6 +114,9 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 		NoSigs: true,
 		// MQTT QoS 1 publishes wait for JetStream; keep the default
 		// max payload (1 MB), far above the agent's batch bound.
+	}
+	if len(cfg.Users) > 0 {
+		opts.Users = serverUsers(cfg.Users)
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {

@@ -51,6 +51,11 @@ type EmbeddedNATS struct {
 	Port     int    `yaml:"port"`
 	MQTTHost string `yaml:"mqtt_host"`
 	MQTTPort int    `yaml:"mqtt_port"`
+	// Fleet is the devices' users (the fleet file of `receiver users`, as
+	// on the leaf node): with it, only they and the receiver may connect,
+	// each device only under its own topics. Required to listen beyond
+	// loopback.
+	Fleet string `yaml:"fleet"`
 }
 
 // TLSConfig is the client side of TLS to an external NATS or MQTT listener.
@@ -158,7 +163,7 @@ func DefaultConfig() Config {
 		Acks:  AcksConfig{ResendInterval: 30 * time.Second, ResendWindow: 15 * time.Minute},
 		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", MaxUploadBytes: 20 << 20,
 			MaxConnections: 512, RequestTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second},
-		Log:   LogConfig{Level: "info", Format: "text"},
+		Log: LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -206,6 +211,14 @@ func (c *Config) Validate() error {
 	if n.URL == "" {
 		checkHost(bad, "nats.embedded.host", n.Embedded.Host)
 		checkHost(bad, "nats.embedded.mqtt_host", n.Embedded.MQTTHost)
+		if n.Embedded.Fleet == "" {
+			for _, h := range []struct{ field, host string }{{"nats.embedded.host", n.Embedded.Host}, {"nats.embedded.mqtt_host", n.Embedded.MQTTHost}} {
+				if h.host != "" && !isLoopback(h.host) {
+					bad(h.field, "%q listens beyond loopback without authentication (want 127.0.0.1, or nats.embedded.fleet: the devices' users, see docs/PACKAGING.md)", h.host)
+				}
+			}
+		}
+		checkFile(bad, "nats.embedded.fleet", n.Embedded.Fleet)
 		checkPort(bad, "nats.embedded.port", n.Embedded.Port)
 		checkPort(bad, "nats.embedded.mqtt_port", n.Embedded.MQTTPort)
 		if n.CredentialsFile != "" {
@@ -366,6 +379,17 @@ func checkHost(bad badFunc, field, host string) {
 	if host == "" {
 		bad(field, "empty (want an address such as 127.0.0.1)")
 	}
+}
+
+// isLoopback says whether a listener host is reachable only from this
+// machine: localhost or a loopback address (0.0.0.0 and :: are every
+// interface).
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
 func checkPort(bad badFunc, field string, port int) {

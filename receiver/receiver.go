@@ -2,8 +2,10 @@ package receiver
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,11 +19,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/net/netutil"
 	"golang.org/x/sync/errgroup"
 
-	"golang.org/x/net/netutil"
-
 	"github.com/palier-lifts/palier/configfile"
+	"github.com/palier-lifts/palier/natsauth"
 	"github.com/palier-lifts/palier/natsembed"
 	"github.com/palier-lifts/palier/receiver/httpapi"
 	"github.com/palier-lifts/palier/receiver/media"
@@ -82,15 +84,27 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 	}
 
 	natsURL, mqttURL := cfg.NATS.URL, cfg.NATS.MQTTURL
+	var embeddedPassword string // the receiver's own, with an embedded server that has users
 	natsOpts := []nats.Option{nats.Name("palier-receiver"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
 	var tlsCfg *tls.Config
 	if cfg.NATS.URL == "" {
 		e := cfg.NATS.Embedded
+		var users []natsembed.User
+		if e.Fleet != "" {
+			var self natsembed.User
+			if users, self, err = embeddedUsers(e.Fleet); err != nil {
+				return nil, err
+			}
+			natsOpts = append(natsOpts, nats.UserInfo(self.Name, self.Password))
+			cfg.NATS.MQTTUsername = self.Name
+			embeddedPassword = self.Password
+		}
 		// Started without ctx: the receiver stops it in close, once its
 		// last commit and acks have left (see Run).
 		r.embedded, err = natsembed.Start(natsembed.Config{
 			Host: e.Host, Port: e.Port, MQTTHost: e.MQTTHost, MQTTPort: e.MQTTPort,
 			StoreDir: filepath.Join(cfg.StateDir, "jetstream"), ServerName: "palier-receiver",
+			Users: users,
 		}, logger)
 		if err != nil {
 			return nil, err
@@ -134,8 +148,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 	}
 	r.watcher = NewStateWatcher(r.nc, r.st, metrics, logger.With("component", "state"), nil)
 
-	mo := MQTTOptions{URL: mqttURL, Username: cfg.NATS.MQTTUsername}
-	if cfg.NATS.MQTTPasswordFile != "" {
+	mo := MQTTOptions{URL: mqttURL, Username: cfg.NATS.MQTTUsername, Password: embeddedPassword}
+	if cfg.NATS.MQTTPasswordFile != "" && embeddedPassword == "" {
 		if mo.Password, err = configfile.ReadSecret(cfg.NATS.MQTTPasswordFile); err != nil {
 			return nil, err
 		}
@@ -287,4 +301,32 @@ func loadTLS(c TLSConfig) (*tls.Config, error) {
 		t.Certificates = []tls.Certificate{cert}
 	}
 	return t, nil
+}
+
+// embeddedUsers reads the fleet file into the embedded server's users:
+// each device limited to its own topics over MQTT, as on the leaf node, the
+// fleet's services, and the receiver itself (self) with a random password
+// made now, which never leaves this process.
+func embeddedUsers(path string) (users []natsembed.User, self natsembed.User, err error) {
+	fleet, err := natsauth.ParseFile(path)
+	if err != nil {
+		return nil, self, fmt.Errorf("nats.embedded.fleet: %w", err)
+	}
+	for _, d := range fleet.Devices {
+		users = append(users, natsembed.User{Name: d.UserName(), Password: d.PasswordHash,
+			Publish: d.Publish(), Subscribe: d.Subscribe(), Clients: []string{"MQTT"}})
+	}
+	for _, sv := range fleet.Services {
+		clients := sv.Clients
+		if len(clients) == 0 {
+			clients = []string{"STANDARD"}
+		}
+		users = append(users, natsembed.User{Name: sv.User, Password: sv.PasswordHash, Clients: clients})
+	}
+	var pw [24]byte
+	if _, err := rand.Read(pw[:]); err != nil {
+		return nil, self, fmt.Errorf("make the receiver's own NATS password: %w", err)
+	}
+	self = natsembed.User{Name: "palier-receiver-self", Password: hex.EncodeToString(pw[:]), Clients: []string{"STANDARD", "MQTT"}}
+	return append(users, self), self, nil
 }
