@@ -29,9 +29,11 @@ func TestFullDiskAppendsAreCounted(t *testing.T) {
 	}
 	// Root needs only a mount namespace (and may not make a user namespace
 	// inside a chroot); anyone else maps themselves to root in a new one.
-	args := []string{"--mount", "--"}
+	// unshare's own "make / private" fails where / is no mount point (a
+	// chroot): the child does it, and only where it can.
+	args := []string{"--mount", "--propagation", "unchanged", "--"}
 	if os.Geteuid() != 0 {
-		args = []string{"--user", "--map-root-user", "--mount", "--"}
+		args = []string{"--user", "--map-root-user", "--mount", "--propagation", "unchanged", "--"}
 	}
 	if w := os.Getenv("PALIER_TEST_EXEC"); w != "" { // under qemu-user
 		args = append(args, w)
@@ -48,6 +50,10 @@ func TestFullDiskAppendsAreCounted(t *testing.T) {
 
 func fullDiskChild(t *testing.T) {
 	dir := t.TempDir()
+	// Keep the tmpfs out of the parent's mount namespace. Where / is no
+	// mount point (a chroot), the namespace that made the chroot is
+	// private already.
+	_ = syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, "")
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
 		t.Fatalf("mount a 1 MiB tmpfs: %v", err)
 	}
