@@ -56,24 +56,23 @@ func (o *Outbox) commitLoop() {
 	for {
 		select {
 		case <-o.qsig:
+			o.commitQueued()
 		case <-o.quit:
 			// Close refuses new Appends before quit; commit what was queued.
-			o.qmu.Lock()
-			batch := o.queue
-			o.queue = nil
-			o.qmu.Unlock()
-			if len(batch) > 0 {
-				o.commitAppends(batch)
-			}
+			o.commitQueued()
 			return
 		}
-		o.qmu.Lock()
-		batch := o.queue
-		o.queue = nil
-		o.qmu.Unlock()
-		if len(batch) > 0 {
-			o.commitAppends(batch)
-		}
+	}
+}
+
+// commitQueued takes every queued Append and commits them together.
+func (o *Outbox) commitQueued() {
+	o.qmu.Lock()
+	batch := o.queue
+	o.queue = nil
+	o.qmu.Unlock()
+	if len(batch) > 0 {
+		o.commitAppends(batch)
 	}
 }
 
