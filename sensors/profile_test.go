@@ -57,15 +57,7 @@ func TestGenericProfileRequests(t *testing.T) {
 		{Slave: 1, Function: modbus.ReadHoldingRegisters, Address: 100, Count: 8},
 		{Slave: 1, Function: modbus.ReadInputRegisters, Address: 200, Count: 2},
 	}
-	got := p.Requests()
-	if len(got) != len(want) {
-		t.Fatalf("requests %+v, want %+v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("request %d = %+v, want %+v", i, got[i], want[i])
-		}
-	}
+	checkRequests(t, p.Requests(), want)
 }
 
 func TestGrouping(t *testing.T) {
@@ -82,15 +74,7 @@ func TestGrouping(t *testing.T) {
 		{Slave: 2, Function: modbus.ReadHoldingRegisters, Address: 300, Count: 2},
 		{Slave: 2, Function: modbus.ReadHoldingRegisters, Address: 500, Count: 1},
 	}
-	got := p.Requests()
-	if len(got) != len(want) {
-		t.Fatalf("requests %+v, want %+v", got, want)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("request %d = %+v, want %+v", i, got[i], want[i])
-		}
-	}
+	checkRequests(t, p.Requests(), want)
 }
 
 func TestGroupingSplitsAt125(t *testing.T) {
@@ -187,6 +171,18 @@ func TestMaxGapMerges(t *testing.T) {
 		}
 		if n := len(p.Requests()); n != want {
 			t.Errorf("max_gap %d: %d requests %+v, want %d", gap, n, p.Requests(), want)
+		}
+	}
+}
+
+func checkRequests(t *testing.T, got, want []modbus.Request) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("requests %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("request %d = %+v, want %+v", i, got[i], want[i])
 		}
 	}
 }

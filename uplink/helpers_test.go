@@ -14,6 +14,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/nats-io/nats.go"
 
 	"github.com/palier-lifts/palier/internal/nettest"
 )
@@ -50,6 +51,13 @@ func startMQTT5Broker(t *testing.T, users map[string]string) *mqtt5Broker {
 			t.Fatal(err)
 		}
 	}
+	return &mqtt5Broker{srv: srv, addr: serveMochi(t, srv)}
+}
+
+// serveMochi serves an MQTT 5 broker on a loopback port until the test
+// ends and returns its address.
+func serveMochi(t testing.TB, srv *mochi.Server) string {
+	t.Helper()
 	l := listeners.NewTCP(listeners.Config{ID: "t", Address: "127.0.0.1:0"})
 	if err := srv.AddListener(l); err != nil {
 		t.Fatal(err)
@@ -58,7 +66,20 @@ func startMQTT5Broker(t *testing.T, users map[string]string) *mqtt5Broker {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	return &mqtt5Broker{srv: srv, addr: l.Address()}
+	return l.Address()
+}
+
+// watchEvents counts the sequences published on the cabin's events subject.
+func watchEvents(t testing.TB, nc *nats.Conn) *seqCounter {
+	t.Helper()
+	count := newSeqCounter()
+	sub, err := nc.Subscribe("palier.v1."+site+"."+cabin+".events", func(m *nats.Msg) { count.add(m.Data) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sub.Unsubscribe() })
+	nc.Flush()
+	return count
 }
 
 // retained returns the retained payload on topic, or "" if none.

@@ -12,7 +12,6 @@ import (
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/nats-io/nats.go"
 
 	"github.com/palier-lifts/palier/outbox"
@@ -155,14 +154,7 @@ func TestSlowBrokerIsWaitedFor(t *testing.T) {
 // "dropped" stand-in takes its sequence so acknowledgements move past it.
 func TestUnsendableEntriesAreQuarantined(t *testing.T) {
 	b := startBroker(t)
-	count := newSeqCounter()
-	nc := b.nats()
-	sub, err := nc.Subscribe("palier.v1."+site+"."+cabin+".events", func(m *nats.Msg) { count.add(m.Data) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
-	nc.Flush()
+	count := watchEvents(t, b.nats())
 	ob := openOutbox(t)
 	appendArrivals(t, ob, 3)
 	big := fmt.Sprintf(`{"v":1,"type":"arrival","time":"2026-11-24T10:00:00Z","data":{"floor":1,"pad":%q}}`, strings.Repeat("x", 6000))
@@ -224,14 +216,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 // acknowledged ones are not.
 func TestUnconfirmedEntriesAreSentAgain(t *testing.T) {
 	b := startBroker(t)
-	count := newSeqCounter()
-	nc := b.nats()
-	sub, err := nc.Subscribe("palier.v1."+site+"."+cabin+".events", func(m *nats.Msg) { count.add(m.Data) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Unsubscribe()
-	nc.Flush()
+	count := watchEvents(t, b.nats())
 	clock := &fakeClock{now: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)}
 	ob, err := outbox.Open(context.Background(), filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{ResendAfter: 2 * time.Minute, Now: clock.Now, Logger: discard()})
 	if err != nil {
@@ -358,16 +343,7 @@ func TestRefusedPublishesAreRetriedWithBackoff(t *testing.T) {
 			}}); err != nil {
 				t.Fatal(err)
 			}
-			l := listeners.NewTCP(listeners.Config{ID: "t", Address: "127.0.0.1:0"})
-			if err := srv.AddListener(l); err != nil {
-				t.Fatal(err)
-			}
-			if err := srv.Serve(); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { srv.Close() })
-
-			cfg := mqtt5Config(l.Address())
+			cfg := mqtt5Config(serveMochi(t, srv))
 			cfg.Protocol = proto
 			cfg.BackoffMin = 50 * time.Millisecond
 			cfg.BackoffMax = 400 * time.Millisecond

@@ -23,64 +23,6 @@ import (
 	"github.com/palier-lifts/palier/wire"
 )
 
-// These tests run the real binary. The test binary itself links ebiten, so
-// it only starts under a display server (xvfb-run -a go test ./cmd/display);
-// without one, needdisplay skips it.
-
-const guard = 20 * time.Second
-
-var binary string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "display-test")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "display")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
-	if err != nil {
-		os.Stderr.Write(out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-func runDisplay(t *testing.T, env []string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), guard)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, stdout.String(), stderr.String()}
-}
-
-func withoutDisplay() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DISPLAY=") && !strings.HasPrefix(kv, "WAYLAND_DISPLAY=") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
-
 func TestNoDisplayServerSaysSoInsteadOfPanicking(t *testing.T) {
 	r := runDisplay(t, withoutDisplay())
 	if r.code != 2 || !strings.Contains(r.stderr, needdisplay.Message) || strings.Contains(r.stderr, "panic") {
@@ -104,21 +46,7 @@ func TestVersion(t *testing.T) {
 }
 
 func TestScreenshotFromFixtures(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "shot.png")
-	r := runDisplay(t, os.Environ(), "--config", "testdata/display.yaml", "--screenshot", out,
-		"--state", "testdata/state.json", "--notices", "testdata/notices.json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
-	}
-	f, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := shoot(t, "--state", "testdata/state.json", "--notices", "testdata/notices.json")
 	if img.Bounds() != image.Rect(0, 0, 800, 480) {
 		t.Fatalf("screenshot is %v, want 800x480", img.Bounds())
 	}
@@ -285,21 +213,7 @@ func TestScreenshotShowsCachedMedia(t *testing.T) {
 		want  bool
 	}{{"cached", mediaDir, true}, {"not cached", t.TempDir(), false}} {
 		t.Run(tc.name, func(t *testing.T) {
-			out := filepath.Join(t.TempDir(), "shot.png")
-			r := runDisplay(t, os.Environ(), "--config", "testdata/display.yaml", "--media", tc.media, "--screenshot", out,
-				"--state", "testdata/state.json", "--notices", nf)
-			if r.code != 0 {
-				t.Fatalf("exit %d: %s", r.code, r.stderr)
-			}
-			f, err := os.Open(out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			shot, err := png.Decode(f)
-			if err != nil {
-				t.Fatal(err)
-			}
+			shot := shoot(t, "--media", tc.media, "--state", "testdata/state.json", "--notices", nf)
 			n := count(shot, shot.Bounds(), 0xff, 0x00, 0xff)
 			if got := n > 1000; got != tc.want {
 				t.Fatalf("%d magenta pixels: image shown %v, want %v", n, got, tc.want)
@@ -329,26 +243,13 @@ func TestScreenshotFromTheRunningAgent(t *testing.T) {
 	<-s.Ready()
 	defer func() { cancel(); <-done }()
 
-	out := filepath.Join(t.TempDir(), "live.png")
-	r := runDisplay(t, os.Environ(), "--config", "testdata/display.yaml", "--socket", sock, "--screenshot", out)
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
-	}
-	f, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := shoot(t, "--socket", sock)
 	// The urgent notice the agent serves puts the red banner at the bottom.
 	if n := count(img, image.Rect(0, 440, 800, 480), 0xc6, 0x28, 0x28); n < 800*20 {
 		t.Fatalf("%d banner-red pixels: the agent's notices are not on the screenshot", n)
 	}
 
-	r = runDisplay(t, os.Environ(), "--socket", filepath.Join(sockDir, "nobody.sock"), "--screenshot", out)
+	r := runDisplay(t, os.Environ(), "--socket", filepath.Join(sockDir, "nobody.sock"), "--screenshot", filepath.Join(t.TempDir(), "x.png"))
 	if r.code == 0 || !strings.Contains(r.stderr, "running agent") {
 		t.Fatalf("no agent: exit %d, %q", r.code, r.stderr)
 	}
