@@ -1,7 +1,8 @@
 # Shared helpers for the scripts in this folder; sourced, not run.
 
-# say prints a progress line on stderr.
-say() { printf '==> %s\n' "$*" >&2; }
+# say prints a progress line on stderr, with the seconds since the script
+# began (where a cold run spends its time shows in any log).
+say() { printf '==> [%4ds] %s\n' "$SECONDS" "$*" >&2; }
 
 # as_root runs a command as root, through sudo when we are not root.
 as_root() {
