@@ -8,4 +8,10 @@
 // match its hash is never stored; a download that fails is retried on the
 // next notice set or Sync. When the folder grows past its bound, the files
 // no current notice references go first, oldest first.
+//
+// A notice cannot send the agent anywhere: only URLs (and redirects) to
+// Options.TrustedHosts are fetched. Downloads run a few at a time, each
+// bounded by Options.ItemTimeout, so one slow host costs its own items
+// only. A cached file is trusted only if its size is the announced one and,
+// once per process, its hash matches.
 package mediacache

@@ -10,4 +10,8 @@
 // running Server; ClientURL and MQTTAddr give the addresses it bound. The
 // server runs until its owner calls Shutdown: it does not watch a context,
 // so that its owner can finish its last work over NATS before it goes.
+//
+// With Config.Users, only those users connect (nobody anonymously), each
+// within its publish and subscribe permissions and connection types: the
+// receiver gives it the fleet's devices as the leaf node has them.
 package natsembed

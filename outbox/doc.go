@@ -21,21 +21,26 @@
 //   - Exits: like autopaho's queue, an entry leaves the queue by Confirm
 //     (Remove), by Release (Leave) or by Quarantine (it can never be sent, for
 //     example it is too large; it is set apart and counted, and never blocks
-//     the queue).
+//     the queue). Confirm deletes only entries that may have been published
+//     (marked sent once, or leased since Open): an acknowledgement claiming
+//     more is forged or stale, deletes nothing else and is counted
+//     (Stats.AcksBeyondSent).
 //   - Epoch: a random id made when the file is created and stored in it. The
 //     receiver deduplicates by (device, epoch, sequence), so a recreated outbox
 //     never collides with sequences it already stored.
 //   - Reset: Open never fails because of the file. A file that bbolt cannot
 //     open, that fails bbolt's consistency check (tx.Check) or whose contents do
-//     not decode is renamed to "<path>.damaged-20261124T140000Z" and a new file
-//     is created; Reset says so. The new file keeps the reset record until its
+//     not decode, an empty file, or a directory in its place, is renamed to
+//     "<path>.damaged-20261124T140000Z" and a new file is created; Reset says
+//     so. The new file keeps the reset record until its
 //     first Append commits, so a crash before the agent's first event (which
 //     reports the reset) makes the next Open report it again.
 //   - Bound: Options.MaxBytes bounds the stored payload bytes. Appending past
 //     it evicts the oldest telemetry, then the oldest events; safety entries
 //     are never evicted (so safety alone may exceed the bound) and a
 //     telemetry or event entry that cannot make room is refused with ErrFull.
-//     Evictions and refusals are counted in Stats.
+//     Evictions and refusals are counted in Stats, and so are appends lost
+//     to a commit that failed (a full disk).
 //
 // # Durability
 //

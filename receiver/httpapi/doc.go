@@ -11,4 +11,11 @@
 //   - Notice changes: each one rewrites the site's whole notice set with
 //     version+1 (optimistic concurrency in the store) and publishes it,
 //     retained, through a NoticePublisher.
+//   - Guards, on every request: nosniff and a CSP that runs nothing (the
+//     dashboard's allows its own script and style by hash); state changes
+//     need a same-host Origin and a JSON body; without tokens, a Host that
+//     is not a loopback name or the public URL's host is refused (DNS
+//     rebinding); each request's read and write deadlines come from
+//     Options.RequestTimeout. Uploads must be what they declare
+//     (media.CheckType); downloads take their type from their content.
 package httpapi
