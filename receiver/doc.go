@@ -11,7 +11,11 @@
 //   - Ingester: reads PALIER_EVENTS through one durable pull consumer, so
 //     several receivers share the work; it acknowledges a JetStream message
 //     only after the store committed its events, then publishes the
-//     cumulative end-to-end Ack to each device.
+//     cumulative end-to-end Ack to each device. A batch that does not decode,
+//     or whose content the store refuses (store.ErrRefused: the fetch's
+//     batches are then stored one by one), is dead-lettered alone; a copy
+//     that would not fit the payload limit is cut, with the original's size
+//     and SHA-256 in Palier-Truncated.
 //   - StateWatcher: keeps the cabins table current from the retained state
 //     snapshots and online/offline status messages.
 //   - MQTTNotices: publishes a site's whole notice set, retained, over MQTT
@@ -21,4 +25,7 @@
 // Run wires these together: an embedded NATS server by default (or an
 // external cluster), the store (store/sqlite by default, store/postgres in
 // production), the HTTP API (package httpapi) and media (package media).
+// The receiver alone stops the embedded server, last. Beyond loopback the
+// embedded server needs the fleet's users (nats.embedded.fleet); the
+// receiver then connects with a user of its own made at start.
 package receiver
