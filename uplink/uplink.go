@@ -55,6 +55,7 @@ type Uplink struct {
 	logger *slog.Logger
 	// dialers by protocol version; tests may replace them.
 	dialers map[string]DialFunc
+	opts    DialOptions // from cfg, secrets read at New
 
 	// OnNotices, when set before Run, receives valid notice sets newer than
 	// the last one, one call at a time, in increasing version order, from
@@ -129,6 +130,13 @@ func New(cfg Config, site, cabin string, q Queue, logger *slog.Logger) (*Uplink,
 		bad:       map[uint64]string{},
 		dialers:   defaultDialers(),
 	}
+	// Secrets and certificates are read now: a password or CA file that
+	// cannot be read stops the agent at start, loudly, instead of an
+	// uplink that never connects while the outbox fills.
+	var err error
+	if u.opts, err = cfg.dialOptions(site, cabin); err != nil {
+		return nil, fmt.Errorf("uplink: %w", err)
+	}
 	return u, nil
 }
 
@@ -170,10 +178,7 @@ func (u *Uplink) Stats() Stats {
 // Run connects, drains and reconnects until ctx is done. It returns nil on
 // cancellation; connection failures are logged and retried, never fatal.
 func (u *Uplink) Run(ctx context.Context) error {
-	opts, err := u.cfg.dialOptions(u.site, u.cabin)
-	if err != nil {
-		return fmt.Errorf("uplink: %w", err)
-	}
+	opts := u.opts
 	if u.OnNotices != nil {
 		go u.deliverNotices(ctx)
 	}
@@ -329,6 +334,7 @@ func (u *Uplink) drain(ctx context.Context, conn Conn, fail func(error)) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	var limiter *rate.Limiter
+	leaseFailures := 0
 	if u.cfg.RateLimit > 0 {
 		limiter = rate.NewLimiter(rate.Limit(u.cfg.RateLimit), u.cfg.BatchEvents)
 	}
@@ -342,11 +348,22 @@ func (u *Uplink) drain(ctx context.Context, conn Conn, fail func(error)) {
 		entries, err := u.q.Lease(ctx, u.cfg.BatchEvents, u.cfg.BatchBytes*3/4)
 		if err != nil {
 			<-slots
-			if ctx.Err() == nil {
-				u.logger.Error("lease from outbox", "err", err)
+			if ctx.Err() != nil {
+				return
 			}
-			return
+			// The outbox could not requeue or read (a full disk, say): that
+			// passes, and the session must not stay up draining nothing.
+			leaseFailures++
+			d := Backoff(time.Second, 30*time.Second, leaseFailures, rand.Float64)
+			u.logger.Error("lease from outbox; trying again", "err", err, "retry_in", d.Round(time.Millisecond))
+			select {
+			case <-time.After(d):
+				continue
+			case <-ctx.Done():
+				return
+			}
 		}
+		leaseFailures = 0
 		if ctx.Err() != nil {
 			u.q.Release(seqsOf(entries))
 			<-slots
@@ -377,7 +394,10 @@ func (u *Uplink) drain(ctx context.Context, conn Conn, fail func(error)) {
 				return
 			}
 			if err := u.q.MarkSent(seqs); err != nil {
-				u.logger.Error("mark batch sent", "err", err)
+				// Leased for ever otherwise: give them back, to be sent
+				// again (the receiver drops what it has already).
+				u.q.Release(seqs)
+				u.logger.Error("mark batch sent; it will be sent again", "err", err)
 				return
 			}
 			u.stats.batches.Add(1)
