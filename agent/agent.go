@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/palier-lifts/palier/atomicfile"
 	"github.com/palier-lifts/palier/hal/gpio"
 	"github.com/palier-lifts/palier/livefeed"
@@ -145,32 +147,47 @@ func (a *Agent) Stats() Stats {
 // Run polls, publishes and serves the screen until ctx is done.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.ob.Close()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); a.fetchMedia(ctx) }()
-	go func() {
-		defer wg.Done()
-		if err := a.feed.Run(ctx); err != nil && ctx.Err() == nil {
-			a.logger.Error("screen feed stopped", "err", err)
+	// One owner for every part. The poll loop and the uplink are the
+	// agent's job: if either stops, everything stops and Run returns why,
+	// so that systemd restarts the agent and the journal names the part.
+	// The screen feed, media and metrics may fail alone: the cabin keeps
+	// reporting without them.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { a.fetchMedia(gctx); return nil })
+	g.Go(func() error {
+		if err := a.feed.Run(gctx); err != nil && gctx.Err() == nil {
+			a.logger.Error("screen feed stopped; telemetry goes on", "err", err)
 		}
-	}()
-	go func() {
-		defer wg.Done()
-		if err := a.up.Run(ctx); err != nil {
-			a.logger.Error("uplink stopped", "err", err)
-		}
-	}()
+		return nil
+	})
 	if a.cfg.Metrics.Listen != "" {
-		wg.Add(1)
-		go func() { defer wg.Done(); a.serveMetrics(ctx) }()
+		g.Go(func() error { a.serveMetrics(gctx); return nil })
 	}
-	err := a.poll(ctx)
-	cancel()
-	wg.Wait()
+	g.Go(func() error {
+		if err := a.up.Run(gctx); err != nil {
+			return fmt.Errorf("uplink: %w", err)
+		}
+		if gctx.Err() == nil {
+			return errors.New("uplink: stopped by itself")
+		}
+		return nil
+	})
+	g.Go(func() error {
+		err := a.poll(gctx)
+		if err == nil && gctx.Err() == nil {
+			err = errors.New("poll: stopped by itself")
+		}
+		if err != nil {
+			return fmt.Errorf("poll: %w", err)
+		}
+		return nil
+	})
+	err := g.Wait()
 	if serr := saveCounters(a.countersPath(), a.machine.Counters()); serr != nil {
 		a.logger.Error("save counters", "err", serr)
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
 	}
 	return err
 }
