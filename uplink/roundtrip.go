@@ -33,7 +33,7 @@ func CheckRoundTrip(ctx context.Context, cfg Config, site, cabin string) (RoundT
 	if err != nil {
 		return RoundTrip{}, err
 	}
-	o.ClientID += "-doctor"
+	o.ClientID += "_doctor" // '_' again: no cabin's id can end so
 	o.WillTopic, o.WillPayload = "", nil
 	u := &Uplink{cfg: cfg, logger: slog.New(slog.DiscardHandler), dialers: defaultDialers()}
 	c, err := u.connect(ctx, o)

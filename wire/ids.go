@@ -53,5 +53,8 @@ func AckSubject(site, cabin string) string { return "palier.v1." + site + "." + 
 // NoticesSubject is the NATS subject of a site's notices topic.
 func NoticesSubject(site string) string { return "palier.v1." + site + ".notices" }
 
-// ClientID derives the MQTT client id of a cabin: NATS refuses dots in it.
-func ClientID(site, cabin string) string { return "palier-" + site + "-" + cabin }
+// ClientID derives the MQTT client id of a cabin. Its separator is one that
+// ids cannot hold ('_'), so two cabins never share an id: with '-', site
+// a-b cabin c and site a cabin b-c were both palier-a-b-c and took over
+// each other's session. NATS refuses dots in it.
+func ClientID(site, cabin string) string { return "palier_" + site + "_" + cabin }

@@ -99,6 +99,22 @@ func TestTopics(t *testing.T) {
 	if strings.Contains(wire.ClientID("les-pins", "a"), ".") {
 		t.Fatal("client id has a dot; NATS refuses it")
 	}
+	// Ids may hold '-': two cabins must never share a client id (they would
+	// take over each other's session, issue 14).
+	ids := []string{"a", "b", "c", "a-b", "b-c", "a-b-c", "c-doctor"}
+	seen := map[string][2]string{}
+	for _, site := range ids {
+		for _, cabin := range ids {
+			id := wire.ClientID(site, cabin)
+			if prev, ok := seen[id]; ok {
+				t.Fatalf("site %s cabin %s and site %s cabin %s share client id %s", site, cabin, prev[0], prev[1], id)
+			}
+			seen[id] = [2]string{site, cabin}
+			if strings.HasSuffix(id, "_doctor") {
+				t.Fatalf("cabin client id %s looks like a doctor's", id)
+			}
+		}
+	}
 }
 
 func TestEveryTypeRoundTrips(t *testing.T) {
