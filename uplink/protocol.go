@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/palier-lifts/palier/atomicfile"
 )
 
 // protocolFile is the name, under the state directory, of the file that
@@ -70,24 +72,8 @@ func saveProtocol(dir, broker, protocol string) error {
 	if err != nil {
 		return fmt.Errorf("encode protocol memory: %w", err)
 	}
-	path := filepath.Join(dir, protocolFile)
-	tmp, err := os.CreateTemp(dir, protocolFile+".*")
-	if err != nil {
-		return fmt.Errorf("save %s: %w", path, err)
-	}
-	_, err = tmp.Write(append(b, '\n'))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("save %s: %w", path, err)
+	if err := atomicfile.Write(filepath.Join(dir, protocolFile), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("save protocol memory: %w", err)
 	}
 	return nil
 }
