@@ -95,7 +95,13 @@ func (w *StateWatcher) applyState(ctx context.Context, subject string, data []by
 	if s.Site != site || s.Cabin != cabin {
 		return fmt.Errorf("state of %s/%s published on %s/%s's subject", s.Site, s.Cabin, site, cabin)
 	}
-	return w.st.UpdateState(ctx, s, w.clock())
+	now := w.clock()
+	if s.Time.After(now.Add(store.MaxClockSkew)) {
+		// Newest wins in the store: a snapshot from the future would pin
+		// the cabin's state until that date.
+		return fmt.Errorf("state dated %s, more than %s after its arrival (%s): the cabin's clock is wrong", s.Time.Format(time.RFC3339), store.MaxClockSkew, now.Format(time.RFC3339))
+	}
+	return w.st.UpdateState(ctx, s, now)
 }
 
 func (w *StateWatcher) handleStatus(ctx context.Context, m *nats.Msg) {

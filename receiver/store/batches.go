@@ -78,10 +78,20 @@ type CabinUpdate struct {
 	LastEvent   time.Time
 }
 
-// Summarize folds the events of batches into one update per cabin: the
-// latest arrival floor, latest mode and latest heartbeat counters by event
-// time (events arrive out of order, so the newest wins, not the last seen).
-func Summarize(batches []wire.Batch) map[[2]string]*CabinUpdate {
+// MaxClockSkew is how far after its arrival an event may be dated and
+// still speak for its cabin's current state. An event dated later (a bad
+// clock, a forged date such as 9999-12-31) is stored as it came but moves
+// no floor, mode, counters or last event: the newest-wins rule would
+// otherwise pin the cabin's state for good.
+const MaxClockSkew = 10 * time.Minute
+
+// Summarize folds the events of batches received at received into one
+// update per cabin: the latest arrival floor, latest mode and latest
+// heartbeat counters by event time (events arrive out of order, so the
+// newest wins, not the last seen), leaving out events dated beyond
+// MaxClockSkew.
+func Summarize(batches []wire.Batch, received time.Time) map[[2]string]*CabinUpdate {
+	horizon := received.Add(MaxClockSkew)
 	out := make(map[[2]string]*CabinUpdate)
 	for i := range batches {
 		b := &batches[i]
@@ -93,6 +103,9 @@ func Summarize(batches []wire.Batch) map[[2]string]*CabinUpdate {
 		}
 		for j := range b.Events {
 			e := &b.Events[j]
+			if e.Time.After(horizon) {
+				continue
+			}
 			if e.Time.After(u.LastEvent) {
 				u.LastEvent = e.Time
 			}

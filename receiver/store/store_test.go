@@ -32,7 +32,7 @@ func TestSummarizeNewestWins(t *testing.T) {
 		ev(3, wire.TypeHeartbeat, `{"counters":{"trips":9}}`),
 		ev(1, wire.TypeHeartbeat, `{"counters":{"trips":3}}`),
 		ev(4, wire.TypeModeChange, `{"from":"normal","to":"fire_service"}`),
-	}}})[[2]string{"s", "c"}]
+	}}}, t0.Add(time.Hour))[[2]string{"s", "c"}]
 	if u == nil || *u.Floor != 5 || u.Counters.Trips != 9 || u.Mode != "fire_service" || !u.LastEvent.Equal(t0.Add(5*time.Second)) {
 		t.Fatalf("summary %+v", u)
 	}

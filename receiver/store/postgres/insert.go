@@ -109,7 +109,7 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 		}
 		total += len(g.Events)
 	}
-	updates := store.Summarize(batches)
+	updates := store.Summarize(batches, received)
 
 	var res store.InsertResult
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

@@ -130,7 +130,7 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 		}
 	}
 	// Cabins first: last seen, events stored, then what the events say.
-	updates := store.Summarize(batches)
+	updates := store.Summarize(batches, received)
 	for ck, n := range perCabin {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO cabins (site, cabin, last_seen_us, events) VALUES (?, ?, ?, ?)
 			ON CONFLICT (site, cabin) DO UPDATE SET last_seen_us = max(last_seen_us, excluded.last_seen_us), events = events + excluded.events`,

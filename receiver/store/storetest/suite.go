@@ -26,6 +26,7 @@ func Run(t *testing.T, open Opener) {
 		{"ContiguousOutOfOrder", testContiguous},
 		{"ContiguousPerEpoch", testContiguousPerEpoch},
 		{"CabinFromEvents", testCabinFromEvents},
+		{"FutureEventsStoredNotTrusted", testFutureEvents},
 		{"StateAndStatus", testStateAndStatus},
 		{"EventsPagination", testEventsPagination},
 		{"EventsFilters", testEventsFilters},
@@ -198,6 +199,44 @@ func testCabinFromEvents(t *testing.T, s store.Store) {
 	}
 	if _, err := s.Cabin(context.Background(), "s", "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown cabin: %v, want ErrNotFound", err)
+	}
+}
+
+// testFutureEvents: an event dated far after its arrival (9999-12-31) is
+// stored, but does not become the cabin's state: before, it fixed the
+// cabin's floor and mode in the API for good (issue 20).
+func testFutureEvents(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	received := T0.Add(time.Hour)
+	future := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	b := wire.Batch{V: 1, Site: "s", Cabin: "c", Epoch: "e", Events: []wire.Event{
+		Event(1, wire.TypeArrival, wire.ArrivalData{Floor: 3}),
+		{Seq: 2, Time: future, Type: wire.TypeArrival, Data: []byte(`{"floor":9}`)},
+		{Seq: 3, Time: future, Type: wire.TypeModeChange, Data: []byte(`{"from":"normal","to":"fire_service"}`)},
+		{Seq: 4, Time: received.Add(store.MaxClockSkew / 2), Type: wire.TypeHeartbeat, Data: []byte(`{"counters":{"trips":5}}`)},
+	}}
+	if _, err := s.InsertBatches(ctx, []wire.Batch{b}, received); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Cabin(ctx, "s", "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Floor == nil || *c.Floor != 3 || c.Mode == "fire_service" || c.Events != 4 {
+		t.Fatalf("cabin %+v: want floor 3 and the mode untouched by events dated 9999, all 4 events stored", c)
+	}
+	if c.Counters.Trips != 5 {
+		t.Fatalf("counters %+v: an event within the clock skew counts", c.Counters)
+	}
+	// The cabin's state moves on with the next true events.
+	next := wire.Batch{V: 1, Site: "s", Cabin: "c", Epoch: "e", Events: []wire.Event{
+		{Seq: 5, Time: received.Add(time.Minute), Type: wire.TypeArrival, Data: []byte(`{"floor":4}`)},
+	}}
+	if _, err := s.InsertBatches(ctx, []wire.Batch{next}, received.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ = s.Cabin(ctx, "s", "c"); c.Floor == nil || *c.Floor != 4 {
+		t.Fatalf("floor %v after a true arrival, want 4: the future event pinned it", c.Floor)
 	}
 }
 
