@@ -78,15 +78,6 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
 		return nil, fmt.Errorf("load controller profile: %w", err)
 	}
 	a.ctrl = ctrl
-	counters, err := loadCounters(a.countersPath())
-	if err != nil {
-		// Never refuse to start over counters: report and start from zero.
-		logger.Error("counters unreadable, starting from zero", "err", err)
-	}
-	mcfg := cfg.Events
-	mcfg.FaultInfo = ctrl.FaultInfo
-	a.machine = sensors.NewMachine(mcfg, counters)
-
 	a.ob, err = outbox.Open(ctx, filepath.Join(cfg.StateDir, "outbox.db"), outbox.Options{
 		MaxBytes:    cfg.Outbox.MaxBytes,
 		ResendAfter: cfg.Outbox.ResendAfter,
@@ -95,6 +86,18 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open outbox: %w", err)
 	}
+	counters, err := loadCounters(a.countersPath())
+	if err != nil {
+		// Never refuse to start over counters: report and start from zero.
+		logger.Error("counters unreadable, starting from zero", "err", err)
+	}
+	// counters.json is saved on the health tick; the outbox holds the
+	// counters as of the last event stored. After a crash the newer wins,
+	// field by field: reported counters never go backwards.
+	counters = recoverCounters(counters, a.ob.AppState(), logger)
+	mcfg := cfg.Events
+	mcfg.FaultInfo = ctrl.FaultInfo
+	a.machine = sensors.NewMachine(mcfg, counters)
 	if r := a.ob.Reset(); r != nil {
 		logger.Error("outbox file was damaged and set aside", "reason", r.Reason, "moved_to", r.MovedTo)
 		ev, _ := wire.NewEvent(time.Now(), wire.TypeOutboxReset, wire.OutboxResetData{Reason: r.Reason, MovedTo: r.MovedTo, PrevEpoch: r.PrevEpoch})
@@ -303,7 +306,12 @@ func (a *Agent) append(ctx context.Context, ev wire.Event) error {
 	case wire.Telemetry(ev.Type):
 		class = outbox.ClassTelemetry
 	}
-	if _, err := a.ob.Append(ctx, class, b); err != nil {
+	// The counters as of this event travel in its transaction.
+	counters, err := json.Marshal(a.machine.Counters())
+	if err != nil {
+		return fmt.Errorf("encode counters: %w", err)
+	}
+	if _, err := a.ob.AppendWithState(ctx, class, b, counters); err != nil {
 		return fmt.Errorf("append %s event: %w", ev.Type, err)
 	}
 	a.appended.Add(1)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 
 	"github.com/palier-lifts/palier/atomicfile"
@@ -37,4 +38,26 @@ func saveCounters(path string, c wire.Counters) error {
 		return fmt.Errorf("encode counters: %w", err)
 	}
 	return atomicfile.Write(path, b, 0o600)
+}
+
+// recoverCounters takes, field by field, the larger of the saved counters
+// and those stored with the outbox's last event (appState): each only
+// grows, so the larger is the newer.
+func recoverCounters(saved wire.Counters, appState []byte, logger *slog.Logger) wire.Counters {
+	if appState == nil {
+		return saved
+	}
+	var c wire.Counters
+	if err := json.Unmarshal(appState, &c); err != nil {
+		logger.Error("counters stored in the outbox unreadable; keeping counters.json", "err", err)
+		return saved
+	}
+	return wire.Counters{
+		Trips:            max(saved.Trips, c.Trips),
+		DoorCycles:       max(saved.DoorCycles, c.DoorCycles),
+		DirectionChanges: max(saved.DirectionChanges, c.DirectionChanges),
+		RunningSeconds:   max(saved.RunningSeconds, c.RunningSeconds),
+		IdleSeconds:      max(saved.IdleSeconds, c.IdleSeconds),
+		StandbySeconds:   max(saved.StandbySeconds, c.StandbySeconds),
+	}
 }

@@ -9,9 +9,10 @@ import (
 
 // appendReq is one Append waiting for the next group commit.
 type appendReq struct {
-	class   Class
-	payload []byte
-	done    chan appendRes // capacity 1
+	class    Class
+	payload  []byte
+	appState []byte         // nil: leave the stored one
+	done     chan appendRes // capacity 1
 }
 
 type appendRes struct {
@@ -26,13 +27,21 @@ type appendRes struct {
 // A telemetry or event entry that cannot fit in Options.MaxBytes returns
 // ErrFull; a safety entry is always stored.
 func (o *Outbox) Append(ctx context.Context, class Class, payload []byte) (uint64, error) {
+	return o.AppendWithState(ctx, class, payload, nil)
+}
+
+// AppendWithState is Append that also stores appState, the caller's own
+// state after this entry (the agent's counters), in the same transaction:
+// after a crash, AppState never lags the entries that were stored. Of
+// several appends committed together, the last one's state is kept.
+func (o *Outbox) AppendWithState(ctx context.Context, class Class, payload, appState []byte) (uint64, error) {
 	if class >= numClasses {
 		return 0, fmt.Errorf("append: unknown class %d", class)
 	}
 	if err := ctxErr(ctx); err != nil {
 		return 0, fmt.Errorf("append: %w", err)
 	}
-	req := &appendReq{class: class, payload: payload, done: make(chan appendRes, 1)}
+	req := &appendReq{class: class, payload: payload, appState: appState, done: make(chan appendRes, 1)}
 	o.qmu.Lock()
 	if o.qclosed {
 		o.qmu.Unlock()
@@ -113,6 +122,15 @@ func (o *Outbox) commitAppends(batch []*appendReq) {
 		}
 		if err := meta.Put(keyLastSeq, u64(st.lastSeq)); err != nil {
 			return err
+		}
+		for i := len(batch) - 1; i >= 0; i-- {
+			if batch[i].appState != nil {
+				if err := meta.Put(keyAppState, batch[i].appState); err != nil {
+					return err
+				}
+				st.appState = batch[i].appState
+				break
+			}
 		}
 		if err := o.putCounters(meta, &st); err != nil {
 			return err

@@ -25,6 +25,9 @@
 //     (marked sent once, or leased since Open): an acknowledgement claiming
 //     more is forged or stale, deletes nothing else and is counted
 //     (Stats.AcksBeyondSent).
+//   - AppState: AppendWithState stores the caller's own small state (the
+//     agent's counters) in the transaction of the entry it follows, so that
+//     after a crash it never lags the entries stored.
 //   - Epoch: a random id made when the file is created and stored in it. The
 //     receiver deduplicates by (device, epoch, sequence), so a recreated outbox
 //     never collides with sequences it already stored.

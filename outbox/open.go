@@ -284,6 +284,9 @@ func load(db *bolt.DB) (st state, epoch string, err error) {
 			}
 		}
 		st.resetStored = meta.Get(keyReset) != nil
+		if v := meta.Get(keyAppState); v != nil {
+			st.appState = append([]byte(nil), v...) // bbolt's memory is valid only in the transaction
+		}
 		sent := 0
 		for c := range Class(numClasses) {
 			for stage, name := range [][]byte{bucketPending[c], bucketSent[c]} {

@@ -115,7 +115,8 @@ type state struct {
 	evicted     [numClasses]uint64
 	dropped     [numClasses]uint64
 	quarantined uint64
-	resetStored bool // the file still carries the reset record
+	resetStored bool   // the file still carries the reset record
+	appState    []byte // the caller's state stored with the last append that had one
 }
 
 func (s *state) classBytes(c Class) int64 { return s.bytes[c][stagePending] + s.bytes[c][stageSent] }
@@ -173,6 +174,18 @@ func (o *Outbox) Reset() *Reset {
 	}
 	r := *o.reset
 	return &r
+}
+
+// AppState returns the state stored by the last AppendWithState that
+// committed (nil if none): what the caller had reached when the newest
+// stored entries were appended.
+func (o *Outbox) AppState() []byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.st.appState == nil {
+		return nil
+	}
+	return append([]byte(nil), o.st.appState...)
 }
 
 // Path returns the file the outbox lives in.

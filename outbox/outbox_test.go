@@ -480,3 +480,33 @@ func fileSize(t testing.TB, path string) int64 {
 	}
 	return fi.Size()
 }
+
+// TestAppStateTravelsWithItsEntries: the caller's state is committed with
+// the entry it follows, survives a reopen, and of appends committed
+// together the last one's is kept.
+func TestAppStateTravelsWithItsEntries(t *testing.T) {
+	o, path := openTest(t, Options{})
+	if o.AppState() != nil {
+		t.Fatalf("fresh outbox has state %q", o.AppState())
+	}
+	for i := 1; i <= 3; i++ {
+		if _, err := o.AppendWithState(context.Background(), ClassEvents, []byte(fmt.Sprint("e", i)), []byte(fmt.Sprint(`{"trips":`, i, `}`))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustAppend(t, o, ClassTelemetry, "no state") // leaves the stored state alone
+	if got := string(o.AppState()); got != `{"trips":3}` {
+		t.Fatalf("state %q, want the last one stored", got)
+	}
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	o2, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o2.Close()
+	if got := string(o2.AppState()); got != `{"trips":3}` {
+		t.Fatalf("state after reopen %q", got)
+	}
+}

@@ -20,6 +20,7 @@ var (
 	keyEpoch       = []byte("epoch")
 	keyLastSeq     = []byte("last-seq")
 	keyReset       = []byte("reset")
+	keyAppState    = []byte("app-state")
 	keyQuarantined = []byte("quarantined")
 	keyEvicted     = [numClasses][]byte{[]byte("evicted-safety"), []byte("evicted-events"), []byte("evicted-telemetry")}
 	keyDropped     = [numClasses][]byte{[]byte("dropped-safety"), []byte("dropped-events"), []byte("dropped-telemetry")}
