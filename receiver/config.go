@@ -114,6 +114,9 @@ type HTTPConfig struct {
 	// MediaDir holds uploaded files by SHA-256; default StateDir/media.
 	MediaDir       string `yaml:"media_dir"`
 	MaxUploadBytes int64  `yaml:"max_upload_bytes"`
+	// MaxMediaBytes bounds all uploaded media together, so uploads cannot
+	// fill the receiver's disk; default 1 GiB.
+	MaxMediaBytes int64 `yaml:"max_media_bytes"`
 	// MaxConnections bounds the connections served at once; more wait in
 	// the kernel's backlog. A flood of slow clients then costs a bounded
 	// number of descriptors, and the MQTT listener in the same process
@@ -161,7 +164,7 @@ func DefaultConfig() Config {
 		},
 		Store: StoreConfig{Driver: "sqlite", Synchronous: "full"},
 		Acks:  AcksConfig{ResendInterval: 30 * time.Second, ResendWindow: 15 * time.Minute},
-		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", MaxUploadBytes: 20 << 20,
+		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", MaxUploadBytes: 20 << 20, MaxMediaBytes: 1 << 30,
 			MaxConnections: 512, RequestTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}
@@ -331,6 +334,9 @@ func (c *Config) Validate() error {
 	}
 	if h.IdleTimeout < time.Second {
 		bad("http.idle_timeout", "%s (want at least 1s)", h.IdleTimeout)
+	}
+	if h.MaxMediaBytes < h.MaxUploadBytes {
+		bad("http.max_media_bytes", "%d is less than http.max_upload_bytes %d (want room for one upload at least)", h.MaxMediaBytes, h.MaxUploadBytes)
 	}
 	if h.MaxUploadBytes < 1024 {
 		bad("http.max_upload_bytes", "%d (want at least 1024)", h.MaxUploadBytes)

@@ -72,7 +72,7 @@ func newFixture(t testing.TB, tokens map[string]Role) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	md, err := media.Open(t.TempDir())
+	md, err := media.Open(t.TempDir(), 64<<10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,4 +540,40 @@ func TestEventQueryRefusesWhatWouldBeDropped(t *testing.T) {
 	if code, b, _ := f.do(t, "GET", "/api/v1/sites/s1/report?since=2026-03-01T00:00:00Z;", "", nil); code != http.StatusBadRequest {
 		t.Errorf("report with a ';': %d %s, want 400", code, b)
 	}
+}
+
+// TestMediaQuota: uploads cannot fill the receiver's disk (issue 20: 15
+// uploads of 20 MB were all accepted).
+func TestMediaQuota(t *testing.T) {
+	f := newFixture(t, nil)
+	// The fixture's store holds 64 KiB; past it uploads get 507.
+	big := bigPNG(t)
+	full := false
+	for i := 0; i < 100 && !full; i++ {
+		code, b, _ := f.do(t, "POST", "/api/v1/media", "image/png", append(append([]byte(nil), big...), byte(i)))
+		switch code {
+		case http.StatusCreated:
+		case http.StatusInsufficientStorage:
+			full = bytes.Contains(b, []byte("max_media_bytes"))
+		default:
+			t.Fatalf("upload %d: %d %s", i, code, b)
+		}
+	}
+	if !full {
+		t.Fatal("100 uploads accepted past the media bound")
+	}
+}
+
+// bigPNG is a real PNG of about 3 KB (noise does not compress).
+func bigPNG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 32, 32))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 7919 % 251)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

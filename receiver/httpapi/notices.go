@@ -226,6 +226,10 @@ func (a *API) uploadMedia(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, "", "file larger than %d bytes", a.o.MaxUploadBytes)
 		return
 	}
+	if errors.Is(err, media.ErrQuota) {
+		writeError(w, http.StatusInsufficientStorage, "", "%v (remove unused media or raise http.max_media_bytes)", err)
+		return
+	}
 	if errors.Is(err, media.ErrWrongType) {
 		writeError(w, http.StatusUnsupportedMediaType, "Content-Type", "%v", err)
 		return

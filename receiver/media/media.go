@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // Errors callers branch on.
@@ -15,17 +17,46 @@ var (
 	ErrTooLarge = errors.New("file too large")
 	ErrBadHash  = errors.New("not a SHA-256 in lower-case hex")
 	ErrNotFound = errors.New("no such file")
+	// ErrQuota is returned by Put when the store would grow past its bound.
+	ErrQuota = errors.New("media store full")
 )
 
 // Store is a directory of files named by their SHA-256.
-type Store struct{ dir string }
+type Store struct {
+	dir      string
+	maxTotal int64
+	mu       sync.Mutex // one Put decides against the bound at a time
+}
 
-// Open makes dir if needed.
-func Open(dir string) (*Store, error) {
+// Open makes dir if needed. maxTotal bounds the bytes stored (0: no bound),
+// so that uploads cannot fill the receiver's disk.
+func Open(dir string, maxTotal int64) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o750); err != nil {
 		return nil, fmt.Errorf("open media dir %s: %w", dir, err)
 	}
-	return &Store{dir: dir}, nil
+	return &Store{dir: dir, maxTotal: maxTotal}, nil
+}
+
+// used is the bytes of the stored files (not those being written).
+func (s *Store) used() (int64, error) {
+	var n int64
+	err := filepath.WalkDir(s.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "tmp" {
+			return filepath.SkipDir
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += info.Size()
+		}
+		return nil
+	})
+	return n, err
 }
 
 // Put stores what r holds, at most max bytes, and returns its hash and size.
@@ -59,14 +90,31 @@ func (s *Store) Put(r io.Reader, max int64, check func(io.ReadSeeker) error) (su
 			return "", 0, fmt.Errorf("store media: %w", err)
 		}
 	}
+	sum = hex.EncodeToString(h.Sum(nil))
+	final := s.path(sum)
+	if _, serr := os.Stat(final); serr == nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return sum, size, nil // stored already: the same bytes under the same name
+	}
+	if s.maxTotal > 0 {
+		s.mu.Lock()
+		defer s.mu.Unlock() // held until the rename: the bound sees this file
+		var used int64
+		if used, err = s.used(); err != nil {
+			return "", 0, fmt.Errorf("store media: measure the store: %w", err)
+		}
+		if used+size > s.maxTotal {
+			err = fmt.Errorf("store media: %d bytes stored, %d more would pass the bound of %d: %w", used, size, s.maxTotal, ErrQuota)
+			return "", 0, err
+		}
+	}
 	if err = tmp.Sync(); err != nil {
 		return "", 0, fmt.Errorf("store media: %w", err)
 	}
 	if err = tmp.Close(); err != nil {
 		return "", 0, fmt.Errorf("store media: %w", err)
 	}
-	sum = hex.EncodeToString(h.Sum(nil))
-	final := s.path(sum)
 	if err = os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
 		return "", 0, fmt.Errorf("store media: %w", err)
 	}
