@@ -114,6 +114,18 @@ func TestReadSecret(t *testing.T) {
 	if _, err := ReadSecret(filepath.Join(dir, "missing")); err == nil {
 		t.Fatal("missing file: want an error")
 	}
+	// A secret every user may read or write is none (issue 20, 11).
+	for _, mode := range []os.FileMode{0o644, 0o602} {
+		os.WriteFile(path, []byte("s3cret\n"), 0o600)
+		os.Chmod(path, mode)
+		if _, err := ReadSecret(path); err == nil || !strings.Contains(err.Error(), "every user") || !strings.Contains(err.Error(), "chmod") {
+			t.Errorf("mode %04o: %v, want a refusal saying what to do", mode, err)
+		}
+	}
+	os.Chmod(path, 0o640)
+	if s, err := ReadSecret(path); err != nil || s != "s3cret" {
+		t.Fatalf("mode 0640 (a group of readers, as the packages install): %q, %v", s, err)
+	}
 }
 
 // FuzzDecode: config files are outside input. Decoding must not panic, and

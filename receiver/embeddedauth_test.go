@@ -185,3 +185,33 @@ func dialMQTT(t *testing.T, r *Receiver, id, user, pw string, onConnect func(mqt
 	t.Cleanup(func() { c.Disconnect(100) })
 	return c, nil
 }
+
+// TestWeakTokenFilesRefused: a one-character or world-readable token file
+// was accepted (issue 20, 11); the receiver now refuses to start, saying
+// what to do.
+func TestWeakTokenFilesRefused(t *testing.T) {
+	dir := t.TempDir()
+	for name, tc := range map[string]struct {
+		token string
+		mode  os.FileMode
+		want  string
+	}{
+		"short":          {"x", 0o600, "at least 16"},
+		"world-readable": {"0123456789abcdef0123", 0o644, "every user"},
+	} {
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, []byte(tc.token+"\n"), 0o600)
+		os.Chmod(path, tc.mode)
+		cfg := testConfig(t)
+		cfg.HTTP.Tokens = []TokenConfig{{Name: "backend", Role: "read", File: path}}
+		r, err := New(context.Background(), cfg, testLogger(t))
+		if err == nil {
+			r.close()
+			t.Errorf("%s token file accepted", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s token file: %v, want it to say %q", name, err, tc.want)
+		}
+	}
+}

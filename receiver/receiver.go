@@ -171,6 +171,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 		if err != nil {
 			return nil, fmt.Errorf("http.tokens %s: %w", t.Name, err)
 		}
+		if len(v) < MinTokenLength {
+			return nil, fmt.Errorf("http.tokens %s: the token in %s has %d characters (want at least %d: make one with openssl rand -hex 16)", t.Name, t.File, len(v), MinTokenLength)
+		}
 		tokens[v] = map[string]httpapi.Role{RoleRead: httpapi.RoleRead, RoleAdmin: httpapi.RoleAdmin}[t.Role]
 	}
 	if r.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
@@ -302,6 +305,10 @@ func loadTLS(c TLSConfig) (*tls.Config, error) {
 	}
 	return t, nil
 }
+
+// MinTokenLength is the shortest API token the receiver accepts: a token is
+// all that stands between the network and the fleet's notices.
+const MinTokenLength = 16
 
 // embeddedUsers reads the fleet file into the embedded server's users:
 // each device limited to its own topics over MQTT, as on the leaf node, the
