@@ -209,9 +209,12 @@ type BadBatchError struct {
 func (e *BadBatchError) Error() string { return e.Reason }
 
 // CheckMessage decodes a message's payload and checks it against the
-// subject it came on (palier.v1.{site}.{cabin}.events).
+// subject it came on (palier.v1.{site}.{cabin}.events). It decodes as a
+// receiver must (wire.DecodeBatchForward): what a newer agent of the same
+// major version adds is kept, not refused, so agents and receivers can be
+// upgraded in either order.
 func CheckMessage(subject string, data []byte) (wire.Batch, error) {
-	b, err := wire.DecodeBatch(data)
+	b, err := wire.DecodeBatchForward(data)
 	if err != nil {
 		return b, &BadBatchError{Class: "decode", Reason: err.Error()}
 	}
@@ -241,6 +244,11 @@ func (in *Ingester) handle(ctx context.Context, msgs []jetstream.Msg) {
 		}
 		good = append(good, m)
 		batches = append(batches, b)
+		for _, e := range b.Events {
+			if !wire.KnownType(e.Type) {
+				in.metrics.EventsUnknownType.Inc()
+			}
+		}
 	}
 	if len(batches) == 0 {
 		return

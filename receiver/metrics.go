@@ -20,6 +20,9 @@ type Metrics struct {
 	StateMessages  *prometheus.CounterVec // by kind (state, status) and result (ok, bad)
 	NoticesPublish *prometheus.CounterVec // by result (ok, error)
 	HTTPConns      prometheus.Gauge       // HTTP connections open now
+	// EventsUnknownType counts events of a type this receiver does not know
+	// (from a newer agent): stored as they came.
+	EventsUnknownType prometheus.Counter
 }
 
 // NewMetrics makes the metrics and registers them on reg.
@@ -53,12 +56,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		NoticesPublish: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "palier_receiver_notice_sets_published_total", Help: "Notice sets published over MQTT, by result.",
 		}, []string{"result"}),
+		EventsUnknownType: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "palier_receiver_events_unknown_type_total", Help: "Events of a type this receiver does not know (a newer agent's), stored as they came.",
+		}),
 		HTTPConns: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "palier_receiver_http_connections", Help: "HTTP connections open now (at most http.max_connections).",
 		}),
 	}
 	reg.MustRegister(m.Messages, m.EventsStored, m.EventsDup, m.DeadLetters, m.StoreErrors,
-		m.CommitSeconds, m.AcksPublished, m.StateMessages, m.NoticesPublish, m.HTTPConns)
+		m.CommitSeconds, m.AcksPublished, m.StateMessages, m.NoticesPublish, m.HTTPConns, m.EventsUnknownType)
 	return m
 }
 

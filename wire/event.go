@@ -122,8 +122,45 @@ func DecodeBatch(b []byte) (Batch, error) {
 	return batch, batch.Validate()
 }
 
+// DecodeBatchForward decodes a batch as a receiver must, so that agents
+// and receivers can be upgraded in either order within a major version:
+// fields it does not know (added by a newer agent) are ignored in the
+// envelope and kept in event data, which is stored as it came; an event
+// of a type it does not know is accepted with its type and raw data (the
+// type a name of [a-z0-9_] and the data a JSON object). Everything it
+// knows is checked as strictly as DecodeBatch does, and what keys an event
+// (site, cabin, epoch, sequence, time) must be valid.
+func DecodeBatchForward(b []byte) (Batch, error) {
+	var batch Batch
+	if len(b) > MaxBatchBytes {
+		return batch, fmt.Errorf("batch of %d bytes (at most %d): %w", len(b), MaxBatchBytes, ErrTooLarge)
+	}
+	if err := checkEnvelope(b); err != nil {
+		return batch, err
+	}
+	if err := decodeLenient(b, &batch); err != nil {
+		return Batch{}, err
+	}
+	return batch, batch.validate(true)
+}
+
+// decodeLenient decodes JSON allowing unknown fields, naming a field of the
+// wrong type.
+func decodeLenient(b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return fieldErr(te.Field, "has JSON %s, want %s", te.Value, te.Type)
+		}
+		return fmt.Errorf("decode JSON: %w", err)
+	}
+	return nil
+}
+
 // Validate checks a batch field by field.
-func (b *Batch) Validate() error {
+func (b *Batch) Validate() error { return b.validate(false) }
+
+func (b *Batch) validate(forward bool) error {
 	if b.V != Version {
 		return fieldErr("v", "unknown version %d (this build reads %d)", b.V, Version)
 	}
@@ -143,7 +180,7 @@ func (b *Batch) Validate() error {
 		return fieldErr("events", "%d events (at most %d)", len(b.Events), MaxBatchEvents)
 	}
 	for i := range b.Events {
-		if err := b.Events[i].Validate(); err != nil {
+		if err := b.Events[i].validate(forward); err != nil {
 			var fe *FieldError
 			if errors.As(err, &fe) {
 				return fieldErr(fmt.Sprintf("events[%d].%s", i, fe.Field), "%s", fe.Reason)
@@ -156,7 +193,12 @@ func (b *Batch) Validate() error {
 
 // Validate checks one event: a sequence, a time, a known type and data that
 // decodes as that type's data.
-func (e *Event) Validate() error {
+func (e *Event) Validate() error { return e.validate(false) }
+
+// MaxTypeLength bounds an event type's name.
+const MaxTypeLength = 40
+
+func (e *Event) validate(forward bool) error {
 	if e.Seq == 0 {
 		return fieldErr("seq", "missing or zero (sequences start at 1)")
 	}
@@ -168,7 +210,10 @@ func (e *Event) Validate() error {
 		if e.Type == "" {
 			return fieldErr("type", "missing")
 		}
-		return fieldErr("type", "unknown event type %q", e.Type)
+		if !forward {
+			return fieldErr("type", "unknown event type %q", e.Type)
+		}
+		return e.validateUnknown()
 	}
 	if len(e.Data) == 0 || bytes.Equal(e.Data, []byte("null")) {
 		return fieldErr("data", "missing for type %q", e.Type)
@@ -177,12 +222,39 @@ func (e *Event) Validate() error {
 	if err := checkUTF8(e.Data); err != nil {
 		return fieldErr("data", "%v", err)
 	}
-	if err := decodeStrict(e.Data, data); err != nil {
+	decode := decodeStrict
+	if forward {
+		decode = decodeLenient // a newer agent's added fields are kept, not refused
+	}
+	if err := decode(e.Data, data); err != nil {
 		var fe *FieldError
 		if errors.As(err, &fe) {
 			return fieldErr("data."+fe.Field, "%s", fe.Reason)
 		}
 		return fieldErr("data", "%v", err)
+	}
+	return nil
+}
+
+// validateUnknown checks an event of a type this build does not know: a
+// name that could be a type, and data that is a JSON object in UTF-8.
+func (e *Event) validateUnknown() error {
+	if len(e.Type) > MaxTypeLength {
+		return fieldErr("type", "%d characters (at most %d)", len(e.Type), MaxTypeLength)
+	}
+	for _, r := range e.Type {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return fieldErr("type", "%q: want [a-z0-9_]", e.Type)
+		}
+	}
+	if err := checkUTF8(e.Data); err != nil {
+		return fieldErr("data", "%v", err)
+	}
+	if len(e.Data) > 0 && !bytes.Equal(e.Data, []byte("null")) {
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(e.Data, &obj); err != nil {
+			return fieldErr("data", "not a JSON object: %v", err)
+		}
 	}
 	return nil
 }

@@ -33,6 +33,31 @@ func FuzzDecodeBatch(f *testing.F) {
 	})
 }
 
+// FuzzDecodeBatchForward: the receiver's decoder never panics, and what it
+// accepts is UTF-8 and decodes again after a round trip.
+func FuzzDecodeBatchForward(f *testing.F) {
+	f.Add([]byte(goodBatch))
+	f.Add([]byte(`{"v":1,"site":"s","cabin":"c","epoch":"e","x":1,"events":[{"seq":1,"time":"2026-03-01T08:00:00Z","type":"new_thing","data":{"a":[1]}}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		batch, err := wire.DecodeBatchForward(b)
+		if err != nil {
+			return
+		}
+		for i, ev := range batch.Events {
+			if !utf8.Valid(ev.Data) {
+				t.Fatalf("event %d accepted with data that is not UTF-8: %q", i, ev.Data)
+			}
+		}
+		again, err := json.Marshal(batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wire.DecodeBatchForward(again); err != nil {
+			t.Fatalf("re-encoded batch refused: %v\n%s", err, again)
+		}
+	})
+}
+
 func FuzzDecodeNoticeSet(f *testing.F) {
 	f.Add([]byte(`{"v":1,"site":"s","version":1,"notices":[]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {

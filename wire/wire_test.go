@@ -210,3 +210,33 @@ func TestDecodeRefusesInvalidUTF8(t *testing.T) {
 		t.Fatalf("event with a cut UTF-8 sequence: %v, want a FieldError on data", err)
 	}
 }
+
+// TestDecodeBatchForward: the receiver's decoder keeps what a newer agent of
+// the same major version adds, and refuses what it cannot key or what it
+// knows to be wrong; the agent's strict decoder still refuses the additions.
+func TestDecodeBatchForward(t *testing.T) {
+	newer := `{"v":1,"site":"s","cabin":"c","epoch":"e","agent_build":"v1.4","events":[
+	 {"seq":1,"time":"2026-03-01T08:00:00Z","type":"arrival","data":{"floor":3,"position_mm":9120}},
+	 {"seq":2,"time":"2026-03-01T08:00:01Z","type":"door_obstruction","data":{"door":"front"}}]}`
+	b, err := wire.DecodeBatchForward([]byte(newer))
+	if err != nil || len(b.Events) != 2 || b.Events[1].Type != "door_obstruction" || !strings.Contains(string(b.Events[0].Data), "position_mm") {
+		t.Fatalf("newer agent's batch: %+v, %v", b, err)
+	}
+	if _, err := wire.DecodeBatch([]byte(newer)); err == nil {
+		t.Fatal("the strict decoder accepted unknown fields and types")
+	}
+	for name, tc := range map[string]struct{ edit, with, field string }{
+		"type not a name":    {`"door_obstruction"`, `"Door Obstruction"`, "events[1].type"},
+		"type too long":      {`"door_obstruction"`, `"` + strings.Repeat("x", 41) + `"`, "events[1].type"},
+		"unknown data array": {`{"door":"front"}`, `[1,2]`, "events[1].data"},
+		"known field wrong":  {`"floor":3`, `"floor":"three"`, "events[0].data.floor"},
+		"no sequence":        {`"seq":2,`, ``, "events[1].seq"},
+		"other version":      {`"v":1`, `"v":2`, "v"},
+	} {
+		_, err := wire.DecodeBatchForward([]byte(strings.Replace(newer, tc.edit, tc.with, 1)))
+		var fe *wire.FieldError
+		if !errors.As(err, &fe) || !strings.HasPrefix(fe.Field, tc.field) {
+			t.Errorf("%s: %v, want a FieldError on %s", name, err, tc.field)
+		}
+	}
+}
