@@ -108,19 +108,7 @@ func checkUTF8(b []byte) error {
 }
 
 // DecodeBatch decodes and validates an event batch.
-func DecodeBatch(b []byte) (Batch, error) {
-	var batch Batch
-	if len(b) > MaxBatchBytes {
-		return batch, fmt.Errorf("batch of %d bytes (at most %d): %w", len(b), MaxBatchBytes, ErrTooLarge)
-	}
-	if err := checkEnvelope(b); err != nil {
-		return batch, err
-	}
-	if err := decodeStrict(b, &batch); err != nil {
-		return Batch{}, err
-	}
-	return batch, batch.Validate()
-}
+func DecodeBatch(b []byte) (Batch, error) { return decodeBatch(b, false) }
 
 // DecodeBatchForward decodes a batch as a receiver must, so that agents
 // and receivers can be upgraded in either order within a major version:
@@ -130,7 +118,9 @@ func DecodeBatch(b []byte) (Batch, error) {
 // type a name of [a-z0-9_] and the data a JSON object). Everything it
 // knows is checked as strictly as DecodeBatch does, and what keys an event
 // (site, cabin, epoch, sequence, time) must be valid.
-func DecodeBatchForward(b []byte) (Batch, error) {
+func DecodeBatchForward(b []byte) (Batch, error) { return decodeBatch(b, true) }
+
+func decodeBatch(b []byte, forward bool) (Batch, error) {
 	var batch Batch
 	if len(b) > MaxBatchBytes {
 		return batch, fmt.Errorf("batch of %d bytes (at most %d): %w", len(b), MaxBatchBytes, ErrTooLarge)
@@ -138,10 +128,14 @@ func DecodeBatchForward(b []byte) (Batch, error) {
 	if err := checkEnvelope(b); err != nil {
 		return batch, err
 	}
-	if err := decodeLenient(b, &batch); err != nil {
+	decode := decodeStrict
+	if forward {
+		decode = decodeLenient
+	}
+	if err := decode(b, &batch); err != nil {
 		return Batch{}, err
 	}
-	return batch, batch.validate(true)
+	return batch, batch.validate(forward)
 }
 
 // decodeLenient decodes JSON allowing unknown fields, naming a field of the
