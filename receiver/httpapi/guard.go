@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -59,20 +60,11 @@ func (a *API) crossSite(r *http.Request) (param, why string) {
 	}
 	if r.ContentLength != 0 || r.Header.Get("Content-Type") != "" {
 		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if ct != "application/json" && !(r.URL.Path == "/api/v1/media" && isMediaType(ct)) {
+		if ct != "application/json" && !(r.URL.Path == "/api/v1/media" && slices.Contains(mediaTypes, ct)) {
 			return "Content-Type", "\"" + ct + "\": send application/json"
 		}
 	}
 	return "", ""
-}
-
-func isMediaType(ct string) bool {
-	for _, t := range mediaTypes {
-		if t == ct {
-			return true
-		}
-	}
-	return false
 }
 
 // hostAllowed says whether a Host header names this receiver: a loopback
