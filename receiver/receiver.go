@@ -84,20 +84,17 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 	}
 
 	natsURL, mqttURL := cfg.NATS.URL, cfg.NATS.MQTTURL
-	var embeddedPassword string // the receiver's own, with an embedded server that has users
+	var self natsembed.User // the receiver's own user, with an embedded server that has users
 	natsOpts := []nats.Option{nats.Name("palier-receiver"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
 	var tlsCfg *tls.Config
 	if cfg.NATS.URL == "" {
 		e := cfg.NATS.Embedded
 		var users []natsembed.User
 		if e.Fleet != "" {
-			var self natsembed.User
 			if users, self, err = embeddedUsers(e.Fleet); err != nil {
 				return nil, err
 			}
 			natsOpts = append(natsOpts, nats.UserInfo(self.Name, self.Password))
-			cfg.NATS.MQTTUsername = self.Name
-			embeddedPassword = self.Password
 		}
 		// Started without ctx: the receiver stops it in close, once its
 		// last commit and acks have left (see Run).
@@ -148,8 +145,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 	}
 	r.watcher = NewStateWatcher(r.nc, r.st, metrics, logger.With("component", "state"), nil)
 
-	mo := MQTTOptions{URL: mqttURL, Username: cfg.NATS.MQTTUsername, Password: embeddedPassword}
-	if cfg.NATS.MQTTPasswordFile != "" && embeddedPassword == "" {
+	mo := MQTTOptions{URL: mqttURL, Username: cfg.NATS.MQTTUsername}
+	if self.Name != "" {
+		mo.Username, mo.Password = self.Name, self.Password
+	} else if cfg.NATS.MQTTPasswordFile != "" {
 		if mo.Password, err = configfile.ReadSecret(cfg.NATS.MQTTPasswordFile); err != nil {
 			return nil, err
 		}
