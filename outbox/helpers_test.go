@@ -172,3 +172,18 @@ func sendUpTo(t testing.TB, o *Outbox, upTo uint64) {
 	}
 	o.Release(rest)
 }
+
+// reopen closes o and opens its file again, as a restarted agent does; the
+// new outbox is closed when the test ends.
+func reopen(t testing.TB, o *Outbox, path string) *Outbox {
+	t.Helper()
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	o2, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o2.Close() })
+	return o2
+}

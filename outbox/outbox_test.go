@@ -30,14 +30,7 @@ func TestAppendPersistsAcrossReopen(t *testing.T) {
 		}
 	}
 	epoch := o.Epoch()
-	if err := o.Close(); err != nil {
-		t.Fatal(err)
-	}
-	o2, err := Open(context.Background(), path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o2.Close()
+	o2 := reopen(t, o, path)
 	if o2.Epoch() != epoch {
 		t.Fatalf("epoch changed across reopen: %q -> %q", epoch, o2.Epoch())
 	}
@@ -498,15 +491,7 @@ func TestAppStateTravelsWithItsEntries(t *testing.T) {
 	if got := string(o.AppState()); got != `{"trips":3}` {
 		t.Fatalf("state %q, want the last one stored", got)
 	}
-	if err := o.Close(); err != nil {
-		t.Fatal(err)
-	}
-	o2, err := Open(context.Background(), path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o2.Close()
-	if got := string(o2.AppState()); got != `{"trips":3}` {
+	if got := string(reopen(t, o, path).AppState()); got != `{"trips":3}` {
 		t.Fatalf("state after reopen %q", got)
 	}
 }
