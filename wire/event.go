@@ -35,6 +35,10 @@ type Batch struct {
 	Cabin  string  `json:"cabin"`
 	Epoch  string  `json:"epoch"`
 	Events []Event `json:"events"`
+	// AckRanges says the agent understands acknowledgements that carry
+	// Ack.Stored; a receiver sends them to no other agent, since agents
+	// before it refuse an ack with a field they do not know.
+	AckRanges bool `json:"ack_ranges,omitempty"`
 }
 
 // FieldError says which field of a message is wrong and why.
@@ -227,7 +231,61 @@ func (e *Event) validate(forward bool) error {
 		}
 		return fieldErr("data", "%v", err)
 	}
+	if c, ok := data.(checker); ok {
+		if err := c.check(e.Seq, forward); err != nil {
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				return fieldErr("data."+fe.Field, "%s", fe.Reason)
+			}
+			return fieldErr("data", "%v", err)
+		}
+	}
 	return nil
+}
+
+// checker is data with rules beyond its JSON types. seq is the event's own
+// sequence; forward relaxes what a newer agent may extend.
+type checker interface {
+	check(seq uint64, forward bool) error
+}
+
+func (d *LostData) check(seq uint64, forward bool) error {
+	switch d.Reason {
+	case LostEvicted, LostMissing:
+	default:
+		if !forward || !validName(d.Reason) {
+			return fieldErr("reason", "%q: want %q or %q", d.Reason, LostEvicted, LostMissing)
+		}
+	}
+	if len(d.Ranges) == 0 {
+		return fieldErr("ranges", "empty (a report accounts for at least one sequence)")
+	}
+	// Lost sequences came before the report about them.
+	n, err := checkRanges("ranges", d.Ranges, seq)
+	if err != nil {
+		return err
+	}
+	if n != d.Count {
+		return fieldErr("count", "%d, but the ranges hold %d sequences", d.Count, n)
+	}
+	if n > MaxLostPerReport {
+		return fieldErr("count", "%d sequences (at most %d per report)", n, MaxLostPerReport)
+	}
+	return nil
+}
+
+// validName reports whether s could be a type or reason name: [a-z0-9_],
+// 1 to MaxTypeLength characters.
+func validName(s string) bool {
+	if s == "" || len(s) > MaxTypeLength {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // validateUnknown checks an event of a type this build does not know: a
@@ -236,10 +294,8 @@ func (e *Event) validateUnknown() error {
 	if len(e.Type) > MaxTypeLength {
 		return fieldErr("type", "%d characters (at most %d)", len(e.Type), MaxTypeLength)
 	}
-	for _, r := range e.Type {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
-			return fieldErr("type", "%q: want [a-z0-9_]", e.Type)
-		}
+	if !validName(e.Type) {
+		return fieldErr("type", "%q: want [a-z0-9_]", e.Type)
 	}
 	if err := checkUTF8(e.Data); err != nil {
 		return fieldErr("data", "%v", err)

@@ -2,6 +2,7 @@ package wire_test
 
 import (
 	"encoding/json"
+	"math"
 	"testing"
 	"unicode/utf8"
 
@@ -19,6 +20,7 @@ func FuzzDecodeBatch(f *testing.F) {
 func FuzzDecodeBatchForward(f *testing.F) {
 	f.Add([]byte(goodBatch))
 	f.Add([]byte(`{"v":1,"site":"s","cabin":"c","epoch":"e","x":1,"events":[{"seq":1,"time":"2026-03-01T08:00:00Z","type":"new_thing","data":{"a":[1]}}]}`))
+	f.Add([]byte(`{"v":1,"site":"s","cabin":"c","epoch":"e","ack_ranges":true,"events":[{"seq":9,"time":"2026-03-01T08:00:00Z","type":"lost","data":{"reason":"evicted","ranges":[[1,3],[5,5]],"count":4}}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) { checkBatchDecoder(t, wire.DecodeBatchForward, b) })
 }
 
@@ -58,10 +60,29 @@ func FuzzDecodeNoticeSet(f *testing.F) {
 
 func FuzzDecodeAck(f *testing.F) {
 	f.Add([]byte(`{"v":1,"epoch":"e","seq":1}`))
+	f.Add([]byte(`{"v":1,"epoch":"e","seq":3,"stored":[[5,9],[12,12]]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a, err := wire.DecodeAck(b)
-		if err == nil && wire.ValidateEpoch(a.Epoch) != nil {
+		if err != nil {
+			return
+		}
+		if wire.ValidateEpoch(a.Epoch) != nil {
 			t.Fatalf("accepted ack with bad epoch %q", a.Epoch)
+		}
+		// What an agent deletes on the ranges' word must be well formed:
+		// above the gap after seq, ascending, disjoint, bounded.
+		if len(a.Stored) > wire.MaxRanges {
+			t.Fatalf("accepted %d ranges", len(a.Stored))
+		}
+		if len(a.Stored) > 0 && a.Seq == math.MaxUint64 {
+			t.Fatalf("accepted ranges %v above the largest sequence", a.Stored)
+		}
+		prev := a.Seq + 1
+		for _, r := range a.Stored {
+			if r[0] <= prev || r[0] > r[1] {
+				t.Fatalf("accepted ranges %v above seq %d", a.Stored, a.Seq)
+			}
+			prev = r[1]
 		}
 	})
 }

@@ -21,6 +21,7 @@ const (
 	TypeLevellingError   = "levelling_error"    // LevellingErrorData
 	TypeDropped          = "dropped"            // DroppedData
 	TypeCommissionReport = "commission_report"  // CommissionReportData
+	TypeLost             = "lost"               // LostData
 )
 
 // Directions.
@@ -175,6 +176,33 @@ type DroppedData struct {
 	Reason string `json:"reason"`
 }
 
+// Reasons a sequence is accounted for as lost (LostData.Reason).
+const (
+	// LostEvicted: the outbox was full and the entry was evicted to make
+	// room (telemetry first, then events; never safety).
+	LostEvicted = "evicted"
+	// LostMissing: the receiver has not got the sequence and the agent's
+	// outbox no longer holds it (a receiver restored from an older backup,
+	// a purged stream, a bug).
+	LostMissing = "missing"
+	// LostRefused: the receiver's store refused the batch that carried it
+	// (its content cannot be stored); set by the receiver, never sent.
+	LostRefused = "refused"
+)
+
+// LostData accounts for sequences of this epoch that will never arrive,
+// so that every sequence ends up stored or accounted for and the
+// acknowledgement moves past the gap. Ranges ascend, are disjoint and lie
+// below the report's own sequence. A lost report is a safety event: it is
+// drained first and never evicted.
+type LostData struct {
+	Reason  string            `json:"reason"`
+	Ranges  []Range           `json:"ranges"`
+	Count   uint64            `json:"count"`             // sequences in Ranges
+	Bytes   uint64            `json:"bytes,omitempty"`   // payload bytes lost, when known
+	Classes map[string]uint64 `json:"classes,omitempty"` // sequences lost per outbox class, when known
+}
+
 // CommissionReportData: what an installer's commissioning session (agent
 // commission) saw of the lift, and what it did not see and is left to test.
 type CommissionReportData struct {
@@ -237,6 +265,8 @@ func newData(t string) any {
 		return new(DroppedData)
 	case TypeCommissionReport:
 		return new(CommissionReportData)
+	case TypeLost:
+		return new(LostData)
 	}
 	return nil
 }
@@ -248,7 +278,7 @@ func KnownType(t string) bool { return newData(t) != nil }
 // first and are never evicted from a full outbox.
 func Safety(t string) bool {
 	switch t {
-	case TypeAlarm, TypeEntrapment, TypeFault, TypeService, TypeOutboxReset:
+	case TypeAlarm, TypeEntrapment, TypeFault, TypeService, TypeOutboxReset, TypeLost:
 		return true
 	}
 	return false
