@@ -258,5 +258,10 @@ func evictOldest(tx *bolt.Tx, c Class, st *state) (uint64, int64, error) {
 	st.count[c][stage]--
 	st.bytes[c][stage] -= n
 	st.evicted[c]++
+	l := lossRecord{first: seq, last: seq, reason: lossEvicted, bytes: uint64(n)}
+	l.classes[c] = 1
+	if err := recordLoss(tx, st, l); err != nil {
+		return 0, 0, fmt.Errorf("evict %s seq %d: record the loss: %w", c, seq, err)
+	}
 	return seq, n, nil
 }

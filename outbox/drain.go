@@ -1,11 +1,15 @@
 package outbox
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/palier-lifts/palier/wire"
 )
 
 // requeueBatch bounds how many due sent entries one Lease moves back to
@@ -275,12 +279,13 @@ func (o *Outbox) Release(seqs []uint64) {
 	}
 }
 
-// Confirm applies a cumulative end-to-end acknowledgement: every entry of this
-// epoch with a sequence up to upTo that may have been published is deleted:
-// one marked sent at least once, or leased since Open (handed out to be
-// published; its PUBACK may have been lost with the link while the receiver
-// stored it). It returns how many were deleted. An acknowledgement of
-// another epoch (an outbox that was reset) is ignored and returns (0, nil).
+// Confirm applies an end-to-end acknowledgement: every entry of this epoch
+// with a sequence up to upTo, or within one of the stored ranges (above
+// upTo), that may have been published is deleted: one marked sent at least
+// once, or leased since Open (handed out to be published; its PUBACK may
+// have been lost with the link while the receiver stored it). It returns
+// how many were deleted. An acknowledgement of another epoch (an outbox
+// that was reset) is ignored and returns (0, nil).
 //
 // An entry never handed out is kept whatever the acknowledgement says: the
 // receiver cannot have stored what the agent never published, so such an
@@ -288,8 +293,15 @@ func (o *Outbox) Release(seqs []uint64) {
 // copy). It is counted in Stats.AcksBeyondSent and logged, and the entries
 // it claimed are sent as usual. Within a class Lease hands entries out in
 // sequence order, so "leased since Open" is a sequence bound per class.
-func (o *Outbox) Confirm(epoch string, upTo uint64) (int, error) {
-	if epoch != o.epoch || upTo == 0 {
+//
+// The gaps between upTo and the stored ranges are what the receiver lacks.
+// A sequence there that the file no longer holds, and that no loss run
+// covers, will never arrive: it is recorded as lost (missing), to be
+// reported, so that the receiver's acknowledgement can move past it. A
+// stale acknowledgement can make this claim about a sequence the receiver
+// has since stored; the receiver keeps what it stored over such a claim.
+func (o *Outbox) Confirm(epoch string, upTo uint64, stored ...wire.Range) (int, error) {
+	if epoch != o.epoch || (upTo == 0 && len(stored) == 0) {
 		return 0, nil
 	}
 	o.mu.Lock()
@@ -298,10 +310,25 @@ func (o *Outbox) Confirm(epoch string, upTo uint64) (int, error) {
 		return 0, fmt.Errorf("confirm: %w", ErrClosed)
 	}
 	claimed := upTo
+	if len(stored) > 0 {
+		claimed = max(claimed, stored[len(stored)-1][1])
+	}
+	// What this file has handed out lies at or below lastSeq.
 	upTo = min(upTo, o.st.lastSeq)
+	spans := []wire.Range{{1, upTo}}
+	if upTo == 0 {
+		spans = spans[:0]
+	}
+	for _, r := range stored {
+		if r[0] > o.st.lastSeq {
+			break
+		}
+		spans = append(spans, wire.Range{r[0], min(r[1], o.st.lastSeq)})
+	}
 	st := o.st
 	var deleted []uint64
 	var neverSent int
+	var missing uint64
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		idx := tx.Bucket(bucketSentIdx)
 		for c := range Class(numClasses) {
@@ -315,17 +342,19 @@ func (o *Outbox) Confirm(epoch string, upTo uint64) (int, error) {
 				}
 				var victims []victim
 				cur := b.Cursor()
-				for k, v := cur.First(); k != nil && keySeq(k) <= upTo; k, v = cur.Next() {
-					seq := keySeq(k)
-					r, err := decodeRecord(v)
-					if err != nil {
-						return fmt.Errorf("seq %d: %w", seq, err)
+				for _, span := range spans {
+					for k, v := cur.Seek(seqKey(span[0])); k != nil && keySeq(k) <= span[1]; k, v = cur.Next() {
+						seq := keySeq(k)
+						r, err := decodeRecord(v)
+						if err != nil {
+							return fmt.Errorf("seq %d: %w", seq, err)
+						}
+						if r.attempts == 0 && seq > o.leasedHigh[c] {
+							neverSent++
+							continue
+						}
+						victims = append(victims, victim{seq, r})
 					}
-					if r.attempts == 0 && seq > o.leasedHigh[c] {
-						neverSent++
-						continue
-					}
-					victims = append(victims, victim{seq, r})
 				}
 				for _, vi := range victims {
 					if stage == stageSent {
@@ -336,13 +365,22 @@ func (o *Outbox) Confirm(epoch string, upTo uint64) (int, error) {
 					if err := b.Delete(seqKey(vi.seq)); err != nil {
 						return err
 					}
+					if c == ClassSafety {
+						// It may have been a loss report: its runs are now
+						// the receiver's to remember.
+						if err := forgetReported(tx, &st, vi.seq); err != nil {
+							return err
+						}
+					}
 					st.count[c][stage]--
 					st.bytes[c][stage] -= int64(len(vi.r.payload))
 					deleted = append(deleted, vi.seq)
 				}
 			}
 		}
-		return nil
+		var err error
+		missing, err = recordMissing(tx, &st, spans)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("confirm up to %d: %w", upTo, err)
@@ -356,7 +394,75 @@ func (o *Outbox) Confirm(epoch string, upTo uint64) (int, error) {
 		o.log.Warn("outbox: acknowledgement claims entries never sent; kept them",
 			"epoch", epoch, "ack", claimed, "last", o.st.lastSeq, "never_sent", neverSent, "confirmed", len(deleted))
 	}
+	if missing > 0 {
+		o.log.Warn("outbox: the receiver lacks sequences this file no longer holds; recorded them as lost",
+			"epoch", epoch, "count", missing)
+	}
 	return len(deleted), nil
+}
+
+// recordMissing records as lost (missing) every sequence in the gaps
+// between the spans an acknowledgement covers that no bucket holds and no
+// loss run covers. spans ascend; the first may start at 1.
+func recordMissing(tx *bolt.Tx, st *state, spans []wire.Range) (uint64, error) {
+	var gaps []wire.Range
+	for i := 1; i < len(spans); i++ {
+		if lo, hi := spans[i-1][1]+1, spans[i][0]-1; lo <= hi {
+			gaps = append(gaps, wire.Range{lo, hi})
+		}
+	}
+	if len(spans) > 0 && spans[0][0] > 1 {
+		gaps = append([]wire.Range{{1, spans[0][0] - 1}}, gaps...)
+	}
+	var total uint64
+	for _, g := range gaps {
+		// What covers part of the gap: entries still held, loss runs.
+		held, err := lossRuns(tx, g[0], g[1])
+		if err != nil {
+			return 0, err
+		}
+		for c := range Class(numClasses) {
+			for _, name := range [][]byte{bucketPending[c], bucketSent[c]} {
+				cur := tx.Bucket(name).Cursor()
+				for k, _ := cur.Seek(seqKey(g[0])); k != nil && keySeq(k) <= g[1]; k, _ = cur.Next() {
+					held = append(held, wire.Range{keySeq(k), keySeq(k)})
+				}
+			}
+		}
+		for _, m := range subtract(g, held) {
+			if err := recordLoss(tx, st, lossRecord{first: m[0], last: m[1], reason: lossMissing}); err != nil {
+				return 0, err
+			}
+			total += m.Len()
+		}
+	}
+	return total, nil
+}
+
+// subtract returns the parts of g that none of covers overlaps, ascending.
+func subtract(g wire.Range, covers []wire.Range) []wire.Range {
+	slices.SortFunc(covers, func(a, b wire.Range) int { return cmp.Compare(a[0], b[0]) })
+	var out []wire.Range
+	next := g[0]
+	for _, c := range covers {
+		if c[1] < next {
+			continue
+		}
+		if c[0] > g[1] {
+			break
+		}
+		if c[0] > next {
+			out = append(out, wire.Range{next, c[0] - 1})
+		}
+		if c[1] >= g[1] {
+			return out
+		}
+		next = c[1] + 1
+	}
+	if next <= g[1] {
+		out = append(out, wire.Range{next, g[1]})
+	}
+	return out
 }
 
 // Quarantine moves an entry that can never be sent (too large, refused by the

@@ -141,7 +141,18 @@ func openAndLoad(path string, opts Options) (db *bolt.DB, st state, epoch string
 	if err = initIfEmpty(db, opts.Now(), nil); err != nil {
 		return db, state{}, "", err
 	}
-	st, epoch, err = load(db)
+	if st, epoch, err = load(db); err != nil {
+		return db, st, epoch, err
+	}
+	// Files written before losses were recorded lack their bucket; a
+	// damaged file is left as it was, so add it only to a good one.
+	err = db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketLosses)
+		return err
+	})
+	if err != nil {
+		err = fmt.Errorf("create losses bucket: %w", err)
+	}
 	return db, st, epoch, err
 }
 
@@ -317,7 +328,7 @@ func load(db *bolt.DB) (st state, epoch string, err error) {
 		if n := tx.Bucket(bucketSentIdx).Stats().KeyN; n != sent {
 			return damaged("sent index holds %d keys for %d sent entries", n, sent)
 		}
-		return nil
+		return loadLosses(tx, &st)
 	})
 	return st, epoch, err
 }

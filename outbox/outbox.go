@@ -115,6 +115,8 @@ type state struct {
 	evicted     [numClasses]uint64
 	dropped     [numClasses]uint64
 	quarantined uint64
+	unreported  uint64 // lost sequences not yet in a report
+	lossRecords int    // runs in the losses bucket, reported or not
 	resetStored bool   // the file still carries the reset record
 	appState    []byte // the caller's state stored with the last append that had one
 }

@@ -29,6 +29,11 @@ type Stats struct {
 	// entries never sent (forged, or from a restored older file); those
 	// entries were kept.
 	AcksBeyondSent uint64
+	// UnreportedLost counts lost sequences (evicted, missing) not yet in a
+	// loss report; LossRuns the runs of lost sequences the file keeps,
+	// reported or not, until the receiver holds their report.
+	UnreportedLost uint64
+	LossRuns       int
 }
 
 // Depth is the number of entries not yet confirmed.
@@ -56,6 +61,8 @@ func (o *Outbox) Stats() Stats {
 		Commits:        o.commits,
 		Appends:        o.appends,
 		AcksBeyondSent: o.acksBeyondSent,
+		UnreportedLost: o.st.unreported,
+		LossRuns:       o.st.lossRecords,
 	}
 	for c := range Class(numClasses) {
 		s.Evicted += o.st.evicted[c]

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +31,9 @@ type Queue interface {
 	Lease(ctx context.Context, maxCount, maxBytes int) ([]outbox.Entry, error)
 	MarkSent(seqs []uint64) error
 	Release(seqs []uint64)
-	Confirm(epoch string, upTo uint64) (int, error)
+	Confirm(epoch string, upTo uint64, stored ...wire.Range) (int, error)
 	Quarantine(seq uint64, reason string) error
+	ReportLosses(maxRanges int, encode outbox.LossEncoder) (int, error)
 }
 
 // DialFunc opens an MQTT session; the adapters implement it.
@@ -344,6 +346,11 @@ func (u *Uplink) drain(ctx context.Context, conn Conn, fail func(error)) {
 		case <-ctx.Done():
 			return
 		}
+		// Losses gathered since the last lease (evictions while the link
+		// was down, gaps an ack showed) go out first, as safety entries.
+		if _, err := u.q.ReportLosses(u.maxLossRanges(), encodeLoss); err != nil && ctx.Err() == nil {
+			u.logger.Error("report lost sequences; trying again with the next batch", "err", err)
+		}
 		// Leave room for the sequence and envelope added to each entry.
 		entries, err := u.q.Lease(ctx, u.cfg.BatchEvents, u.cfg.BatchBytes*3/4)
 		if err != nil {
@@ -422,7 +429,7 @@ func seqsOf(entries []outbox.Entry) []uint64 {
 // that stalls every later acknowledgement); it is then quarantined, which
 // keeps a copy for inspection.
 func (u *Uplink) encodeBatch(entries []outbox.Entry) ([]byte, []uint64) {
-	batch := wire.Batch{V: wire.Version, Site: u.site, Cabin: u.cabin, Epoch: u.q.Epoch(), Events: make([]wire.Event, 0, len(entries))}
+	batch := wire.Batch{V: wire.Version, Site: u.site, Cabin: u.cabin, Epoch: u.q.Epoch(), Events: make([]wire.Event, 0, len(entries)), AckRanges: true}
 	seqs := make([]uint64, 0, len(entries))
 	for _, e := range entries {
 		seqs = append(seqs, e.Seq)
@@ -468,16 +475,44 @@ func (u *Uplink) encodeBatch(entries []outbox.Entry) ([]byte, []uint64) {
 	return b, seqs
 }
 
+// maxLossRanges is how many ranges a loss report may carry and still be
+// sendable: an entry over half the batch bound goes as a stand-in, which
+// would lose the report's content. A range costs at most 44 bytes of JSON
+// (two 20-digit numbers); 512 bytes are left for the rest of the event.
+func (u *Uplink) maxLossRanges() int {
+	return min(wire.MaxRanges, (u.cfg.BatchBytes/2-512)/44)
+}
+
+// encodeLoss makes the payload of a loss report: a lost event, as the
+// agent's own events are stored.
+func encodeLoss(l outbox.Loss) ([]byte, error) {
+	d := wire.LostData{Reason: l.Reason, Ranges: l.Ranges, Count: l.Count, Bytes: l.Bytes}
+	for c, n := range l.Classes {
+		if n > 0 {
+			if d.Classes == nil {
+				d.Classes = map[string]uint64{}
+			}
+			d.Classes[outbox.Class(c).String()] = n
+		}
+	}
+	ev, err := wire.NewEvent(time.Now(), wire.TypeLost, d)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(ev)
+}
+
 // quarantineConfirmed sets aside the unsendable entries whose stand-ins
-// the receiver has now stored (sequence up to upTo in this epoch).
-func (u *Uplink) quarantineConfirmed(epoch string, upTo uint64) {
+// the receiver has now stored (sequence up to upTo, or in stored, in this
+// epoch).
+func (u *Uplink) quarantineConfirmed(epoch string, upTo uint64, stored []wire.Range) {
 	if epoch != u.q.Epoch() {
 		return
 	}
 	u.badMu.Lock()
 	defer u.badMu.Unlock()
 	for seq, reason := range u.bad {
-		if seq > upTo {
+		if seq > upTo && !slices.ContainsFunc(stored, func(r wire.Range) bool { return r.Contains(seq) }) {
 			continue
 		}
 		if err := u.q.Quarantine(seq, reason); err != nil {
@@ -496,13 +531,19 @@ func (u *Uplink) handleAck(_ string, payload []byte) {
 		u.logger.Warn("ignoring malformed acknowledgement", "err", err)
 		return
 	}
-	u.quarantineConfirmed(ack.Epoch, ack.Seq)
-	n, err := u.q.Confirm(ack.Epoch, ack.Seq)
+	u.quarantineConfirmed(ack.Epoch, ack.Seq, ack.Stored)
+	n, err := u.q.Confirm(ack.Epoch, ack.Seq, ack.Stored...)
 	if err != nil {
 		u.logger.Error("confirm acknowledged events", "epoch", ack.Epoch, "seq", ack.Seq, "err", err)
 		return
 	}
 	u.stats.acks.Add(1)
+	// The ack may have shown sequences the receiver lacks and the outbox
+	// no longer holds: report them now, which also wakes a drain waiting
+	// for something to send.
+	if _, err := u.q.ReportLosses(u.maxLossRanges(), encodeLoss); err != nil {
+		u.logger.Error("report lost sequences; trying again with the next batch", "err", err)
+	}
 	if n > 0 {
 		u.logger.Debug("events confirmed end to end", "epoch", ack.Epoch, "up_to", ack.Seq, "confirmed", n)
 	}
