@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -15,21 +16,61 @@ import (
 // Acker publishes end-to-end acks to the devices over core NATS; the NATS
 // MQTT listener hands them to the agent at QoS 0. Acks are cumulative, so a
 // lost one is repaired by the next or by the periodic re-send.
+//
+// To an agent whose batches say it understands them (wire.Batch.AckRanges)
+// an ack also carries the ranges stored above a gap, so that the agent
+// deletes them instead of sending them again; agents before that refuse an
+// ack with a field they do not know, so they get the cumulative part only.
 type Acker struct {
 	nc      *nats.Conn
 	st      store.Store
 	log     *slog.Logger
 	metrics *Metrics
+
+	mu     sync.Mutex
+	ranges map[[2]string]bool // site, cabin → its latest batch set AckRanges
 }
 
 // NewAcker makes an Acker.
 func NewAcker(nc *nats.Conn, st store.Store, metrics *Metrics, logger *slog.Logger) *Acker {
-	return &Acker{nc: nc, st: st, log: logger, metrics: metrics}
+	return &Acker{nc: nc, st: st, log: logger, metrics: metrics, ranges: map[[2]string]bool{}}
+}
+
+// Saw records what a cabin's latest batch says it understands.
+func (a *Acker) Saw(b *wire.Batch) {
+	k := [2]string{b.Site, b.Cabin}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if b.AckRanges {
+		a.ranges[k] = true
+	} else {
+		delete(a.ranges, k)
+	}
+}
+
+func (a *Acker) takesRanges(site, cabin string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.ranges[[2]string{site, cabin}]
 }
 
 // Publish sends one cabin's ack.
-func (a *Acker) Publish(c store.Contiguous) {
-	b, err := json.Marshal(wire.Ack{V: wire.Version, Epoch: c.Epoch, Seq: c.Seq})
+func (a *Acker) Publish(ctx context.Context, c store.Contiguous) {
+	ack := wire.Ack{V: wire.Version, Epoch: c.Epoch, Seq: c.Seq}
+	if a.takesRanges(c.Site, c.Cabin) {
+		islands, err := a.st.StoredAbove(ctx, store.EpochKey{Site: c.Site, Cabin: c.Cabin, Epoch: c.Epoch}, c.Seq, wire.MaxRanges)
+		if err != nil {
+			a.log.Warn("read stored ranges for an ack; sending the cumulative part", "site", c.Site, "cabin", c.Cabin, "err", err)
+		}
+		// An island that starts right after Seq (the contiguous sequence
+		// read before a concurrent commit) extends it.
+		for len(islands) > 0 && islands[0][0] <= ack.Seq+1 {
+			ack.Seq = max(ack.Seq, islands[0][1])
+			islands = islands[1:]
+		}
+		ack.Stored = islands
+	}
+	b, err := json.Marshal(ack)
 	if err != nil {
 		a.log.Error("encode ack", "err", err)
 		return
@@ -60,7 +101,7 @@ func (a *Acker) Resend(ctx context.Context, interval, window time.Duration, cloc
 			continue
 		}
 		for _, c := range cs {
-			a.Publish(c)
+			a.Publish(ctx, c)
 		}
 	}
 }

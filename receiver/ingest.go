@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -244,10 +245,14 @@ func (in *Ingester) handle(ctx context.Context, msgs []jetstream.Msg) {
 		}
 		good = append(good, m)
 		batches = append(batches, b)
+		in.acks.Saw(&b)
 		for _, e := range b.Events {
 			if !wire.KnownType(e.Type) {
 				in.metrics.EventsUnknownType.Inc()
 			}
+		}
+		for _, l := range store.LostOf(eventPtrs(b.Events)) {
+			in.metrics.LostAccounted.WithLabelValues(lostReasonLabel(l.Reason)).Add(float64(l.Range.Len()))
 		}
 	}
 	if len(batches) == 0 {
@@ -264,7 +269,9 @@ func (in *Ingester) store(ctx context.Context, good []jetstream.Msg, batches []w
 	res, err := in.st.InsertBatches(ctx, batches, in.opts.Clock())
 	if errors.Is(err, store.ErrRefused) {
 		if len(batches) == 1 {
-			in.deadLetter(ctx, good[0], &BadBatchError{Class: "store", Reason: err.Error()})
+			if in.deadLetter(ctx, good[0], &BadBatchError{Class: "store", Reason: err.Error()}) {
+				in.accountRefused(ctx, &batches[0])
+			}
 			return
 		}
 		in.log.Warn("the store refused a batch's content; storing the batches one by one", "messages", len(good), "err", err)
@@ -293,14 +300,68 @@ func (in *Ingester) store(ctx context.Context, good []jetstream.Msg, batches []w
 		}
 	}
 	for _, c := range res.Contiguous {
-		if c.Advanced {
-			in.acks.Publish(c)
+		// An agent that takes ranges is told of events stored above a
+		// gap too, so it stops sending them.
+		if c.Advanced || in.acks.takesRanges(c.Site, c.Cabin) {
+			in.acks.Publish(ctx, c)
 		}
 	}
 	in.log.Debug("stored", "messages", len(good), "inserted", res.Inserted, "duplicates", res.Duplicates)
 }
 
-func (in *Ingester) deadLetter(ctx context.Context, m jetstream.Msg, cause error) {
+func eventPtrs(es []wire.Event) []*wire.Event {
+	out := make([]*wire.Event, len(es))
+	for i := range es {
+		out[i] = &es[i]
+	}
+	return out
+}
+
+// lostReasonLabel bounds the metric's label values: a newer agent's
+// reason is counted as "other".
+func lostReasonLabel(r string) string {
+	switch r {
+	case wire.LostEvicted, wire.LostMissing, wire.LostRefused:
+		return r
+	}
+	return "other"
+}
+
+// accountRefused records the sequences of a batch the store refused as
+// lost (refused): the agent would send it again for ever, and the epoch's
+// acknowledgement would stop at it. The batch itself is in the dead-letter
+// stream for whoever looks into it.
+func (in *Ingester) accountRefused(ctx context.Context, b *wire.Batch) {
+	seqs := make([]uint64, 0, len(b.Events))
+	for _, e := range b.Events {
+		if e.Seq != 0 {
+			seqs = append(seqs, e.Seq)
+		}
+	}
+	slices.Sort(seqs)
+	var ranges []wire.Range
+	for i, s := range seqs {
+		if i > 0 && s == seqs[i-1] {
+			continue
+		}
+		ranges = wire.AppendRange(ranges, s)
+	}
+	if len(ranges) == 0 {
+		return
+	}
+	c, err := in.st.AccountLost(ctx, store.EpochKey{Site: b.Site, Cabin: b.Cabin, Epoch: b.Epoch}, ranges, wire.LostRefused, in.opts.Clock())
+	if err != nil {
+		in.log.Error("account a refused batch as lost; its sequences stay a gap until it comes again", "site", b.Site, "cabin", b.Cabin, "epoch", b.Epoch, "err", err)
+		return
+	}
+	in.metrics.LostAccounted.WithLabelValues(wire.LostRefused).Add(float64(len(seqs)))
+	in.log.Warn("refused batch accounted for as lost", "site", b.Site, "cabin", b.Cabin, "epoch", b.Epoch, "events", len(seqs))
+	in.acks.Publish(ctx, c)
+}
+
+// deadLetter copies m to the dead-letter stream and acks it; it reports
+// whether the copy is stored (if not, m is redelivered later).
+func (in *Ingester) deadLetter(ctx context.Context, m jetstream.Msg, cause error) bool {
 	class := "decode"
 	var bb *BadBatchError
 	if errors.As(cause, &bb) {
@@ -333,7 +394,7 @@ func (in *Ingester) deadLetter(ctx context.Context, m jetstream.Msg, cause error
 		// Not stored anywhere yet: let JetStream deliver it again.
 		in.log.Error("publish to dead letter; will retry", "subject", m.Subject(), "err", err)
 		m.NakWithDelay(in.opts.RetryDelay)
-		return
+		return false
 	}
 	in.metrics.DeadLetters.WithLabelValues(class).Inc()
 	in.metrics.Messages.WithLabelValues("dead_letter").Inc()
@@ -341,4 +402,5 @@ func (in *Ingester) deadLetter(ctx context.Context, m jetstream.Msg, cause error
 	if err := m.Ack(); err != nil {
 		in.log.Warn("ack dead-lettered message", "subject", m.Subject(), "err", err)
 	}
+	return true
 }

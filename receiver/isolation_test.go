@@ -112,4 +112,14 @@ func TestRefusedBatchHoldsBackNoOther(t *testing.T) {
 	if again := rs.calls.Load() - calls; again != 0 {
 		t.Fatalf("%d more store calls after everything was settled: something is retried for ever", again)
 	}
+	// The refused sequences are accounted for, so the hostile cabin's own
+	// acknowledgement moves on instead of stopping at the first of them
+	// (issue 14: a dead-lettered batch stalled its epoch for good).
+	eps, err := st.Epochs(ctx, "s1", "hostile")
+	if err != nil || len(eps) != 1 {
+		t.Fatalf("Epochs = %+v, %v", eps, err)
+	}
+	if e := eps[0]; e.Contiguous != n || e.Lost != n || len(e.Losses) != 1 || e.Losses[0].Reason != wire.LostRefused {
+		t.Fatalf("hostile epoch %+v, want all %d accounted for as refused", e, n)
+	}
 }

@@ -23,6 +23,9 @@ type Metrics struct {
 	// EventsUnknownType counts events of a type this receiver does not know
 	// (from a newer agent): stored as they came.
 	EventsUnknownType prometheus.Counter
+	// LostAccounted counts sequences accounted for as lost, by reason:
+	// reported by agents (evicted, missing) or refused by the store.
+	LostAccounted *prometheus.CounterVec
 }
 
 // NewMetrics makes the metrics and registers them on reg.
@@ -59,12 +62,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		EventsUnknownType: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "palier_receiver_events_unknown_type_total", Help: "Events of a type this receiver does not know (a newer agent's), stored as they came.",
 		}),
+		LostAccounted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "palier_receiver_lost_sequences_total", Help: "Sequences accounted for as lost, by reason: evicted or missing as agents report them (a report delivered twice counts twice), refused by the store.",
+		}, []string{"reason"}),
 		HTTPConns: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "palier_receiver_http_connections", Help: "HTTP connections open now (at most http.max_connections).",
 		}),
 	}
 	reg.MustRegister(m.Messages, m.EventsStored, m.EventsDup, m.DeadLetters, m.StoreErrors,
-		m.CommitSeconds, m.AcksPublished, m.StateMessages, m.NoticesPublish, m.HTTPConns, m.EventsUnknownType)
+		m.CommitSeconds, m.AcksPublished, m.StateMessages, m.NoticesPublish, m.HTTPConns, m.EventsUnknownType, m.LostAccounted)
 	return m
 }
 

@@ -98,6 +98,7 @@ func New(o Options) (*API, error) {
 	m.Handle("GET /api/v1/cabins", a.auth(RoleRead, http.HandlerFunc(a.listCabins)))
 	m.Handle("GET /api/v1/cabins/{site}/{cabin}", a.auth(RoleRead, http.HandlerFunc(a.getCabin)))
 	m.Handle("GET /api/v1/cabins/{site}/{cabin}/events", a.auth(RoleRead, http.HandlerFunc(a.listEvents)))
+	m.Handle("GET /api/v1/cabins/{site}/{cabin}/epochs", a.auth(RoleRead, http.HandlerFunc(a.listEpochs)))
 	m.Handle("GET /api/v1/sites/{site}/report", a.auth(RoleRead, http.HandlerFunc(a.siteReport)))
 	m.Handle("GET /api/v1/sites/{site}/notices", a.auth(RoleRead, http.HandlerFunc(a.getNotices)))
 	m.Handle("POST /api/v1/sites/{site}/notices", a.auth(RoleAdmin, http.HandlerFunc(a.createNotice)))
@@ -254,6 +255,21 @@ func (a *API) getCabin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, c)
+}
+
+// listEpochs says, per outbox epoch of a cabin, how far it is
+// acknowledged, what is stored and what was lost and why.
+func (a *API) listEpochs(w http.ResponseWriter, r *http.Request) {
+	id, ok := ids(w, r, "site", "cabin")
+	if !ok {
+		return
+	}
+	eps, err := a.o.Store.Epochs(r.Context(), id[0], id[1])
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"epochs": eps})
 }
 
 // strictQuery parses the query string, refusing with 400 what URL.Query

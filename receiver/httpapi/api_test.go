@@ -577,3 +577,50 @@ func bigPNG(t *testing.T) []byte {
 	}
 	return buf.Bytes()
 }
+
+// TestEpochsSayWhatWasLost: the operators' view of a cabin's epochs: how
+// far acknowledged, what is stored, what was lost and why; behind a token.
+func TestEpochsSayWhatWasLost(t *testing.T) {
+	f := newFixture(t, map[string]Role{"r-token": RoleRead})
+	ctx := context.Background()
+	b := storetest.Batch("s1", "c1", "e1", 1, 2, 6)
+	b.Events = append(b.Events, storetest.LostEvent(7, wire.LostEvicted, wire.Range{3, 5}))
+	if _, err := f.st.InsertBatches(ctx, []wire.Batch{b}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if code := f.get(t, "/api/v1/cabins/s1/c1/epochs", nil); code != 401 {
+		t.Fatalf("without a token: %d, want 401", code)
+	}
+	f.token = "r-token"
+	var got struct {
+		Epochs []struct {
+			Epoch      string `json:"epoch"`
+			Contiguous uint64 `json:"contiguous"`
+			Highest    uint64 `json:"highest"`
+			Events     int64  `json:"events"`
+			Lost       uint64 `json:"lost"`
+			Losses     []struct {
+				Reason string       `json:"reason"`
+				Count  uint64       `json:"count"`
+				Ranges []wire.Range `json:"ranges"`
+			} `json:"losses"`
+		} `json:"epochs"`
+	}
+	if code := f.get(t, "/api/v1/cabins/s1/c1/epochs", &got); code != 200 {
+		t.Fatalf("GET epochs: %d", code)
+	}
+	if len(got.Epochs) != 1 {
+		t.Fatalf("epochs %+v", got)
+	}
+	e := got.Epochs[0]
+	if e.Epoch != "e1" || e.Contiguous != 7 || e.Highest != 7 || e.Events != 4 || e.Lost != 3 ||
+		len(e.Losses) != 1 || e.Losses[0].Reason != "evicted" || e.Losses[0].Count != 3 || e.Losses[0].Ranges[0] != (wire.Range{3, 5}) {
+		t.Fatalf("epoch %+v", e)
+	}
+	if code := f.get(t, "/api/v1/cabins/s1/nobody/epochs", nil); code != 404 {
+		t.Fatalf("unknown cabin: %d, want 404", code)
+	}
+	if code := f.get(t, "/api/v1/cabins/s1/C%20/epochs", nil); code != 400 {
+		t.Fatalf("bad cabin id: %d, want 400", code)
+	}
+}

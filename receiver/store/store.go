@@ -34,10 +34,11 @@ var (
 // before "ab".
 type Store interface {
 	// InsertBatches stores the events of the batches in one transaction,
-	// dropping duplicates by (site, cabin, epoch, seq), updates the cabins
-	// they come from and returns the contiguous sequence of every epoch
-	// touched, ordered by site, cabin then epoch. When it returns nil, the
-	// events are committed.
+	// dropping duplicates by (site, cabin, epoch, seq), records the ranges
+	// their lost events account for, updates the cabins they come from
+	// and returns the contiguous sequence of every epoch touched, ordered
+	// by site, cabin then epoch. When it returns nil, the events are
+	// committed.
 	InsertBatches(ctx context.Context, batches []wire.Batch, received time.Time) (InsertResult, error)
 	// UpdateState records a cabin's state snapshot unless a newer one is stored.
 	UpdateState(ctx context.Context, s wire.State, received time.Time) error
@@ -56,6 +57,18 @@ type Store interface {
 	// events at or after since, so that lost acks can be sent again, ordered
 	// by site, cabin then epoch.
 	RecentAcks(ctx context.Context, since time.Time) ([]Contiguous, error)
+	// AccountLost records ranges of an epoch as lost for reason (the
+	// store refused the batch that carried them) in one transaction, and
+	// returns the epoch's contiguous sequence, moved over them.
+	AccountLost(ctx context.Context, k EpochKey, ranges []wire.Range, reason string, received time.Time) (Contiguous, error)
+	// StoredAbove returns the ranges above after that are stored or
+	// accounted for, merged, ascending, at most maxRanges: what an
+	// acknowledgement with ranges carries.
+	StoredAbove(ctx context.Context, k EpochKey, after uint64, maxRanges int) ([]wire.Range, error)
+	// Epochs lists a cabin's epochs, newest first (by last batch, then
+	// epoch), with what is stored and accounted for as lost in each, or
+	// returns ErrNotFound.
+	Epochs(ctx context.Context, site, cabin string) ([]EpochSummary, error)
 	// NoticeSet returns a site's notice set or ErrNotFound.
 	NoticeSet(ctx context.Context, site string) (wire.NoticeSet, error)
 	// NoticeSets returns every site's notice set, ordered by site.
@@ -75,7 +88,7 @@ type InsertResult struct {
 }
 
 // Contiguous is the highest sequence n of an epoch such that 1..n are all stored
-// (0 when sequence 1 is not stored yet). Advanced says whether the call that
+// or accounted for as lost (0 when sequence 1 is neither yet). Advanced says whether the call that
 // returned it moved it forward.
 type Contiguous struct {
 	Site     string

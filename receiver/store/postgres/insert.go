@@ -21,6 +21,7 @@ type epochWork struct {
 	events  []*wire.Event // of the batches, sorted by seq
 	current int64         // contiguous when locked
 	stored  []int64       // sequences above current already stored, sorted
+	lost    []wire.Range  // ranges accounted for as lost ending above current
 }
 
 // SQL of InsertBatches. Each takes column arrays (unnest) so that a call
@@ -39,6 +40,25 @@ const (
 		FROM unnest($1::text[], $2::text[], $3::text[]) AS k(site, cabin, epoch)
 		JOIN epochs p ON p.site = k.site AND p.cabin = k.cabin AND p.epoch = k.epoch
 		JOIN events e ON e.site = k.site AND e.cabin = k.cabin AND e.epoch = k.epoch AND e.seq > p.contiguous`
+	// The lost ranges ending above the contiguous sequence (they move
+	// it) or at or above the lowest sequence of the batches (a late event
+	// they cover is stored, not dropped as a duplicate).
+	lostAboveBatchSQL = `SELECT l.site, l.cabin, l.epoch, l.first_seq, l.last_seq
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS k(site, cabin, epoch, lowest)
+		JOIN epochs p ON p.site = k.site AND p.cabin = k.cabin AND p.epoch = k.epoch
+		JOIN lost l ON l.site = k.site AND l.cabin = k.cabin AND l.epoch = k.epoch AND l.last_seq >= LEAST(k.lowest, p.contiguous + 1)`
+	// Events at or below the contiguous sequence within a lost range:
+	// late arrivals, which may or may not be stored already.
+	insertLateSQL = `INSERT INTO events (site, cabin, epoch, seq, time_us, type, data, received_us)
+		SELECT site, cabin, epoch, seq, time_us, type, data, $8
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[]) AS u(site, cabin, epoch, seq, time_us, type, data)
+		ON CONFLICT (site, cabin, epoch, seq) DO NOTHING
+		RETURNING site, cabin`
+	insertLostSQL = `INSERT INTO lost (site, cabin, epoch, first_seq, last_seq, reason, report_seq, received_us)
+		SELECT site, cabin, epoch, first_seq, last_seq, reason, report_seq, $8
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::bigint[])
+			AS u(site, cabin, epoch, first_seq, last_seq, reason, report_seq)
+		ON CONFLICT DO NOTHING`
 	// Sequence 0 is never covered by contiguous: checked apart, only when
 	// a batch holds one (the receiver rejects them before).
 	storedZeroSQL = `SELECT e.site, e.cabin, e.epoch
@@ -100,10 +120,14 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 	byKey := make(map[store.EpochKey]*epochWork, len(groups))
 	work := make([]*epochWork, len(groups))
 	ks, kc, ke := make([]string, len(groups)), make([]string, len(groups)), make([]string, len(groups))
+	lowest := make([]int64, len(groups))
 	for i, g := range groups {
 		w := &epochWork{key: g.Key, events: g.Events}
 		byKey[g.Key], work[i] = w, w
 		ks[i], kc[i], ke[i] = g.Key.Site, g.Key.Cabin, g.Key.Epoch
+		if len(g.Events) > 0 {
+			lowest[i] = int64(g.Events[0].Seq)
+		}
 		for _, e := range g.Events {
 			zero = zero || e.Seq == 0
 		}
@@ -142,6 +166,19 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 			}
 			return rows.Err()
 		})
+		read.Queue(lostAboveBatchSQL, ks, kc, ke, lowest).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var k store.EpochKey
+				var f, l int64
+				if err := rows.Scan(&k.Site, &k.Cabin, &k.Epoch, &f, &l); err != nil {
+					return err
+				}
+				if w := byKey[k]; w != nil {
+					w.lost = append(w.lost, wire.Range{uint64(f), uint64(l)})
+				}
+			}
+			return rows.Err()
+		})
 		if zero {
 			read.Queue(storedZeroSQL, ks, kc, ke).Query(func(rows pgx.Rows) error {
 				for rows.Next() {
@@ -163,6 +200,8 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 			seqs, times                         []int64
 			as, ac, ae                          []string
 			acont                               []int64
+			lost                                lostRows
+			late                                eventRows
 		)
 		perCabin := map[[2]string]int64{}
 		res.Contiguous = make([]store.Contiguous, len(work))
@@ -176,7 +215,13 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 					continue // twice in these batches
 				}
 				last = seq
-				if seq == 0 && zeros[w.key] || seq != 0 && seq <= w.current {
+				if seq == 0 && zeros[w.key] {
+					continue
+				}
+				if seq != 0 && seq <= w.current {
+					if slices.ContainsFunc(w.lost, func(r wire.Range) bool { return r.Contains(uint64(seq)) }) {
+						late.add(w.key, e)
+					}
 					continue
 				}
 				for si < len(w.stored) && w.stored[si] < seq {
@@ -192,15 +237,33 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 			}
 			res.Inserted += len(fresh)
 			perCabin[[2]string{w.key.Site, w.key.Cabin}] += int64(len(fresh))
-			next := contiguousAfter(w.current, w.stored, fresh)
+			accounted := store.LostOf(w.events)
+			ranges := slices.Clone(w.lost)
+			for _, l := range accounted {
+				ranges = append(ranges, l.Range)
+				lost.add(w.key, l)
+			}
+			next := contiguousAfter(w.current, w.stored, fresh, ranges)
 			res.Contiguous[i] = store.Contiguous{Site: w.key.Site, Cabin: w.key.Cabin, Epoch: w.key.Epoch, Seq: uint64(next), Advanced: next != w.current}
 			if next != w.current {
 				as, ac, ae, acont = append(as, w.key.Site), append(ac, w.key.Cabin), append(ae, w.key.Epoch), append(acont, next)
 			}
 		}
-		res.Duplicates = total - res.Inserted
 
 		write := &pgx.Batch{}
+		if len(late.seqs) > 0 {
+			write.Queue(insertLateSQL, late.sites, late.cabins, late.epochs, late.seqs, late.times, late.types, late.datas, rus).Query(func(rows pgx.Rows) error {
+				for rows.Next() {
+					var site, cabin string
+					if err := rows.Scan(&site, &cabin); err != nil {
+						return err
+					}
+					res.Inserted++
+					perCabin[[2]string{site, cabin}]++
+				}
+				return rows.Err()
+			})
+		}
 		if len(seqs) >= copyMin {
 			_, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromSlice(len(seqs), func(i int) ([]any, error) {
 				return []any{sites[i], cabins[i], epochs[i], seqs[i], times[i], types[i], datas[i], rus}, nil
@@ -211,6 +274,17 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 		} else if len(seqs) > 0 {
 			write.Queue(insertEventsSQL, sites, cabins, epochs, seqs, times, types, datas, rus)
 		}
+		if len(lost.sites) > 0 {
+			write.Queue(insertLostSQL, lost.sites, lost.cabins, lost.epochs, lost.firsts, lost.lasts, lost.reasons, lost.reports, rus)
+		}
+		if len(late.seqs) > 0 {
+			// The late events' count is known only once they are in.
+			if err := tx.SendBatch(ctx, write).Close(); err != nil {
+				return fmt.Errorf("insert late events: %w", err)
+			}
+			write = &pgx.Batch{}
+		}
+		res.Duplicates = total - res.Inserted
 		queueCabins(write, updates, perCabin, rus)
 		if len(as) > 0 {
 			write.Queue(advanceEpochsSQL, as, ac, ae, acont)
@@ -241,22 +315,50 @@ func refused(err error) error {
 }
 
 // contiguousAfter returns the highest n such that current+1..n are all in
-// stored or fresh, both sorted (fresh may start with 0, below current+1).
-func contiguousAfter(current int64, stored, fresh []int64) int64 {
-	next := current
+// stored or fresh, both sorted (fresh may start with 0, below current+1),
+// or in one of the accounted ranges.
+func contiguousAfter(current int64, stored, fresh []int64, ranges []wire.Range) int64 {
+	adv := store.NewAdvance(uint64(current), ranges)
 	i, j := 0, 0
-	for {
-		switch {
-		case i < len(stored) && stored[i] <= next:
-			i++
-		case j < len(fresh) && fresh[j] <= next:
-			j++
-		case i < len(stored) && stored[i] == next+1, j < len(fresh) && fresh[j] == next+1:
-			next++
-		default:
-			return next
+	for i < len(stored) || j < len(fresh) {
+		var s int64
+		if j >= len(fresh) || i < len(stored) && stored[i] <= fresh[j] {
+			s, i = stored[i], i+1
+		} else {
+			s, j = fresh[j], j+1
+		}
+		if s <= 0 {
+			continue // sequence 0 is never covered by contiguous
+		}
+		if !adv.Offer(uint64(s)) {
+			break
 		}
 	}
+	return int64(adv.Contiguous())
+}
+
+// eventRows are events as column arrays.
+type eventRows struct {
+	sites, cabins, epochs, types, datas []string
+	seqs, times                         []int64
+}
+
+func (r *eventRows) add(k store.EpochKey, e *wire.Event) {
+	r.sites, r.cabins, r.epochs = append(r.sites, k.Site), append(r.cabins, k.Cabin), append(r.epochs, k.Epoch)
+	r.seqs, r.times = append(r.seqs, int64(e.Seq)), append(r.times, store.Micros(e.Time))
+	r.types, r.datas = append(r.types, e.Type), append(r.datas, string(e.Data))
+}
+
+// lostRows are lost ranges as column arrays for insertLostSQL.
+type lostRows struct {
+	sites, cabins, epochs, reasons []string
+	firsts, lasts, reports         []int64
+}
+
+func (r *lostRows) add(k store.EpochKey, l store.LostRange) {
+	r.sites, r.cabins, r.epochs = append(r.sites, k.Site), append(r.cabins, k.Cabin), append(r.epochs, k.Epoch)
+	r.firsts, r.lasts = append(r.firsts, int64(l.Range[0])), append(r.lasts, int64(l.Range[1]))
+	r.reasons, r.reports = append(r.reasons, l.Reason), append(r.reports, int64(l.Report))
 }
 
 // queueCabins queues one statement updating every cabin of the batches,
@@ -302,4 +404,99 @@ func queueCabins(q *pgx.Batch, updates map[[2]string]*store.CabinUpdate, perCabi
 	if len(cs) > 0 {
 		q.Queue(updateCountersSQL, cs, cc, cnt, cntUS)
 	}
+}
+
+// AccountLost implements store.Store.
+func (s *Store) AccountLost(ctx context.Context, k store.EpochKey, ranges []wire.Range, reason string, received time.Time) (store.Contiguous, error) {
+	rus := store.Micros(received)
+	c := store.Contiguous{Site: k.Site, Cabin: k.Cabin, Epoch: k.Epoch}
+	var lost lostRows
+	for _, r := range ranges {
+		if r[1] <= store.MaxSeq {
+			lost.add(k, store.LostRange{Range: r, Reason: reason})
+		}
+	}
+	ks, kc, ke := []string{k.Site}, []string{k.Cabin}, []string{k.Epoch}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var cur int64
+		if err := tx.QueryRow(ctx, lockEpochsSQL, ks, kc, ke, rus).Scan(&k.Site, &k.Cabin, &k.Epoch, &cur); err != nil {
+			return fmt.Errorf("lock epoch: %w", err)
+		}
+		if len(lost.sites) > 0 {
+			if _, err := tx.Exec(ctx, insertLostSQL, lost.sites, lost.cabins, lost.epochs, lost.firsts, lost.lasts, lost.reasons, lost.reports, rus); err != nil {
+				return fmt.Errorf("record lost ranges: %w", err)
+			}
+		}
+		var stored []int64
+		var accounted []wire.Range
+		rows, err := tx.Query(ctx, storedAboveSQL, ks, kc, ke)
+		if err != nil {
+			return fmt.Errorf("read stored sequences: %w", err)
+		}
+		for rows.Next() {
+			var k2 store.EpochKey
+			var seq int64
+			if err := rows.Scan(&k2.Site, &k2.Cabin, &k2.Epoch, &seq); err != nil {
+				rows.Close()
+				return err
+			}
+			stored = append(stored, seq)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read stored sequences: %w", err)
+		}
+		rows, err = tx.Query(ctx, lostAboveBatchSQL, ks, kc, ke, []int64{cur + 1})
+		if err != nil {
+			return fmt.Errorf("read lost ranges: %w", err)
+		}
+		for rows.Next() {
+			var k2 store.EpochKey
+			var f, l int64
+			if err := rows.Scan(&k2.Site, &k2.Cabin, &k2.Epoch, &f, &l); err != nil {
+				rows.Close()
+				return err
+			}
+			accounted = append(accounted, wire.Range{uint64(f), uint64(l)})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read lost ranges: %w", err)
+		}
+		slices.Sort(stored)
+		next := contiguousAfter(cur, stored, nil, accounted)
+		c.Seq, c.Advanced = uint64(next), next != cur
+		if next != cur {
+			if _, err := tx.Exec(ctx, advanceEpochsSQL, ks, kc, ke, []int64{next}); err != nil {
+				return fmt.Errorf("store contiguous: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Contiguous{}, fmt.Errorf("account lost %s/%s %s: %w", k.Site, k.Cabin, k.Epoch, refused(err))
+	}
+	return c, nil
+}
+
+// StoredAbove implements store.Store.
+func (s *Store) StoredAbove(ctx context.Context, k store.EpochKey, after uint64, maxRanges int) ([]wire.Range, error) {
+	return store.QueryStoredAbove(ctx, reader{s.pool},
+		`SELECT seq FROM events WHERE site = $1 AND cabin = $2 AND epoch = $3 AND seq > $4 ORDER BY seq LIMIT $5`,
+		`SELECT first_seq, last_seq FROM lost WHERE site = $1 AND cabin = $2 AND epoch = $3 AND last_seq > $4`,
+		k, after, maxRanges)
+}
+
+// Epochs implements store.Store.
+func (s *Store) Epochs(ctx context.Context, site, cabin string) ([]store.EpochSummary, error) {
+	return store.QueryEpochs(ctx, reader{s.pool}, store.EpochQueries{
+		Epochs: `SELECT p.epoch, p.contiguous, p.last_seen_us,
+				(SELECT count(*) FROM events e WHERE e.site = p.site AND e.cabin = p.cabin AND e.epoch = p.epoch),
+				(SELECT COALESCE(max(seq), 0) FROM events e WHERE e.site = p.site AND e.cabin = p.cabin AND e.epoch = p.epoch)
+			FROM epochs p WHERE p.site = $1 AND p.cabin = $2 ORDER BY p.last_seen_us DESC, p.epoch` + byteOrder,
+		Lost: `SELECT epoch, first_seq, last_seq, reason, report_seq FROM lost WHERE site = $1 AND cabin = $2`,
+		InLost: `SELECT DISTINCT e.epoch` + byteOrder + `, e.seq FROM lost l
+			JOIN events e ON e.site = l.site AND e.cabin = l.cabin AND e.epoch = l.epoch AND e.seq BETWEEN l.first_seq AND l.last_seq
+			WHERE l.site = $1 AND l.cabin = $2 ORDER BY 1, 2`,
+	}, site, cabin)
 }

@@ -62,6 +62,18 @@ var migrations = []string{
 		body       TEXT   NOT NULL,
 		updated_us BIGINT NOT NULL
 	);`,
+	// 2: ranges of sequences accounted for as lost (store.LostRange).
+	`CREATE TABLE lost (
+		site        TEXT   NOT NULL,
+		cabin       TEXT   NOT NULL,
+		epoch       TEXT   NOT NULL,
+		first_seq   BIGINT NOT NULL,
+		last_seq    BIGINT NOT NULL,
+		reason      TEXT   NOT NULL,
+		report_seq  BIGINT NOT NULL,
+		received_us BIGINT NOT NULL,
+		PRIMARY KEY (site, cabin, epoch, first_seq, last_seq)
+	);`,
 }
 
 // migrationLock is the advisory lock key held while migrating.

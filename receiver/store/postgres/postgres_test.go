@@ -159,17 +159,23 @@ func TestContiguousAfter(t *testing.T) {
 	for _, c := range []struct {
 		current       int64
 		stored, fresh []int64
+		lost          []wire.Range
 		want          int64
 	}{
-		{0, nil, nil, 0},
-		{0, nil, []int64{2, 3}, 0},
-		{0, []int64{2, 3}, []int64{1, 5}, 3},
-		{3, []int64{5, 6, 9}, []int64{4, 7}, 7},
-		{0, nil, []int64{0, 1, 2}, 2},
-		{10, []int64{11}, nil, 11},
+		{0, nil, nil, nil, 0},
+		{0, nil, []int64{2, 3}, nil, 0},
+		{0, []int64{2, 3}, []int64{1, 5}, nil, 3},
+		{3, []int64{5, 6, 9}, []int64{4, 7}, nil, 7},
+		{0, nil, []int64{0, 1, 2}, nil, 2},
+		{10, []int64{11}, nil, nil, 11},
+		// Accounted ranges fill gaps, wherever they lie.
+		{0, []int64{4, 5}, nil, []wire.Range{{1, 3}}, 5},
+		{3, []int64{5, 6, 9}, []int64{4}, []wire.Range{{7, 8}, {10, 20}}, 20},
+		{0, []int64{1}, nil, []wire.Range{{3, 4}}, 1},
+		{5, nil, nil, []wire.Range{{1, 7}}, 7},
 	} {
-		if got := contiguousAfter(c.current, c.stored, c.fresh); got != c.want {
-			t.Errorf("contiguousAfter(%d, %v, %v) = %d, want %d", c.current, c.stored, c.fresh, got, c.want)
+		if got := contiguousAfter(c.current, c.stored, c.fresh, c.lost); got != c.want {
+			t.Errorf("contiguousAfter(%d, %v, %v, %v) = %d, want %d", c.current, c.stored, c.fresh, c.lost, got, c.want)
 		}
 	}
 }

@@ -58,6 +58,18 @@ var migrations = []string{
 		body       TEXT    NOT NULL,
 		updated_us INTEGER NOT NULL
 	);`,
+	// 2: ranges of sequences accounted for as lost (store.LostRange).
+	`CREATE TABLE lost (
+		site        TEXT    NOT NULL,
+		cabin       TEXT    NOT NULL,
+		epoch       TEXT    NOT NULL,
+		first_seq   INTEGER NOT NULL,
+		last_seq    INTEGER NOT NULL,
+		reason      TEXT    NOT NULL,
+		report_seq  INTEGER NOT NULL,
+		received_us INTEGER NOT NULL,
+		PRIMARY KEY (site, cabin, epoch, first_seq, last_seq)
+	);`,
 }
 
 // migrate applies the migrations the database has not seen, each in its

@@ -129,6 +129,9 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 			}
 		}
 	}
+	if err := insertLost(ctx, tx, groups, rus); err != nil {
+		return res, err
+	}
 	// Cabins first: last seen, events stored, then what the events say.
 	updates := store.Summarize(batches, received)
 	for ck, n := range perCabin {
@@ -183,9 +186,79 @@ func applyUpdate(ctx context.Context, tx *sql.Tx, u *store.CabinUpdate) error {
 	return nil
 }
 
-// advance moves an epoch's contiguous sequence over the sequences now stored
-// right after it. The scan stops at the first gap, so it reads only what it
-// advances over plus one row.
+// insertLost records the ranges the lost events of the groups account for.
+func insertLost(ctx context.Context, tx *sql.Tx, groups []store.EpochEvents, rus int64) error {
+	for _, g := range groups {
+		for _, l := range store.LostOf(g.Events) {
+			if err := putLost(ctx, tx, g.Key, l, rus); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func putLost(ctx context.Context, tx *sql.Tx, k store.EpochKey, l store.LostRange, rus int64) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO lost (site, cabin, epoch, first_seq, last_seq, reason, report_seq, received_us)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+		k.Site, k.Cabin, k.Epoch, int64(l.Range[0]), int64(l.Range[1]), l.Reason, int64(l.Report), rus); err != nil {
+		return fmt.Errorf("record lost %v of %s/%s %s: %w", l.Range, k.Site, k.Cabin, k.Epoch, refused(err))
+	}
+	return nil
+}
+
+// AccountLost implements store.Store.
+func (s *Store) AccountLost(ctx context.Context, k store.EpochKey, ranges []wire.Range, reason string, received time.Time) (store.Contiguous, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return store.Contiguous{}, fmt.Errorf("account lost: begin: %w", err)
+	}
+	defer tx.Rollback()
+	rus := store.Micros(received)
+	for _, r := range ranges {
+		if r[1] > store.MaxSeq {
+			continue
+		}
+		if err := putLost(ctx, tx, k, store.LostRange{Range: r, Reason: reason}, rus); err != nil {
+			return store.Contiguous{}, err
+		}
+	}
+	c, err := advance(ctx, tx, k, rus)
+	if err != nil {
+		return c, err
+	}
+	if err := tx.Commit(); err != nil {
+		return store.Contiguous{}, fmt.Errorf("account lost: commit: %w", err)
+	}
+	return c, nil
+}
+
+// StoredAbove implements store.Store.
+func (s *Store) StoredAbove(ctx context.Context, k store.EpochKey, after uint64, maxRanges int) ([]wire.Range, error) {
+	return store.QueryStoredAbove(ctx, reader{s.r},
+		`SELECT seq FROM events WHERE site = ? AND cabin = ? AND epoch = ? AND seq > ? ORDER BY seq LIMIT ?`,
+		lostAboveSQL, k, after, maxRanges)
+}
+
+const lostAboveSQL = `SELECT first_seq, last_seq FROM lost WHERE site = ? AND cabin = ? AND epoch = ? AND last_seq > ?`
+
+// Epochs implements store.Store.
+func (s *Store) Epochs(ctx context.Context, site, cabin string) ([]store.EpochSummary, error) {
+	return store.QueryEpochs(ctx, reader{s.r}, store.EpochQueries{
+		Epochs: `SELECT p.epoch, p.contiguous, p.last_seen_us,
+				(SELECT count(*) FROM events e WHERE e.site = p.site AND e.cabin = p.cabin AND e.epoch = p.epoch),
+				(SELECT COALESCE(max(seq), 0) FROM events e WHERE e.site = p.site AND e.cabin = p.cabin AND e.epoch = p.epoch)
+			FROM epochs p WHERE p.site = ? AND p.cabin = ? ORDER BY p.last_seen_us DESC, p.epoch`,
+		Lost: `SELECT epoch, first_seq, last_seq, reason, report_seq FROM lost WHERE site = ? AND cabin = ?`,
+		InLost: `SELECT DISTINCT e.epoch, e.seq FROM lost l
+			JOIN events e ON e.site = l.site AND e.cabin = l.cabin AND e.epoch = l.epoch AND e.seq BETWEEN l.first_seq AND l.last_seq
+			WHERE l.site = ? AND l.cabin = ? ORDER BY e.epoch, e.seq`,
+	}, site, cabin)
+}
+
+// advance moves an epoch's contiguous sequence over the sequences now
+// stored or accounted for as lost right after it. The scan of events stops
+// at the first gap, so it reads only what it advances over plus one row.
 func advance(ctx context.Context, tx *sql.Tx, k store.EpochKey, rus int64) (store.Contiguous, error) {
 	c := store.Contiguous{Site: k.Site, Cabin: k.Cabin, Epoch: k.Epoch}
 	var cur int64
@@ -194,27 +267,31 @@ func advance(ctx context.Context, tx *sql.Tx, k store.EpochKey, rus int64) (stor
 		RETURNING contiguous`, k.Site, k.Cabin, k.Epoch, rus).Scan(&cur); err != nil {
 		return c, fmt.Errorf("read contiguous %s/%s %s: %w", k.Site, k.Cabin, k.Epoch, err)
 	}
+	ranges, err := store.QueryLostRanges(ctx, txReader{tx}, lostAboveSQL, k, uint64(cur))
+	if err != nil {
+		return c, fmt.Errorf("read lost ranges %s/%s %s: %w", k.Site, k.Cabin, k.Epoch, err)
+	}
+	adv := store.NewAdvance(uint64(cur), ranges)
 	rows, err := tx.QueryContext(ctx, `SELECT seq FROM events WHERE site = ? AND cabin = ? AND epoch = ? AND seq > ? ORDER BY seq`,
 		k.Site, k.Cabin, k.Epoch, cur)
 	if err != nil {
 		return c, fmt.Errorf("scan sequences %s/%s %s: %w", k.Site, k.Cabin, k.Epoch, err)
 	}
-	next := cur
 	for rows.Next() {
 		var seq int64
 		if err := rows.Scan(&seq); err != nil {
 			rows.Close()
 			return c, fmt.Errorf("scan sequences %s/%s %s: %w", k.Site, k.Cabin, k.Epoch, err)
 		}
-		if seq != next+1 {
+		if !adv.Offer(uint64(seq)) {
 			break
 		}
-		next = seq
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return c, fmt.Errorf("scan sequences %s/%s %s: %w", k.Site, k.Cabin, k.Epoch, err)
 	}
+	next := int64(adv.Contiguous())
 	c.Seq = uint64(next)
 	if next != cur {
 		c.Advanced = true
@@ -329,6 +406,17 @@ func (s *Store) NoticeSet(ctx context.Context, site string) (wire.NoticeSet, err
 // NoticeSets implements store.Store.
 func (s *Store) NoticeSets(ctx context.Context) ([]wire.NoticeSet, error) {
 	return store.QueryNoticeSets(ctx, reader{s.r}, `SELECT body FROM notice_sets ORDER BY site`)
+}
+
+// txReader runs store.Querier statements in a write transaction.
+type txReader struct{ tx *sql.Tx }
+
+func (r txReader) Query(ctx context.Context, query string, args ...any) (store.Rows, error) {
+	rows, err := r.tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
 }
 
 // reader runs store.Querier statements on the read-only pool.

@@ -38,6 +38,10 @@ func Run(t *testing.T, open Opener) {
 		{"OrderCabins", testOrderCabins},
 		{"OrderEvents", testOrderEvents},
 		{"OrderNoticeSets", testOrderNoticeSets},
+		{"LostMovesContiguous", testLostMovesContiguous},
+		{"LostLaterFillsGap", testLostLaterFillsGap},
+		{"AccountLost", testAccountLost},
+		{"StoredAbove", testStoredAbove},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

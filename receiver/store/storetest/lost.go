@@ -1,0 +1,121 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/palier-lifts/palier/receiver/store"
+	"github.com/palier-lifts/palier/wire"
+)
+
+// LostEvent makes an agent's report that ranges of its epoch are lost.
+func LostEvent(seq uint64, reason string, ranges ...wire.Range) wire.Event {
+	var n uint64
+	for _, r := range ranges {
+		n += r.Len()
+	}
+	return Event(seq, wire.TypeLost, wire.LostData{Reason: reason, Ranges: ranges, Count: n})
+}
+
+// testLostMovesContiguous: a lost report fills the gap it accounts for, in
+// the call that brings it or any later one; a sequence stored after being
+// accounted for counts as stored, not lost.
+func testLostMovesContiguous(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustInsert(t, s, Batch("s1", "c1", "e1", 1, 2, 7))
+	b := Batch("s1", "c1", "e1", 5)
+	b.Events = append(b.Events, LostEvent(8, wire.LostEvicted, wire.Range{3, 4}, wire.Range{6, 6}))
+	res := mustInsert(t, s, b)
+	if c, _ := contig(res, "s1", "c1", "e1"); c.Seq != 8 || !c.Advanced {
+		t.Fatalf("contiguous after the report %+v, want 8, advanced", c)
+	}
+	// 4 arrives after all (it was in flight when evicted): stored, and no
+	// longer counted lost.
+	mustInsert(t, s, Batch("s1", "c1", "e1", 4))
+	eps, err := s.Epochs(ctx, "s1", "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.EpochSummary{{Epoch: "e1", Contiguous: 8, Highest: 8, Events: 6, Lost: 2,
+		Losses: []store.LossSummary{{Reason: wire.LostEvicted, Count: 2, Ranges: []wire.Range{{3, 4}, {6, 6}}}}}}
+	for i := range eps {
+		eps[i].LastSeen = 0
+	}
+	if !reflect.DeepEqual(eps, want) {
+		t.Fatalf("Epochs = %+v, want %+v", eps, want)
+	}
+	// A report sent twice is recorded once.
+	mustInsert(t, s, b)
+	if eps, _ := s.Epochs(ctx, "s1", "c1"); eps[0].Lost != 2 {
+		t.Fatalf("after a repeated report: %+v", eps)
+	}
+}
+
+// testLostLaterFillsGap: a report arriving after the events above its gap
+// moves the contiguous sequence over all of them at once.
+func testLostLaterFillsGap(t *testing.T, s store.Store) {
+	mustInsert(t, s, Batch("s1", "c1", "e1", 1, 2))
+	mustInsert(t, s, Batch("s1", "c1", "e1", seqs(10, 20)...))
+	b := wire.Batch{V: wire.Version, Site: "s1", Cabin: "c1", Epoch: "e1", Events: []wire.Event{LostEvent(21, wire.LostMissing, wire.Range{3, 9})}}
+	if c, _ := contig(mustInsert(t, s, b), "s1", "c1", "e1"); c.Seq != 21 {
+		t.Fatalf("contiguous %+v, want 21", c)
+	}
+}
+
+// testAccountLost: ranges the receiver accounts for itself (a refused
+// batch) move the contiguous sequence like an agent's report.
+func testAccountLost(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustInsert(t, s, Batch("s1", "c1", "e1", 1, 2, 5))
+	k := store.EpochKey{Site: "s1", Cabin: "c1", Epoch: "e1"}
+	c, err := s.AccountLost(ctx, k, []wire.Range{{3, 4}}, wire.LostRefused, time.Now())
+	if err != nil || c.Seq != 5 || !c.Advanced {
+		t.Fatalf("AccountLost = %+v, %v; want contiguous 5", c, err)
+	}
+	// An epoch never seen before is created.
+	k2 := store.EpochKey{Site: "s1", Cabin: "c1", Epoch: "e2"}
+	if c, err := s.AccountLost(ctx, k2, []wire.Range{{1, 3}}, wire.LostRefused, time.Now()); err != nil || c.Seq != 3 {
+		t.Fatalf("AccountLost on a new epoch = %+v, %v; want 3", c, err)
+	}
+	eps, err := s.Epochs(ctx, "s1", "c1")
+	if err != nil || len(eps) != 2 {
+		t.Fatalf("Epochs = %+v, %v", eps, err)
+	}
+	for _, e := range eps {
+		if e.Contiguous != e.Highest || len(e.Losses) != 1 || e.Losses[0].Reason != wire.LostRefused {
+			t.Fatalf("epoch %+v", e)
+		}
+	}
+	if _, err := s.Epochs(ctx, "s1", "nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Epochs of an unknown cabin: %v, want ErrNotFound", err)
+	}
+}
+
+// testStoredAbove: the islands an acknowledgement with ranges carries.
+func testStoredAbove(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	b := Batch("s1", "c1", "e1", 1, 2, 5, 6, 9, 12)
+	b.Events = append(b.Events, LostEvent(13, wire.LostEvicted, wire.Range{7, 7}, wire.Range{10, 10}))
+	res := mustInsert(t, s, b)
+	c, _ := contig(res, "s1", "c1", "e1")
+	if c.Seq != 2 {
+		t.Fatalf("contiguous %d, want 2", c.Seq)
+	}
+	k := store.EpochKey{Site: "s1", Cabin: "c1", Epoch: "e1"}
+	got, err := s.StoredAbove(ctx, k, c.Seq, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []wire.Range{{5, 7}, {9, 10}, {12, 13}}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("StoredAbove(2) = %v, want %v", got, want)
+	}
+	if got, _ := s.StoredAbove(ctx, k, c.Seq, 2); len(got) != 2 {
+		t.Fatalf("StoredAbove with at most 2 ranges = %v", got)
+	}
+	if got, _ := s.StoredAbove(ctx, store.EpochKey{Site: "s1", Cabin: "c1", Epoch: "none"}, 0, 10); len(got) != 0 {
+		t.Fatalf("StoredAbove of an unknown epoch = %v", got)
+	}
+}
