@@ -1,0 +1,285 @@
+package e2e_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/palier-lifts/palier/outbox"
+	"github.com/palier-lifts/palier/receiver"
+	"github.com/palier-lifts/palier/receiver/store"
+	"github.com/palier-lifts/palier/uplink"
+	"github.com/palier-lifts/palier/wire"
+)
+
+// Gaps: every sequence of an epoch ends up stored or accounted for as lost,
+// and the acknowledgement moves on. These tests run the real outbox, the
+// real uplink over MQTT and the real receiver with its embedded NATS and
+// SQLite store; only the elevator is left out (events are appended as the
+// agent appends them).
+
+// startReceiver runs a receiver on free ports in dir until the test ends.
+func startReceiver(t *testing.T, ctx context.Context, dir string) *receiver.Receiver {
+	t.Helper()
+	rcfg := receiver.DefaultConfig()
+	rcfg.StateDir = dir
+	rcfg.NATS.Embedded.Port = -1
+	rcfg.NATS.Embedded.MQTTPort = -1
+	rcfg.HTTP.Listen = "127.0.0.1:0"
+	rcfg.Acks.ResendInterval = time.Second
+	rcv, err := receiver.New(ctx, rcfg, logger(t).With("part", "receiver"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- rcv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("receiver: %v", err)
+		}
+	})
+	return rcv
+}
+
+// startUplink drains ob to the receiver's MQTT listener until the test ends.
+func startUplink(t *testing.T, ctx context.Context, rcv *receiver.Receiver, ob *outbox.Outbox, tune func(*uplink.Config)) *uplink.Uplink {
+	t.Helper()
+	cfg := uplink.DefaultConfig()
+	cfg.Broker = "tcp://" + rcv.MQTTAddr()
+	cfg.Protocol = uplink.Protocol311
+	cfg.BackoffMin, cfg.BackoffMax = 50*time.Millisecond, 500*time.Millisecond
+	if tune != nil {
+		tune(&cfg)
+	}
+	up, err := uplink.New(cfg, site, cabin, ob, logger(t).With("part", "uplink"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- up.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("uplink: %v", err)
+		}
+	})
+	return up
+}
+
+// appendEvent appends an event as the agent does: wire JSON without its
+// sequence, in the outbox class of its type.
+func appendEvent(t *testing.T, ob *outbox.Outbox, at time.Time, typ string, data any) {
+	t.Helper()
+	ev, err := wire.NewEvent(at, typ, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	class := outbox.ClassEvents
+	switch {
+	case wire.Safety(typ):
+		class = outbox.ClassSafety
+	case wire.Telemetry(typ):
+		class = outbox.ClassTelemetry
+	}
+	if _, err := ob.Append(context.Background(), class, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitDrained waits until the outbox is empty and the receiver's view of
+// the epoch has no hole: contiguous = highest = the outbox's last sequence.
+func waitDrained(t *testing.T, rcv *receiver.Receiver, ob *outbox.Outbox, within time.Duration) store.EpochSummary {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		st := ob.Stats()
+		eps, err := rcv.Store().Epochs(context.Background(), site, cabin)
+		if err == nil && st.Depth() == 0 && st.UnreportedLost == 0 {
+			for _, e := range eps {
+				if e.Epoch == ob.Epoch() && e.Contiguous == st.LastSeq && e.Highest == st.LastSeq {
+					return e
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not drained within %s: outbox %+v; receiver epochs %+v (%v)", within, st, eps, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkAccounted checks that every sequence 1..last is stored exactly once
+// or accounted for as lost, as the summary says, and returns the count of
+// each.
+func checkAccounted(t *testing.T, rcv *receiver.Receiver, sum store.EpochSummary) {
+	t.Helper()
+	events := allEvents(t, rcv.Store())
+	seen := map[uint64]int{}
+	for _, e := range events {
+		if e.Epoch == sum.Epoch {
+			seen[e.Seq]++
+		}
+	}
+	for seq, n := range seen {
+		if n != 1 {
+			t.Fatalf("sequence %d stored %d times", seq, n)
+		}
+	}
+	if int64(len(seen)) != sum.Events || uint64(len(seen))+sum.Lost != sum.Highest {
+		t.Fatalf("stored %d, summary %+v: stored + lost must be every sequence up to highest", len(seen), sum)
+	}
+	var lost uint64
+	for _, l := range sum.Losses {
+		for _, r := range l.Ranges {
+			for s := r[0]; s <= r[1]; s++ {
+				if seen[s] == 0 {
+					lost++
+				}
+			}
+		}
+	}
+	if lost != sum.Lost {
+		t.Fatalf("the loss ranges cover %d sequences not stored, the summary says %d", lost, sum.Lost)
+	}
+}
+
+// TestEvictedSequencesAreAccountedFor is finding 1 and 5 of issue 14: the
+// receiver is away while the outbox fills and evicts telemetry; once it is
+// back, the acknowledgement reaches the last sequence (it stopped at the
+// first eviction before), the outbox empties, and the receiver says what
+// was lost and why.
+func TestEvictedSequencesAreAccountedFor(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	ob, err := outbox.Open(ctx, filepath.Join(dir, "outbox.db"), outbox.Options{MaxBytes: 16 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	// The receiver is away: heartbeats every "minute", an arrival now and
+	// then, an alarm once; far more than 16 KiB.
+	at := time.Now().Add(-time.Hour)
+	for i := range 400 {
+		at = at.Add(5 * time.Second)
+		appendEvent(t, ob, at, wire.TypeHeartbeat, wire.HeartbeatData{Counters: wire.Counters{Trips: uint64(i)}})
+		if i%7 == 0 {
+			appendEvent(t, ob, at, wire.TypeArrival, wire.ArrivalData{Floor: i % 9})
+		}
+		if i == 200 {
+			appendEvent(t, ob, at, wire.TypeAlarm, wire.AlarmData{Active: true, Floor: 2})
+		}
+	}
+	st := ob.Stats()
+	if st.Evicted == 0 {
+		t.Fatalf("the test did not fill the outbox: %+v", st)
+	}
+
+	rcv := startReceiver(t, ctx, filepath.Join(dir, "receiver"))
+	startUplink(t, ctx, rcv, ob, nil)
+	sum := waitDrained(t, rcv, ob, time.Minute)
+	checkAccounted(t, rcv, sum)
+	if len(sum.Losses) != 1 || sum.Losses[0].Reason != wire.LostEvicted || sum.Lost != st.Evicted {
+		t.Fatalf("losses %+v, want %d evicted", sum.Losses, st.Evicted)
+	}
+	t.Logf("appended %d, evicted %d; stored %d, accounted lost %d, acknowledged to %d",
+		sum.Highest-1, st.Evicted, sum.Events, sum.Lost, sum.Contiguous)
+}
+
+// TestRateLimitedBacklogDrains is finding 4 of issue 14: a backlog drained
+// through a rate limit, safety and events first, with telemetry waiting its
+// turn. Before acknowledgements carried ranges, the first telemetry
+// sequence held the acknowledgement back while the events above it went
+// unconfirmed and were sent again every resend_after, for ever. Now the
+// events are deleted once stored, and the drain ends with few resends.
+func TestRateLimitedBacklogDrains(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	const resendAfter = 700 * time.Millisecond
+	ob, err := outbox.Open(ctx, filepath.Join(dir, "outbox.db"), outbox.Options{ResendAfter: resendAfter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	at := time.Now().Add(-time.Hour)
+	const n = 240
+	for i := range n {
+		at = at.Add(time.Second)
+		if i%4 == 0 {
+			appendEvent(t, ob, at, wire.TypeHeartbeat, wire.HeartbeatData{Counters: wire.Counters{Trips: uint64(i)}})
+		} else {
+			appendEvent(t, ob, at, wire.TypeArrival, wire.ArrivalData{Floor: i % 9})
+		}
+	}
+	rcv := startReceiver(t, ctx, filepath.Join(dir, "receiver"))
+	// 80 events per second in batches of 10: the 180 events take over 2
+	// s, three times resend_after, before telemetry's turn.
+	up := startUplink(t, ctx, rcv, ob, func(c *uplink.Config) {
+		c.RateLimit = 80
+		c.BatchEvents = 10
+	})
+	sum := waitDrained(t, rcv, ob, 2*time.Minute)
+	checkAccounted(t, rcv, sum)
+	if sum.Lost != 0 || sum.Events != n {
+		t.Fatalf("summary %+v, want all %d stored", sum, n)
+	}
+	// Resends: what the uplink published beyond the n entries.
+	sent := up.Stats().Events
+	if sent > n+n/4 {
+		t.Fatalf("the uplink published %d events for %d entries: stored events were sent again", sent, n)
+	}
+	t.Logf("%d entries drained with %d publishes", n, sent)
+}
+
+// TestMissingSequencesAreAccountedFor is finding 3 of issue 14: the
+// receiver lost sequences the agent had already deleted (its store restored
+// from an older backup: here, a new receiver with an empty store). The
+// agent learns from the ranges of the acknowledgements that the receiver
+// lacks sequences it no longer holds, and reports them as missing.
+func TestMissingSequencesAreAccountedFor(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	ob, err := outbox.Open(ctx, filepath.Join(dir, "outbox.db"), outbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	at := time.Now().Add(-time.Hour)
+	for i := range 30 {
+		appendEvent(t, ob, at.Add(time.Duration(i)*time.Second), wire.TypeArrival, wire.ArrivalData{Floor: i % 9})
+	}
+	rctx, rcancel := context.WithCancel(ctx)
+	first := startReceiver(t, rctx, filepath.Join(dir, "receiver-1"))
+	uctx, ucancel := context.WithCancel(ctx)
+	startUplink(t, uctx, first, ob, nil)
+	waitDrained(t, first, ob, time.Minute)
+	ucancel()
+	rcancel()
+
+	// A receiver that has none of them; the agent goes on with its epoch.
+	second := startReceiver(t, ctx, filepath.Join(dir, "receiver-2"))
+	for i := range 20 {
+		appendEvent(t, ob, at.Add(time.Duration(100+i)*time.Second), wire.TypeArrival, wire.ArrivalData{Floor: i % 9})
+	}
+	startUplink(t, ctx, second, ob, nil)
+	sum := waitDrained(t, second, ob, time.Minute)
+	checkAccounted(t, second, sum)
+	if len(sum.Losses) != 1 || sum.Losses[0].Reason != wire.LostMissing || sum.Lost != 30 {
+		t.Fatalf("losses %+v, want the first 30 missing", sum.Losses)
+	}
+	if want := []wire.Range{{1, 30}}; fmt.Sprint(sum.Losses[0].Ranges) != fmt.Sprint(want) {
+		t.Fatalf("missing ranges %v, want %v", sum.Losses[0].Ranges, want)
+	}
+}
