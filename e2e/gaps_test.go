@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,8 +49,9 @@ func startReceiver(t *testing.T, ctx context.Context, dir string) *receiver.Rece
 	return rcv
 }
 
-// startUplink drains ob to the receiver's MQTT listener until the test ends.
-func startUplink(t *testing.T, ctx context.Context, rcv *receiver.Receiver, ob *outbox.Outbox, tune func(*uplink.Config)) *uplink.Uplink {
+// startUplink drains ob to the receiver's MQTT listener until stop is
+// called or the test ends.
+func startUplink(t *testing.T, ctx context.Context, rcv *receiver.Receiver, ob *outbox.Outbox, tune func(*uplink.Config)) (up *uplink.Uplink, stop func()) {
 	t.Helper()
 	cfg := uplink.DefaultConfig()
 	cfg.Broker = "tcp://" + rcv.MQTTAddr()
@@ -63,13 +67,17 @@ func startUplink(t *testing.T, ctx context.Context, rcv *receiver.Receiver, ob *
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- up.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("uplink: %v", err)
-		}
-	})
-	return up
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("uplink: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return up, stop
 }
 
 // appendEvent appends an event as the agent does: wire JSON without its
@@ -225,7 +233,7 @@ func TestRateLimitedBacklogDrains(t *testing.T) {
 	rcv := startReceiver(t, ctx, filepath.Join(dir, "receiver"))
 	// 80 events per second in batches of 10: the 180 events take over 2
 	// s, three times resend_after, before telemetry's turn.
-	up := startUplink(t, ctx, rcv, ob, func(c *uplink.Config) {
+	up, _ := startUplink(t, ctx, rcv, ob, func(c *uplink.Config) {
 		c.RateLimit = 80
 		c.BatchEvents = 10
 	})
@@ -262,10 +270,9 @@ func TestMissingSequencesAreAccountedFor(t *testing.T) {
 	}
 	rctx, rcancel := context.WithCancel(ctx)
 	first := startReceiver(t, rctx, filepath.Join(dir, "receiver-1"))
-	uctx, ucancel := context.WithCancel(ctx)
-	startUplink(t, uctx, first, ob, nil)
+	_, stop := startUplink(t, ctx, first, ob, nil)
 	waitDrained(t, first, ob, time.Minute)
-	ucancel()
+	stop()
 	rcancel()
 
 	// A receiver that has none of them; the agent goes on with its epoch.
@@ -281,5 +288,101 @@ func TestMissingSequencesAreAccountedFor(t *testing.T) {
 	}
 	if want := []wire.Range{{1, 30}}; fmt.Sprint(sum.Losses[0].Ranges) != fmt.Sprint(want) {
 		t.Fatalf("missing ranges %v, want %v", sum.Losses[0].Ranges, want)
+	}
+}
+
+// TestRolledBackOutboxStartsANewEpoch is the rolled-back file of issue 14:
+// an older copy of the outbox put back (a backup, a card image) reuses
+// sequences the receiver already stored, and the events written under
+// them were dropped as duplicates. The acknowledgement beyond the file's
+// last sequence gives it away: the outbox starts a new epoch with
+// everything it holds, reports the reset, and nothing written after the
+// restore is lost.
+func TestRolledBackOutboxStartsANewEpoch(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "outbox.db")
+	at := time.Now().Add(-time.Hour)
+	arrival := func(ob *outbox.Outbox, floor int) {
+		at = at.Add(time.Second)
+		appendEvent(t, ob, at, wire.TypeArrival, wire.ArrivalData{Floor: floor})
+	}
+	ob, err := outbox.Open(ctx, path, outbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 10 {
+		arrival(ob, 1)
+	}
+	if err := ob.Close(); err != nil {
+		t.Fatal(err)
+	}
+	snapshot, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ob, err = outbox.Open(ctx, path, outbox.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	oldEpoch := ob.Epoch()
+	for range 10 {
+		arrival(ob, 2)
+	}
+	rcv := startReceiver(t, ctx, filepath.Join(dir, "receiver"))
+	_, stop := startUplink(t, ctx, rcv, ob, nil)
+	waitDrained(t, rcv, ob, time.Minute)
+	stop()
+	if err := ob.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The older copy is put back: sequences 1..10, and what comes next
+	// takes 11..13, which the receiver holds already (floor 2).
+	if err := os.WriteFile(path, snapshot, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if ob, err = outbox.Open(ctx, path, outbox.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	for range 3 {
+		arrival(ob, 7)
+	}
+	up, _ := startUplink(t, ctx, rcv, ob, nil)
+	sum := waitDrained(t, rcv, ob, time.Minute)
+	if ob.Epoch() == oldEpoch || up.Stats().Rotations != 1 {
+		t.Fatalf("epoch %s (was %s), rotations %d: want one new epoch", ob.Epoch(), oldEpoch, up.Stats().Rotations)
+	}
+	checkAccounted(t, rcv, sum)
+	// The new epoch holds the restored 10, the 3 written after the
+	// restore, and the reset that says why.
+	var floor7 int
+	var reset *wire.OutboxResetData
+	for _, e := range allEvents(t, rcv.Store()) {
+		if e.Epoch != ob.Epoch() {
+			continue
+		}
+		switch e.Type {
+		case wire.TypeArrival:
+			var d wire.ArrivalData
+			if err := json.Unmarshal(e.Data, &d); err != nil {
+				t.Fatal(err)
+			}
+			if d.Floor == 7 {
+				floor7++
+			}
+		case wire.TypeOutboxReset:
+			reset = new(wire.OutboxResetData)
+			if err := json.Unmarshal(e.Data, reset); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if floor7 != 3 || sum.Events != 14 {
+		t.Fatalf("new epoch holds %d of the 3 events written after the restore, %d events in all (want 14)", floor7, sum.Events)
+	}
+	if reset == nil || reset.PrevEpoch != oldEpoch || !strings.Contains(reset.Reason, "rolled back") {
+		t.Fatalf("reset event %+v, want the old epoch and the reason", reset)
 	}
 }

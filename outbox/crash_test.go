@@ -119,7 +119,8 @@ func TestCrashChild(t *testing.T) {
 			}
 			if x < 4 {
 				// Announced before it happens: the parent must allow for it.
-				upTo := slices.Max(seqs) - uint64(r.IntN(20))
+				hi := slices.Max(seqs)
+				upTo := hi - min(hi, uint64(r.IntN(20)))
 				say("confirm %s %d", o.Epoch(), upTo)
 				if _, err := o.Confirm(o.Epoch(), upTo); err != nil {
 					say("error confirm: %v", err)

@@ -293,6 +293,8 @@ func (o *Outbox) Release(seqs []uint64) {
 // copy). It is counted in Stats.AcksBeyondSent and logged, and the entries
 // it claimed are sent as usual. Within a class Lease hands entries out in
 // sequence order, so "leased since Open" is a sequence bound per class.
+// An acknowledgement beyond the file's last sequence deletes nothing and
+// returns ErrRolledBack: the caller settles its leases and calls Rotate.
 //
 // The gaps between upTo and the stored ranges are what the receiver lacks.
 // A sequence there that the file no longer holds, and that no loss run
@@ -301,7 +303,7 @@ func (o *Outbox) Release(seqs []uint64) {
 // stale acknowledgement can make this claim about a sequence the receiver
 // has since stored; the receiver keeps what it stored over such a claim.
 func (o *Outbox) Confirm(epoch string, upTo uint64, stored ...wire.Range) (int, error) {
-	if epoch != o.epoch || (upTo == 0 && len(stored) == 0) {
+	if upTo == 0 && len(stored) == 0 {
 		return 0, nil
 	}
 	o.mu.Lock()
@@ -309,22 +311,28 @@ func (o *Outbox) Confirm(epoch string, upTo uint64, stored ...wire.Range) (int, 
 	if o.closed {
 		return 0, fmt.Errorf("confirm: %w", ErrClosed)
 	}
+	if epoch != o.epoch {
+		return 0, nil
+	}
 	claimed := upTo
 	if len(stored) > 0 {
 		claimed = max(claimed, stored[len(stored)-1][1])
 	}
-	// What this file has handed out lies at or below lastSeq.
-	upTo = min(upTo, o.st.lastSeq)
+	if claimed > o.st.lastSeq {
+		// The receiver holds sequences this file never wrote: the file is
+		// an older copy, and what it wrote since reuses numbers the
+		// receiver already has. Nothing it says about this epoch can be
+		// trusted to delete by: keep everything, for a new epoch.
+		o.acksBeyondSent++
+		o.log.Warn("outbox: acknowledgement beyond the last sequence; the file was rolled back",
+			"epoch", epoch, "ack", claimed, "last", o.st.lastSeq)
+		return 0, fmt.Errorf("confirm up to %d, last sequence %d: %w", claimed, o.st.lastSeq, ErrRolledBack)
+	}
 	spans := []wire.Range{{1, upTo}}
 	if upTo == 0 {
 		spans = spans[:0]
 	}
-	for _, r := range stored {
-		if r[0] > o.st.lastSeq {
-			break
-		}
-		spans = append(spans, wire.Range{r[0], min(r[1], o.st.lastSeq)})
-	}
+	spans = append(spans, stored...)
 	st := o.st
 	var deleted []uint64
 	var neverSent int
@@ -389,7 +397,7 @@ func (o *Outbox) Confirm(epoch string, upTo uint64, stored ...wire.Range) (int, 
 	for _, seq := range deleted {
 		delete(o.leased, seq)
 	}
-	if neverSent > 0 || claimed > o.st.lastSeq {
+	if neverSent > 0 {
 		o.acksBeyondSent++
 		o.log.Warn("outbox: acknowledgement claims entries never sent; kept them",
 			"epoch", epoch, "ack", claimed, "last", o.st.lastSeq, "never_sent", neverSent, "confirmed", len(deleted))

@@ -16,6 +16,12 @@ var (
 	// ErrNotFound is returned by Quarantine for a sequence that is not in the
 	// queue (already confirmed, evicted or quarantined).
 	ErrNotFound = errors.New("outbox entry not found")
+	// ErrRolledBack is returned by Confirm for an acknowledgement of this
+	// epoch beyond the file's last sequence: the receiver holds sequences
+	// the file never wrote, so the file is an older copy put back (a
+	// backup, a snapshot, a card image) and its next sequences are taken.
+	// Rotate starts a new epoch.
+	ErrRolledBack = errors.New("outbox file rolled back: the receiver holds sequences beyond its last")
 
 	// ErrLocked is returned by Open when another process holds the file. A
 	// locked file is in use, not damaged, so it is never set aside.

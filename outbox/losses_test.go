@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -198,7 +199,7 @@ func TestConfirmedRangesKeepWhatWasNeverSent(t *testing.T) {
 	if err := o.MarkSent(seqsOf(mustLease(t, o, 3, 0))); err != nil {
 		t.Fatal(err)
 	}
-	n, err := o.Confirm(o.Epoch(), 3, wire.Range{5, 1_000_000})
+	n, err := o.Confirm(o.Epoch(), 3, wire.Range{5, 10})
 	if err != nil || n != 3 {
 		t.Fatalf("Confirm = %d, %v; want 3", n, err)
 	}
@@ -250,5 +251,70 @@ func TestLossRunsAreCheckedAtOpen(t *testing.T) {
 	}
 	if st := o2.Stats(); st.UnreportedLost != 3 || !strings.HasPrefix(o2.Epoch(), "2") {
 		t.Fatalf("after reopen: %+v", st)
+	}
+}
+
+// TestRotateKeepsEverythingUnderANewEpoch: a rolled-back file (an ack
+// beyond its last sequence) starts a new epoch; every queued entry is kept
+// in order and class, numbered from 1, followed by the reset's report.
+func TestRotateKeepsEverythingUnderANewEpoch(t *testing.T) {
+	o, path := openTest(t, Options{MaxBytes: 60})
+	for i := range 8 {
+		c := ClassEvents
+		if i%3 == 0 {
+			c = ClassTelemetry
+		}
+		mustAppend(t, o, c, fmt.Sprintf("entry-%03d", i)) // 9 bytes: the 7th and 8th evict telemetry
+	}
+	sendUpTo(t, o, 4)
+	if _, err := o.Confirm(o.Epoch(), 2); err != nil {
+		t.Fatal(err)
+	}
+	before := dump(t, o)
+	old := o.Epoch()
+	if _, err := o.Confirm(old, 118); !errors.Is(err, ErrRolledBack) {
+		t.Fatalf("an ack beyond the last sequence: %v, want ErrRolledBack", err)
+	}
+	var got Reset
+	err := o.Rotate("acknowledgement 118 beyond last sequence 8", func(r Reset) ([]byte, error) {
+		got = r
+		return []byte("reset"), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Epoch() == old || got.PrevEpoch != old {
+		t.Fatalf("epoch %s (was %s), reset %+v", o.Epoch(), old, got)
+	}
+	if !strings.Contains(got.Reason, "never reported") {
+		t.Fatalf("reason %q does not say the old epoch's losses went unreported", got.Reason)
+	}
+	after := dump(t, o)
+	if len(after) != len(before)+1 {
+		t.Fatalf("%d entries after, %d before: want every one kept plus the report", len(after), len(before))
+	}
+	for i, d := range after[:len(before)] {
+		if d.seq != uint64(i+1) || d.class != before[i].class || d.payload != before[i].payload || d.stage != stagePending {
+			t.Fatalf("entry %d after rotation %+v, before %+v", i, d, before[i])
+		}
+	}
+	if last := after[len(after)-1]; last.class != ClassSafety || last.payload != "reset" {
+		t.Fatalf("last entry %+v, want the reset report", last)
+	}
+	// An ack of the old epoch is ignored; the new one starts from nothing
+	// handed out.
+	if n, err := o.Confirm(old, 3); n != 0 || err != nil {
+		t.Fatalf("old epoch's ack = %d, %v", n, err)
+	}
+	if n, _ := o.Confirm(o.Epoch(), 3); n != 0 {
+		t.Fatalf("an ack of entries never handed out deleted %d", n)
+	}
+	st := o.Stats()
+	if st.LastSeq != uint64(len(after)) || st.LossRuns != 0 || st.UnreportedLost != 0 {
+		t.Fatalf("stats after rotation %+v", st)
+	}
+	o2 := reopen(t, o, path)
+	if o2.Epoch() == old || o2.Stats().Depth() != uint64(len(after)) {
+		t.Fatalf("after reopen: epoch %s, depth %d", o2.Epoch(), o2.Stats().Depth())
 	}
 }

@@ -138,7 +138,7 @@ type Outbox struct {
 	path  string
 	opts  Options
 	log   *slog.Logger
-	epoch string
+	epoch string // guarded by mu: Rotate changes it
 	reset *Reset
 
 	// The append queue: Appends gather here while a commit is being synced.
@@ -164,8 +164,13 @@ type Outbox struct {
 	leasedHigh [numClasses]uint64
 }
 
-// Epoch returns the random id made when the file was created: [a-z0-9-].
-func (o *Outbox) Epoch() string { return o.epoch }
+// Epoch returns the random id of the file's sequences, made when the file
+// was created or last rotated: [a-z0-9-].
+func (o *Outbox) Epoch() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.epoch
+}
 
 // Reset is non-nil when Open had to set a damaged file aside. The file keeps
 // the record until the first Append commits, so a crash before the agent has

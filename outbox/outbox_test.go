@@ -214,12 +214,17 @@ func TestConfirmForgedAckKeepsUnsent(t *testing.T) {
 	}
 	o.Release(seqsOf(es[10:])) // 11 and 12: published, PUBACK lost with the link
 	n, err := o.Confirm(o.Epoch(), 1_000_000_000)
-	if err != nil || n != 12 {
-		t.Fatalf("Confirm(1e9) = %d, %v; want 12 (only 1..12 were handed out)", n, err)
+	if !errors.Is(err, ErrRolledBack) || n != 0 {
+		t.Fatalf("Confirm(1e9) = %d, %v; want 0 and ErrRolledBack (an ack beyond the file deletes nothing)", n, err)
 	}
 	st := o.Stats()
-	if st.Depth() != 48 || st.Pending[ClassEvents] != 48 || st.AcksBeyondSent != 1 {
+	if st.Depth() != 60 || st.AcksBeyondSent != 1 {
 		t.Fatalf("after a forged ack: %+v", st)
+	}
+	// Within the file, an ack still deletes only what was handed out.
+	n, err = o.Confirm(o.Epoch(), 30)
+	if err != nil || n != 12 {
+		t.Fatalf("Confirm(30) = %d, %v; want 12 (only 1..12 were handed out)", n, err)
 	}
 	if es := leaseNow(t, o, 100, 0); len(es) != 48 || es[0].Seq != 13 || es[47].Seq != 60 {
 		t.Fatalf("leased %v after a forged ack, want 13..60", seqsOf(es))

@@ -34,6 +34,7 @@ type Queue interface {
 	Confirm(epoch string, upTo uint64, stored ...wire.Range) (int, error)
 	Quarantine(seq uint64, reason string) error
 	ReportLosses(maxRanges int, encode outbox.LossEncoder) (int, error)
+	Rotate(reason string, encode outbox.ResetEncoder) error
 }
 
 // DialFunc opens an MQTT session; the adapters implement it.
@@ -74,6 +75,11 @@ type Uplink struct {
 	badMu sync.Mutex
 	bad   map[uint64]string // unsendable entries sent as stand-ins, awaiting confirmation
 
+	// rollback carries why the outbox must start a new epoch (an ack
+	// beyond its last sequence); the session ends to settle its leases,
+	// then the outbox rotates.
+	rollback chan string
+
 	protoMu sync.Mutex
 	proto   string // with protocol auto: the version that worked last
 
@@ -90,7 +96,7 @@ type Uplink struct {
 }
 
 type counters struct {
-	batches, events, acks, badAcks, badNotices, connects, quarantined, standIns, publishErrors atomic.Uint64
+	batches, events, acks, badAcks, badNotices, connects, quarantined, standIns, publishErrors, rotations atomic.Uint64
 }
 
 // Stats are the uplink's running totals.
@@ -105,6 +111,7 @@ type Stats struct {
 	Quarantined   uint64 // unsendable entries set aside once their stand-in was confirmed
 	StandIns      uint64 // "dropped" stand-ins published for unsendable entries
 	PublishErrors uint64
+	Rotations     uint64 // new outbox epochs started because the file was rolled back
 }
 
 // New makes an uplink for a cabin. The ids must be valid wire ids.
@@ -130,6 +137,7 @@ func New(cfg Config, site, cabin string, q Queue, logger *slog.Logger) (*Uplink,
 		state:     make(chan wire.State, 1),
 		noticeSig: make(chan struct{}, 1),
 		bad:       map[uint64]string{},
+		rollback:  make(chan string, 1),
 		dialers:   defaultDialers(),
 	}
 	// Secrets and certificates are read now: a password or CA file that
@@ -173,6 +181,7 @@ func (u *Uplink) Stats() Stats {
 		Connects:      u.stats.connects.Load(),
 		Quarantined:   u.stats.quarantined.Load(),
 		StandIns:      u.stats.standIns.Load(),
+		Rotations:     u.stats.rotations.Load(),
 		PublishErrors: u.stats.publishErrors.Load(),
 	}
 }
@@ -311,6 +320,14 @@ func (u *Uplink) session(ctx context.Context, conn Conn) error {
 		default:
 		}
 		return err
+	case reason := <-u.rollback:
+		// Settle every lease (the drain and its publishes end), then
+		// renumber under a new epoch; the next session sends it all.
+		cancel()
+		wg.Wait()
+		conn.Close()
+		u.rotate(reason)
+		return nil
 	case <-ctx.Done():
 		cancel()
 		wg.Wait()
@@ -502,6 +519,27 @@ func encodeLoss(l outbox.Loss) ([]byte, error) {
 	return json.Marshal(ev)
 }
 
+// rotate starts the outbox on a new epoch, reported by an outbox_reset
+// event. The stand-ins awaiting confirmation carried the old numbers.
+func (u *Uplink) rotate(reason string) {
+	u.badMu.Lock()
+	clear(u.bad)
+	u.badMu.Unlock()
+	err := u.q.Rotate(reason, func(r outbox.Reset) ([]byte, error) {
+		ev, err := wire.NewEvent(time.Now(), wire.TypeOutboxReset, wire.OutboxResetData{Reason: r.Reason, PrevEpoch: r.PrevEpoch})
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(ev)
+	})
+	if err != nil {
+		// The next ack beyond the file asks again.
+		u.logger.Error("start a new outbox epoch", "err", err)
+		return
+	}
+	u.stats.rotations.Add(1)
+}
+
 // quarantineConfirmed sets aside the unsendable entries whose stand-ins
 // the receiver has now stored (sequence up to upTo, or in stored, in this
 // epoch).
@@ -533,6 +571,14 @@ func (u *Uplink) handleAck(_ string, payload []byte) {
 	}
 	u.quarantineConfirmed(ack.Epoch, ack.Seq, ack.Stored)
 	n, err := u.q.Confirm(ack.Epoch, ack.Seq, ack.Stored...)
+	if errors.Is(err, outbox.ErrRolledBack) {
+		u.logger.Error("the receiver holds sequences this outbox never wrote: it was rolled back; starting a new epoch", "epoch", ack.Epoch, "ack", ack.Seq, "err", err)
+		select {
+		case u.rollback <- err.Error():
+		default: // one is pending already
+		}
+		return
+	}
 	if err != nil {
 		u.logger.Error("confirm acknowledged events", "epoch", ack.Epoch, "seq", ack.Seq, "err", err)
 		return
