@@ -24,37 +24,49 @@ import (
 // SQLite store; only the elevator is left out (events are appended as the
 // agent appends them).
 
-// startReceiver runs a receiver on free ports in dir until the test ends.
-func startReceiver(t *testing.T, ctx context.Context, dir string) *receiver.Receiver {
-	t.Helper()
+// receiverConfig is a receiver on free ports with its state in dir.
+func receiverConfig(dir string) receiver.Config {
 	rcfg := receiver.DefaultConfig()
 	rcfg.StateDir = dir
 	rcfg.NATS.Embedded.Port = -1
 	rcfg.NATS.Embedded.MQTTPort = -1
 	rcfg.HTTP.Listen = "127.0.0.1:0"
 	rcfg.Acks.ResendInterval = time.Second
+	return rcfg
+}
+
+// startReceiver runs a receiver until ctx is done or the test ends;
+// stopped is closed once it has stopped.
+func startReceiver(t *testing.T, ctx context.Context, rcfg receiver.Config) (rcv *receiver.Receiver, stopped <-chan struct{}) {
+	t.Helper()
 	rcv, err := receiver.New(ctx, rcfg, logger(t).With("part", "receiver"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- rcv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := rcv.Run(ctx); err != nil {
 			t.Errorf("receiver: %v", err)
 		}
-	})
-	return rcv
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return rcv, done
 }
 
 // startUplink drains ob to the receiver's MQTT listener until stop is
 // called or the test ends.
 func startUplink(t *testing.T, ctx context.Context, rcv *receiver.Receiver, ob *outbox.Outbox, tune func(*uplink.Config)) (up *uplink.Uplink, stop func()) {
 	t.Helper()
+	return startUplinkTo(t, ctx, "tcp://"+rcv.MQTTAddr(), ob, tune)
+}
+
+// startUplinkTo drains ob to broker until stop is called or the test ends.
+func startUplinkTo(t *testing.T, ctx context.Context, broker string, ob *outbox.Outbox, tune func(*uplink.Config)) (up *uplink.Uplink, stop func()) {
+	t.Helper()
 	cfg := uplink.DefaultConfig()
-	cfg.Broker = "tcp://" + rcv.MQTTAddr()
+	cfg.Broker = broker
 	cfg.Protocol = uplink.Protocol311
 	cfg.BackoffMin, cfg.BackoffMax = 50*time.Millisecond, 500*time.Millisecond
 	if tune != nil {
@@ -193,7 +205,7 @@ func TestEvictedSequencesAreAccountedFor(t *testing.T) {
 		t.Fatalf("the test did not fill the outbox: %+v", st)
 	}
 
-	rcv := startReceiver(t, ctx, filepath.Join(dir, "receiver"))
+	rcv, _ := startReceiver(t, ctx, receiverConfig(filepath.Join(dir, "receiver")))
 	startUplink(t, ctx, rcv, ob, nil)
 	sum := waitDrained(t, rcv, ob, time.Minute)
 	checkAccounted(t, rcv, sum)
@@ -230,7 +242,7 @@ func TestRateLimitedBacklogDrains(t *testing.T) {
 			appendEvent(t, ob, at, wire.TypeArrival, wire.ArrivalData{Floor: i % 9})
 		}
 	}
-	rcv := startReceiver(t, ctx, filepath.Join(dir, "receiver"))
+	rcv, _ := startReceiver(t, ctx, receiverConfig(filepath.Join(dir, "receiver")))
 	// 80 events per second in batches of 10: the 180 events take over 2
 	// s, three times resend_after, before telemetry's turn.
 	up, _ := startUplink(t, ctx, rcv, ob, func(c *uplink.Config) {
@@ -269,14 +281,15 @@ func TestMissingSequencesAreAccountedFor(t *testing.T) {
 		appendEvent(t, ob, at.Add(time.Duration(i)*time.Second), wire.TypeArrival, wire.ArrivalData{Floor: i % 9})
 	}
 	rctx, rcancel := context.WithCancel(ctx)
-	first := startReceiver(t, rctx, filepath.Join(dir, "receiver-1"))
+	first, firstStopped := startReceiver(t, rctx, receiverConfig(filepath.Join(dir, "receiver-1")))
 	_, stop := startUplink(t, ctx, first, ob, nil)
 	waitDrained(t, first, ob, time.Minute)
 	stop()
 	rcancel()
+	<-firstStopped
 
 	// A receiver that has none of them; the agent goes on with its epoch.
-	second := startReceiver(t, ctx, filepath.Join(dir, "receiver-2"))
+	second, _ := startReceiver(t, ctx, receiverConfig(filepath.Join(dir, "receiver-2")))
 	for i := range 20 {
 		appendEvent(t, ob, at.Add(time.Duration(100+i)*time.Second), wire.TypeArrival, wire.ArrivalData{Floor: i % 9})
 	}
@@ -329,7 +342,7 @@ func TestRolledBackOutboxStartsANewEpoch(t *testing.T) {
 	for range 10 {
 		arrival(ob, 2)
 	}
-	rcv := startReceiver(t, ctx, filepath.Join(dir, "receiver"))
+	rcv, _ := startReceiver(t, ctx, receiverConfig(filepath.Join(dir, "receiver")))
 	_, stop := startUplink(t, ctx, rcv, ob, nil)
 	waitDrained(t, rcv, ob, time.Minute)
 	stop()

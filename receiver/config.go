@@ -76,6 +76,10 @@ type StreamConfig struct {
 	DeadLetterMaxAge time.Duration `yaml:"dead_letter_max_age"`
 	// Durable is the consumer name all receivers share.
 	Durable string `yaml:"durable"`
+	// State is the stream of the latest state and status of each cabin,
+	// read through the consumer StateDurable that all receivers share.
+	State        string `yaml:"state"`
+	StateDurable string `yaml:"state_durable"`
 	// FetchBatch is the most messages stored in one transaction.
 	FetchBatch int `yaml:"fetch_batch"`
 	// AckWait is how long JetStream waits for an ack before redelivering.
@@ -159,6 +163,8 @@ func DefaultConfig() Config {
 			DeadLetter:       "PALIER_DEADLETTER",
 			DeadLetterMaxAge: 90 * 24 * time.Hour,
 			Durable:          "palier-receiver",
+			State:            "PALIER_STATE",
+			StateDurable:     "palier-receiver-state",
 			FetchBatch:       256,
 			AckWait:          30 * time.Second,
 		},
@@ -257,6 +263,11 @@ func (c *Config) Validate() error {
 		bad("stream.dead_letter", "%q is the events stream's name (want another name)", s.DeadLetter)
 	}
 	checkStreamName(bad, "stream.durable", s.Durable)
+	checkStreamName(bad, "stream.state", s.State)
+	checkStreamName(bad, "stream.state_durable", s.StateDurable)
+	if s.State != "" && (s.State == s.Name || s.State == s.DeadLetter) {
+		bad("stream.state", "%q is the name of another stream (want its own)", s.State)
+	}
 	if s.MaxAge < time.Hour {
 		bad("stream.max_age", "%s (want at least 1h, e.g. 720h: how long JetStream keeps events a receiver has not read)", s.MaxAge)
 	}

@@ -24,20 +24,20 @@ func TestStateFromTheFutureRefused(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
-	w := NewStateWatcher(nil, st, NewMetrics(prometheus.NewRegistry()), testLogger(t), func() time.Time { return now })
+	w := NewStateWatcher(nil, st, DefaultConfig().Stream, NewMetrics(prometheus.NewRegistry()), testLogger(t), func() time.Time { return now })
 	state := func(at time.Time, floor int) []byte {
 		b, _ := json.Marshal(wire.State{V: wire.Version, Site: "s1", Cabin: "c1", Time: at, Floor: floor, Direction: "none",
 			Doors: []string{"closed"}, Mode: "normal", Faults: []int{}, Link: "ok", Uplink: true})
 		return b
 	}
-	err = w.applyState(ctx, "palier.v1.s1.c1.state", state(time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), 9))
+	err = w.applyState(ctx, "palier.v1.s1.c1.state", state(time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), 9), now)
 	if err == nil || !strings.Contains(err.Error(), "clock is wrong") {
 		t.Fatalf("state dated 9999: %v, want it refused naming the clock", err)
 	}
-	if err := w.applyState(ctx, "palier.v1.s1.c1.state", state(now.Add(-time.Second), 3)); err != nil {
+	if err := w.applyState(ctx, "palier.v1.s1.c1.state", state(now.Add(-time.Second), 3), now); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.applyState(ctx, "palier.v1.s1.c1.state", state(now, 4)); err != nil {
+	if err := w.applyState(ctx, "palier.v1.s1.c1.state", state(now, 4), now); err != nil {
 		t.Fatal(err)
 	}
 	c, err := st.Cabin(ctx, "s1", "c1")

@@ -143,7 +143,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 	if err := r.ingest.Setup(setupCtx); err != nil {
 		return nil, err
 	}
-	r.watcher = NewStateWatcher(r.nc, r.st, metrics, logger.With("component", "state"), nil)
+	r.watcher = NewStateWatcher(r.nc, r.st, cfg.Stream, metrics, logger.With("component", "state"), nil)
+	if err := r.watcher.Setup(setupCtx); err != nil {
+		return nil, err
+	}
 
 	mo := MQTTOptions{URL: mqttURL, Username: cfg.NATS.MQTTUsername}
 	if self.Name != "" {

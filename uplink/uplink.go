@@ -645,12 +645,20 @@ func (u *Uplink) deliverNotices(ctx context.Context) {
 	}
 }
 
-// publishStates publishes each new state snapshot, retained.
+// publishStates publishes each new state snapshot, retained, and the
+// online status again every wire.PresenceInterval, so that the receiver
+// can tell a cabin whose last will was lost (stale) from a quiet one.
 func (u *Uplink) publishStates(ctx context.Context, conn Conn) {
+	presence := time.NewTicker(wire.PresenceInterval)
+	defer presence.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-presence.C:
+			if err := conn.Publish(ctx, u.topics.Status, 1, true, []byte(StatusOnline)); err != nil {
+				return // the session is ending; the next one says online first
+			}
 		case s := <-u.state:
 			b, err := json.Marshal(s)
 			if err != nil {

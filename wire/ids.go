@@ -1,6 +1,9 @@
 package wire
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // MaxIDLen bounds site and cabin ids; they become parts of MQTT topics, NATS
 // subjects and client ids.
@@ -52,6 +55,13 @@ func AckSubject(site, cabin string) string { return "palier.v1." + site + "." + 
 
 // NoticesSubject is the NATS subject of a site's notices topic.
 func NoticesSubject(site string) string { return "palier.v1." + site + ".notices" }
+
+// PresenceInterval is how often a connected agent publishes its retained
+// status again (online), so that a receiver can tell a cabin it has not
+// heard from for several intervals (stale) from one that is just quiet: a
+// last will is lost when the broker itself goes down with the cabin's
+// session, or the cabin dies while its broker is unreachable.
+const PresenceInterval = time.Minute
 
 // ClientID derives the MQTT client id of a cabin. Its separator is one that
 // ids cannot hold ('_'), so two cabins never share an id: with '-', site

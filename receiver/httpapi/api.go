@@ -56,6 +56,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
 	Clock      func() time.Time // default time.Now
+	// StaleAfter is how long an online cabin may go unheard before it is
+	// shown stale; default three wire.PresenceInterval.
+	StaleAfter time.Duration
 }
 
 // API is the HTTP handler.
@@ -73,6 +76,9 @@ var dashboard []byte
 func New(o Options) (*API, error) {
 	if o.Store == nil || o.Logger == nil || o.Gatherer == nil {
 		return nil, errors.New("new HTTP API: Store, Logger and Gatherer are required")
+	}
+	if o.StaleAfter <= 0 {
+		o.StaleAfter = 3 * wire.PresenceInterval
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
@@ -241,7 +247,15 @@ func (a *API) listCabins(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
+	for i := range cs {
+		a.markStale(&cs[i])
+	}
 	writeJSON(w, http.StatusOK, cs)
+}
+
+// markStale sets c.Stale: online, but unheard for longer than StaleAfter.
+func (a *API) markStale(c *store.Cabin) {
+	c.Stale = c.Online && a.o.Clock().Sub(c.LastSeen) > a.o.StaleAfter
 }
 
 func (a *API) getCabin(w http.ResponseWriter, r *http.Request) {
@@ -254,6 +268,7 @@ func (a *API) getCabin(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
+	a.markStale(&c)
 	writeJSON(w, http.StatusOK, c)
 }
 

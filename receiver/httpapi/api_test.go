@@ -624,3 +624,29 @@ func TestEpochsSayWhatWasLost(t *testing.T) {
 		t.Fatalf("bad cabin id: %d, want 400", code)
 	}
 }
+
+// TestStaleCabins: a cabin online by its last word but unheard for longer
+// than a few presence intervals is shown stale (its will may be lost).
+func TestStaleCabins(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	if err := f.st.UpdateStatus(ctx, "s1", "quiet", true, time.Now().Add(-10*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.UpdateStatus(ctx, "s1", "fresh", true, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var cs []store.Cabin
+	if code := f.get(t, "/api/v1/cabins", &cs); code != 200 || len(cs) != 2 {
+		t.Fatalf("GET cabins: %d %+v", code, cs)
+	}
+	for _, c := range cs {
+		if want := c.Cabin == "quiet"; c.Stale != want || !c.Online {
+			t.Errorf("%s: online %v stale %v, want stale %v", c.Cabin, c.Online, c.Stale, want)
+		}
+	}
+	var c store.Cabin
+	if f.get(t, "/api/v1/cabins/s1/quiet", &c); !c.Stale {
+		t.Errorf("GET one cabin: %+v, want stale", c)
+	}
+}

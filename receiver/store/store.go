@@ -100,9 +100,12 @@ type Contiguous struct {
 
 // Cabin is the fleet view of one cabin.
 type Cabin struct {
-	Site      string        `json:"site"`
-	Cabin     string        `json:"cabin"`
-	Online    bool          `json:"online"`
+	Site   string `json:"site"`
+	Cabin  string `json:"cabin"`
+	Online bool   `json:"online"`
+	// Stale is set by the API, not the store: online, yet nothing heard
+	// for longer than a few presence intervals (a will that was lost).
+	Stale     bool          `json:"stale"`
 	LastSeen  time.Time     `json:"last_seen"`
 	Floor     *int          `json:"floor"` // nil until known
 	Mode      string        `json:"mode"`
