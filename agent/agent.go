@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/palier-lifts/palier/atomicfile"
+	"github.com/palier-lifts/palier/buildinfo"
 	"github.com/palier-lifts/palier/hal/gpio"
 	"github.com/palier-lifts/palier/livefeed"
 	"github.com/palier-lifts/palier/mediacache"
@@ -337,6 +338,7 @@ func (a *Agent) appendHealth(ctx context.Context) {
 		OldestPendingAgeS: st.OldestPending.Seconds(),
 		Evictions:         st.Evicted,
 		Quarantined:       st.Quarantined,
+		AgentVersion:      buildinfo.Version(),
 	})
 	if err == nil {
 		a.emit(ctx, []wire.Event{ev})

@@ -100,3 +100,32 @@ func TestAckRangesAboveTheLargestSequence(t *testing.T) {
 		t.Fatal("ranges above the largest sequence accepted")
 	}
 }
+
+// TestImplausibleValuesAreRefused: a value no elevator reports is refused
+// at the edge, naming the field, instead of being stored and drawn.
+func TestImplausibleValuesAreRefused(t *testing.T) {
+	batch := func(typ, data string) []byte {
+		return []byte(`{"v":1,"site":"s","cabin":"c","epoch":"e","events":[{"seq":1,"time":"2026-03-01T08:00:00Z","type":"` + typ + `","data":` + data + `}]}`)
+	}
+	long := strings.Repeat("x", wire.MaxTextLen+1)
+	for _, c := range []struct{ typ, data, field string }{
+		{"arrival", `{"floor":3000000000}`, "events[0].data.floor"},
+		{"trip", `{"from":0,"to":2,"direction":"sideways","duration_ms":900}`, "events[0].data.direction"},
+		{"trip", `{"from":0,"to":2,"direction":"up","duration_ms":-5}`, "events[0].data.duration_ms"},
+		{"door_cycle", `{"floor":1,"open_ms":1000,"reopens":-1}`, "events[0].data.reopens"},
+		{"fault", `{"code":7,"text":"` + long + `","severity":"error","active":true}`, "events[0].data.text"},
+		{"health", `{"uptime_s":1,"poll_error_rate":2,"outbox_depth":0,"oldest_pending_age_s":0}`, "events[0].data.poll_error_rate"},
+		{"levelling_error", `{"floor":1,"error_mm":99999999}`, "events[0].data.error_mm"},
+	} {
+		for name, decode := range map[string]func([]byte) (wire.Batch, error){"strict": wire.DecodeBatch, "forward": wire.DecodeBatchForward} {
+			_, err := decode(batch(c.typ, c.data))
+			var fe *wire.FieldError
+			if !errors.As(err, &fe) || fe.Field != c.field {
+				t.Errorf("%s %s %s: %v, want an error on %s", name, c.typ, c.data, err, c.field)
+			}
+		}
+	}
+	if _, err := wire.DecodeBatch(batch("arrival", `{"floor":-3}`)); err != nil {
+		t.Errorf("a basement floor refused: %v", err)
+	}
+}

@@ -140,6 +140,9 @@ type HealthData struct {
 	OldestPendingAgeS float64 `json:"oldest_pending_age_s"`
 	Evictions         uint64  `json:"evictions,omitempty"`
 	Quarantined       uint64  `json:"quarantined,omitempty"`
+	// AgentVersion is the agent's build (e.g. v1.4.0), so the fleet view
+	// shows which version each cabin runs.
+	AgentVersion string `json:"agent_version,omitempty"`
 }
 
 // OutboxResetData: the outbox file was damaged and set aside; the events it

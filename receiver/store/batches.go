@@ -75,6 +75,8 @@ type CabinUpdate struct {
 	ModeTime    time.Time
 	Counters    *wire.Counters
 	CountersAt  time.Time
+	Version     string // agent version from the newest health event
+	VersionAt   time.Time
 	LastEvent   time.Time
 }
 
@@ -126,6 +128,11 @@ func Summarize(batches []wire.Batch, received time.Time) map[[2]string]*CabinUpd
 				if json.Unmarshal(e.Data, &d) == nil && !e.Time.Before(u.CountersAt) {
 					c := d.Counters
 					u.Counters, u.CountersAt = &c, e.Time
+				}
+			case wire.TypeHealth:
+				var d wire.HealthData
+				if json.Unmarshal(e.Data, &d) == nil && d.AgentVersion != "" && !e.Time.Before(u.VersionAt) {
+					u.Version, u.VersionAt = d.AgentVersion, e.Time
 				}
 			}
 		}

@@ -66,7 +66,7 @@ func scanCabin(row scanner) (Cabin, error) {
 		floor          *int64
 		faults, cnt    string
 	)
-	if err := row.Scan(&c.Site, &c.Cabin, &c.Online, &lastSeen, &floor, &c.Mode, &faults, &c.Alarm, &cnt, &c.Events, &stUS); err != nil {
+	if err := row.Scan(&c.Site, &c.Cabin, &c.Online, &lastSeen, &floor, &c.Mode, &faults, &c.Alarm, &cnt, &c.Events, &stUS, &c.AgentVersion); err != nil {
 		return c, err
 	}
 	c.LastSeen = FromMicros(lastSeen)
@@ -92,8 +92,8 @@ func scanCabin(row scanner) (Cabin, error) {
 
 // QueryCabins runs query, which selects the columns site, cabin, online,
 // last_seen_us, floor (NULL until known), mode, faults, alarm, counters,
-// events and the newest of floor_us, mode_us and state_us, ordered by site
-// then cabin. The list is never nil, so that no cabins encode as [].
+// events, the newest of floor_us, mode_us and state_us, and agent_version,
+// ordered by site then cabin. The list is never nil, so that no cabins encode as [].
 func QueryCabins(ctx context.Context, db Querier, query string, args ...any) ([]Cabin, error) {
 	out := []Cabin{}
 	err := queryEach(ctx, db, query, args, func(rows Rows) error {

@@ -105,15 +105,18 @@ type Cabin struct {
 	Online bool   `json:"online"`
 	// Stale is set by the API, not the store: online, yet nothing heard
 	// for longer than a few presence intervals (a will that was lost).
-	Stale     bool          `json:"stale"`
-	LastSeen  time.Time     `json:"last_seen"`
-	Floor     *int          `json:"floor"` // nil until known
-	Mode      string        `json:"mode"`
-	Faults    []int         `json:"faults"` // as the newest snapshot listed them
-	Alarm     bool          `json:"alarm"`
-	Counters  wire.Counters `json:"counters"`
-	Events    int64         `json:"events"`     // events stored
-	StateTime *time.Time    `json:"state_time"` // time of the newest snapshot or event applied to floor and mode
+	Stale    bool          `json:"stale"`
+	LastSeen time.Time     `json:"last_seen"`
+	Floor    *int          `json:"floor"` // nil until known
+	Mode     string        `json:"mode"`
+	Faults   []int         `json:"faults"` // as the newest snapshot listed them
+	Alarm    bool          `json:"alarm"`
+	Counters wire.Counters `json:"counters"`
+	Events   int64         `json:"events"` // events stored
+	// AgentVersion is the version the cabin's newest health event named
+	// ("" until one did).
+	AgentVersion string     `json:"agent_version"`
+	StateTime    *time.Time `json:"state_time"` // time of the newest snapshot or event applied to floor and mode
 }
 
 // StoredEvent is an event as stored, with where it came from.

@@ -91,6 +91,11 @@ const (
 	updateCountersSQL = `UPDATE cabins AS c SET counters = u.counters, counters_us = u.counters_us
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS u(site, cabin, counters, counters_us)
 		WHERE c.site = u.site AND c.cabin = u.cabin AND c.counters_us <= u.counters_us`
+	// The same, for the cabins whose batches held a health event naming
+	// the agent's version.
+	updateVersionsSQL = `UPDATE cabins AS c SET agent_version = u.version, version_us = u.version_us
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS u(site, cabin, version, version_us)
+		WHERE c.site = u.site AND c.cabin = u.cabin AND c.version_us <= u.version_us`
 	advanceEpochsSQL = `UPDATE epochs SET contiguous = u.contiguous
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS u(site, cabin, epoch, contiguous)
 		WHERE epochs.site = u.site AND epochs.cabin = u.cabin AND epochs.epoch = u.epoch`
@@ -382,6 +387,8 @@ func queueCabins(q *pgx.Batch, updates map[[2]string]*store.CabinUpdate, perCabi
 		floorUS, modeUS      = make([]*int64, n), make([]*int64, n)
 		cs, cc, cnt          []string
 		cntUS                []int64
+		vs, vc, ver          []string
+		verUS                []int64
 	)
 	for i, k := range keys {
 		u := updates[k]
@@ -399,10 +406,16 @@ func queueCabins(q *pgx.Batch, updates map[[2]string]*store.CabinUpdate, perCabi
 		if u.Counters != nil {
 			cs, cc, cnt, cntUS = append(cs, k[0]), append(cc, k[1]), append(cnt, store.CountersJSON(*u.Counters)), append(cntUS, store.Micros(u.CountersAt))
 		}
+		if u.Version != "" {
+			vs, vc, ver, verUS = append(vs, k[0]), append(vc, k[1]), append(ver, u.Version), append(verUS, store.Micros(u.VersionAt))
+		}
 	}
 	q.Queue(upsertCabinsSQL, sites, cabins, rus, events, floors, floorUS, modes, modeUS)
 	if len(cs) > 0 {
 		q.Queue(updateCountersSQL, cs, cc, cnt, cntUS)
+	}
+	if len(vs) > 0 {
+		q.Queue(updateVersionsSQL, vs, vc, ver, verUS)
 	}
 }
 

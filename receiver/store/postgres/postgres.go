@@ -74,6 +74,9 @@ var migrations = []string{
 		received_us BIGINT NOT NULL,
 		PRIMARY KEY (site, cabin, epoch, first_seq, last_seq)
 	);`,
+	// 3: the agent version each cabin's newest health event named.
+	`ALTER TABLE cabins ADD COLUMN agent_version TEXT NOT NULL DEFAULT '',
+		ADD COLUMN version_us BIGINT NOT NULL DEFAULT 0;`,
 }
 
 // migrationLock is the advisory lock key held while migrating.
@@ -192,7 +195,7 @@ func (s *Store) UpdateStatus(ctx context.Context, site, cabin string, online boo
 }
 
 // cabinCols are the columns store.QueryCabins reads.
-const cabinCols = `site, cabin, online, last_seen_us, floor, mode, faults, alarm, counters, events, GREATEST(floor_us, mode_us, state_us)`
+const cabinCols = `site, cabin, online, last_seen_us, floor, mode, faults, alarm, counters, events, GREATEST(floor_us, mode_us, state_us), agent_version`
 
 // byteOrder makes ORDER BY compare ids as bytes, as the interface's list
 // orders ask, whatever the database's collation (en_US and others skip

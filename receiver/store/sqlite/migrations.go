@@ -70,6 +70,9 @@ var migrations = []string{
 		received_us INTEGER NOT NULL,
 		PRIMARY KEY (site, cabin, epoch, first_seq, last_seq)
 	);`,
+	// 3: the agent version each cabin's newest health event named.
+	`ALTER TABLE cabins ADD COLUMN agent_version TEXT NOT NULL DEFAULT '';
+	ALTER TABLE cabins ADD COLUMN version_us INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // migrate applies the migrations the database has not seen, each in its

@@ -176,6 +176,13 @@ func applyUpdate(ctx context.Context, tx *sql.Tx, u *store.CabinUpdate) error {
 			return fmt.Errorf("update cabin %s/%s mode: %w", u.Site, u.Cabin, err)
 		}
 	}
+	if u.Version != "" {
+		t := store.Micros(u.VersionAt)
+		if _, err := tx.ExecContext(ctx, `UPDATE cabins SET agent_version = ?, version_us = ? WHERE site = ? AND cabin = ? AND version_us <= ?`,
+			u.Version, t, u.Site, u.Cabin, t); err != nil {
+			return fmt.Errorf("update cabin %s/%s agent version: %w", u.Site, u.Cabin, err)
+		}
+	}
 	if u.Counters != nil {
 		t := store.Micros(u.CountersAt)
 		if _, err := tx.ExecContext(ctx, `UPDATE cabins SET counters = ?, counters_us = ? WHERE site = ? AND cabin = ? AND counters_us <= ?`,
@@ -351,7 +358,7 @@ func (s *Store) UpdateStatus(ctx context.Context, site, cabin string, online boo
 }
 
 // cabinCols are the columns store.QueryCabins reads.
-const cabinCols = `site, cabin, online, last_seen_us, floor, mode, faults, alarm, counters, events, max(floor_us, mode_us, state_us)`
+const cabinCols = `site, cabin, online, last_seen_us, floor, mode, faults, alarm, counters, events, max(floor_us, mode_us, state_us), agent_version`
 
 // Cabins implements store.Store.
 func (s *Store) Cabins(ctx context.Context) ([]store.Cabin, error) {
