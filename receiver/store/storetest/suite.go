@@ -204,6 +204,17 @@ func testCabinFromEvents(t *testing.T, s store.Store) {
 	if _, err := s.Cabin(context.Background(), "s", "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown cabin: %v, want ErrNotFound", err)
 	}
+	// The agent's version comes from its newest health event.
+	mustInsert(t, s, wire.Batch{V: 1, Site: "s", Cabin: "c", Epoch: "e", Events: []wire.Event{
+		Event(7, wire.TypeHealth, wire.HealthData{AgentVersion: "v1.5.0"}),
+		Event(6, wire.TypeHealth, wire.HealthData{AgentVersion: "v1.4.0"}),
+	}})
+	mustInsert(t, s, wire.Batch{V: 1, Site: "s", Cabin: "c", Epoch: "e", Events: []wire.Event{
+		Event(8, wire.TypeHealth, wire.HealthData{}), // a version-less agent's says nothing
+	}})
+	if c, _ = s.Cabin(context.Background(), "s", "c"); c.AgentVersion != "v1.5.0" {
+		t.Fatalf("agent version %q, want v1.5.0 from the newest health event", c.AgentVersion)
+	}
 }
 
 // testFutureEvents: an event dated far after its arrival (9999-12-31) is
