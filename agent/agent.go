@@ -80,9 +80,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
 	}
 	a.ctrl = ctrl
 	a.ob, err = outbox.Open(ctx, filepath.Join(cfg.StateDir, "outbox.db"), outbox.Options{
-		MaxBytes:    cfg.Outbox.MaxBytes,
-		ResendAfter: cfg.Outbox.ResendAfter,
-		Logger:      logger.With("component", "outbox"),
+		MaxBytes:     cfg.Outbox.MaxBytes,
+		MaxFileBytes: cfg.Outbox.MaxBytes, // the bound is on the file on disk
+		ResendAfter:  cfg.Outbox.ResendAfter,
+		Logger:       logger.With("component", "outbox"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open outbox: %w", err)

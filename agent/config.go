@@ -37,6 +37,9 @@ type Config struct {
 
 // OutboxConfig bounds the durable queue.
 type OutboxConfig struct {
+	// MaxBytes bounds the outbox file on disk (outbox.Options.MaxFileBytes):
+	// telemetry then events are evicted to keep their pages within it;
+	// safety events may take 1 MiB more, and the file system's last MiB.
 	MaxBytes    int64         `yaml:"max_bytes"`
 	ResendAfter time.Duration `yaml:"resend_after"`
 }

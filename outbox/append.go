@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -85,10 +86,71 @@ func (o *Outbox) commitQueued() {
 	}
 }
 
-// commitAppends writes a batch in one transaction and answers every caller.
+// commitAppends writes a batch in one transaction and answers every
+// caller. The file system's last SafetyReserve bytes, and the file's room
+// beyond MaxFileBytes, are for safety entries: when free space is below
+// the reserve, other entries are refused; when a commit fails (the disk or
+// the file bound is full), the batch's safety entries are tried again
+// alone, as a smaller transaction may still fit.
 func (o *Outbox) commitAppends(batch []*appendReq) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if free, ok := freeBytes(filepath.Dir(o.path)); ok && free < uint64(o.opts.SafetyReserve) {
+		var kept []*appendReq
+		for _, req := range batch {
+			if req.class == ClassSafety {
+				kept = append(kept, req)
+				continue
+			}
+			o.st.dropped[req.class]++
+			req.done <- appendRes{err: fmt.Errorf("append %d bytes of %s: %d bytes free on the file system, the last %d are kept for safety events: %w",
+				len(req.payload), req.class, free, o.opts.SafetyReserve, ErrFull)}
+		}
+		batch = kept
+	}
+	if len(batch) == 0 {
+		return
+	}
+	err := o.commitLocked(batch)
+	if err == nil {
+		return
+	}
+	var safety, others []*appendReq
+	for _, req := range batch {
+		if req.class == ClassSafety {
+			safety = append(safety, req)
+		} else {
+			others = append(others, req)
+		}
+	}
+	if len(safety) > 0 && len(others) > 0 {
+		o.failLocked(others, err)
+		if err = o.commitLocked(safety); err == nil {
+			return
+		}
+		batch = safety
+	}
+	o.failLocked(batch, err)
+}
+
+// failLocked answers every request of a batch that could not be stored
+// with err, and counts them as dropped: in memory now and in the file with
+// the next commit that succeeds, so the loss is on record, not only in a
+// log line. o.mu must be held.
+func (o *Outbox) failLocked(batch []*appendReq, err error) {
+	for _, req := range batch {
+		o.st.dropped[req.class]++
+	}
+	err = fmt.Errorf("append: commit %d entries: %w", len(batch), err)
+	for _, req := range batch {
+		req.done <- appendRes{err: err}
+	}
+}
+
+// commitLocked writes a batch in one transaction; on success it answers
+// every caller, on failure it answers none and returns why. o.mu must be
+// held.
+func (o *Outbox) commitLocked(batch []*appendReq) error {
 	now := o.opts.Now().UnixNano()
 	st := o.st // changed copy, installed only if the commit succeeds
 	res := make([]appendRes, len(batch))
@@ -146,17 +208,7 @@ func (o *Outbox) commitAppends(batch []*appendReq) {
 		return nil
 	})
 	if err != nil {
-		// Nothing of the batch is stored (the disk may be full): count them
-		// as dropped, in memory now and in the file with the next commit
-		// that succeeds, so the loss is on record, not only in a log line.
-		for _, req := range batch {
-			o.st.dropped[req.class]++
-		}
-		err = fmt.Errorf("append: commit %d entries: %w", len(batch), err)
-		for _, req := range batch {
-			req.done <- appendRes{err: err}
-		}
-		return
+		return err // nothing of the batch is stored (the disk may be full)
 	}
 	o.hook(HookAppendCommitted)
 	o.st = st
@@ -171,6 +223,7 @@ func (o *Outbox) commitAppends(batch []*appendReq) {
 	for i, req := range batch {
 		req.done <- res[i]
 	}
+	return nil
 }
 
 func (o *Outbox) putCounters(meta *bolt.Bucket, st *state) error {
@@ -199,30 +252,41 @@ func evictable(c Class) []Class {
 	return []Class{ClassTelemetry, ClassEvents}
 }
 
-// makeRoom evicts entries until size more bytes fit under MaxBytes. It reports
-// false, without evicting anything, when a non-safety entry cannot fit; a
-// safety entry is always admitted, even past the bound.
-func (o *Outbox) makeRoom(tx *bolt.Tx, st *state, c Class, size int64) (bool, []uint64, error) {
+// over says by how many bytes st would exceed the bounds with an entry of
+// size more: stored payload against MaxBytes, and with MaxFileBytes set,
+// payload plus overhead against its share of the file. 0 if it fits.
+func (o *Outbox) over(st *state, size int64) int64 {
 	need := st.totalBytes() + size - o.opts.MaxBytes
-	if need <= 0 {
+	if o.opts.MaxFileBytes > 0 {
+		need = max(need, st.costBytes()+size+entryOverhead-o.opts.MaxFileBytes/fileShare)
+	}
+	return max(need, 0)
+}
+
+// makeRoom evicts entries until size more bytes fit under the bounds. It
+// reports false, without evicting anything, when a non-safety entry
+// cannot fit; a safety entry is always admitted, even past the bounds.
+func (o *Outbox) makeRoom(tx *bolt.Tx, st *state, c Class, size int64) (bool, []uint64, error) {
+	need := o.over(st, size)
+	if need == 0 {
 		return true, nil, nil
 	}
-	var avail int64
+	// Would it fit with every evictable entry gone? If not, evict nothing.
+	bare := *st
 	for _, v := range evictable(c) {
-		avail += st.classBytes(v)
+		bare.count[v], bare.bytes[v] = [numStages]int{}, [numStages]int64{}
 	}
-	if avail < need && c != ClassSafety {
+	if o.over(&bare, size) > 0 && c != ClassSafety {
 		return false, nil, nil
 	}
 	var evicted []uint64
 	for _, v := range evictable(c) {
-		for need > 0 && st.count[v][stagePending]+st.count[v][stageSent] > 0 {
-			seq, n, err := evictOldest(tx, v, st)
+		for o.over(st, size) > 0 && st.count[v][stagePending]+st.count[v][stageSent] > 0 {
+			seq, _, err := evictOldest(tx, v, st)
 			if err != nil {
 				return false, nil, err
 			}
 			evicted = append(evicted, seq)
-			need -= n
 		}
 	}
 	return true, evicted, nil

@@ -14,11 +14,13 @@ import (
 
 const envFullDiskChild = "OUTBOX_FULL_DISK_CHILD"
 
-// TestFullDiskAppendsAreCounted fills a real file system (a 1 MiB tmpfs in
-// a mount namespace of a child process, made with util-linux's unshare) until appends fail, and checks
-// that every failed append is counted as dropped, in memory and, once the
-// disk has room again, in the file (issue 14: about 250 events dropped for
-// ENOSPC over 84 s were counted nowhere).
+// TestFullDiskAppendsAreCounted fills a real file system (a 4 MiB tmpfs in
+// a mount namespace of a child process, made with util-linux's unshare)
+// and checks that the last of its space goes to safety events (ordinary
+// events are refused below SafetyReserve), and that every failed append is
+// counted as dropped, in memory and, once the disk has room again, in the
+// file (issue 14: about 250 events dropped for ENOSPC over 84 s were
+// counted nowhere, and nothing kept room for an alarm).
 func TestFullDiskAppendsAreCounted(t *testing.T) {
 	if os.Getenv(envFullDiskChild) != "" {
 		fullDiskChild(t)
@@ -54,42 +56,65 @@ func fullDiskChild(t *testing.T) {
 	// mount point (a chroot), the namespace that made the chroot is
 	// private already.
 	_ = syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, "")
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
-		t.Fatalf("mount a 1 MiB tmpfs: %v", err)
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=4m"); err != nil {
+		t.Fatalf("mount a 4 MiB tmpfs: %v", err)
 	}
 	defer syscall.Unmount(dir, syscall.MNT_DETACH)
 	path := filepath.Join(dir, "outbox.db")
-	o, err := Open(context.Background(), path, Options{MaxBytes: 64 << 20})
+	const reserve = 512 << 10
+	opts := Options{MaxBytes: 64 << 20, SafetyReserve: reserve}
+	o, err := Open(context.Background(), path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	filler := filepath.Join(dir, "filler")
 	payload := bytes.Repeat([]byte("e"), 2000)
-	failed := 0
-	for i := 0; failed < 5 && i < 10000; i++ {
-		if i == 100 { // leave the file some pages, then take the rest of the disk
-			f, err := os.Create(filler)
-			if err != nil {
-				t.Fatal(err)
-			}
-			block := make([]byte, 4096)
-			for {
-				if _, err := f.Write(block); err != nil {
-					break
-				}
-			}
-			f.Close()
-		}
+	for range 100 { // the file takes some pages
 		if _, err := o.Append(context.Background(), ClassEvents, payload); err != nil {
-			if errors.Is(err, ErrFull) || !strings.Contains(err.Error(), "no space left") {
-				t.Fatalf("append %d: %v, want a failed commit for a full disk", i, err)
+			t.Fatal(err)
+		}
+	}
+	// Take the disk down to less than the reserve.
+	filler := filepath.Join(dir, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := make([]byte, 4096)
+	for {
+		if free, _ := freeBytes(dir); free < reserve/2 {
+			break
+		}
+		if _, err := f.Write(block); err != nil {
+			t.Fatalf("filler: %v", err)
+		}
+	}
+	f.Close()
+	// Ordinary events are refused, counted, and leave the room to safety.
+	refused := 0
+	for i := range 20 {
+		_, err := o.Append(context.Background(), ClassEvents, payload)
+		if !errors.Is(err, ErrFull) || !strings.Contains(err.Error(), "kept for safety events") {
+			t.Fatalf("event %d with the disk nearly full: %v, want it refused for the reserve", i, err)
+		}
+		refused++
+	}
+	// Safety events take the reserve until the disk is really full; the
+	// one that fails then is counted too.
+	stored, failed := 0, 0
+	for i := 0; failed == 0 && i < 10000; i++ {
+		if _, err := o.Append(context.Background(), ClassSafety, payload); err != nil {
+			if !strings.Contains(err.Error(), "no space left") {
+				t.Fatalf("safety append %d: %v, want a failed commit for a full disk", i, err)
 			}
 			failed++
+			continue
 		}
+		stored++
 	}
-	if failed == 0 {
-		t.Fatal("the disk never filled")
+	if stored == 0 || failed == 0 {
+		t.Fatalf("%d safety events stored in the reserve, %d failed: want some of each", stored, failed)
 	}
+	failed += refused
 	if got := o.Stats().Dropped; got != uint64(failed) {
 		t.Fatalf("Stats().Dropped = %d after %d failed appends", got, failed)
 	}
@@ -102,13 +127,13 @@ func fullDiskChild(t *testing.T) {
 	if err := o.Close(); err != nil {
 		t.Fatal(err)
 	}
-	o, err = Open(context.Background(), path, Options{MaxBytes: 64 << 20})
+	o, err = Open(context.Background(), path, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer o.Close()
-	if got := o.Stats().DroppedByClass[ClassEvents]; got != uint64(failed) {
-		t.Fatalf("after reopening, %d events counted as dropped, want %d", got, failed)
+	if got := o.Stats().Dropped; got != uint64(failed) {
+		t.Fatalf("after reopening, %d entries counted as dropped, want %d", got, failed)
 	}
 	os.Stdout.WriteString("full-disk child: ok\n")
 }

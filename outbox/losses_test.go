@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -316,5 +318,67 @@ func TestRotateKeepsEverythingUnderANewEpoch(t *testing.T) {
 	o2 := reopen(t, o, path)
 	if o2.Epoch() == old || o2.Stats().Depth() != uint64(len(after)) {
 		t.Fatalf("after reopen: epoch %s, depth %d", o2.Epoch(), o2.Stats().Depth())
+	}
+}
+
+// TestFileStaysWithinMaxFileBytes: the bound is on the file, not only on
+// the payload (issue 14: a 1 MiB bound let the file reach 8 MiB, counted in
+// payload bytes and grown to the next power of two).
+func TestFileStaysWithinMaxFileBytes(t *testing.T) {
+	const bound = 1 << 20
+	for _, size := range []int{100, 2000} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			o, path := openTest(t, Options{MaxFileBytes: bound})
+			p := []byte(strings.Repeat("x", size))
+			var largest int64
+			// Eight appends at a time share a commit: the test is about
+			// pages, not fsyncs.
+			for i := 0; i < 3*bound/size; i += 8 {
+				var wg sync.WaitGroup
+				errs := make(chan error, 8)
+				for j := range 8 {
+					c := ClassTelemetry
+					if (i+j)%3 == 0 {
+						c = ClassEvents
+					}
+					wg.Go(func() {
+						if _, err := o.Append(t.Context(), c, p); err != nil && !errors.Is(err, ErrFull) {
+							errs <- err
+						}
+					})
+				}
+				wg.Wait()
+				close(errs)
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+				if i%40 == 0 { // some go out and come back: the pages churn
+					es := leaseNow(t, o, 30, 0)
+					if err := o.MarkSent(seqsOf(es)); err != nil {
+						t.Fatal(err)
+					}
+					if len(es) > 10 {
+						if _, err := o.Confirm(o.Epoch(), es[10].Seq); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				if i%400 == 0 {
+					fi, err := os.Stat(path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					largest = max(largest, fi.Size())
+				}
+			}
+			st := o.Stats()
+			if st.Evicted == 0 {
+				t.Fatalf("nothing was evicted: the test did not reach the bound (%+v)", st)
+			}
+			if largest > bound {
+				t.Fatalf("the file reached %d bytes, bound %d (payload %d in %d entries)", largest, bound, st.Bytes, st.Depth())
+			}
+			t.Logf("%d-byte entries: file at most %d bytes for a bound of %d; %d entries, %d payload bytes kept", size, largest, bound, st.Depth(), st.Bytes)
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -124,7 +125,7 @@ func recoverSideFiles(path string, log interface{ Warn(string, ...any) }) error 
 // openAndLoad opens the file, checks it and loads its state. A damaged file is
 // reported as *damagedError, with db still open when bbolt could open it.
 func openAndLoad(path string, opts Options) (db *bolt.DB, st state, epoch string, err error) {
-	db, err = boltOpen(path)
+	db, err = boltOpen(path, opts)
 	if err != nil {
 		return nil, state{}, "", err
 	}
@@ -156,7 +157,26 @@ func openAndLoad(path string, opts Options) (db *bolt.DB, st state, epoch string
 	return db, st, epoch, err
 }
 
-func boltOpen(path string) (db *bolt.DB, err error) {
+// boltOptions bound the file at MaxFileBytes + SafetyReserve, when set.
+func boltOptions(opts Options) *bolt.Options {
+	o := &bolt.Options{Timeout: lockTimeout}
+	if opts.MaxFileBytes > 0 {
+		o.MaxSize = int(min(opts.MaxFileBytes+opts.SafetyReserve, math.MaxInt))
+	}
+	return o
+}
+
+// boltReady sets what bolt.Options cannot: the file grows in small steps
+// once past the first, not to the next power of two or by 16 MiB.
+func boltReady(db *bolt.DB, opts Options) *bolt.DB {
+	db.AllocSize = allocStep
+	if opts.MaxFileBytes > 0 {
+		db.AllocSize = int(min(allocStep, max(opts.MaxFileBytes/16, 32<<10)))
+	}
+	return db
+}
+
+func boltOpen(path string, opts Options) (db *bolt.DB, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			db, err = nil, damaged("open bbolt: panic: %v", r)
@@ -168,10 +188,10 @@ func boltOpen(path string) (db *bolt.DB, err error) {
 	// A fault reading the mapped file becomes a panic (recovered above)
 	// instead of killing the agent.
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	db, err = bolt.Open(path, 0o600, boltOptions(opts))
 	switch {
 	case err == nil:
-		return db, nil
+		return boltReady(db, opts), nil
 	case errors.Is(err, berrors.ErrTimeout):
 		return nil, ErrLocked
 	case errors.Is(err, os.ErrPermission):
@@ -474,10 +494,11 @@ func maybeCompact(db *bolt.DB, path string, opts Options, log interface {
 			return nil, err
 		}
 	}
-	ndb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	ndb, err := bolt.Open(path, 0o600, boltOptions(opts))
 	if err != nil {
 		return nil, fmt.Errorf("reopen after compaction: %w", err)
 	}
+	boltReady(ndb, opts)
 	if nfi, err := os.Stat(path); err == nil {
 		log.Info("outbox compacted", "from_bytes", size, "to_bytes", nfi.Size())
 	}

@@ -54,6 +54,19 @@ const (
 type Options struct {
 	// MaxBytes bounds the stored payload bytes (pending and sent); 0 means 64 MiB.
 	MaxBytes int64
+	// MaxFileBytes, if set, bounds the file on disk. Entries other than
+	// safety ones are kept, with a per-entry overhead, within a quarter
+	// of it: the pages of a queue that churns are half empty and more
+	// (measured: a file 3 to 3.7 times the counted bytes, for 100- to
+	// 2,000-byte entries; see TestFileStaysWithinMaxFileBytes), and the
+	// file grows in small steps instead of to the next power of two.
+	// bbolt refuses to grow the file beyond MaxFileBytes + SafetyReserve;
+	// that last room is for safety entries.
+	MaxFileBytes int64
+	// SafetyReserve is the room only safety entries may take: beyond
+	// MaxFileBytes, and of the file system's free space (below it, other
+	// entries are refused and counted as dropped). 0 means 1 MiB.
+	SafetyReserve int64
 	// ResendAfter is how long a sent entry may stay unconfirmed before it becomes
 	// pending again; 0 means 2 minutes.
 	ResendAfter time.Duration
@@ -85,8 +98,25 @@ func (o Options) withDefaults() Options {
 	if o.CompactMinBytes <= 0 {
 		o.CompactMinBytes = 1 << 20
 	}
+	if o.SafetyReserve <= 0 {
+		o.SafetyReserve = 1 << 20
+	}
 	return o
 }
+
+// entryOverhead is what an entry costs on disk beyond its payload, as
+// counted against MaxFileBytes: its record header and key, its page
+// element, its share of the sent index.
+const entryOverhead = recordHeader + 8 + 16 + 16
+
+// fileShare is the part of MaxFileBytes that entries' counted bytes may
+// fill (one in fileShare).
+const fileShare = 4
+
+// allocStep is how much bbolt grows the file by once it is past it,
+// instead of its default 16 MiB or the next power of two; with
+// MaxFileBytes set, at most a sixteenth of it.
+const allocStep = 256 << 10
 
 // Entry is one queued payload as handed out by Lease.
 type Entry struct {
@@ -127,6 +157,16 @@ func (s *state) totalBytes() int64 {
 	var n int64
 	for c := range Class(numClasses) {
 		n += s.classBytes(c)
+	}
+	return n
+}
+
+// costBytes is the payload with every entry's overhead: what is counted
+// against MaxFileBytes.
+func (s *state) costBytes() int64 {
+	n := s.totalBytes()
+	for c := range Class(numClasses) {
+		n += int64(s.count[c][stagePending]+s.count[c][stageSent]) * entryOverhead
 	}
 	return n
 }
