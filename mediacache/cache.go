@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/palier-lifts/palier/atomicfile"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -244,19 +245,13 @@ func (c *Cache) fetch(ctx context.Context, m wire.Media) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("fetch %s: HTTP %s", m.URL, resp.Status)
 	}
-	tmp, err := os.CreateTemp(c.dir, ".download-*")
+	tmp, err := atomicfile.Create(c.dir, ".download-*")
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", m.URL, err)
 	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
+	defer tmp.Abort() // nothing once committed
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(resp.Body, c.o.MaxFileBytes+1))
-	if err == nil {
-		err = tmp.Sync() // on disk before it has its name: a power cut leaves no half file under it
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", m.URL, err)
 	}
@@ -266,7 +261,8 @@ func (c *Cache) fetch(ctx context.Context, m wire.Media) error {
 	if got := hex.EncodeToString(h.Sum(nil)); got != m.SHA256 {
 		return fmt.Errorf("fetch %s: %w (got %s, want %s)", m.URL, ErrHashMismatch, got, m.SHA256)
 	}
-	if err := os.Rename(tmp.Name(), c.path(m.SHA256)); err != nil {
+	// Synced before it has its name: a power cut leaves no half file under it.
+	if err := tmp.Commit(c.path(m.SHA256)); err != nil {
 		return fmt.Errorf("fetch %s: %w", m.URL, err)
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palier-lifts/palier/atomicfile"
 	"github.com/palier-lifts/palier/wire"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -512,14 +513,4 @@ func hookAt(opts Options, point string) {
 }
 
 // syncDir makes renames in path's directory durable.
-func syncDir(path string) error {
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("sync directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory: %w", err)
-	}
-	return nil
-}
+func syncDir(path string) error { return atomicfile.SyncDir(filepath.Dir(path)) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hajimehoshi/ebiten/v2"
 
+	"github.com/palier-lifts/palier/atomicfile"
 	"github.com/palier-lifts/palier/livefeed"
 	"github.com/palier-lifts/palier/ui"
 	"github.com/palier-lifts/palier/ui/screen"
@@ -134,20 +135,16 @@ func (g *shotGame) Layout(int, int) (int, int) { return g.v.Width, g.v.Height }
 
 // writePNG writes atomically so a reader never sees half an image.
 func writePNG(path string, img *image.RGBA) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".screenshot-*.png")
+	tmp, err := atomicfile.Create(filepath.Dir(path), ".screenshot-*.png")
 	if err != nil {
 		return fmt.Errorf("write screenshot: %w", err)
 	}
-	defer os.Remove(tmp.Name())
+	defer tmp.Abort() // nothing once committed
 	if err := png.Encode(tmp, img); err != nil {
-		tmp.Close()
 		return fmt.Errorf("encode screenshot: %w", err)
 	}
-	if err := tmp.Close(); err != nil {
+	if err := tmp.Commit(path); err != nil {
 		return fmt.Errorf("write screenshot: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write screenshot %s: %w", path, err)
 	}
 	return nil
 }

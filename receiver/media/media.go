@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/palier-lifts/palier/atomicfile"
 )
 
 // Errors callers branch on.
@@ -64,16 +66,11 @@ func (s *Store) used() (int64, error) {
 // CheckType) and only then renamed into place, so a reader never sees a
 // partial or refused file under a hash.
 func (s *Store) Put(r io.Reader, max int64, check func(io.ReadSeeker) error) (sum string, size int64, err error) {
-	tmp, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), "upload-*")
+	tmp, err := atomicfile.Create(filepath.Join(s.dir, "tmp"), "upload-*")
 	if err != nil {
 		return "", 0, fmt.Errorf("store media: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+	defer tmp.Abort() // nothing once committed
 	h := sha256.New()
 	size, err = io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, max+1))
 	if err != nil {
@@ -93,8 +90,6 @@ func (s *Store) Put(r io.Reader, max int64, check func(io.ReadSeeker) error) (su
 	sum = hex.EncodeToString(h.Sum(nil))
 	final := s.path(sum)
 	if _, serr := os.Stat(final); serr == nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
 		return sum, size, nil // stored already: the same bytes under the same name
 	}
 	if s.maxTotal > 0 {
@@ -109,16 +104,7 @@ func (s *Store) Put(r io.Reader, max int64, check func(io.ReadSeeker) error) (su
 			return "", 0, err
 		}
 	}
-	if err = tmp.Sync(); err != nil {
-		return "", 0, fmt.Errorf("store media: %w", err)
-	}
-	if err = tmp.Close(); err != nil {
-		return "", 0, fmt.Errorf("store media: %w", err)
-	}
-	if err = os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
-		return "", 0, fmt.Errorf("store media: %w", err)
-	}
-	if err = os.Rename(tmp.Name(), final); err != nil {
+	if err = tmp.Commit(final); err != nil {
 		return "", 0, fmt.Errorf("store media: %w", err)
 	}
 	return sum, size, nil
