@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -25,6 +26,11 @@ type Config struct {
 	// Users, when not empty, are the only ones who may connect: nobody
 	// connects anonymously any more.
 	Users []User
+	// GuardInterval is how often connections are checked against the
+	// users' client ids (User.ClientID); default 2 s.
+	GuardInterval time.Duration
+	// OnTakeover, if set, hears of each connection the guard disconnected.
+	OnTakeover func(Takeover)
 }
 
 // User is one user of the embedded server.
@@ -37,6 +43,9 @@ type User struct {
 	Subscribe []string // subjects it may subscribe to; nil: any
 	// Clients are the connection types allowed (STANDARD, MQTT); nil: any.
 	Clients []string
+	// ClientID, if set, is the MQTT client id this user alone may hold,
+	// and the only one it may use (or one that extends it with "_").
+	ClientID string
 }
 
 // serverUsers turns users into nats-server's form.
@@ -69,6 +78,8 @@ type Server struct {
 	ns     *server.Server
 	opts   *server.Options // the server writes back the ports it bound
 	logger *slog.Logger
+	done   chan struct{} // closed by Shutdown
+	once   sync.Once
 }
 
 // Start starts the server and waits until it accepts connections. It runs
@@ -128,7 +139,11 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("start embedded NATS: not ready within %s (ports %d/%d in use?)", cfg.ReadyTimeout, cfg.Port, cfg.MQTTPort)
 	}
-	s := &Server{ns: ns, opts: opts, logger: logger}
+	s := &Server{ns: ns, opts: opts, logger: logger, done: make(chan struct{})}
+	if cfg.GuardInterval <= 0 {
+		cfg.GuardInterval = 2 * time.Second
+	}
+	go s.guard(cfg.Users, cfg.GuardInterval, cfg.OnTakeover)
 	logger.Info("embedded NATS started", "nats", s.ClientURL(), "mqtt", s.MQTTAddr(), "store", cfg.StoreDir)
 	return s, nil
 }
@@ -144,6 +159,7 @@ func (s *Server) MQTTAddr() string {
 
 // Shutdown stops the server and waits for it; it is safe to call twice.
 func (s *Server) Shutdown() {
+	s.once.Do(func() { close(s.done) })
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()
 }

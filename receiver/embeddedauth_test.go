@@ -59,12 +59,12 @@ func TestEmbeddedNATSWithFleetUsers(t *testing.T) {
 	if _, err := dialMQTT(t, r, "anonymous", "", "", nil); err == nil {
 		t.Fatal("an anonymous MQTT client connected")
 	}
-	if _, err := dialMQTT(t, r, "palier-s1-c1", "s1-c1", "wrong", nil); err == nil {
+	if _, err := dialMQTT(t, r, wire.ClientID("s1", "c1"), "s1-c1", "wrong", nil); err == nil {
 		t.Fatal("a device connected with a wrong password")
 	}
 
 	acks := make(chan wire.Ack, 16)
-	dev, err := dialMQTT(t, r, "palier-s1-c1", "s1-c1", "device-password-c1", func(c mqtt.Client) {
+	dev, err := dialMQTT(t, r, wire.ClientID("s1", "c1"), "s1-c1", "device-password-c1", func(c mqtt.Client) {
 		c.Subscribe("palier/v1/s1/c1/ack", 1, func(_ mqtt.Client, m mqtt.Message) {
 			if a, err := wire.DecodeAck(m.Payload()); err == nil {
 				acks <- a
@@ -86,7 +86,7 @@ func TestEmbeddedNATSWithFleetUsers(t *testing.T) {
 	publish("palier/v1/s1/notices", true, wire.NoticeSet{V: wire.Version, Site: "s1", Version: 99, Notices: []wire.Notice{}})
 	// Its own events: stored and acknowledged end to end.
 	if !dev.IsConnected() {
-		dev, err = dialMQTT(t, r, "palier-s1-c1", "s1-c1", "device-password-c1", nil)
+		dev, err = dialMQTT(t, r, wire.ClientID("s1", "c1"), "s1-c1", "device-password-c1", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +110,7 @@ func TestEmbeddedNATSWithFleetUsers(t *testing.T) {
 	// The retained notices topic holds the receiver's set, never the
 	// device's: a cabin subscribing now gets the receiver's first.
 	notices := make(chan wire.NoticeSet, 4)
-	if _, err := dialMQTT(t, r, "palier-s1-c2", "s1-c2", "device-password-c2", func(c mqtt.Client) {
+	if _, err := dialMQTT(t, r, wire.ClientID("s1", "c2"), "s1-c2", "device-password-c2", func(c mqtt.Client) {
 		c.Subscribe("palier/v1/s1/notices", 1, func(_ mqtt.Client, m mqtt.Message) {
 			if s, err := wire.DecodeNoticeSet(m.Payload()); err == nil {
 				notices <- s
@@ -127,6 +127,63 @@ func TestEmbeddedNATSWithFleetUsers(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the receiver's notice set never reached the cabin")
+	}
+}
+
+// TestClientIDTakeoverIsCut is finding 8 of issue 20: a device logged in
+// with its own password and another cabin's client id took that cabin's
+// session, 20 times in 60 s. nats-server does not bind client ids to users
+// (no auth callout for MQTT); the embedded server's guard now disconnects
+// the impostor, counts it and names the user in the log, and the real
+// cabin comes back.
+func TestClientIDTakeoverIsCut(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.NATS.Embedded.Fleet = writeFleet(t, "device-password-c1")
+	r := start(t, cfg)
+	lost := make(chan struct{}, 4)
+	o := mqtt.NewClientOptions().AddBroker("tcp://" + r.MQTTAddr()).SetClientID(wire.ClientID("s1", "c1")).
+		SetUsername("s1-c1").SetPassword("device-password-c1").SetAutoReconnect(true).
+		SetMaxReconnectInterval(200 * time.Millisecond).SetConnectTimeout(5 * time.Second).
+		SetConnectionLostHandler(func(mqtt.Client, error) { lost <- struct{}{} })
+	real := mqtt.NewClient(o)
+	if tok := real.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("the real cabin could not connect: %v", tok.Error())
+	}
+	defer real.Disconnect(100)
+
+	// Cabin c2's credentials, cabin c1's client id, reconnecting as fast
+	// as the real cabin does: they take the session from each other.
+	io := mqtt.NewClientOptions().AddBroker("tcp://" + r.MQTTAddr()).SetClientID(wire.ClientID("s1", "c1")).
+		SetUsername("s1-c2").SetPassword("device-password-c2").SetAutoReconnect(true).
+		SetMaxReconnectInterval(200 * time.Millisecond).SetConnectTimeout(5 * time.Second)
+	impostor := mqtt.NewClient(io)
+	if tok := impostor.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("the impostor could not connect at all: %v", tok.Error())
+	}
+	select {
+	case <-lost: // the takeover itself: nats-server lets it happen
+	case <-time.After(10 * time.Second):
+		t.Fatal("the impostor did not take the session: the test proves nothing")
+	}
+	eventually(t, "the guard cut the impostor", func() bool {
+		return counter(t, r, "palier_receiver_client_id_takeovers_total") >= 1
+	})
+	impostor.Disconnect(100)
+	eventually(t, "the real cabin back", func() bool { return real.IsConnectionOpen() })
+	// A device under an id that is not its own is cut too.
+	odd, err := dialMQTT(t, r, "something-else", "s1-c2", "device-password-c2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a device under a foreign id disconnected", func() bool { return !odd.IsConnectionOpen() })
+	// Its own id and an extension of it (the doctor's) stay.
+	own, err := dialMQTT(t, r, wire.ClientID("s1", "c2")+"_doctor", "s1-c2", "device-password-c2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // longer than a sweep
+	if !own.IsConnectionOpen() {
+		t.Fatal("the device's own doctor id was cut")
 	}
 }
 

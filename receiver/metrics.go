@@ -26,6 +26,10 @@ type Metrics struct {
 	// LostAccounted counts sequences accounted for as lost, by reason:
 	// reported by agents (evicted, missing) or refused by the store.
 	LostAccounted *prometheus.CounterVec
+	// ClientIDTakeovers counts connections the embedded server's guard
+	// disconnected for holding a cabin's MQTT client id under another
+	// user (a device credential used to knock another cabin off).
+	ClientIDTakeovers prometheus.Counter
 }
 
 // NewMetrics makes the metrics and registers them on reg.
@@ -65,12 +69,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		LostAccounted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "palier_receiver_lost_sequences_total", Help: "Sequences accounted for as lost, by reason: evicted or missing as agents report them (a report delivered twice counts twice), refused by the store.",
 		}, []string{"reason"}),
+		ClientIDTakeovers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "palier_receiver_client_id_takeovers_total", Help: "MQTT connections disconnected by the embedded server for holding a cabin's client id under another user (see the log for who).",
+		}),
 		HTTPConns: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "palier_receiver_http_connections", Help: "HTTP connections open now (at most http.max_connections).",
 		}),
 	}
 	reg.MustRegister(m.Messages, m.EventsStored, m.EventsDup, m.DeadLetters, m.StoreErrors,
-		m.CommitSeconds, m.AcksPublished, m.StateMessages, m.NoticesPublish, m.HTTPConns, m.EventsUnknownType, m.LostAccounted)
+		m.CommitSeconds, m.AcksPublished, m.StateMessages, m.NoticesPublish, m.HTTPConns, m.EventsUnknownType, m.LostAccounted, m.ClientIDTakeovers)
 	return m
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/palier-lifts/palier/receiver/store"
 	"github.com/palier-lifts/palier/receiver/store/postgres"
 	"github.com/palier-lifts/palier/receiver/store/sqlite"
+	"github.com/palier-lifts/palier/wire"
 )
 
 // noticeRepublishInterval is how often stored notice sets are published
@@ -102,6 +103,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 			Host: e.Host, Port: e.Port, MQTTHost: e.MQTTHost, MQTTPort: e.MQTTPort,
 			StoreDir: filepath.Join(cfg.StateDir, "jetstream"), ServerName: "palier-receiver",
 			Users: users,
+			OnTakeover: func(natsembed.Takeover) { metrics.ClientIDTakeovers.Inc() },
 		}, logger)
 		if err != nil {
 			return nil, err
@@ -323,7 +325,8 @@ func embeddedUsers(path string) (users []natsembed.User, self natsembed.User, er
 	}
 	for _, d := range fleet.Devices {
 		users = append(users, natsembed.User{Name: d.UserName(), Password: d.PasswordHash,
-			Publish: d.Publish(), Subscribe: d.Subscribe(), Clients: []string{"MQTT"}})
+			Publish: d.Publish(), Subscribe: d.Subscribe(), Clients: []string{"MQTT"},
+			ClientID: wire.ClientID(d.Site, d.Cabin)})
 	}
 	for _, sv := range fleet.Services {
 		clients := sv.Clients
