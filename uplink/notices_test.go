@@ -3,6 +3,7 @@ package uplink
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"log/slog"
 	"sync"
 	"testing"
@@ -78,4 +79,49 @@ func TestNoticeSetsNewestWinsWithoutBlocking(t *testing.T) {
 	if len(got) >= n {
 		t.Logf("note: no coalescing happened (%d deliveries)", len(got))
 	}
+}
+
+// TestForgedNoticeVersionIsRefused is finding 9 of issue 20: a set with
+// version 2^64-1 pinned the screens until the agent restarted, every later
+// set of the receiver's being "older". A jump the receiver cannot make is
+// refused and counted; the receiver's next set still lands.
+func TestForgedNoticeVersionIsRefused(t *testing.T) {
+	u, err := New(DefaultConfig(), "s", "c", nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan uint64, 8)
+	u.OnNotices = func(set wire.NoticeSet) { got <- set.Version }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go u.deliverNotices(ctx)
+	send := func(v uint64) {
+		b, err := json.Marshal(wire.NoticeSet{V: wire.Version, Site: "s", Version: v, Notices: []wire.Notice{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.handleNotices("palier/v1/s/notices", b)
+	}
+	wait := func(want uint64) {
+		t.Helper()
+		select {
+		case v := <-got:
+			if v != want {
+				t.Fatalf("delivered version %d, want %d", v, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("version %d never delivered", want)
+		}
+	}
+	send(5)
+	wait(5)
+	send(math.MaxUint64)
+	send(5 + MaxNoticeJump + 1)
+	if n := u.Stats().BadNotices; n != 2 {
+		t.Fatalf("%d sets refused, want the 2 forged ones", n)
+	}
+	send(6)
+	wait(6)
+	send(6 + MaxNoticeJump) // years of changes missed: still taken
+	wait(6 + MaxNoticeJump)
 }

@@ -610,6 +610,13 @@ func (u *Uplink) handleNotices(_ string, payload []byte) {
 		if set.Version <= cur && cur != 0 {
 			return // an older or repeated set never replaces a newer one
 		}
+		if cur != 0 && set.Version-cur > MaxNoticeJump {
+			// The receiver adds one per change: such a jump is forged, and
+			// taken it would pin the screens (nothing newer would do).
+			u.stats.badNotices.Add(1)
+			u.logger.Warn("ignoring a notice set whose version jumps beyond what the receiver makes", "version", set.Version, "current", cur, "max_jump", MaxNoticeJump)
+			return
+		}
 		if u.noticeVer.CompareAndSwap(cur, set.Version) {
 			break
 		}
@@ -624,6 +631,11 @@ func (u *Uplink) handleNotices(_ string, payload []byte) {
 	default: // a signal is pending already
 	}
 }
+
+// MaxNoticeJump bounds how far a notice set's version may pass the last
+// one taken: the receiver adds one per change of a site's notices, so a
+// hundred thousand is years of changes missed, and 2^64-1 is a forgery.
+const MaxNoticeJump = 100_000
 
 // deliverNotices hands the newest accepted set to OnNotices until ctx ends.
 // Versions only grow through noticeVer, so each set it takes is newer than
