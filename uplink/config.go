@@ -104,8 +104,11 @@ func (c *Config) Validate() error {
 			bad(f.field, "%v", err)
 		}
 	}
-	if c.KeepAlive < time.Second {
-		bad("keep_alive", "%s is too short (at least 1s)", c.KeepAlive)
+	// nats-server closes an MQTT client silent for 1.5 keep-alives,
+	// truncated to whole seconds: 1s becomes 1s, and a client that pings
+	// after a second of silence is dropped every second.
+	if c.KeepAlive < 2*time.Second {
+		bad("keep_alive", "%s is too short (at least 2s: nats-server drops a client after 1.5 keep-alives rounded down to whole seconds)", c.KeepAlive)
 	}
 	if c.BackoffMin <= 0 || c.BackoffMax < c.BackoffMin {
 		bad("backoff_min", "%s to %s is not a range (want 0 < backoff_min <= backoff_max)", c.BackoffMin, c.BackoffMax)
