@@ -35,6 +35,11 @@ func (a *Agent) metrics() []metric {
 		{"outbox_depth", "Events in the outbox, pending or sent and unconfirmed.", "gauge", func() float64 { return float64(a.ob.Stats().Depth()) }},
 		{"outbox_acks_beyond_sent_total", "Acknowledgements that claimed events never sent (forged, or a restored outbox file); those events were kept.", "counter", func() float64 { return float64(a.ob.Stats().AcksBeyondSent) }},
 		{"outbox_oldest_pending_seconds", "Age of the oldest pending event.", "gauge", func() float64 { return a.ob.Stats().OldestPending.Seconds() }},
+		{"outbox_file_bytes", "Size of the outbox file (outbox.max_bytes bounds it).", "gauge", func() float64 { return float64(a.ob.Stats().FileBytes) }},
+		{"outbox_evicted_total", "Events evicted from a full outbox (reported to the receiver as lost).", "counter", func() float64 { return float64(a.ob.Stats().Evicted) }},
+		{"outbox_dropped_total", "Events refused by a full outbox or a full disk.", "counter", func() float64 { return float64(a.ob.Stats().Dropped) }},
+		{"outbox_unreported_lost", "Lost sequences not yet in a report to the receiver.", "gauge", func() float64 { return float64(a.ob.Stats().UnreportedLost) }},
+		{"outbox_epoch_rotations_total", "New outbox epochs started since start because the file was rolled back.", "counter", func() float64 { return float64(a.up.Stats().Rotations) }},
 		{"uptime_seconds", "Seconds since the agent started.", "gauge", func() float64 { return time.Since(a.start).Seconds() }},
 	}
 }
