@@ -102,7 +102,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 		r.embedded, err = natsembed.Start(natsembed.Config{
 			Host: e.Host, Port: e.Port, MQTTHost: e.MQTTHost, MQTTPort: e.MQTTPort,
 			StoreDir: filepath.Join(cfg.StateDir, "jetstream"), ServerName: "palier-receiver",
-			Users: users,
+			Users:      users,
 			OnTakeover: func(natsembed.Takeover) { metrics.ClientIDTakeovers.Inc() },
 		}, logger)
 		if err != nil {

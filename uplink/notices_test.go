@@ -3,8 +3,8 @@ package uplink
 import (
 	"context"
 	"encoding/json"
-	"math"
 	"log/slog"
+	"math"
 	"sync"
 	"testing"
 	"time"
