@@ -65,7 +65,10 @@ func (s *Server) sweep(owner, own map[string]string) []Takeover {
 	}
 	var out []Takeover
 	for _, c := range cz.Conns {
-		if c.MQTTClient == "" {
+		// No user yet: the connection is still in its CONNECT (the next
+		// sweep sees it authenticated); with users configured, nobody
+		// stays connected without one.
+		if c.MQTTClient == "" || c.AuthorizedUser == "" {
 			continue
 		}
 		user := c.AuthorizedUser
