@@ -82,6 +82,14 @@ type StreamConfig struct {
 	StateDurable string `yaml:"state_durable"`
 	// FetchBatch is the most messages stored in one transaction.
 	FetchBatch int `yaml:"fetch_batch"`
+	// FetchMaxBytes bounds what a receiver holds of messages fetched and
+	// not yet stored: prefetched, and gathered into one transaction (half
+	// each). Messages may be 1 MiB: counted in messages, junk traffic
+	// made a receiver hold hundreds of them.
+	FetchMaxBytes int `yaml:"fetch_max_bytes"`
+	// DeadLetterPerCabin bounds the dead letters kept per cabin, so that
+	// one device's junk rotates out only its own evidence.
+	DeadLetterPerCabin int64 `yaml:"dead_letter_per_cabin"`
 	// AckWait is how long JetStream waits for an ack before redelivering.
 	AckWait time.Duration `yaml:"ack_wait"`
 }
@@ -156,17 +164,19 @@ func DefaultConfig() Config {
 			Host: "127.0.0.1", Port: 4222, MQTTHost: "127.0.0.1", MQTTPort: 1883,
 		}},
 		Stream: StreamConfig{
-			Name:             "PALIER_EVENTS",
-			MaxAge:           30 * 24 * time.Hour,
-			MaxBytes:         8 << 30,
-			Replicas:         1,
-			DeadLetter:       "PALIER_DEADLETTER",
-			DeadLetterMaxAge: 90 * 24 * time.Hour,
-			Durable:          "palier-receiver",
-			State:            "PALIER_STATE",
-			StateDurable:     "palier-receiver-state",
-			FetchBatch:       256,
-			AckWait:          30 * time.Second,
+			Name:               "PALIER_EVENTS",
+			MaxAge:             30 * 24 * time.Hour,
+			MaxBytes:           8 << 30,
+			Replicas:           1,
+			DeadLetter:         "PALIER_DEADLETTER",
+			DeadLetterMaxAge:   90 * 24 * time.Hour,
+			Durable:            "palier-receiver",
+			State:              "PALIER_STATE",
+			StateDurable:       "palier-receiver-state",
+			FetchBatch:         256,
+			FetchMaxBytes:      16 << 20,
+			DeadLetterPerCabin: 1000,
+			AckWait:            30 * time.Second,
 		},
 		Store: StoreConfig{Driver: "sqlite", Synchronous: "full"},
 		Acks:  AcksConfig{ResendInterval: 30 * time.Second, ResendWindow: 15 * time.Minute},
@@ -267,6 +277,12 @@ func (c *Config) Validate() error {
 	checkStreamName(bad, "stream.state_durable", s.StateDurable)
 	if s.State != "" && (s.State == s.Name || s.State == s.DeadLetter) {
 		bad("stream.state", "%q is the name of another stream (want its own)", s.State)
+	}
+	if s.FetchMaxBytes < 2<<20 || s.FetchMaxBytes > 256<<20 {
+		bad("stream.fetch_max_bytes", "%d out of range (2 MiB to 256 MiB: at least two messages of the 1 MiB limit)", s.FetchMaxBytes)
+	}
+	if s.DeadLetterPerCabin < 10 {
+		bad("stream.dead_letter_per_cabin", "%d (want at least 10)", s.DeadLetterPerCabin)
 	}
 	if s.MaxAge < time.Hour {
 		bad("stream.max_age", "%s (want at least 1h, e.g. 720h: how long JetStream keeps events a receiver has not read)", s.MaxAge)

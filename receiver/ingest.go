@@ -90,6 +90,12 @@ func NewIngester(nc *nats.Conn, st store.Store, opts IngestOptions, acks *Acker,
 	if s.FetchBatch == 0 {
 		s.FetchBatch = def.FetchBatch
 	}
+	if s.FetchMaxBytes == 0 {
+		s.FetchMaxBytes = def.FetchMaxBytes
+	}
+	if s.DeadLetterPerCabin == 0 {
+		s.DeadLetterPerCabin = def.DeadLetterPerCabin
+	}
 	if s.AckWait == 0 {
 		s.AckWait = def.AckWait
 	}
@@ -137,7 +143,10 @@ func (in *Ingester) Setup(ctx context.Context) error {
 		Discard:     jetstream.DiscardOld,
 		MaxAge:      s.DeadLetterMaxAge,
 		MaxBytes:    s.MaxBytes / 8,
-		Replicas:    s.Replicas,
+		// Per cabin (palier.deadletter.{site}.{cabin}): one device's junk
+		// rotates out its own evidence, never the others'.
+		MaxMsgsPerSubject: s.DeadLetterPerCabin,
+		Replicas:          s.Replicas,
 	}); err != nil {
 		return fmt.Errorf("create stream %s: %w", s.DeadLetter, err)
 	}
@@ -168,7 +177,9 @@ func (in *Ingester) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open consumer %s: %w", in.opts.Stream.Durable, err)
 	}
-	iter, err := cons.Messages(jetstream.PullMaxMessages(2 * in.opts.Stream.FetchBatch))
+	// Prefetch by bytes, not messages: 512 messages of up to 1 MiB each
+	// were half a gigabyte held for junk.
+	iter, err := cons.Messages(jetstream.PullMaxBytes(in.opts.Stream.FetchMaxBytes / 2))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", in.opts.Stream.Name, err)
 	}
@@ -190,12 +201,14 @@ func (in *Ingester) Run(ctx context.Context) error {
 			continue
 		}
 		msgs = append(msgs, m)
-		for len(msgs) < in.opts.Stream.FetchBatch {
+		size := len(m.Data())
+		for len(msgs) < in.opts.Stream.FetchBatch && size < in.opts.Stream.FetchMaxBytes/2 {
 			m, err := iter.Next(jetstream.NextMaxWait(in.opts.CollectWait))
 			if err != nil {
 				break
 			}
 			msgs = append(msgs, m)
+			size += len(m.Data())
 		}
 		in.handle(ctx, msgs)
 	}

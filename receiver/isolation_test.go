@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/palier-lifts/palier/natsembed"
@@ -121,5 +122,103 @@ func TestRefusedBatchHoldsBackNoOther(t *testing.T) {
 	}
 	if e := eps[0]; e.Contiguous != n || e.Lost != n || len(e.Losses) != 1 || e.Losses[0].Reason != wire.LostRefused {
 		t.Fatalf("hostile epoch %+v, want all %d accounted for as refused", e, n)
+	}
+}
+
+// TestJunkIsHeldByTheByteNotByTheMessage is the memory finding of issue
+// 20: junk traffic grew a receiver to 1.28 GB, since it prefetched 512
+// messages of up to 1 MiB each. What it holds fetched and not yet settled
+// is now bounded in bytes (stream.fetch_max_bytes); this counts the
+// messages delivered to it and not yet acknowledged, at any time, while it
+// dead-letters 120 junk messages of 900 kB.
+func TestJunkIsHeldByTheByteNotByTheMessage(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logger := testLogger(t)
+	srv, err := natsembed.Start(natsembed.Config{Port: -1, MQTTPort: -1, StoreDir: t.TempDir()}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc := connect(t, srv.ClientURL())
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "r.db"), sqlite.Options{Synchronous: "normal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	m := NewMetrics(prometheus.NewRegistry())
+	opts := IngestOptions{Stream: DefaultConfig().Stream}
+	in, err := NewIngester(nc, st, opts, NewAcker(nc, st, m, logger), m, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	js := jsOf(t, nc)
+	const n, size = 120, 900 << 10
+	junk := []byte(strings.Repeat("j", size))
+	for range n {
+		if _, err := js.Publish(ctx, "palier.v1.s1.junk.events", junk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cons, err := js.Consumer(ctx, opts.Stream.Name, opts.Stream.Durable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go in.Run(ctx)
+	most := 0
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		info, err := cons.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		most = max(most, info.NumAckPending)
+		if info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Consumer >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("junk not settled: %+v", info)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Half the bound prefetched, half gathered for one transaction.
+	if limit := opts.Stream.FetchMaxBytes/size + 2; most > limit {
+		t.Fatalf("up to %d messages of %d kB held at once, want at most %d (%d MiB)", most, size>>10, limit, opts.Stream.FetchMaxBytes>>20)
+	}
+	t.Logf("at most %d junk messages of %d kB held at once", most, size>>10)
+}
+
+// TestOneDevicesJunkKeepsOthersEvidence: the dead-letter stream kept the
+// newest messages whoever sent them, so one device's junk rotated out the
+// evidence of every other's (issue 20). It is bounded per cabin now.
+func TestOneDevicesJunkKeepsOthersEvidence(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Stream.DeadLetterPerCabin = 10
+	r := start(t, cfg)
+	nc := connect(t, r.NATSURL())
+	js := jsOf(t, nc)
+	ctx := context.Background()
+	if _, err := js.Publish(ctx, "palier.v1.s1.victim.events", []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	for range 40 {
+		if _, err := js.Publish(ctx, "palier.v1.s1.hostile.events", []byte("junk")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "41 dead letters", func() bool { return counter(t, r, "palier_receiver_dead_letters_total") == 41 })
+	dl, err := js.Stream(ctx, "PALIER_DEADLETTER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := dl.Info(ctx, jetstream.WithSubjectFilter("palier.deadletter.>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, h := info.State.Subjects["palier.deadletter.s1.victim"], info.State.Subjects["palier.deadletter.s1.hostile"]; v != 1 || h != 10 {
+		t.Fatalf("dead letters kept: victim %d, hostile %d; want 1 and 10", v, h)
 	}
 }
