@@ -55,3 +55,38 @@ func TestDeadLetterOfAMessageAtThePayloadLimit(t *testing.T) {
 		t.Fatalf("dead letter of %d bytes, reason %q: want a prefix of the original and its reason", len(m.Data), m.Header.Get(HeaderReason))
 	}
 }
+
+// TestConflictingEventIsKeptAsEvidence: an event under a stored key with
+// other content was dropped with only a counter (issue 20, 11). The
+// stored one still wins; the other is counted and kept in the dead-letter
+// stream with the reason.
+func TestConflictingEventIsKeptAsEvidence(t *testing.T) {
+	r := start(t, testConfig(t))
+	nc := connect(t, r.NATSURL())
+	js := jsOf(t, nc)
+	ctx := context.Background()
+	first, _ := json.Marshal(storetest.Batch("s1", "c1", "e1", 1, 2))
+	other := storetest.Batch("s1", "c1", "e1", 2)
+	other.Events[0].Data = []byte(`{"floor":7}`)
+	second, _ := json.Marshal(other)
+	for _, b := range [][]byte{first, first, second} { // a resend, then a conflict
+		if _, err := js.Publish(ctx, "palier.v1.s1.c1.events", b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the conflict counted", func() bool { return counter(t, r, "palier_receiver_events_conflicting_total") == 1 })
+	dl, err := js.Stream(ctx, "PALIER_DEADLETTER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := dl.GetLastMsgForSubject(ctx, "palier.deadletter.s1.c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(m.Header.Get(HeaderReason), "seq 2 is stored with other content") || !strings.Contains(string(m.Data), `"floor":7`) {
+		t.Fatalf("dead letter %q, reason %q", m.Data, m.Header.Get(HeaderReason))
+	}
+	if counter(t, r, "palier_receiver_dead_letters_total") != 0 {
+		t.Fatal("the conflict was counted as a dead-lettered batch")
+	}
+}

@@ -3,6 +3,7 @@ package receiver
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -304,6 +305,7 @@ func (in *Ingester) store(ctx context.Context, good []jetstream.Msg, batches []w
 	in.metrics.CommitSeconds.Observe(time.Since(start).Seconds())
 	in.metrics.EventsStored.Add(float64(res.Inserted))
 	in.metrics.EventsDup.Add(float64(res.Duplicates))
+	in.recordConflicts(ctx, res.Conflicts)
 	in.metrics.Messages.WithLabelValues("stored").Add(float64(len(good)))
 	// Committed: now JetStream may forget them. A lost ack only means a
 	// redelivery, which the store's key drops.
@@ -338,6 +340,28 @@ func lostReasonLabel(r string) string {
 		return r
 	}
 	return "other"
+}
+
+// recordConflicts keeps, in the dead-letter stream, a copy of each event
+// received under a stored key with other content: the stored one wins, and
+// the other is evidence (an outbox rolled back, a bug, a forgery).
+func (in *Ingester) recordConflicts(ctx context.Context, cs []store.Conflict) {
+	for _, c := range cs {
+		in.metrics.EventsConflicting.Inc()
+		b, err := json.Marshal(wire.Batch{V: wire.Version, Site: c.Key.Site, Cabin: c.Key.Cabin, Epoch: c.Key.Epoch, Events: []wire.Event{c.Event}})
+		if err != nil {
+			continue
+		}
+		reason := fmt.Sprintf("conflict: %s/%s epoch %s seq %d is stored with other content; this copy was not stored", c.Key.Site, c.Key.Cabin, c.Key.Epoch, c.Event.Seq)
+		in.log.Warn("event received again with other content; kept the stored one", "site", c.Key.Site, "cabin", c.Key.Cabin, "epoch", c.Key.Epoch, "seq", c.Event.Seq, "type", c.Event.Type)
+		dl := nats.NewMsg(DeadLetterPrefix + c.Key.Site + "." + c.Key.Cabin)
+		dl.Data = b
+		dl.Header.Set(HeaderReason, reason)
+		dl.Header.Set(HeaderSubject, wire.EventsSubjectOf(c.Key.Site, c.Key.Cabin))
+		if _, err := in.js.PublishMsg(ctx, dl); err != nil {
+			in.log.Warn("keep a conflicting event in the dead-letter stream", "err", err)
+		}
+	}
 }
 
 // accountRefused records the sequences of a batch the store refused as

@@ -30,6 +30,9 @@ type Metrics struct {
 	// disconnected for holding a cabin's MQTT client id under another
 	// user (a device credential used to knock another cabin off).
 	ClientIDTakeovers prometheus.Counter
+	// EventsConflicting counts events received under the key of a stored
+	// event with other content (a copy goes to the dead-letter stream).
+	EventsConflicting prometheus.Counter
 }
 
 // NewMetrics makes the metrics and registers them on reg.
@@ -72,12 +75,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ClientIDTakeovers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "palier_receiver_client_id_takeovers_total", Help: "MQTT connections disconnected by the embedded server for holding a cabin's client id under another user (see the log for who).",
 		}),
+		EventsConflicting: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "palier_receiver_events_conflicting_total", Help: "Events received under the key of a stored event with other content: the stored one kept, a copy of the other in the dead-letter stream.",
+		}),
 		HTTPConns: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "palier_receiver_http_connections", Help: "HTTP connections open now (at most http.max_connections).",
 		}),
 	}
 	reg.MustRegister(m.Messages, m.EventsStored, m.EventsDup, m.DeadLetters, m.StoreErrors,
-		m.CommitSeconds, m.AcksPublished, m.StateMessages, m.NoticesPublish, m.HTTPConns, m.EventsUnknownType, m.LostAccounted, m.ClientIDTakeovers)
+		m.CommitSeconds, m.AcksPublished, m.StateMessages, m.NoticesPublish, m.HTTPConns, m.EventsUnknownType, m.LostAccounted, m.ClientIDTakeovers, m.EventsConflicting)
 	return m
 }
 

@@ -50,6 +50,9 @@ func TopicsFor(site, cabin string) Topics {
 // EventsSubject is the NATS subject filter that captures every cabin's events.
 const EventsSubject = "palier.v1.*.*.events"
 
+// EventsSubjectOf is the NATS subject of a cabin's events topic.
+func EventsSubjectOf(site, cabin string) string { return "palier.v1." + site + "." + cabin + ".events" }
+
 // AckSubject is the NATS subject of a cabin's ack topic.
 func AckSubject(site, cabin string) string { return "palier.v1." + site + "." + cabin + ".ack" }
 

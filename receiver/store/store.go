@@ -84,7 +84,25 @@ type Store interface {
 type InsertResult struct {
 	Inserted   int          // events newly stored
 	Duplicates int          // events already stored, dropped
+	// Conflicts are the duplicates whose content (time, type or data)
+	// differs from what is stored under their key: not a resend, but two
+	// events under one sequence (an outbox file rolled back, a bug, a
+	// forgery). The stored one is kept; these are for the record.
+	Conflicts []Conflict
 	Contiguous []Contiguous // one per (site, cabin, epoch) in the batches, ordered by site, cabin then epoch
+}
+
+// Conflict is an event received under the key of a stored one with other
+// content.
+type Conflict struct {
+	Key   EpochKey
+	Event wire.Event // as received
+}
+
+// SameContent says whether a stored event (time in Micros, type, data as
+// stored) is e: a resend stores nothing new, anything else is a conflict.
+func SameContent(e *wire.Event, timeUS int64, typ, data string) bool {
+	return Micros(e.Time) == timeUS && e.Type == typ && string(e.Data) == data
 }
 
 // Contiguous is the highest sequence n of an epoch such that 1..n are all stored

@@ -207,6 +207,7 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 			acont                               []int64
 			lost                                lostRows
 			late                                eventRows
+			dups                                eventRows // already stored: compared for conflicts
 		)
 		perCabin := map[[2]string]int64{}
 		res.Contiguous = make([]store.Contiguous, len(work))
@@ -221,11 +222,14 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 				}
 				last = seq
 				if seq == 0 && zeros[w.key] {
+					dups.add(w.key, e)
 					continue
 				}
 				if seq != 0 && seq <= w.current {
 					if slices.ContainsFunc(w.lost, func(r wire.Range) bool { return r.Contains(uint64(seq)) }) {
 						late.add(w.key, e)
+					} else {
+						dups.add(w.key, e)
 					}
 					continue
 				}
@@ -233,6 +237,7 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 					si++
 				}
 				if si < len(w.stored) && w.stored[si] == seq {
+					dups.add(w.key, e)
 					continue
 				}
 				fresh = append(fresh, seq)
@@ -255,6 +260,13 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 			}
 		}
 
+		if len(dups.seqs) > 0 {
+			conflicts, err := findConflicts(ctx, tx, &dups)
+			if err != nil {
+				return err
+			}
+			res.Conflicts = conflicts
+		}
 		write := &pgx.Batch{}
 		if len(late.seqs) > 0 {
 			write.Queue(insertLateSQL, late.sites, late.cabins, late.epochs, late.seqs, late.times, late.types, late.datas, rus).Query(func(rows pgx.Rows) error {
@@ -342,13 +354,60 @@ func contiguousAfter(current int64, stored, fresh []int64, ranges []wire.Range) 
 	return int64(adv.Contiguous())
 }
 
+// storedContentSQL reads the stored events under the keys of events
+// received again.
+const storedContentSQL = `SELECT e.site, e.cabin, e.epoch, e.seq, e.time_us, e.type, e.data
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS d(site, cabin, epoch, seq)
+	JOIN events e ON e.site = d.site AND e.cabin = d.cabin AND e.epoch = d.epoch AND e.seq = d.seq`
+
+// findConflicts compares events received again with what is stored under
+// their keys: a resend stores nothing new, anything else is a conflict.
+func findConflicts(ctx context.Context, tx pgx.Tx, dups *eventRows) ([]store.Conflict, error) {
+	type key struct {
+		k   store.EpochKey
+		seq int64
+	}
+	type content struct {
+		tus       int64
+		typ, data string
+	}
+	stored := map[key]content{}
+	rows, err := tx.Query(ctx, storedContentSQL, dups.sites, dups.cabins, dups.epochs, dups.seqs)
+	if err != nil {
+		return nil, fmt.Errorf("read stored duplicates: %w", err)
+	}
+	for rows.Next() {
+		var k key
+		var c content
+		if err := rows.Scan(&k.k.Site, &k.k.Cabin, &k.k.Epoch, &k.seq, &c.tus, &c.typ, &c.data); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		stored[k] = c
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read stored duplicates: %w", err)
+	}
+	var out []store.Conflict
+	for i, e := range dups.events {
+		k := key{store.EpochKey{Site: dups.sites[i], Cabin: dups.cabins[i], Epoch: dups.epochs[i]}, dups.seqs[i]}
+		if c, ok := stored[k]; ok && !store.SameContent(e, c.tus, c.typ, c.data) {
+			out = append(out, store.Conflict{Key: k.k, Event: *e})
+		}
+	}
+	return out, nil
+}
+
 // eventRows are events as column arrays.
 type eventRows struct {
 	sites, cabins, epochs, types, datas []string
 	seqs, times                         []int64
+	events                              []*wire.Event
 }
 
 func (r *eventRows) add(k store.EpochKey, e *wire.Event) {
+	r.events = append(r.events, e)
 	r.sites, r.cabins, r.epochs = append(r.sites, k.Site), append(r.cabins, k.Cabin), append(r.epochs, k.Epoch)
 	r.seqs, r.times = append(r.seqs, int64(e.Seq)), append(r.times, store.Micros(e.Time))
 	r.types, r.datas = append(r.types, e.Type), append(r.datas, string(e.Data))

@@ -124,8 +124,17 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 			if n == 1 {
 				res.Inserted++
 				perCabin[ck]++
-			} else {
-				res.Duplicates++
+				continue
+			}
+			res.Duplicates++
+			var tus int64
+			var typ, data string
+			if err := tx.QueryRowContext(ctx, `SELECT time_us, type, data FROM events WHERE site = ? AND cabin = ? AND epoch = ? AND seq = ?`,
+				k.Site, k.Cabin, k.Epoch, int64(e.Seq)).Scan(&tus, &typ, &data); err != nil {
+				return res, fmt.Errorf("read stored event %s/%s %s#%d: %w", k.Site, k.Cabin, k.Epoch, e.Seq, err)
+			}
+			if !store.SameContent(e, tus, typ, data) {
+				res.Conflicts = append(res.Conflicts, store.Conflict{Key: k, Event: *e})
 			}
 		}
 	}

@@ -119,3 +119,29 @@ func testStoredAbove(t *testing.T, s store.Store) {
 		t.Fatalf("StoredAbove of an unknown epoch = %v", got)
 	}
 }
+
+// testConflicts: an event received again with other content under a
+// stored key is a conflict, kept for the record; a resend is not.
+func testConflicts(t *testing.T, s store.Store) {
+	mustInsert(t, s, Batch("s1", "c1", "e1", 1, 2, 3))
+	again := Batch("s1", "c1", "e1", 1, 2, 3)
+	again.Events[1].Data = []byte(`{"floor":9}`)                 // seq 2: other data
+	again.Events[2].Time = again.Events[2].Time.Add(time.Second) // seq 3: other time
+	res := mustInsert(t, s, again)
+	if res.Inserted != 0 || res.Duplicates != 3 || len(res.Conflicts) != 2 {
+		t.Fatalf("InsertBatches = %+v, want 3 duplicates of which 2 conflicts", res)
+	}
+	for i, c := range res.Conflicts {
+		if c.Key != (store.EpochKey{Site: "s1", Cabin: "c1", Epoch: "e1"}) || c.Event.Seq != uint64(i+2) {
+			t.Fatalf("conflict %d: %+v", i, c)
+		}
+	}
+	// The stored event is kept.
+	p, err := s.Events(context.Background(), store.EventQuery{Site: "s1", Cabin: "c1"})
+	if err != nil || len(p.Events) != 3 || string(p.Events[1].Data) != `{"floor":2}` {
+		t.Fatalf("events after the conflict: %+v, %v", p.Events, err)
+	}
+	if res := mustInsert(t, s, Batch("s1", "c1", "e1", 1)); len(res.Conflicts) != 0 {
+		t.Fatalf("a plain resend reported conflicts: %+v", res.Conflicts)
+	}
+}

@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"LostLaterFillsGap", testLostLaterFillsGap},
 		{"AccountLost", testAccountLost},
 		{"StoredAbove", testStoredAbove},
+		{"Conflicts", testConflicts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
