@@ -82,13 +82,13 @@ type Store interface {
 
 // InsertResult says what InsertBatches did.
 type InsertResult struct {
-	Inserted   int          // events newly stored
-	Duplicates int          // events already stored, dropped
+	Inserted   int // events newly stored
+	Duplicates int // events already stored, dropped
 	// Conflicts are the duplicates whose content (time, type or data)
 	// differs from what is stored under their key: not a resend, but two
 	// events under one sequence (an outbox file rolled back, a bug, a
 	// forgery). The stored one is kept; these are for the record.
-	Conflicts []Conflict
+	Conflicts  []Conflict
 	Contiguous []Contiguous // one per (site, cabin, epoch) in the batches, ordered by site, cabin then epoch
 }
 
