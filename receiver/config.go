@@ -129,6 +129,9 @@ type HTTPConfig struct {
 	// MaxMediaBytes bounds all uploaded media together, so uploads cannot
 	// fill the receiver's disk; default 1 GiB.
 	MaxMediaBytes int64 `yaml:"max_media_bytes"`
+	// MaxSiteMediaBytes bounds one site's uploads together
+	// (POST /api/v1/sites/{site}/media); default 256 MiB.
+	MaxSiteMediaBytes int64 `yaml:"max_site_media_bytes"`
 	// MaxConnections bounds the connections served at once; more wait in
 	// the kernel's backlog. A flood of slow clients then costs a bounded
 	// number of descriptors, and the MQTT listener in the same process
@@ -180,7 +183,7 @@ func DefaultConfig() Config {
 		},
 		Store: StoreConfig{Driver: "sqlite", Synchronous: "full"},
 		Acks:  AcksConfig{ResendInterval: 30 * time.Second, ResendWindow: 15 * time.Minute},
-		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", MaxUploadBytes: 20 << 20, MaxMediaBytes: 1 << 30,
+		HTTP: HTTPConfig{Listen: "127.0.0.1:8080", MaxUploadBytes: 20 << 20, MaxMediaBytes: 1 << 30, MaxSiteMediaBytes: 256 << 20,
 			MaxConnections: 512, RequestTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}
@@ -361,6 +364,9 @@ func (c *Config) Validate() error {
 	}
 	if h.IdleTimeout < time.Second {
 		bad("http.idle_timeout", "%s (want at least 1s)", h.IdleTimeout)
+	}
+	if h.MaxSiteMediaBytes < h.MaxUploadBytes || h.MaxSiteMediaBytes > h.MaxMediaBytes {
+		bad("http.max_site_media_bytes", "%d (want between http.max_upload_bytes %d and http.max_media_bytes %d)", h.MaxSiteMediaBytes, h.MaxUploadBytes, h.MaxMediaBytes)
 	}
 	if h.MaxMediaBytes < h.MaxUploadBytes {
 		bad("http.max_media_bytes", "%d is less than http.max_upload_bytes %d (want room for one upload at least)", h.MaxMediaBytes, h.MaxUploadBytes)

@@ -190,7 +190,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 	}
 	api, err := httpapi.New(httpapi.Options{
 		Store: r.st, Notices: r.notices, Media: md, PublicURL: strings.TrimRight(public, "/"),
-		MaxUploadBytes: cfg.HTTP.MaxUploadBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Tokens: tokens,
+		MaxUploadBytes: cfg.HTTP.MaxUploadBytes, MaxSiteMediaBytes: cfg.HTTP.MaxSiteMediaBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Tokens: tokens,
 		Gatherer: r.Registry, Registerer: r.Registry, Logger: logger.With("component", "http"),
 	})
 	if err != nil {

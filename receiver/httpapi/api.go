@@ -46,6 +46,9 @@ type Options struct {
 	// PublicURL starts the URLs of uploaded media, e.g. https://palier.example.
 	PublicURL      string
 	MaxUploadBytes int64
+	// MaxSiteMediaBytes bounds one site's uploads together; 0: no bound
+	// of its own.
+	MaxSiteMediaBytes int64
 	// RequestTimeout bounds reading a request's body and writing its
 	// answer; an upload gets its size at 64 KiB/s more. Default 30s.
 	RequestTimeout time.Duration
@@ -111,6 +114,7 @@ func New(o Options) (*API, error) {
 	m.Handle("PUT /api/v1/sites/{site}/notices/{id}", a.auth(RoleAdmin, http.HandlerFunc(a.putNotice)))
 	m.Handle("DELETE /api/v1/sites/{site}/notices/{id}", a.auth(RoleAdmin, http.HandlerFunc(a.deleteNotice)))
 	m.Handle("POST /api/v1/media", a.auth(RoleAdmin, http.HandlerFunc(a.uploadMedia)))
+	m.Handle("POST /api/v1/sites/{site}/media", a.auth(RoleAdmin, http.HandlerFunc(a.uploadMedia)))
 	// Media are public: agents download them without a token, and a
 	// SHA-256 cannot be guessed.
 	m.HandleFunc("GET /media/{sha256}", a.getMedia)
@@ -135,13 +139,24 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// isUpload says whether path takes a media upload (a body that is not JSON
+// and may be large): /api/v1/media or /api/v1/sites/{site}/media.
+func isUpload(path string) bool {
+	if path == "/api/v1/media" {
+		return true
+	}
+	rest, ok := strings.CutPrefix(path, "/api/v1/sites/")
+	site, tail, _ := strings.Cut(rest, "/")
+	return ok && site != "" && tail == "media"
+}
+
 // ServeHTTP implements http.Handler.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 	// A client that sends its body a byte at a time, or never reads the
 	// answer, holds a connection until these, not for ever.
 	budget := a.o.RequestTimeout
-	if r.URL.Path == "/api/v1/media" {
+	if isUpload(r.URL.Path) {
 		budget += time.Duration(a.o.MaxUploadBytes/(64<<10)) * time.Second
 	}
 	rc := http.NewResponseController(w)

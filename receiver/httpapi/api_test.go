@@ -65,7 +65,7 @@ type fixture struct {
 	token string // sent as bearer when not empty
 }
 
-func newFixture(t testing.TB, tokens map[string]Role) *fixture {
+func newFixture(t testing.TB, tokens map[string]Role, tune ...func(*Options)) *fixture {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "r.db"), sqlite.Options{Synchronous: "normal"})
 	if err != nil {
@@ -78,8 +78,12 @@ func newFixture(t testing.TB, tokens map[string]Role) *fixture {
 	}
 	reg := prometheus.NewRegistry()
 	pub := &recorder{}
-	api, err := New(Options{Store: st, Notices: pub, Media: md, PublicURL: "https://palier.example", MaxUploadBytes: 4096,
-		Tokens: tokens, Gatherer: reg, Registerer: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	o := Options{Store: st, Notices: pub, Media: md, PublicURL: "https://palier.example", MaxUploadBytes: 4096,
+		Tokens: tokens, Gatherer: reg, Registerer: reg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, f := range tune {
+		f(&o)
+	}
+	api, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -648,5 +652,44 @@ func TestStaleCabins(t *testing.T) {
 	var c store.Cabin
 	if f.get(t, "/api/v1/cabins/s1/quiet", &c); !c.Stale {
 		t.Errorf("GET one cabin: %+v, want stale", c)
+	}
+}
+
+// TestMediaQuotaPerSite: a site's uploads together stay within its own
+// bound, so one site cannot take what every site shares (issue 20,
+// finding 6: 15 uploads of 20 MB were accepted); other sites still upload,
+// and the same bytes a site already holds cost it nothing more.
+func TestMediaQuotaPerSite(t *testing.T) {
+	f := newFixture(t, nil, func(o *Options) { o.MaxSiteMediaBytes = 12 << 10 })
+	big := bigPNG(t)
+	upload := func(site string, i int) (int, []byte) {
+		code, b, _ := f.do(t, "POST", "/api/v1/sites/"+site+"/media", "image/png", append(append([]byte(nil), big...), byte(i)))
+		return code, b
+	}
+	full := -1
+	for i := range 20 {
+		code, b := upload("greedy", i)
+		if code == http.StatusInsufficientStorage {
+			if !bytes.Contains(b, []byte("max_site_media_bytes")) {
+				t.Fatalf("507 without naming the bound: %s", b)
+			}
+			full = i
+			break
+		}
+		if code != http.StatusCreated {
+			t.Fatalf("upload %d: %d %s", i, code, b)
+		}
+	}
+	if full < 1 {
+		t.Fatalf("the site's bound never applied (full at %d)", full)
+	}
+	if code, b := upload("greedy", 0); code != http.StatusCreated {
+		t.Fatalf("the same bytes again: %d %s, want 201 (the site holds them)", code, b)
+	}
+	if code, b := upload("other", 0); code != http.StatusCreated {
+		t.Fatalf("another site: %d %s", code, b)
+	}
+	if code, b := upload("Bad Site", 0); code != http.StatusBadRequest {
+		t.Fatalf("a bad site id: %d %s, want 400", code, b)
 	}
 }

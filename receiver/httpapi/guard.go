@@ -60,7 +60,7 @@ func (a *API) crossSite(r *http.Request) (param, why string) {
 	}
 	if r.ContentLength != 0 || r.Header.Get("Content-Type") != "" {
 		ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if ct != "application/json" && !(r.URL.Path == "/api/v1/media" && slices.Contains(mediaTypes, ct)) {
+		if ct != "application/json" && !(isUpload(r.URL.Path) && slices.Contains(mediaTypes, ct)) {
 			return "Content-Type", "\"" + ct + "\": send application/json"
 		}
 	}

@@ -211,19 +211,34 @@ func (a *API) deleteNotice(w http.ResponseWriter, r *http.Request) {
 // Media types accepted for upload: what a cabin screen can show.
 var mediaTypes = media.Types
 
+// uploadMedia stores an upload: for a site (POST .../sites/{site}/media),
+// within the site's own bound; for the fleet (POST /api/v1/media), within
+// the store's only.
 func (a *API) uploadMedia(w http.ResponseWriter, r *http.Request) {
 	if a.o.Media == nil {
 		writeError(w, http.StatusNotImplemented, "", "media storage is not configured")
 		return
+	}
+	site := ""
+	if r.PathValue("site") != "" {
+		id, ok := ids(w, r, "site")
+		if !ok {
+			return
+		}
+		site = id[0]
 	}
 	ct := r.Header.Get("Content-Type")
 	if !slices.Contains(mediaTypes, ct) {
 		writeError(w, http.StatusUnsupportedMediaType, "Content-Type", "%q (want one of %v)", ct, mediaTypes)
 		return
 	}
-	sum, size, err := a.o.Media.Put(r.Body, a.o.MaxUploadBytes, media.CheckType(ct))
+	sum, size, err := a.o.Media.PutFor(site, a.o.MaxSiteMediaBytes, r.Body, a.o.MaxUploadBytes, media.CheckType(ct))
 	if errors.Is(err, media.ErrTooLarge) {
 		writeError(w, http.StatusRequestEntityTooLarge, "", "file larger than %d bytes", a.o.MaxUploadBytes)
+		return
+	}
+	if errors.Is(err, media.ErrSiteQuota) {
+		writeError(w, http.StatusInsufficientStorage, "site", "%v (remove the site's unused media or raise http.max_site_media_bytes)", err)
 		return
 	}
 	if errors.Is(err, media.ErrQuota) {

@@ -21,6 +21,8 @@ var (
 	ErrNotFound = errors.New("no such file")
 	// ErrQuota is returned by Put when the store would grow past its bound.
 	ErrQuota = errors.New("media store full")
+	// ErrSiteQuota: the site's uploads together would pass its bound.
+	ErrSiteQuota = errors.New("site's media quota reached")
 )
 
 // Store is a directory of files named by their SHA-256.
@@ -66,6 +68,14 @@ func (s *Store) used() (int64, error) {
 // CheckType) and only then renamed into place, so a reader never sees a
 // partial or refused file under a hash.
 func (s *Store) Put(r io.Reader, max int64, check func(io.ReadSeeker) error) (sum string, size int64, err error) {
+	return s.PutFor("", 0, r, max, check)
+}
+
+// PutFor is Put for a site, whose uploads together may not pass siteMax
+// bytes (0: no bound of its own): one site's manager cannot fill what
+// every site shares. A file is a site's once it uploaded it (a marker in
+// sites/{site}); the same bytes uploaded by two sites count for each.
+func (s *Store) PutFor(site string, siteMax int64, r io.Reader, max int64, check func(io.ReadSeeker) error) (sum string, size int64, err error) {
 	tmp, err := atomicfile.Create(filepath.Join(s.dir, "tmp"), "upload-*")
 	if err != nil {
 		return "", 0, fmt.Errorf("store media: %w", err)
@@ -89,12 +99,19 @@ func (s *Store) Put(r io.Reader, max int64, check func(io.ReadSeeker) error) (su
 	}
 	sum = hex.EncodeToString(h.Sum(nil))
 	final := s.path(sum)
+	// One decision against the bounds at a time, held until the file has
+	// its name: the next one sees it.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if site != "" {
+		if err = s.claim(site, siteMax, sum, size); err != nil {
+			return "", 0, err
+		}
+	}
 	if _, serr := os.Stat(final); serr == nil {
 		return sum, size, nil // stored already: the same bytes under the same name
 	}
 	if s.maxTotal > 0 {
-		s.mu.Lock()
-		defer s.mu.Unlock() // held until the rename: the bound sees this file
 		var used int64
 		if used, err = s.used(); err != nil {
 			return "", 0, fmt.Errorf("store media: measure the store: %w", err)
@@ -111,6 +128,38 @@ func (s *Store) Put(r io.Reader, max int64, check func(io.ReadSeeker) error) (su
 }
 
 func (s *Store) path(sum string) string { return filepath.Join(s.dir, sum[:2], sum) }
+
+// claim marks sum as one of site's files, unless that would take the
+// site's files past siteMax. s.mu must be held.
+func (s *Store) claim(site string, siteMax int64, sum string, size int64) error {
+	dir := filepath.Join(s.dir, "sites", site)
+	marker := filepath.Join(dir, sum)
+	if _, err := os.Stat(marker); err == nil {
+		return nil // the site's already
+	}
+	if siteMax > 0 {
+		ents, err := os.ReadDir(dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("store media: measure site %s: %w", site, err)
+		}
+		var used int64
+		for _, e := range ents {
+			if fi, err := os.Stat(s.path(e.Name())); err == nil && CheckHash(e.Name()) == nil {
+				used += fi.Size()
+			}
+		}
+		if used+size > siteMax {
+			return fmt.Errorf("store media: site %s has %d bytes, %d more would pass its bound of %d: %w", site, used, size, siteMax, ErrSiteQuota)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("store media: %w", err)
+	}
+	if err := atomicfile.Write(marker, nil, 0o640); err != nil {
+		return fmt.Errorf("store media: %w", err)
+	}
+	return nil
+}
 
 // CheckHash says whether sum is a SHA-256 in lower-case hex.
 func CheckHash(sum string) error {
