@@ -31,6 +31,9 @@ type Config struct {
 	GuardInterval time.Duration
 	// OnTakeover, if set, hears of each connection the guard disconnected.
 	OnTakeover func(Takeover)
+	// MonitorPort, if not 0, serves nats-server's monitoring endpoints
+	// (/varz, /connz...) on Host; -1 picks a free port.
+	MonitorPort int
 }
 
 // User is one user of the embedded server.
@@ -122,7 +125,9 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 			Host: cfg.MQTTHost,
 			Port: cfg.MQTTPort,
 		},
-		NoSigs: true,
+		NoSigs:   true,
+		HTTPHost: cfg.Host,
+		HTTPPort: cfg.MonitorPort,
 		// MQTT QoS 1 publishes wait for JetStream; keep the default
 		// max payload (1 MB), far above the agent's batch bound.
 	}
@@ -143,9 +148,19 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	if cfg.GuardInterval <= 0 {
 		cfg.GuardInterval = 2 * time.Second
 	}
-	go s.guard(cfg.Users, cfg.GuardInterval, cfg.OnTakeover)
+	go s.guard(NewBindings(cfg.Users), cfg.GuardInterval, cfg.OnTakeover)
 	logger.Info("embedded NATS started", "nats", s.ClientURL(), "mqtt", s.MQTTAddr(), "store", cfg.StoreDir)
 	return s, nil
+}
+
+// MonitorURL is the base URL of the monitoring endpoints, or "" when
+// Config.MonitorPort was 0.
+func (s *Server) MonitorURL() string {
+	a := s.ns.MonitorAddr()
+	if a == nil {
+		return ""
+	}
+	return "http://" + a.String()
 }
 
 // ClientURL is the NATS URL of the client listener.

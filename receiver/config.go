@@ -43,6 +43,18 @@ type NATSConfig struct {
 	MQTTURL          string `yaml:"mqtt_url"`
 	MQTTUsername     string `yaml:"mqtt_username"`
 	MQTTPasswordFile string `yaml:"mqtt_password_file"`
+	// LeafMonitor watches external leaf nodes for client-id takeovers.
+	LeafMonitor LeafMonitorConfig `yaml:"leaf_monitor"`
+}
+
+// LeafMonitorConfig points the receiver at the monitoring endpoints of the
+// leaf nodes the cabins connect to, and at the fleet file their users come
+// from, so that it can tell a cabin's client id held by another user. The
+// embedded server needs none of this: it disconnects such a connection.
+type LeafMonitorConfig struct {
+	URLs     []string      `yaml:"urls"`     // e.g. http://leaf-0.palier:8222
+	Fleet    string        `yaml:"fleet"`    // the fleet file (receiver users)
+	Interval time.Duration `yaml:"interval"` // default 10s
 }
 
 // EmbeddedNATS configures the embedded server.
@@ -269,6 +281,19 @@ func (c *Config) Validate() error {
 		bad("nats.tls", "cert_file and key_file go together (want both or neither)")
 	}
 
+	if lm := &n.LeafMonitor; len(lm.URLs) > 0 {
+		for i, u := range lm.URLs {
+			if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+				bad(fmt.Sprintf("nats.leaf_monitor.urls[%d]", i), "%q is not an http(s) URL like http://leaf:8222", u)
+			}
+		}
+		if lm.Fleet == "" {
+			bad("nats.leaf_monitor.fleet", "empty (want the fleet file the leaf's users come from)")
+		}
+		if lm.Interval != 0 && lm.Interval < time.Second {
+			bad("nats.leaf_monitor.interval", "%s (want at least 1s)", lm.Interval)
+		}
+	}
 	s := &c.Stream
 	checkStreamName(bad, "stream.name", s.Name)
 	checkStreamName(bad, "stream.dead_letter", s.DeadLetter)

@@ -49,6 +49,7 @@ type Receiver struct {
 	ingest   *Ingester
 	acks     *Acker
 	watcher  *StateWatcher
+	leaves   *LeafWatch // nil unless nats.leaf_monitor lists URLs
 	httpLn   net.Listener
 	httpSrv  *http.Server
 	Registry *prometheus.Registry
@@ -145,6 +146,17 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 	if err := r.ingest.Setup(setupCtx); err != nil {
 		return nil, err
 	}
+	if lm := cfg.NATS.LeafMonitor; len(lm.URLs) > 0 {
+		fleet, err := natsauth.ParseFile(lm.Fleet)
+		if err != nil {
+			return nil, fmt.Errorf("nats.leaf_monitor.fleet: %w", err)
+		}
+		every := lm.Interval
+		if every == 0 {
+			every = 10 * time.Second
+		}
+		r.leaves = NewLeafWatch(lm.URLs, deviceUsers(fleet), every, metrics, logger.With("component", "leafwatch"))
+	}
 	r.watcher = NewStateWatcher(r.nc, r.st, cfg.Stream, metrics, logger.With("component", "state"), nil)
 	if err := r.watcher.Setup(setupCtx); err != nil {
 		return nil, err
@@ -239,6 +251,9 @@ func (r *Receiver) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.ingest.Run(gctx) })
 	g.Go(func() error { return r.watcher.Run(gctx) })
+	if r.leaves != nil {
+		g.Go(func() error { return r.leaves.Run(gctx) })
+	}
 	g.Go(func() error {
 		r.acks.Resend(gctx, r.cfg.Acks.ResendInterval, r.cfg.Acks.ResendWindow, time.Now)
 		return nil
@@ -314,6 +329,18 @@ func loadTLS(c TLSConfig) (*tls.Config, error) {
 // all that stands between the network and the fleet's notices.
 const MinTokenLength = 16
 
+// deviceUsers are the fleet's cabins as users: each limited to its own
+// topics over MQTT, as on the leaf node, and bound to its client id.
+func deviceUsers(fleet natsauth.Fleet) []natsembed.User {
+	users := make([]natsembed.User, 0, len(fleet.Devices))
+	for _, d := range fleet.Devices {
+		users = append(users, natsembed.User{Name: d.UserName(), Password: d.PasswordHash,
+			Publish: d.Publish(), Subscribe: d.Subscribe(), Clients: []string{"MQTT"},
+			ClientID: wire.ClientID(d.Site, d.Cabin)})
+	}
+	return users
+}
+
 // embeddedUsers reads the fleet file into the embedded server's users:
 // each device limited to its own topics over MQTT, as on the leaf node, the
 // fleet's services, and the receiver itself (self) with a random password
@@ -323,11 +350,7 @@ func embeddedUsers(path string) (users []natsembed.User, self natsembed.User, er
 	if err != nil {
 		return nil, self, fmt.Errorf("nats.embedded.fleet: %w", err)
 	}
-	for _, d := range fleet.Devices {
-		users = append(users, natsembed.User{Name: d.UserName(), Password: d.PasswordHash,
-			Publish: d.Publish(), Subscribe: d.Subscribe(), Clients: []string{"MQTT"},
-			ClientID: wire.ClientID(d.Site, d.Cabin)})
-	}
+	users = deviceUsers(fleet)
 	for _, sv := range fleet.Services {
 		clients := sv.Clients
 		if len(clients) == 0 {
