@@ -144,6 +144,12 @@ func TestScenarioArrivesOnceInOrder(t *testing.T) {
 			t.Fatalf("sequence %d missing from the store", seq)
 		}
 	}
+	// What the agent sent matches the published schema, every type of it.
+	sent := make([]wire.Event, len(events))
+	for i, e := range events {
+		sent[i] = wire.Event{Seq: e.Seq, Time: e.Time, Type: e.Type, Data: e.Data}
+	}
+	checkSchema(t, sent)
 	// In order: sequences follow the events' times (safety events may be
 	// sent first, but they keep their place in the sequence).
 	bySeq := make([]time.Time, appended+1)

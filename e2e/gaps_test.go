@@ -145,11 +145,14 @@ func checkAccounted(t *testing.T, rcv *receiver.Receiver, sum store.EpochSummary
 	t.Helper()
 	events := allEvents(t, rcv.Store())
 	seen := map[uint64]int{}
+	var sent []wire.Event
 	for _, e := range events {
 		if e.Epoch == sum.Epoch {
 			seen[e.Seq]++
+			sent = append(sent, wire.Event{Seq: e.Seq, Time: e.Time, Type: e.Type, Data: e.Data})
 		}
 	}
+	checkSchema(t, sent) // lost reports and resets included
 	for seq, n := range seen {
 		if n != 1 {
 			t.Fatalf("sequence %d stored %d times", seq, n)

@@ -245,6 +245,7 @@ func TestSimulatorScenarios(t *testing.T) {
 					t.Errorf("event %s does not validate: %v", e.Type, err)
 				}
 			}
+			checkSchema(t, events)
 
 			noisy, _, _ := replay(t, sc, 0.2)
 			if a, b := essence(events), essence(noisy); !slices.Equal(a, b) {
