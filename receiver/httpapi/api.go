@@ -19,6 +19,7 @@ import (
 
 	"github.com/palier-lifts/palier/receiver/media"
 	"github.com/palier-lifts/palier/receiver/report"
+	"github.com/palier-lifts/palier/receiver/situation"
 	"github.com/palier-lifts/palier/receiver/store"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -262,10 +263,48 @@ func (a *API) listCabins(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
-	for i := range cs {
-		a.markStale(&cs[i])
+	facts, err := a.o.Store.Facts(r.Context(), "", "")
+	if err != nil {
+		a.storeError(w, r, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, cs)
+	// Both lists are ordered by site then cabin: walk them together.
+	out := make([]cabinView, len(cs))
+	j := 0
+	for i := range cs {
+		for j < len(facts) && cabinBefore(facts[j], cs[i]) {
+			j++
+		}
+		k := j
+		for k < len(facts) && facts[k].Site == cs[i].Site && facts[k].Cabin == cs[i].Cabin {
+			k++
+		}
+		out[i] = a.view(cs[i], facts[j:k])
+		j = k
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// cabinView is a cabin as the API shows it: what is stored, and its
+// situation derived now.
+type cabinView struct {
+	store.Cabin
+	Situations []situation.Situation `json:"situations"`
+}
+
+func (a *API) view(c store.Cabin, facts []store.Fact) cabinView {
+	a.markStale(&c)
+	ss := situation.Derive(c, facts, a.o.Clock(), situation.Thresholds{StaleAfter: a.o.StaleAfter})
+	if ss == nil {
+		ss = []situation.Situation{}
+	}
+	return cabinView{Cabin: c, Situations: ss}
+}
+
+// cabinBefore says whether f belongs to a cabin ordered before c (ids
+// compare as bytes, the stores' order).
+func cabinBefore(f store.Fact, c store.Cabin) bool {
+	return f.Site < c.Site || f.Site == c.Site && f.Cabin < c.Cabin
 }
 
 // markStale sets c.Stale: online, but unheard for longer than StaleAfter.
@@ -283,8 +322,12 @@ func (a *API) getCabin(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
-	a.markStale(&c)
-	writeJSON(w, http.StatusOK, c)
+	facts, err := a.o.Store.Facts(r.Context(), id[0], id[1])
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, a.view(c, facts))
 }
 
 // listEpochs says, per outbox epoch of a cabin, how far it is

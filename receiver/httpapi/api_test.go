@@ -693,3 +693,56 @@ func TestMediaQuotaPerSite(t *testing.T) {
 		t.Fatalf("a bad site id: %d %s, want 400", code, b)
 	}
 }
+
+// TestCabinSituations: the API says each cabin's situation, derived in one
+// place from its events, state and presence, with since when.
+func TestCabinSituations(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	f := newFixture(t, nil, func(o *Options) { o.Clock = func() time.Time { return now } })
+	ctx := context.Background()
+	trapped := storetest.Event(1, wire.TypeEntrapment, wire.EntrapmentData{Active: true, Floor: 2, Reason: "stopped between floors"})
+	trapped.Time = now.Add(-2 * time.Minute)
+	beat := storetest.Event(2, wire.TypeHeartbeat, wire.HeartbeatData{})
+	beat.Time = now.Add(-time.Minute)
+	if _, err := f.st.InsertBatches(ctx, []wire.Batch{{V: 1, Site: "s1", Cabin: "c1", Epoch: "e1", Events: []wire.Event{trapped, beat}}}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.UpdateStatus(ctx, "s1", "c1", true, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.UpdateStatus(ctx, "s1", "c2", false, now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	type view struct {
+		Cabin      string `json:"cabin"`
+		Situations []struct {
+			Name     string    `json:"name"`
+			Severity string    `json:"severity"`
+			Since    time.Time `json:"since"`
+		} `json:"situations"`
+	}
+	var got []view
+	if code := f.get(t, "/api/v1/cabins", &got); code != 200 || len(got) != 2 {
+		t.Fatalf("GET cabins: %d %+v", code, got)
+	}
+	c1, c2 := got[0], got[1]
+	if len(c1.Situations) != 1 || c1.Situations[0].Name != "entrapment" || c1.Situations[0].Severity != "critical" || !c1.Situations[0].Since.Equal(trapped.Time) {
+		t.Errorf("c1 situations %+v, want an entrapment since %s", c1.Situations, trapped.Time)
+	}
+	if len(c2.Situations) != 1 || c2.Situations[0].Name != "offline" || !c2.Situations[0].Since.Equal(now.Add(-time.Hour)) {
+		t.Errorf("c2 situations %+v, want offline for an hour", c2.Situations)
+	}
+	var one view
+	if code := f.get(t, "/api/v1/cabins/s1/c1", &one); code != 200 || len(one.Situations) != 1 {
+		t.Fatalf("GET one cabin: %d %+v", code, one)
+	}
+	// Cleared at the cabin: no situation left.
+	cleared := storetest.Event(3, wire.TypeEntrapment, wire.EntrapmentData{Active: false, Floor: 2})
+	cleared.Time = now.Add(-30 * time.Second)
+	if _, err := f.st.InsertBatches(ctx, []wire.Batch{{V: 1, Site: "s1", Cabin: "c1", Epoch: "e1", Events: []wire.Event{cleared}}}, now); err != nil {
+		t.Fatal(err)
+	}
+	if f.get(t, "/api/v1/cabins/s1/c1", &one); len(one.Situations) != 0 {
+		t.Fatalf("after the entrapment cleared: %+v", one.Situations)
+	}
+}

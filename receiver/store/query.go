@@ -63,13 +63,15 @@ func scanCabin(row scanner) (Cabin, error) {
 	var (
 		c              Cabin
 		lastSeen, stUS int64
+		statusUS       int64
 		floor          *int64
 		faults, cnt    string
 	)
-	if err := row.Scan(&c.Site, &c.Cabin, &c.Online, &lastSeen, &floor, &c.Mode, &faults, &c.Alarm, &cnt, &c.Events, &stUS, &c.AgentVersion); err != nil {
+	if err := row.Scan(&c.Site, &c.Cabin, &c.Online, &lastSeen, &floor, &c.Mode, &faults, &c.Alarm, &cnt, &c.Events, &stUS, &c.AgentVersion, &statusUS); err != nil {
 		return c, err
 	}
 	c.LastSeen = FromMicros(lastSeen)
+	c.StatusTime = FromMicros(statusUS)
 	if floor != nil {
 		f := int(*floor)
 		c.Floor = &f
@@ -92,8 +94,8 @@ func scanCabin(row scanner) (Cabin, error) {
 
 // QueryCabins runs query, which selects the columns site, cabin, online,
 // last_seen_us, floor (NULL until known), mode, faults, alarm, counters,
-// events, the newest of floor_us, mode_us and state_us, and agent_version,
-// ordered by site then cabin. The list is never nil, so that no cabins encode as [].
+// events, the newest of floor_us, mode_us and state_us, agent_version and
+// status_us, ordered by site then cabin. The list is never nil, so that no cabins encode as [].
 func QueryCabins(ctx context.Context, db Querier, query string, args ...any) ([]Cabin, error) {
 	out := []Cabin{}
 	err := queryEach(ctx, db, query, args, func(rows Rows) error {

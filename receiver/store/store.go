@@ -40,7 +40,8 @@ type Store interface {
 	// by site, cabin then epoch. When it returns nil, the events are
 	// committed.
 	InsertBatches(ctx context.Context, batches []wire.Batch, received time.Time) (InsertResult, error)
-	// UpdateState records a cabin's state snapshot unless a newer one is stored.
+	// UpdateState records a cabin's state snapshot unless a newer one is
+	// stored, and the facts it brings.
 	UpdateState(ctx context.Context, s wire.State, received time.Time) error
 	// UpdateStatus records whether a cabin's agent is connected.
 	UpdateStatus(ctx context.Context, site, cabin string, online bool, received time.Time) error
@@ -69,6 +70,9 @@ type Store interface {
 	// epoch), with what is stored and accounted for as lost in each, or
 	// returns ErrNotFound.
 	Epochs(ctx context.Context, site, cabin string) ([]EpochSummary, error)
+	// Facts returns the facts of one cabin, or of every cabin when site
+	// and cabin are empty, ordered by site, cabin then name.
+	Facts(ctx context.Context, site, cabin string) ([]Fact, error)
 	// NoticeSet returns a site's notice set or ErrNotFound.
 	NoticeSet(ctx context.Context, site string) (wire.NoticeSet, error)
 	// NoticeSets returns every site's notice set, ordered by site.
@@ -123,14 +127,17 @@ type Cabin struct {
 	Online bool   `json:"online"`
 	// Stale is set by the API, not the store: online, yet nothing heard
 	// for longer than a few presence intervals (a will that was lost).
-	Stale    bool          `json:"stale"`
-	LastSeen time.Time     `json:"last_seen"`
-	Floor    *int          `json:"floor"` // nil until known
-	Mode     string        `json:"mode"`
-	Faults   []int         `json:"faults"` // as the newest snapshot listed them
-	Alarm    bool          `json:"alarm"`
-	Counters wire.Counters `json:"counters"`
-	Events   int64         `json:"events"` // events stored
+	Stale    bool      `json:"stale"`
+	LastSeen time.Time `json:"last_seen"`
+	// StatusTime is when the newest status message (online, offline)
+	// was taken: with Online false, since when the cabin is offline.
+	StatusTime time.Time     `json:"status_time"`
+	Floor      *int          `json:"floor"` // nil until known
+	Mode       string        `json:"mode"`
+	Faults     []int         `json:"faults"` // as the newest snapshot listed them
+	Alarm      bool          `json:"alarm"`
+	Counters   wire.Counters `json:"counters"`
+	Events     int64         `json:"events"` // events stored
 	// AgentVersion is the version the cabin's newest health event named
 	// ("" until one did).
 	AgentVersion string     `json:"agent_version"`

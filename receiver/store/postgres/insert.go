@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -303,6 +304,11 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 		}
 		res.Duplicates = total - res.Inserted
 		queueCabins(write, updates, perCabin, rus)
+		var facts factRows
+		for _, f := range store.FactsOf(batches, received) {
+			facts.add(f)
+		}
+		facts.queue(write)
 		if len(as) > 0 {
 			write.Queue(advanceEpochsSQL, as, ac, ae, acont)
 		}
@@ -411,6 +417,26 @@ func (r *eventRows) add(k store.EpochKey, e *wire.Event) {
 	r.sites, r.cabins, r.epochs = append(r.sites, k.Site), append(r.cabins, k.Cabin), append(r.epochs, k.Epoch)
 	r.seqs, r.times = append(r.seqs, int64(e.Seq)), append(r.times, store.Micros(e.Time))
 	r.types, r.datas = append(r.types, e.Type), append(r.datas, string(e.Data))
+}
+
+// factRows are facts as column arrays for one store.FactsUpsert.
+type factRows struct {
+	sites, cabins, names, values []string
+	at, since                    []int64
+}
+
+func (r *factRows) add(f store.Fact) {
+	r.sites, r.cabins, r.names, r.values = append(r.sites, f.Site), append(r.cabins, f.Cabin), append(r.names, f.Name), append(r.values, f.Value)
+	r.at, r.since = append(r.at, store.Micros(f.At)), append(r.since, store.Micros(f.Since))
+}
+
+// queue adds the upsert of the facts to b, if there are any.
+func (r *factRows) queue(b *pgx.Batch) {
+	if len(r.sites) == 0 {
+		return
+	}
+	b.Queue(store.FactsUpsert(`SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])`),
+		r.sites, r.cabins, r.names, r.values, r.at, r.since)
 }
 
 // lostRows are lost ranges as column arrays for insertLostSQL.
@@ -534,6 +560,17 @@ func (s *Store) AccountLost(ctx context.Context, k store.EpochKey, ranges []wire
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("read lost ranges: %w", err)
+		}
+		var n uint64
+		for _, r := range ranges {
+			n += r.Len()
+		}
+		loss := factRows{}
+		loss.add(store.Fact{Site: k.Site, Cabin: k.Cabin, Name: store.FactLoss, Value: strconv.FormatUint(n, 10), At: received, Since: received})
+		fb := &pgx.Batch{}
+		loss.queue(fb)
+		if err := tx.SendBatch(ctx, fb).Close(); err != nil {
+			return fmt.Errorf("record the loss: %w", err)
 		}
 		slices.Sort(stored)
 		next := contiguousAfter(cur, stored, nil, accounted)

@@ -77,6 +77,8 @@ var migrations = []string{
 	// 3: the agent version each cabin's newest health event named.
 	`ALTER TABLE cabins ADD COLUMN agent_version TEXT NOT NULL DEFAULT '',
 		ADD COLUMN version_us BIGINT NOT NULL DEFAULT 0;`,
+	// 4: what is known of each cabin, for its situation (store.Fact).
+	store.FactsTable("BIGINT"),
 }
 
 // migrationLock is the advisory lock key held while migrating.
@@ -159,8 +161,13 @@ func (s *Store) Close() error {
 // UpdateState implements store.Store.
 func (s *Store) UpdateState(ctx context.Context, st wire.State, received time.Time) error {
 	t := store.Micros(st.Time)
+	facts := factRows{}
+	for _, f := range store.FactsOfState(st) {
+		facts.add(f)
+	}
+	b := &pgx.Batch{}
 	// Each group of fields moves only forward in time (see store/sqlite).
-	_, err := s.pool.Exec(ctx, `INSERT INTO cabins (site, cabin, last_seen_us, floor, floor_us, mode, mode_us, faults, alarm, state_us, counters, counters_us)
+	b.Queue(`INSERT INTO cabins (site, cabin, last_seen_us, floor, floor_us, mode, mode_us, faults, alarm, state_us, counters, counters_us)
 		VALUES ($1, $2, $3, $4, $5, $6, $5, $7, $8, $5, $9, $5)
 		ON CONFLICT (site, cabin) DO UPDATE SET
 			last_seen_us = GREATEST(cabins.last_seen_us, excluded.last_seen_us),
@@ -174,10 +181,21 @@ func (s *Store) UpdateState(ctx context.Context, st wire.State, received time.Ti
 			counters = CASE WHEN cabins.counters_us <= excluded.counters_us THEN excluded.counters ELSE cabins.counters END,
 			counters_us = GREATEST(cabins.counters_us, excluded.counters_us)`,
 		st.Site, st.Cabin, store.Micros(received), st.Floor, t, st.Mode, store.FaultsJSON(st.Faults), st.Alarm, store.CountersJSON(st.Counters))
+	facts.queue(b)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() })
 	if err != nil {
 		return fmt.Errorf("update state %s/%s: %w", st.Site, st.Cabin, err)
 	}
 	return nil
+}
+
+// Facts implements store.Store.
+func (s *Store) Facts(ctx context.Context, site, cabin string) ([]store.Fact, error) {
+	const cols = `SELECT site, cabin, name, value, at_us, since_us FROM cabin_facts`
+	if site == "" && cabin == "" {
+		return store.QueryFacts(ctx, reader{s.pool}, cols+` ORDER BY site`+byteOrder+`, cabin`+byteOrder+`, name`+byteOrder)
+	}
+	return store.QueryFacts(ctx, reader{s.pool}, cols+` WHERE site = $1 AND cabin = $2 ORDER BY name`+byteOrder, site, cabin)
 }
 
 // UpdateStatus implements store.Store.
@@ -195,7 +213,7 @@ func (s *Store) UpdateStatus(ctx context.Context, site, cabin string, online boo
 }
 
 // cabinCols are the columns store.QueryCabins reads.
-const cabinCols = `site, cabin, online, last_seen_us, floor, mode, faults, alarm, counters, events, GREATEST(floor_us, mode_us, state_us), agent_version`
+const cabinCols = `site, cabin, online, last_seen_us, floor, mode, faults, alarm, counters, events, GREATEST(floor_us, mode_us, state_us), agent_version, status_us`
 
 // byteOrder makes ORDER BY compare ids as bytes, as the interface's list
 // orders ask, whatever the database's collation (en_US and others skip

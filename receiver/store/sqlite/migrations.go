@@ -73,6 +73,8 @@ var migrations = []string{
 	// 3: the agent version each cabin's newest health event named.
 	`ALTER TABLE cabins ADD COLUMN agent_version TEXT NOT NULL DEFAULT '';
 	ALTER TABLE cabins ADD COLUMN version_us INTEGER NOT NULL DEFAULT 0;`,
+	// 4: what is known of each cabin, for its situation (store.Fact).
+	store.FactsTable("INTEGER"),
 }
 
 // migrate applies the migrations the database has not seen, each in its

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -141,6 +142,9 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 	if err := insertLost(ctx, tx, groups, rus); err != nil {
 		return res, err
 	}
+	if err := putFacts(ctx, tx, store.FactsOf(batches, received)); err != nil {
+		return res, err
+	}
 	// Cabins first: last seen, events stored, then what the events say.
 	updates := store.Summarize(batches, received)
 	for ck, n := range perCabin {
@@ -223,6 +227,26 @@ func putLost(ctx context.Context, tx *sql.Tx, k store.EpochKey, l store.LostRang
 	return nil
 }
 
+// putFacts records facts (store.FactsUpsert).
+func putFacts(ctx context.Context, tx *sql.Tx, facts []store.Fact) error {
+	for _, f := range facts {
+		if _, err := tx.ExecContext(ctx, store.FactsUpsert(`VALUES (?, ?, ?, ?, ?, ?)`),
+			f.Site, f.Cabin, f.Name, f.Value, store.Micros(f.At), store.Micros(f.Since)); err != nil {
+			return fmt.Errorf("record %s of %s/%s: %w", f.Name, f.Site, f.Cabin, err)
+		}
+	}
+	return nil
+}
+
+// Facts implements store.Store.
+func (s *Store) Facts(ctx context.Context, site, cabin string) ([]store.Fact, error) {
+	const cols = `SELECT site, cabin, name, value, at_us, since_us FROM cabin_facts`
+	if site == "" && cabin == "" {
+		return store.QueryFacts(ctx, reader{s.r}, cols+` ORDER BY site, cabin, name`)
+	}
+	return store.QueryFacts(ctx, reader{s.r}, cols+` WHERE site = ? AND cabin = ? ORDER BY name`, site, cabin)
+}
+
 // AccountLost implements store.Store.
 func (s *Store) AccountLost(ctx context.Context, k store.EpochKey, ranges []wire.Range, reason string, received time.Time) (store.Contiguous, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -241,6 +265,14 @@ func (s *Store) AccountLost(ctx context.Context, k store.EpochKey, ranges []wire
 	}
 	c, err := advance(ctx, tx, k, rus)
 	if err != nil {
+		return c, err
+	}
+	var n uint64
+	for _, r := range ranges {
+		n += r.Len()
+	}
+	if err := putFacts(ctx, tx, []store.Fact{{Site: k.Site, Cabin: k.Cabin, Name: store.FactLoss,
+		Value: strconv.FormatUint(n, 10), At: received, Since: received}}); err != nil {
 		return c, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -328,7 +360,12 @@ func (s *Store) UpdateState(ctx context.Context, st wire.State, received time.Ti
 	}
 	// Each group of fields moves only forward in time: a retained snapshot
 	// delivered late must not undo newer events.
-	_, err := s.w.ExecContext(ctx, `INSERT INTO cabins (site, cabin, last_seen_us, floor, floor_us, mode, mode_us, faults, alarm, state_us, counters, counters_us)
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("update state %s/%s: begin: %w", st.Site, st.Cabin, err)
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `INSERT INTO cabins (site, cabin, last_seen_us, floor, floor_us, mode, mode_us, faults, alarm, state_us, counters, counters_us)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (site, cabin) DO UPDATE SET
 			last_seen_us = max(last_seen_us, excluded.last_seen_us),
@@ -344,6 +381,12 @@ func (s *Store) UpdateState(ctx context.Context, st wire.State, received time.Ti
 		st.Site, st.Cabin, store.Micros(received), st.Floor, t, st.Mode, t, store.FaultsJSON(st.Faults), alarm, t, store.CountersJSON(st.Counters), t)
 	if err != nil {
 		return fmt.Errorf("update state %s/%s: %w", st.Site, st.Cabin, err)
+	}
+	if err := putFacts(ctx, tx, store.FactsOfState(st)); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("update state %s/%s: commit: %w", st.Site, st.Cabin, err)
 	}
 	return nil
 }
@@ -367,7 +410,7 @@ func (s *Store) UpdateStatus(ctx context.Context, site, cabin string, online boo
 }
 
 // cabinCols are the columns store.QueryCabins reads.
-const cabinCols = `site, cabin, online, last_seen_us, floor, mode, faults, alarm, counters, events, max(floor_us, mode_us, state_us), agent_version`
+const cabinCols = `site, cabin, online, last_seen_us, floor, mode, faults, alarm, counters, events, max(floor_us, mode_us, state_us), agent_version, status_us`
 
 // Cabins implements store.Store.
 func (s *Store) Cabins(ctx context.Context) ([]store.Cabin, error) {

@@ -145,3 +145,58 @@ func testConflicts(t *testing.T, s store.Store) {
 		t.Fatalf("a plain resend reported conflicts: %+v", res.Conflicts)
 	}
 }
+
+// testFacts: what events and state snapshots say of a cabin, newest by
+// the time they speak for, with since when each value holds.
+func testFacts(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	at := func(sec int) time.Time { return T0.Add(time.Duration(sec) * time.Second) }
+	ev := func(seq uint64, sec int, typ string, data any) wire.Event {
+		e := Event(seq, typ, data)
+		e.Time = at(sec)
+		return e
+	}
+	mustInsert(t, s, wire.Batch{V: 1, Site: "s1", Cabin: "c1", Epoch: "e1", Events: []wire.Event{
+		ev(1, 10, wire.TypeAlarm, wire.AlarmData{Active: true, Floor: 2}),
+		ev(2, 12, wire.TypeHealth, wire.HealthData{OutboxDepth: 40, OldestPendingAgeS: 3.5}),
+		ev(3, 11, wire.TypeEntrapment, wire.EntrapmentData{Active: true, Floor: 2}),
+	}})
+	// The snapshot at 20 says the alarm is still on: its since stays 10.
+	if err := s.UpdateState(ctx, wire.State{V: 1, Site: "s1", Cabin: "c1", Time: at(20), Direction: "none",
+		Alarm: true, Entrapment: false, InService: true, Link: "lost"}, at(20)); err != nil {
+		t.Fatal(err)
+	}
+	// A late event from before the snapshot changes nothing.
+	mustInsert(t, s, wire.Batch{V: 1, Site: "s1", Cabin: "c1", Epoch: "e1", Events: []wire.Event{
+		ev(4, 15, wire.TypeEntrapment, wire.EntrapmentData{Active: true, Floor: 2}),
+	}})
+	facts, err := s.Facts(ctx, "s1", "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]store.Fact{}
+	for _, f := range facts {
+		got[f.Name] = f
+	}
+	check := func(name, value string, at, since time.Time) {
+		t.Helper()
+		f, ok := got[name]
+		if !ok || f.Value != value || !f.At.Equal(at) || !f.Since.Equal(since) {
+			t.Errorf("fact %s = %+v, want %q at %s since %s", name, f, value, at.Format(time.TimeOnly), since.Format(time.TimeOnly))
+		}
+	}
+	check(store.FactAlarm, "true", at(20), at(10))
+	check(store.FactEntrapment, "false", at(20), at(20))
+	check(store.FactInService, "true", at(20), at(20))
+	check(store.FactLink, "lost", at(20), at(20))
+	check(store.FactHeartbeat, "", at(12), at(12))
+	check(store.FactOutboxDepth, "40", at(12), at(12))
+	check(store.FactOldestAge, "3.5", at(12), at(12))
+	all, err := s.Facts(ctx, "", "")
+	if err != nil || len(all) != len(facts) {
+		t.Fatalf("all facts: %d, %v; want %d", len(all), err, len(facts))
+	}
+	if none, err := s.Facts(ctx, "s1", "nobody"); err != nil || len(none) != 0 {
+		t.Fatalf("facts of an unknown cabin: %v, %v", none, err)
+	}
+}

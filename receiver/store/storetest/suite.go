@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 		{"AccountLost", testAccountLost},
 		{"StoredAbove", testStoredAbove},
 		{"Conflicts", testConflicts},
+		{"Facts", testFacts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

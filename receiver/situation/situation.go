@@ -1,0 +1,131 @@
+package situation
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/palier-lifts/palier/receiver/store"
+)
+
+// Names of the situations, most urgent first.
+const (
+	Entrapment         = "entrapment"           // passengers may be trapped
+	Alarm              = "alarm"                // the alarm button is pressed
+	OutOfService       = "out_of_service"       // the controller says so
+	Offline            = "offline"              // the agent is not connected (last will, or unheard)
+	ControllerLinkLost = "controller_link_lost" // the agent cannot read the controller
+	Silent             = "silent"               // connected, but no heartbeat for too long
+	Backlog            = "backlog"              // the cabin's outbox holds too much, or too old
+	Losses             = "losses"               // sequences were accounted for as lost lately
+)
+
+// Severities, for routing (Alertmanager's severity label).
+const (
+	Critical = "critical" // a person must act now
+	Warning  = "warning"  // a person should look today
+	Info     = "info"     // for the record
+)
+
+// Situation is one thing a cabin is in, since when.
+type Situation struct {
+	Name     string    `json:"name"`
+	Severity string    `json:"severity"`
+	Since    time.Time `json:"since"`
+	Detail   string    `json:"detail,omitempty"`
+}
+
+// Thresholds say when a quiet or queuing cabin becomes a situation.
+type Thresholds struct {
+	// StaleAfter: online by its last word, but unheard for this long, is
+	// offline (its will was lost); default 3 minutes.
+	StaleAfter time.Duration
+	// SilentAfter: no heartbeat or health event for this long; default 15
+	// minutes.
+	SilentAfter time.Duration
+	// BacklogDepth and BacklogAge: an outbox this deep, or whose oldest
+	// entry is this old, is a backlog; defaults 1000 and 10 minutes.
+	BacklogDepth uint64
+	BacklogAge   time.Duration
+	// LossesFor is how long a loss stays a situation; default 24 hours.
+	LossesFor time.Duration
+}
+
+// withDefaults fills the zero fields.
+func (th Thresholds) withDefaults() Thresholds {
+	if th.StaleAfter <= 0 {
+		th.StaleAfter = 3 * time.Minute
+	}
+	if th.SilentAfter <= 0 {
+		th.SilentAfter = 15 * time.Minute
+	}
+	if th.BacklogDepth == 0 {
+		th.BacklogDepth = 1000
+	}
+	if th.BacklogAge <= 0 {
+		th.BacklogAge = 10 * time.Minute
+	}
+	if th.LossesFor <= 0 {
+		th.LossesFor = 24 * time.Hour
+	}
+	return th
+}
+
+// Derive returns the situations of cabin c, whose facts are given (any
+// order, other cabins' ignored), at now, most urgent first. A cabin with
+// none is in service and heard from.
+func Derive(c store.Cabin, facts []store.Fact, now time.Time, th Thresholds) []Situation {
+	th = th.withDefaults()
+	f := map[string]store.Fact{}
+	for _, x := range facts {
+		if x.Site == c.Site && x.Cabin == c.Cabin {
+			f[x.Name] = x
+		}
+	}
+	var out []Situation
+	add := func(name, sev string, since time.Time, detail string) {
+		out = append(out, Situation{Name: name, Severity: sev, Since: since.UTC(), Detail: detail})
+	}
+	if x, ok := f[store.FactEntrapment]; ok && x.Value == "true" {
+		add(Entrapment, Critical, x.Since, "")
+	}
+	if x, ok := f[store.FactAlarm]; ok && x.Value == "true" {
+		add(Alarm, Critical, x.Since, "")
+	}
+	if x, ok := f[store.FactInService]; ok && x.Value == "false" {
+		add(OutOfService, Warning, x.Since, "")
+	}
+	online := c.Online && now.Sub(c.LastSeen) <= th.StaleAfter
+	switch {
+	case !c.Online:
+		add(Offline, Warning, c.StatusTime, "the agent is disconnected")
+	case !online:
+		add(Offline, Warning, c.LastSeen, fmt.Sprintf("unheard since %s: its last will may be lost", c.LastSeen.UTC().Format(time.RFC3339)))
+	}
+	if x, ok := f[store.FactLink]; ok && x.Value == "lost" {
+		add(ControllerLinkLost, Warning, x.Since, "")
+	}
+	if x, ok := f[store.FactHeartbeat]; online && ok && now.Sub(x.At) > th.SilentAfter {
+		add(Silent, Warning, x.At, fmt.Sprintf("no heartbeat for %s", now.Sub(x.At).Round(time.Minute)))
+	}
+	depth, okD := f[store.FactOutboxDepth]
+	age, okA := f[store.FactOldestAge]
+	if okD || okA {
+		d, _ := strconv.ParseUint(depth.Value, 10, 64)
+		a, _ := strconv.ParseFloat(age.Value, 64)
+		if d >= th.BacklogDepth || time.Duration(a*float64(time.Second)) >= th.BacklogAge {
+			add(Backlog, Info, later(depth.At, age.At), fmt.Sprintf("%d events queued, the oldest %s old", d, (time.Duration(a)*time.Second).Round(time.Second)))
+		}
+	}
+	if x, ok := f[store.FactLoss]; ok && now.Sub(x.At) <= th.LossesFor {
+		add(Losses, Info, x.At, x.Value+" sequences accounted for as lost (see the cabin's epochs)")
+	}
+	return out
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
