@@ -19,13 +19,25 @@ import (
 type Config struct {
 	// StateDir holds JetStream's files (embedded NATS), the SQLite database
 	// and uploaded media.
-	StateDir string       `yaml:"state_dir"`
-	NATS     NATSConfig   `yaml:"nats"`
-	Stream   StreamConfig `yaml:"stream"`
-	Store    StoreConfig  `yaml:"store"`
-	Acks     AcksConfig   `yaml:"acks"`
-	HTTP     HTTPConfig   `yaml:"http"`
-	Log      LogConfig    `yaml:"log"`
+	StateDir string         `yaml:"state_dir"`
+	NATS     NATSConfig     `yaml:"nats"`
+	Stream   StreamConfig   `yaml:"stream"`
+	Store    StoreConfig    `yaml:"store"`
+	Acks     AcksConfig     `yaml:"acks"`
+	HTTP     HTTPConfig     `yaml:"http"`
+	Log      LogConfig      `yaml:"log"`
+	Alerting AlertingConfig `yaml:"alerting"`
+}
+
+// AlertingConfig sends the cabins' urgent situations (entrapment, alarm,
+// out of service, offline, controller link lost, silent) to Alertmanager.
+type AlertingConfig struct {
+	// AlertmanagerURLs are the Alertmanagers' base URLs
+	// (http://alertmanager:9093); several for an HA pair. Empty: no alerts.
+	AlertmanagerURLs []string `yaml:"alertmanager_urls"`
+	// Interval: how often situations are evaluated and active alerts sent
+	// again; default 15s.
+	Interval time.Duration `yaml:"interval"`
 }
 
 // NATSConfig says which NATS to use: the embedded server when URL is empty,
@@ -293,6 +305,14 @@ func (c *Config) Validate() error {
 		if lm.Interval != 0 && lm.Interval < time.Second {
 			bad("nats.leaf_monitor.interval", "%s (want at least 1s)", lm.Interval)
 		}
+	}
+	for i, u := range c.Alerting.AlertmanagerURLs {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			bad(fmt.Sprintf("alerting.alertmanager_urls[%d]", i), "%q is not an http(s) URL like http://alertmanager:9093", u)
+		}
+	}
+	if iv := c.Alerting.Interval; iv != 0 && (iv < time.Second || iv > 5*time.Minute) {
+		bad("alerting.interval", "%s (want 1s to 5m: an entrapment must reach someone within a minute)", iv)
 	}
 	s := &c.Stream
 	checkStreamName(bad, "stream.name", s.Name)

@@ -33,6 +33,8 @@ type Metrics struct {
 	// EventsConflicting counts events received under the key of a stored
 	// event with other content (a copy goes to the dead-letter stream).
 	EventsConflicting prometheus.Counter
+	// AlertPosts counts posts of alerts to Alertmanager, by result.
+	AlertPosts *prometheus.CounterVec
 }
 
 // NewMetrics makes the metrics and registers them on reg.
@@ -78,12 +80,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		EventsConflicting: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "palier_receiver_events_conflicting_total", Help: "Events received under the key of a stored event with other content: the stored one kept, a copy of the other in the dead-letter stream.",
 		}),
+		AlertPosts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "palier_receiver_alertmanager_posts_total", Help: "Posts of the cabins' alerts to Alertmanager, by result (ok, error).",
+		}, []string{"result"}),
 		HTTPConns: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "palier_receiver_http_connections", Help: "HTTP connections open now (at most http.max_connections).",
 		}),
 	}
 	reg.MustRegister(m.Messages, m.EventsStored, m.EventsDup, m.DeadLetters, m.StoreErrors,
-		m.CommitSeconds, m.AcksPublished, m.StateMessages, m.NoticesPublish, m.HTTPConns, m.EventsUnknownType, m.LostAccounted, m.ClientIDTakeovers, m.EventsConflicting)
+		m.CommitSeconds, m.AcksPublished, m.StateMessages, m.NoticesPublish, m.HTTPConns, m.EventsUnknownType, m.LostAccounted, m.ClientIDTakeovers, m.EventsConflicting, m.AlertPosts)
 	return m
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/palier-lifts/palier/configfile"
 	"github.com/palier-lifts/palier/natsauth"
 	"github.com/palier-lifts/palier/natsembed"
+	"github.com/palier-lifts/palier/receiver/alerting"
 	"github.com/palier-lifts/palier/receiver/httpapi"
 	"github.com/palier-lifts/palier/receiver/media"
 	"github.com/palier-lifts/palier/receiver/store"
@@ -49,7 +50,8 @@ type Receiver struct {
 	ingest   *Ingester
 	acks     *Acker
 	watcher  *StateWatcher
-	leaves   *LeafWatch // nil unless nats.leaf_monitor lists URLs
+	leaves   *LeafWatch        // nil unless nats.leaf_monitor lists URLs
+	alerter  *alerting.Alerter // nil unless alerting lists Alertmanagers
 	httpLn   net.Listener
 	httpSrv  *http.Server
 	Registry *prometheus.Registry
@@ -157,6 +159,19 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 		}
 		r.leaves = NewLeafWatch(lm.URLs, deviceUsers(fleet), every, metrics, logger.With("component", "leafwatch"))
 	}
+	if len(cfg.Alerting.AlertmanagerURLs) > 0 {
+		r.alerter = alerting.New(r.st, alerting.Options{
+			URLs: cfg.Alerting.AlertmanagerURLs, Interval: cfg.Alerting.Interval, PublicURL: cfg.HTTP.PublicURL,
+			Logger: logger.With("component", "alerting"),
+			OnSent: func(_ string, _ int, err error) {
+				if err != nil {
+					metrics.AlertPosts.WithLabelValues("error").Inc()
+					return
+				}
+				metrics.AlertPosts.WithLabelValues("ok").Inc()
+			},
+		})
+	}
 	r.watcher = NewStateWatcher(r.nc, r.st, cfg.Stream, metrics, logger.With("component", "state"), nil)
 	if err := r.watcher.Setup(setupCtx); err != nil {
 		return nil, err
@@ -251,6 +266,9 @@ func (r *Receiver) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return r.ingest.Run(gctx) })
 	g.Go(func() error { return r.watcher.Run(gctx) })
+	if r.alerter != nil {
+		g.Go(func() error { return r.alerter.Run(gctx) })
+	}
 	if r.leaves != nil {
 		g.Go(func() error { return r.leaves.Run(gctx) })
 	}

@@ -13,7 +13,7 @@ STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian (scripts/test-fresh.sh) has none of them, and need_apt takes no
 # recommendations.
 need_apt "${BASE_DEPS[@]}" "${EBITEN_BUILD_DEPS[@]}" "${EBITEN_RUN_DEPS[@]}" "${DISPLAY_CROSS_DEPS[@]}" \
-	qemu-user-static chromium systemd openssl
+	qemu-user-static chromium systemd openssl prometheus-alertmanager
 need_go_tool staticcheck "$STATICCHECK"
 export PATH="$(go env GOPATH)/bin:$PATH"
 
@@ -51,7 +51,7 @@ other_pkgs=$(go list ./... | grep -vxF -f <(printf '%s\n' $screen_pkgs))
 # The PostgreSQL store runs the same suite as SQLite, against a real server.
 start_test_postgres
 # In CI a PostgreSQL or browser test must run, never skip.
-export PALIER_REQUIRE_POSTGRES=1 PALIER_REQUIRE_CHROMIUM=1
+export PALIER_REQUIRE_POSTGRES=1 PALIER_REQUIRE_CHROMIUM=1 PALIER_REQUIRE_ALERTMANAGER=1
 # Screenshots the tests take (the dashboard, the cabin screen) land here.
 export PALIER_SCREENSHOT_DIR="$PWD/.artifacts/screenshots"
 
