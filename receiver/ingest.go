@@ -303,6 +303,7 @@ func (in *Ingester) store(ctx context.Context, good []jetstream.Msg, batches []w
 		return
 	}
 	in.metrics.CommitSeconds.Observe(time.Since(start).Seconds())
+	in.metrics.LastCommit.SetToCurrentTime()
 	in.metrics.EventsStored.Add(float64(res.Inserted))
 	in.metrics.EventsDup.Add(float64(res.Duplicates))
 	in.recordConflicts(ctx, res.Conflicts)

@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/palier-lifts/palier/buildinfo"
 )
 
 // Metrics are the receiver's Prometheus metrics, registered on the registry
@@ -35,6 +37,15 @@ type Metrics struct {
 	EventsConflicting prometheus.Counter
 	// AlertPosts counts posts of alerts to Alertmanager, by result.
 	AlertPosts *prometheus.CounterVec
+	// ConsumerPending and ConsumerAckPending are the shared consumers'
+	// backlog (not yet delivered) and messages delivered and not yet
+	// acknowledged, by consumer, as JetStream last said.
+	ConsumerPending    *prometheus.GaugeVec
+	ConsumerAckPending *prometheus.GaugeVec
+	// LastCommit is when a fetch of events was last committed (Unix s).
+	LastCommit prometheus.Gauge
+	// BuildInfo is 1, labelled with the receiver's version.
+	BuildInfo *prometheus.GaugeVec
 }
 
 // NewMetrics makes the metrics and registers them on reg.
@@ -83,12 +94,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		AlertPosts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "palier_receiver_alertmanager_posts_total", Help: "Posts of the cabins' alerts to Alertmanager, by result (ok, error).",
 		}, []string{"result"}),
+		ConsumerPending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "palier_receiver_consumer_pending", Help: "Messages of a shared JetStream consumer not yet delivered to any receiver.",
+		}, []string{"consumer"}),
+		ConsumerAckPending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "palier_receiver_consumer_ack_pending", Help: "Messages of a shared JetStream consumer delivered and not yet acknowledged.",
+		}, []string{"consumer"}),
+		LastCommit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "palier_receiver_last_commit_timestamp_seconds", Help: "When this receiver last committed a fetch of events (Unix time).",
+		}),
+		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "palier_receiver_build_info", Help: "1, labelled with the receiver's version.",
+		}, []string{"version"}),
 		HTTPConns: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "palier_receiver_http_connections", Help: "HTTP connections open now (at most http.max_connections).",
 		}),
 	}
 	reg.MustRegister(m.Messages, m.EventsStored, m.EventsDup, m.DeadLetters, m.StoreErrors,
-		m.CommitSeconds, m.AcksPublished, m.StateMessages, m.NoticesPublish, m.HTTPConns, m.EventsUnknownType, m.LostAccounted, m.ClientIDTakeovers, m.EventsConflicting, m.AlertPosts)
+		m.CommitSeconds, m.AcksPublished, m.StateMessages, m.NoticesPublish, m.HTTPConns, m.EventsUnknownType, m.LostAccounted, m.ClientIDTakeovers, m.EventsConflicting, m.AlertPosts,
+		m.ConsumerPending, m.ConsumerAckPending, m.LastCommit, m.BuildInfo)
+	m.BuildInfo.WithLabelValues(buildinfo.Version()).Set(1)
 	return m
 }
 

@@ -54,6 +54,7 @@ type Receiver struct {
 	alerter  *alerting.Alerter // nil unless alerting lists Alertmanagers
 	httpLn   net.Listener
 	httpSrv  *http.Server
+	metrics  *Metrics
 	Registry *prometheus.Registry
 }
 
@@ -83,6 +84,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 	}()
 	r.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := NewMetrics(r.Registry)
+	r.metrics = metrics
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
@@ -269,6 +271,7 @@ func (r *Receiver) Run(ctx context.Context) error {
 	if r.alerter != nil {
 		g.Go(func() error { return r.alerter.Run(gctx) })
 	}
+	g.Go(func() error { return r.watchConsumers(gctx, 15*time.Second) })
 	if r.leaves != nil {
 		g.Go(func() error { return r.leaves.Run(gctx) })
 	}

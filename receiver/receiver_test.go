@@ -637,3 +637,31 @@ func TestEmbeddedFreePortsAreReported(t *testing.T) {
 		return err == nil && c.Events == 1
 	})
 }
+
+// TestPlatformMetrics: what the platform's alerting rules read
+// (packaging/prometheus) is exposed: the version, the shared consumers'
+// backlog and when events were last committed.
+func TestPlatformMetrics(t *testing.T) {
+	r := start(t, testConfig(t))
+	nc := connect(t, r.NATSURL())
+	js := jsOf(t, nc)
+	b, _ := json.Marshal(storetest.Batch("s1", "c1", "e1", 1))
+	if _, err := js.Publish(context.Background(), "palier.v1.s1.c1.events", b); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a commit time", func() bool { return counter(t, r, "palier_receiver_last_commit_timestamp_seconds") > 0 })
+	if counter(t, r, "palier_receiver_build_info") != 1 {
+		t.Error("no build_info")
+	}
+	eventually(t, "the consumers' backlog measured", func() bool {
+		mfs, err := r.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]int{}
+		for _, mf := range mfs {
+			seen[mf.GetName()] = len(mf.GetMetric())
+		}
+		return seen["palier_receiver_consumer_pending"] == 2 && seen["palier_receiver_consumer_ack_pending"] == 2
+	})
+}

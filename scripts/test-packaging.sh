@@ -16,6 +16,8 @@
 #     OpenAPI document in the k8s.io/kubernetes module;
 #   - the NATS configs: nats-server -t on the hub and on the leaf with the
 #     accounts generated from the example fleet;
+#   - the platform's Prometheus alerting rules: promtool check rules and
+#     promtool test rules (Debian package prometheus);
 #   - the Go tests of the watchdog notifier and of the per-device permissions
 #     against a real in-process nats-server.
 # Every tool is pinned and installed when missing. Usage: scripts/test-packaging.sh
@@ -25,7 +27,7 @@ cd "$(dirname "$0")/.."
 
 K8S_VERSION=1.31.4 # the Kubernetes whose API the chart is validated against
 
-need_apt "${BASE_DEPS[@]}" qemu-user-static systemd openssl
+need_apt "${BASE_DEPS[@]}" qemu-user-static systemd openssl prometheus
 need_go_tool helm "$HELM"
 need_go_tool kubeconform "$KUBECONFORM"
 need_nats_server
@@ -284,6 +286,10 @@ hash=$(echo 'an example password' | go run ./cmd/receiver users hash)
 ) || fail "nats-server rejects the configs"
 
 # --- Go tests of the packaging code ----------------------------------------
+say "Prometheus rules: promtool check and unit tests"
+(cd packaging/prometheus && promtool check rules palier-rules.yml >/dev/null && promtool test rules palier-rules.test.yml >/dev/null) ||
+	fail "packaging/prometheus: promtool check rules / test rules (run them there to see why)"
+
 say "go test: watchdog notifier, per-device NATS permissions against a real nats-server"
 go test -count=1 -timeout 5m ./natsauth/... ./packaging/...
 go test -count=1 -timeout 5m -run 'Notify|Watchdog|Progressing' ./sdnotify/
