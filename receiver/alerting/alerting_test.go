@@ -2,11 +2,7 @@ package alerting
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,120 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/palier-lifts/palier/internal/nettest"
+	"github.com/palier-lifts/palier/internal/amtest"
 	"github.com/palier-lifts/palier/receiver/store"
 	"github.com/palier-lifts/palier/receiver/store/sqlite"
 	"github.com/palier-lifts/palier/receiver/store/storetest"
 	"github.com/palier-lifts/palier/wire"
 )
-
-// notification is what Alertmanager's webhook receiver posts.
-type notification struct {
-	Status string `json:"status"`
-	Alerts []struct {
-		Status string            `json:"status"`
-		Labels map[string]string `json:"labels"`
-	} `json:"alerts"`
-}
-
-// sink collects the webhook's notifications.
-type sink struct {
-	mu  sync.Mutex
-	got []notification
-}
-
-func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var n notification
-	if err := json.NewDecoder(r.Body).Decode(&n); err == nil {
-		s.mu.Lock()
-		s.got = append(s.got, n)
-		s.mu.Unlock()
-	}
-}
-
-// count is the notifications of status whose alerts include alertname.
-func (s *sink) count(status, alertname string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, x := range s.got {
-		if x.Status != status {
-			continue
-		}
-		for _, a := range x.Alerts {
-			if a.Labels["alertname"] == alertname {
-				n++
-				break
-			}
-		}
-	}
-	return n
-}
-
-// startAlertmanager runs Debian's prometheus-alertmanager with one route
-// to webhook, quick to group and to send resolutions, until the test ends.
-func startAlertmanager(t *testing.T, webhook string) string {
-	t.Helper()
-	bin := ""
-	for _, name := range []string{"prometheus-alertmanager", "alertmanager"} {
-		if p, err := exec.LookPath(name); err == nil {
-			bin = p
-			break
-		}
-	}
-	if bin == "" {
-		if os.Getenv("PALIER_REQUIRE_ALERTMANAGER") != "" {
-			t.Fatal("alertmanager not found but PALIER_REQUIRE_ALERTMANAGER is set (Debian package prometheus-alertmanager)")
-		}
-		t.Skip("alertmanager not installed (Debian package prometheus-alertmanager; scripts/test.sh installs it)")
-	}
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(cfg, []byte(`route:
-  receiver: webhook
-  group_by: [alertname, site, cabin]
-  group_wait: 500ms
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: webhook
-    webhook_configs:
-      - url: `+webhook+`
-        send_resolved: true
-`), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := nettest.RefusedAddr(t) // a free port for it to take
-	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--cluster.listen-address=")
-	log, err := os.Create(filepath.Join(dir, "alertmanager.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		if t.Failed() {
-			b, _ := os.ReadFile(log.Name())
-			t.Logf("alertmanager's log:\n%s", b)
-		}
-	})
-	base := "http://" + addr
-	eventually(t, "alertmanager ready", func() bool {
-		resp, err := http.Get(base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return base
-}
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -157,10 +45,7 @@ func runAlerter(t *testing.T, st store.Store, am string) (stop func()) {
 // gives one notification though two receivers send it, and one resolution
 // when it clears; the same when the receivers restart in between.
 func TestEntrapmentReachesSomeoneOnce(t *testing.T) {
-	hook := &sink{}
-	srv := httptest.NewServer(hook)
-	t.Cleanup(srv.Close)
-	am := startAlertmanager(t, srv.URL)
+	am, hook := amtest.Start(t)
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "r.db"), sqlite.Options{Synchronous: "normal"})
 	if err != nil {
@@ -188,32 +73,32 @@ func TestEntrapmentReachesSomeoneOnce(t *testing.T) {
 	stop1, stop2 := runAlerter(t, st, am), runAlerter(t, st, am)
 	start := time.Now()
 	entrapment(true)
-	eventually(t, "the entrapment notified", func() bool { return hook.count("firing", "ElevatorEntrapment") >= 1 })
+	eventually(t, "the entrapment notified", func() bool { return hook.Count("firing", "ElevatorEntrapment") >= 1 })
 	t.Logf("entrapment notified %s after it was stored", time.Since(start).Round(time.Millisecond))
 	time.Sleep(2 * time.Second) // more rounds of both: still one notification
-	if n := hook.count("firing", "ElevatorEntrapment"); n != 1 {
+	if n := hook.Count("firing", "ElevatorEntrapment"); n != 1 {
 		t.Fatalf("%d notifications of one entrapment from two receivers, want 1", n)
 	}
 	// Cleared at the cabin: one resolution.
 	entrapment(false)
-	eventually(t, "the entrapment resolved", func() bool { return hook.count("resolved", "ElevatorEntrapment") >= 1 })
+	eventually(t, "the entrapment resolved", func() bool { return hook.Count("resolved", "ElevatorEntrapment") >= 1 })
 
 	// Again, with the receivers restarted while it is active: the new
 	// ones send the same alert, which stays one notification; then the
 	// entrapment clears while no receiver runs, and the alert resolves
 	// itself when nobody sends it any more.
 	entrapment(true)
-	eventually(t, "the second entrapment notified", func() bool { return hook.count("firing", "ElevatorEntrapment") >= 2 })
+	eventually(t, "the second entrapment notified", func() bool { return hook.Count("firing", "ElevatorEntrapment") >= 2 })
 	stop1()
 	stop2()
 	restarted := runAlerter(t, st, am)
 	time.Sleep(2 * time.Second)
-	if n := hook.count("firing", "ElevatorEntrapment"); n != 2 {
+	if n := hook.Count("firing", "ElevatorEntrapment"); n != 2 {
 		t.Fatalf("%d firing notifications after a restart during the entrapment, want 2 in all", n)
 	}
 	restarted()
 	entrapment(false)
-	eventually(t, "resolved without a receiver", func() bool { return hook.count("resolved", "ElevatorEntrapment") >= 2 })
+	eventually(t, "resolved without a receiver", func() bool { return hook.Count("resolved", "ElevatorEntrapment") >= 2 })
 }
 
 // TestShippedAlertmanagerConfig: packaging/alertmanager/alertmanager.yml is
