@@ -53,10 +53,7 @@ func (d Device) UserName() string {
 
 // Publish is what the device may publish: its own events, state and status.
 // Not {site}.{cabin}.>: that would let it forge its own acks.
-func (d Device) Publish() []string {
-	base := "palier.v1." + d.Site + "." + d.Cabin + "."
-	return []string{base + "events", base + "state", base + "status"}
-}
+func (d Device) Publish() []string { return wire.DeviceSubjects(d.Site, d.Cabin) }
 
 // Subscribe is what the device may subscribe to: its acks, its site's
 // notices, and $MQTT.sub.>, where nats-server delivers QoS 1

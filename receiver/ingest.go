@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -34,9 +33,8 @@ const (
 // payload limit for its headers (the reason is cut at 1 KiB).
 const deadLetterHeadroom = 8 << 10
 
-// DeadLetterPrefix starts the subjects of the dead-letter stream:
-// palier.deadletter.{site token}.{cabin token}.
-const DeadLetterPrefix = "palier.deadletter."
+// DeadLetterPrefix starts the subjects of the dead-letter stream.
+const DeadLetterPrefix = wire.DeadLetterPrefix
 
 // IngestOptions configure an Ingester; zero fields take DefaultConfig's.
 type IngestOptions struct {
@@ -233,12 +231,12 @@ func CheckMessage(subject string, data []byte) (wire.Batch, error) {
 	if err != nil {
 		return b, &BadBatchError{Class: "decode", Reason: err.Error()}
 	}
-	tok := strings.Split(subject, ".")
-	if len(tok) != 5 || tok[0] != "palier" || tok[1] != "v1" || tok[4] != "events" {
-		return b, &BadBatchError{Class: "subject", Reason: fmt.Sprintf("subject %q is not palier.v1.{site}.{cabin}.events", subject)}
+	site, cabin, err := wire.ParseSubject(subject, "events")
+	if err != nil {
+		return b, &BadBatchError{Class: "subject", Reason: err.Error()}
 	}
-	if tok[2] != b.Site || tok[3] != b.Cabin {
-		return b, &BadBatchError{Class: "subject", Reason: fmt.Sprintf("batch of %s/%s published on %s/%s's subject", b.Site, b.Cabin, tok[2], tok[3])}
+	if site != b.Site || cabin != b.Cabin {
+		return b, &BadBatchError{Class: "subject", Reason: fmt.Sprintf("batch of %s/%s published on %s/%s's subject", b.Site, b.Cabin, site, cabin)}
 	}
 	for i := range b.Events {
 		if b.Events[i].Seq > store.MaxSeq {
@@ -355,7 +353,7 @@ func (in *Ingester) recordConflicts(ctx context.Context, cs []store.Conflict) {
 		}
 		reason := fmt.Sprintf("conflict: %s/%s epoch %s seq %d is stored with other content; this copy was not stored", c.Key.Site, c.Key.Cabin, c.Key.Epoch, c.Event.Seq)
 		in.log.Warn("event received again with other content; kept the stored one", "site", c.Key.Site, "cabin", c.Key.Cabin, "epoch", c.Key.Epoch, "seq", c.Event.Seq, "type", c.Event.Type)
-		dl := nats.NewMsg(DeadLetterPrefix + c.Key.Site + "." + c.Key.Cabin)
+		dl := nats.NewMsg(wire.DeadLetterSubject(c.Key.Site, c.Key.Cabin))
 		dl.Data = b
 		dl.Header.Set(HeaderReason, reason)
 		dl.Header.Set(HeaderSubject, wire.EventsSubjectOf(c.Key.Site, c.Key.Cabin))
@@ -406,8 +404,8 @@ func (in *Ingester) deadLetter(ctx context.Context, m jetstream.Msg, cause error
 		class = bb.Class
 	}
 	subj := DeadLetterPrefix + "unknown.unknown"
-	if tok := strings.Split(m.Subject(), "."); len(tok) == 5 {
-		subj = DeadLetterPrefix + tok[2] + "." + tok[3]
+	if site, cabin, err := wire.ParseSubject(m.Subject(), "events"); err == nil {
+		subj = wire.DeadLetterSubject(site, cabin)
 	}
 	reason := cause.Error()
 	if len(reason) > 1024 {

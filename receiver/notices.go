@@ -15,8 +15,6 @@ import (
 	"github.com/palier-lifts/palier/wire"
 )
 
-// NoticesTopic is the MQTT topic of a site's notices.
-func NoticesTopic(site string) string { return "palier/v1/" + site + "/notices" }
 
 // MQTTNotices publishes notice sets, retained at QoS 1, through an MQTT
 // client connected to the NATS MQTT listener: only an MQTT publisher's
@@ -81,7 +79,7 @@ func (p *MQTTNotices) PublishNotices(ctx context.Context, set wire.NoticeSet) er
 	if len(b) > wire.MaxNoticeSetBytes {
 		return fmt.Errorf("notice set %s is %d bytes: %w", set.Site, len(b), wire.ErrTooLarge)
 	}
-	if err := wait(ctx, p.c.Publish(NoticesTopic(set.Site), 1, true, b)); err != nil {
+	if err := wait(ctx, p.c.Publish(wire.NoticesTopic(set.Site), 1, true, b)); err != nil {
 		p.metrics.NoticesPublish.WithLabelValues("error").Inc()
 		return fmt.Errorf("publish notice set %s v%d: %w", set.Site, set.Version, err)
 	}

@@ -437,7 +437,7 @@ func TestMQTTEndToEnd(t *testing.T) {
 	}
 	sets := make(chan wire.NoticeSet, 4)
 	late := dial(t, r.MQTTAddr(), "palier-s1-c2")
-	if err := wait(context.Background(), late.Subscribe(NoticesTopic("s1"), 1, func(_ mqtt.Client, m mqtt.Message) {
+	if err := wait(context.Background(), late.Subscribe(wire.NoticesTopic("s1"), 1, func(_ mqtt.Client, m mqtt.Message) {
 		s, err := wire.DecodeNoticeSet(m.Payload())
 		if err != nil {
 			t.Errorf("notice set: %v", err)

@@ -16,11 +16,6 @@ import (
 	"github.com/palier-lifts/palier/wire"
 )
 
-// Subjects of the state snapshots and status messages of every cabin.
-const (
-	StateSubject  = "palier.v1.*.*.state"
-	StatusSubject = "palier.v1.*.*.status"
-)
 
 // StateWatcher keeps the cabins table current from state and status
 // messages. They are captured by a JetStream stream that keeps the latest
@@ -55,7 +50,7 @@ func (w *StateWatcher) Setup(ctx context.Context) error {
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:              w.cfg.State,
 		Description:       "The latest state snapshot and status (online, offline, the last will) of every cabin",
-		Subjects:          []string{StateSubject, StatusSubject},
+		Subjects:          []string{wire.StateSubject, wire.StatusSubject},
 		Storage:           jetstream.FileStorage,
 		Retention:         jetstream.LimitsPolicy,
 		Discard:           jetstream.DiscardOld,
@@ -132,24 +127,10 @@ type badMessage struct{ err error }
 func (b *badMessage) Error() string { return b.err.Error() }
 func (b *badMessage) Unwrap() error { return b.err }
 
-// subjectIDs returns the site and cabin of palier.v1.{site}.{cabin}.{kind}.
-func subjectIDs(subject, kind string) (site, cabin string, err error) {
-	tok := strings.Split(subject, ".")
-	if len(tok) != 5 || tok[0] != "palier" || tok[1] != "v1" || tok[4] != kind {
-		return "", "", fmt.Errorf("subject %q is not palier.v1.{site}.{cabin}.%s", subject, kind)
-	}
-	if err := wire.ValidateID(tok[2]); err != nil {
-		return "", "", fmt.Errorf("subject %q: site %w", subject, err)
-	}
-	if err := wire.ValidateID(tok[3]); err != nil {
-		return "", "", fmt.Errorf("subject %q: cabin %w", subject, err)
-	}
-	return tok[2], tok[3], nil
-}
 
 // applyState stores a state snapshot that the stream took at received.
 func (w *StateWatcher) applyState(ctx context.Context, subject string, data []byte, received time.Time) error {
-	site, cabin, err := subjectIDs(subject, "state")
+	site, cabin, err := wire.ParseSubject(subject, "state")
 	if err != nil {
 		return &badMessage{err}
 	}
@@ -189,7 +170,7 @@ func ParseStatus(b []byte) (online bool, err error) {
 
 // applyStatus stores a status that the stream took at received.
 func (w *StateWatcher) applyStatus(ctx context.Context, subject string, data []byte, received time.Time) error {
-	site, cabin, err := subjectIDs(subject, "status")
+	site, cabin, err := wire.ParseSubject(subject, "status")
 	if err != nil {
 		return &badMessage{err}
 	}

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -43,12 +44,50 @@ func TopicsFor(site, cabin string) Topics {
 		State:   base + "state",
 		Status:  base + "status",
 		Ack:     base + "ack",
-		Notices: "palier/v1/" + site + "/notices",
+		Notices: NoticesTopic(site),
 	}
 }
 
-// EventsSubject is the NATS subject filter that captures every cabin's events.
-const EventsSubject = "palier.v1.*.*.events"
+// NATS subject filters that capture every cabin's events, state snapshots
+// and status messages.
+const (
+	EventsSubject = "palier.v1.*.*.events"
+	StateSubject  = "palier.v1.*.*.state"
+	StatusSubject = "palier.v1.*.*.status"
+)
+
+// DeadLetterPrefix starts the subjects of the receiver's dead-letter
+// stream: palier.deadletter.{site}.{cabin}.
+const DeadLetterPrefix = "palier.deadletter."
+
+// DeadLetterSubject is the dead-letter subject of a cabin's messages.
+func DeadLetterSubject(site, cabin string) string { return DeadLetterPrefix + site + "." + cabin }
+
+// DeviceSubjects are the NATS subjects a cabin publishes on: its events,
+// state and status (never its acks: those are the receiver's to speak).
+func DeviceSubjects(site, cabin string) []string {
+	base := "palier.v1." + site + "." + cabin + "."
+	return []string{base + "events", base + "state", base + "status"}
+}
+
+// NoticesTopic is the MQTT topic of a site's notices.
+func NoticesTopic(site string) string { return "palier/v1/" + site + "/notices" }
+
+// ParseSubject reads palier.v1.{site}.{cabin}.{kind}, checking the ids, and
+// says what is wrong with any other subject.
+func ParseSubject(subject, kind string) (site, cabin string, err error) {
+	tok := strings.Split(subject, ".")
+	if len(tok) != 5 || tok[0] != "palier" || tok[1] != "v1" || tok[4] != kind {
+		return "", "", fmt.Errorf("subject %q is not palier.v1.{site}.{cabin}.%s", subject, kind)
+	}
+	if err := ValidateID(tok[2]); err != nil {
+		return "", "", fmt.Errorf("subject %q: site %w", subject, err)
+	}
+	if err := ValidateID(tok[3]); err != nil {
+		return "", "", fmt.Errorf("subject %q: cabin %w", subject, err)
+	}
+	return tok[2], tok[3], nil
+}
 
 // EventsSubjectOf is the NATS subject of a cabin's events topic.
 func EventsSubjectOf(site, cabin string) string { return "palier.v1." + site + "." + cabin + ".events" }

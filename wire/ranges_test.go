@@ -129,3 +129,18 @@ func TestImplausibleValuesAreRefused(t *testing.T) {
 		t.Errorf("a basement floor refused: %v", err)
 	}
 }
+
+func TestParseSubject(t *testing.T) {
+	site, cabin, err := wire.ParseSubject("palier.v1.les-pins.a.events", "events")
+	if err != nil || site != "les-pins" || cabin != "a" {
+		t.Fatalf("ParseSubject = %q %q %v", site, cabin, err)
+	}
+	for _, s := range []string{"palier.v1.s.c.state", "palier.v2.s.c.events", "palier.v1.s.events", "palier.v1.S.c.events", "palier.v1.s.c.events.x"} {
+		if _, _, err := wire.ParseSubject(s, "events"); err == nil {
+			t.Errorf("ParseSubject(%q) accepted", s)
+		}
+	}
+	if got := wire.DeviceSubjects("s", "c"); len(got) != 3 || got[0] != "palier.v1.s.c.events" {
+		t.Errorf("DeviceSubjects = %v", got)
+	}
+}
