@@ -15,7 +15,6 @@ import (
 	"github.com/palier-lifts/palier/wire"
 )
 
-
 // MQTTNotices publishes notice sets, retained at QoS 1, through an MQTT
 // client connected to the NATS MQTT listener: only an MQTT publisher's
 // retained message is kept for agents that connect later.

@@ -16,7 +16,6 @@ import (
 	"github.com/palier-lifts/palier/wire"
 )
 
-
 // StateWatcher keeps the cabins table current from state and status
 // messages. They are captured by a JetStream stream that keeps the latest
 // message of each subject (a last value per cabin and kind), read through
@@ -126,7 +125,6 @@ type badMessage struct{ err error }
 
 func (b *badMessage) Error() string { return b.err.Error() }
 func (b *badMessage) Unwrap() error { return b.err }
-
 
 // applyState stores a state snapshot that the stream took at received.
 func (w *StateWatcher) applyState(ctx context.Context, subject string, data []byte, received time.Time) error {
