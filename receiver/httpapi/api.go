@@ -258,6 +258,15 @@ func (a *API) storeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (a *API) listCabins(w http.ResponseWriter, r *http.Request) {
+	v, ok := strictQuery(w, r)
+	if !ok {
+		return
+	}
+	q, apiErr := parseCabinQuery(v)
+	if apiErr != nil {
+		writeJSON(w, http.StatusBadRequest, apiErr)
+		return
+	}
 	cs, err := a.o.Store.Cabins(r.Context())
 	if err != nil {
 		a.storeError(w, r, err)
@@ -282,7 +291,9 @@ func (a *API) listCabins(w http.ResponseWriter, r *http.Request) {
 		out[i] = a.view(cs[i], facts[j:k])
 		j = k
 	}
-	writeJSON(w, http.StatusOK, out)
+	page, next := filterCabins(out, q)
+	linkNext(w, r, next)
+	writeJSON(w, http.StatusOK, page)
 }
 
 // cabinView is a cabin as the API shows it: what is stored, and its

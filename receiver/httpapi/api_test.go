@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"errors"
 	"image"
 	"image/color"
@@ -744,5 +745,80 @@ func TestCabinSituations(t *testing.T) {
 	}
 	if f.get(t, "/api/v1/cabins/s1/c1", &one); len(one.Situations) != 0 {
 		t.Fatalf("after the entrapment cleared: %+v", one.Situations)
+	}
+}
+
+// TestCabinsFilteredAndPaged: the fleet list filters by site, situation
+// and attention on the server, puts the cabins needing attention first,
+// and pages with a cursor in the Link header; a bad parameter is named.
+func TestCabinsFilteredAndPaged(t *testing.T) {
+	now := time.Now().UTC().Truncate(time.Second)
+	f := newFixture(t, nil, func(o *Options) { o.Clock = func() time.Time { return now } })
+	ctx := context.Background()
+	for i := range 25 {
+		site, cabin := fmt.Sprintf("site-%d", i%3), fmt.Sprintf("c%02d", i)
+		if err := f.st.UpdateStatus(ctx, site, cabin, true, now); err != nil {
+			t.Fatal(err)
+		}
+		events := []wire.Event{storetest.Event(1, wire.TypeHeartbeat, wire.HeartbeatData{})}
+		events[0].Time = now
+		if i == 7 || i == 20 {
+			e := storetest.Event(2, wire.TypeEntrapment, wire.EntrapmentData{Active: true})
+			e.Time = now
+			events = append(events, e)
+		}
+		if _, err := f.st.InsertBatches(ctx, []wire.Batch{{V: 1, Site: site, Cabin: cabin, Epoch: "e", Events: events}}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type view struct {
+		Site  string `json:"site"`
+		Cabin string `json:"cabin"`
+	}
+	var all []view
+	if code := f.get(t, "/api/v1/cabins", &all); code != 200 || len(all) != 25 {
+		t.Fatalf("all: %d, %d cabins", code, len(all))
+	}
+	if all[0].Cabin != "c07" || all[1].Cabin != "c20" { // attention first, then by site
+		t.Fatalf("the trapped cabins are not first: %v", all[:3])
+	}
+	var trapped []view
+	if f.get(t, "/api/v1/cabins?situation=entrapment", &trapped); len(trapped) != 2 {
+		t.Fatalf("situation=entrapment: %v", trapped)
+	}
+	var calm []view
+	if f.get(t, "/api/v1/cabins?attention=false&site=site-1", &calm); len(calm) != 7 { // 8 there, c07 trapped
+		t.Fatalf("attention=false&site=site-1: %d cabins, want 7", len(calm))
+	}
+	// Pages of 10 by the Link header: every cabin once, in the same order.
+	var paged []view
+	next := "/api/v1/cabins?limit=10"
+	for pages := 0; next != ""; pages++ {
+		if pages > 5 {
+			t.Fatal("the pages never end")
+		}
+		code, b, hdr := f.do(t, "GET", next, "", nil)
+		var page []view
+		if code != 200 || json.Unmarshal(b, &page) != nil {
+			t.Fatalf("GET %s: %d %s", next, code, b)
+		}
+		paged = append(paged, page...)
+		next = ""
+		if l := hdr.Get("Link"); l != "" {
+			next = strings.TrimSuffix(strings.TrimPrefix(l, "<"), `>; rel="next"`)
+		}
+	}
+	if len(paged) != 25 || paged[0] != all[0] || paged[24] != all[24] {
+		t.Fatalf("paged %d cabins, want the same 25 in the same order", len(paged))
+	}
+	for _, c := range []struct{ q, param string }{
+		{"situation=stuck", "situation"}, {"attention=maybe", "attention"}, {"limit=0", "limit"},
+		{"site=Bad%20Site", "site"}, {"cursor=%25%25", "cursor"}, {"sort=site", "sort"},
+	} {
+		code, b, _ := f.do(t, "GET", "/api/v1/cabins?"+c.q, "", nil)
+		var e APIError
+		if code != 400 || json.Unmarshal(b, &e) != nil || e.Param != c.param {
+			t.Errorf("?%s: %d %s, want 400 naming %s", c.q, code, b, c.param)
+		}
 	}
 }
