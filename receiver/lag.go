@@ -5,12 +5,16 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/palier-lifts/palier/receiver/situation"
+	"github.com/palier-lifts/palier/receiver/store"
 )
 
-// watchConsumers reads the shared consumers' backlog every interval into
-// the metrics the platform's alerting rules use (a lag that grows, an
-// ingest that stalled), until ctx is done.
-func (r *Receiver) watchConsumers(ctx context.Context, every time.Duration) error {
+// watchPlatform reads, every interval until ctx is done, what the
+// platform's alerting rules and dashboards show: the shared consumers'
+// backlog (a lag that grows, an ingest that stalled) and how many cabins
+// are in each situation.
+func (r *Receiver) watchPlatform(ctx context.Context, every time.Duration) error {
 	js, err := jetstream.New(r.nc)
 	if err != nil {
 		return err
@@ -32,10 +36,42 @@ func (r *Receiver) watchConsumers(ctx context.Context, every time.Duration) erro
 			r.metrics.ConsumerPending.WithLabelValues(p[1]).Set(float64(info.NumPending))
 			r.metrics.ConsumerAckPending.WithLabelValues(p[1]).Set(float64(info.NumAckPending))
 		}
+		r.countSituations(ctx)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
+	}
+}
+
+// countSituations sets the cabins gauges from the store.
+func (r *Receiver) countSituations(ctx context.Context) {
+	cabins, err := r.st.Cabins(ctx)
+	if err != nil {
+		return
+	}
+	facts, err := r.st.Facts(ctx, "", "")
+	if err != nil {
+		return
+	}
+	byCabin := map[[2]string][]store.Fact{}
+	for _, f := range facts {
+		k := [2]string{f.Site, f.Cabin}
+		byCabin[k] = append(byCabin[k], f)
+	}
+	counts := map[string]int{}
+	for _, name := range situation.Names {
+		counts[name] = 0 // a situation no cabin is in shows 0, not nothing
+	}
+	now := time.Now()
+	for _, c := range cabins {
+		for _, s := range situation.Derive(c, byCabin[[2]string{c.Site, c.Cabin}], now, situation.Thresholds{}) {
+			counts[s.Name]++
+		}
+	}
+	r.metrics.Cabins.Set(float64(len(cabins)))
+	for name, n := range counts {
+		r.metrics.CabinsIn.WithLabelValues(name).Set(float64(n))
 	}
 }

@@ -46,6 +46,10 @@ type Metrics struct {
 	LastCommit prometheus.Gauge
 	// BuildInfo is 1, labelled with the receiver's version.
 	BuildInfo *prometheus.GaugeVec
+	// Cabins counts the cabins known, and CabinsIn those in each
+	// situation, as the last round of watchPlatform derived them.
+	Cabins   prometheus.Gauge
+	CabinsIn *prometheus.GaugeVec
 }
 
 // NewMetrics makes the metrics and registers them on reg.
@@ -106,15 +110,27 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "palier_receiver_build_info", Help: "1, labelled with the receiver's version.",
 		}, []string{"version"}),
+		Cabins: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "palier_receiver_cabins", Help: "Cabins known to the store.",
+		}),
+		CabinsIn: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "palier_receiver_cabins_in_situation", Help: "Cabins in each situation (entrapment, alarm, out_of_service, offline, ...), derived every 15 s.",
+		}, []string{"situation"}),
 		HTTPConns: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "palier_receiver_http_connections", Help: "HTTP connections open now (at most http.max_connections).",
 		}),
 	}
-	reg.MustRegister(m.Messages, m.EventsStored, m.EventsDup, m.DeadLetters, m.StoreErrors,
-		m.CommitSeconds, m.AcksPublished, m.StateMessages, m.NoticesPublish, m.HTTPConns, m.EventsUnknownType, m.LostAccounted, m.ClientIDTakeovers, m.EventsConflicting, m.AlertPosts,
-		m.ConsumerPending, m.ConsumerAckPending, m.LastCommit, m.BuildInfo)
+	reg.MustRegister(m.collectors()...)
 	m.BuildInfo.WithLabelValues(buildinfo.Version()).Set(1)
 	return m
+}
+
+// collectors are every metric of m.
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.Messages, m.EventsStored, m.EventsDup, m.DeadLetters, m.StoreErrors,
+		m.CommitSeconds, m.AcksPublished, m.StateMessages, m.NoticesPublish, m.HTTPConns, m.EventsUnknownType,
+		m.LostAccounted, m.ClientIDTakeovers, m.EventsConflicting, m.AlertPosts,
+		m.ConsumerPending, m.ConsumerAckPending, m.LastCommit, m.BuildInfo, m.Cabins, m.CabinsIn}
 }
 
 // httpConnState counts the HTTP server's open connections (http.Server.ConnState).

@@ -271,7 +271,7 @@ func (r *Receiver) Run(ctx context.Context) error {
 	if r.alerter != nil {
 		g.Go(func() error { return r.alerter.Run(gctx) })
 	}
-	g.Go(func() error { return r.watchConsumers(gctx, 15*time.Second) })
+	g.Go(func() error { return r.watchPlatform(gctx, 15*time.Second) })
 	if r.leaves != nil {
 		g.Go(func() error { return r.leaves.Run(gctx) })
 	}

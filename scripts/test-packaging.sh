@@ -259,7 +259,10 @@ go run ./packaging/helm/k8sschema -swagger "$k8s_dir/api/openapi-spec/swagger.js
 # Kubernetes document, so kubeconform skips them; the rules inside are
 # checked by promtool instead.
 helm template palier "$chart" --kube-version "$K8S_VERSION" \
-	--set monitoring.prometheusRule.enabled=true --set monitoring.serviceMonitor.enabled=true >"$work/monitoring.yaml"
+	--set monitoring.prometheusRule.enabled=true --set monitoring.serviceMonitor.enabled=true \
+	--set monitoring.dashboards.enabled=true >"$work/monitoring.yaml"
+grep -q 'palier-fleet.json:' "$work/monitoring.yaml" && grep -q 'palier-receiver.json:' "$work/monitoring.yaml" ||
+	fail "the dashboards ConfigMap lacks a dashboard"
 for f in default production monitoring; do
 	kubeconform -strict -summary -skip PrometheusRule,ServiceMonitor \
 		-schema-location "$work/schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json" "$work/$f.yaml"

@@ -24,8 +24,7 @@ type cabinQuery struct {
 }
 
 // situationNames are the situations a filter may name.
-var situationNames = []string{situation.Entrapment, situation.Alarm, situation.OutOfService, situation.Offline,
-	situation.ControllerLinkLost, situation.Silent, situation.Backlog, situation.Losses}
+var situationNames = situation.Names
 
 // parseCabinQuery reads the query string of the cabins list; the error
 // names the bad parameter.

@@ -20,6 +20,9 @@ const (
 	Losses             = "losses"               // sequences were accounted for as lost lately
 )
 
+// Names lists every situation, most urgent first.
+var Names = []string{Entrapment, Alarm, OutOfService, Offline, ControllerLinkLost, Silent, Backlog, Losses}
+
 // Severities, for routing (Alertmanager's severity label).
 const (
 	Critical = "critical" // a person must act now
