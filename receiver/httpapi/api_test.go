@@ -822,3 +822,28 @@ func TestCabinsFilteredAndPaged(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseCabinQuery(f *testing.F) {
+	f.Add("site=les-pins&situation=entrapment&attention=true&limit=10")
+	f.Add("cursor=MAB4AGE")
+	f.Fuzz(func(t *testing.T, raw string) {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		q, apiErr := parseCabinQuery(v)
+		if apiErr != nil {
+			if apiErr.Param == "" || apiErr.Error == "" {
+				t.Fatalf("refusal %+v does not name the parameter", apiErr)
+			}
+			return
+		}
+		if q.limit < 0 || q.limit > 1000 || (q.site != "" && wire.ValidateID(q.site) != nil) {
+			t.Fatalf("accepted %+v", q)
+		}
+		// Whatever it asks, filtering an empty fleet answers nothing.
+		if page, next := filterCabins(nil, q); len(page) != 0 || next != "" {
+			t.Fatalf("an empty fleet gave %v, %q", page, next)
+		}
+	})
+}

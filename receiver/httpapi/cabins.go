@@ -31,6 +31,9 @@ var situationNames = situation.Names
 func parseCabinQuery(v url.Values) (cabinQuery, *APIError) {
 	var q cabinQuery
 	for k, vs := range v {
+		if k == "" {
+			return q, &APIError{Param: "query", Error: "a parameter without a name"}
+		}
 		if len(vs) != 1 {
 			return q, &APIError{Param: k, Error: fmt.Sprintf("given %d times (at most once)", len(vs))}
 		}
