@@ -9,7 +9,6 @@ import (
 
 	"github.com/palier-lifts/palier/agent"
 	"github.com/palier-lifts/palier/internal/amtest"
-	"github.com/palier-lifts/palier/simulator"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -29,32 +28,8 @@ func TestEntrapmentReachesAlertmanager(t *testing.T) {
 	rcfg.Alerting.Interval = time.Second
 	rcv, _ := startReceiver(t, ctx, rcfg)
 
-	sc, err := simulator.LoadScenario(repoFile(t, "simulator/scenarios/stuck_between_floors.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := simulator.New(simulator.Config{Speed: 4, Seed: 7, Baud: 19200, Scenario: sc}, log.With("part", "sim"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pty, err := simulator.OpenPTY("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pty.Close()
-	go sim.Serve(ctx, pty)
-
-	acfg := agent.DefaultConfig()
-	acfg.Site, acfg.Cabin = site, cabin
-	acfg.StateDir = filepath.Join(dir, "agent")
-	acfg.Controller.Profile = repoFile(t, "sensors/profiles/palier-sim.yaml")
-	acfg.Controller.Port = pty.Path()
-	acfg.Controller.PollInterval = 25 * time.Millisecond
-	acfg.Uplink.Broker = "tcp://" + rcv.MQTTAddr()
-	acfg.Uplink.BackoffMin = 50 * time.Millisecond
-	acfg.Uplink.BackoffMax = 500 * time.Millisecond
-	acfg.Screen.Socket = filepath.Join(dir, "agent.sock")
-	acfg.Metrics.Listen = ""
+	_, pty, _ := startSimulator(t, ctx, "stuck_between_floors", 4)
+	acfg := agentConfig(t, dir, pty.Path(), "tcp://"+rcv.MQTTAddr())
 	ag, err := agent.New(ctx, acfg, log.With("part", "agent"))
 	if err != nil {
 		t.Fatal(err)

@@ -64,34 +64,10 @@ func TestScenarioArrivesOnceInOrder(t *testing.T) {
 	go func() { rcvDone <- rcv.Run(ctx) }()
 
 	// Simulator: a Modbus RTU slave on a pty, playing the short scenario.
-	sc, err := simulator.LoadScenario(repoFile(t, "simulator/scenarios/short.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := simulator.New(simulator.Config{Speed: 5, Seed: 7, Baud: 19200, Scenario: sc}, log.With("part", "sim"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pty, err := simulator.OpenPTY("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pty.Close()
-	simDone := make(chan error, 1)
-	go func() { simDone <- sim.Serve(ctx, pty) }()
+	sim, pty, simDone := startSimulator(t, ctx, "short", 5)
 
 	// Agent: reads the pty, outbox in bbolt, MQTT 3.1.1 to the embedded NATS.
-	acfg := agent.DefaultConfig()
-	acfg.Site, acfg.Cabin = site, cabin
-	acfg.StateDir = filepath.Join(dir, "agent")
-	acfg.Controller.Profile = repoFile(t, "sensors/profiles/palier-sim.yaml")
-	acfg.Controller.Port = pty.Path()
-	acfg.Controller.PollInterval = 25 * time.Millisecond
-	acfg.Uplink.Broker = "tcp://" + rcv.MQTTAddr()
-	acfg.Uplink.BackoffMin = 50 * time.Millisecond
-	acfg.Uplink.BackoffMax = 500 * time.Millisecond
-	acfg.Screen.Socket = filepath.Join(dir, "agent.sock")
-	acfg.Metrics.Listen = ""
+	acfg := agentConfig(t, dir, pty.Path(), "tcp://"+rcv.MQTTAddr())
 	acfg.Events.HeartbeatInterval = time.Hour // keep the event count to the scenario's
 	ag, err := agent.New(ctx, acfg, log.With("part", "agent"))
 	if err != nil {
@@ -213,6 +189,45 @@ func TestScenarioArrivesOnceInOrder(t *testing.T) {
 		}
 	}
 	<-simDone
+}
+
+// startSimulator plays simulator/scenarios/{name}.yaml at speed on a new
+// pty until ctx is done; done gets what Serve returned.
+func startSimulator(t *testing.T, ctx context.Context, name string, speed float64) (sim *simulator.Simulator, pty *simulator.PTY, done <-chan error) {
+	t.Helper()
+	sc, err := simulator.LoadScenario(repoFile(t, "simulator/scenarios/"+name+".yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err = simulator.New(simulator.Config{Speed: speed, Seed: 7, Baud: 19200, Scenario: sc}, logger(t).With("part", "sim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pty, err = simulator.OpenPTY("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pty.Close() })
+	ch := make(chan error, 1)
+	go func() { ch <- sim.Serve(ctx, pty) }()
+	return sim, pty, ch
+}
+
+// agentConfig is an agent reading the simulator on port, with its outbox
+// and sockets in dir, sending to broker with a quick reconnect.
+func agentConfig(t *testing.T, dir, port, broker string) agent.Config {
+	acfg := agent.DefaultConfig()
+	acfg.Site, acfg.Cabin = site, cabin
+	acfg.StateDir = filepath.Join(dir, "agent")
+	acfg.Controller.Profile = repoFile(t, "sensors/profiles/palier-sim.yaml")
+	acfg.Controller.Port = port
+	acfg.Controller.PollInterval = 25 * time.Millisecond
+	acfg.Uplink.Broker = broker
+	acfg.Uplink.BackoffMin = 50 * time.Millisecond
+	acfg.Uplink.BackoffMax = 500 * time.Millisecond
+	acfg.Screen.Socket = filepath.Join(dir, "agent.sock")
+	acfg.Metrics.Listen = ""
+	return acfg
 }
 
 func noticeReachesTheScreen(t *testing.T, api string, acfg agent.Config) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -40,6 +41,24 @@ func (s *refusingStore) InsertBatches(ctx context.Context, batches []wire.Batch,
 	return s.Store.InsertBatches(ctx, batches, received)
 }
 
+// ingestRig is what an ingester needs apart from itself: an embedded NATS
+// server to connect to and a SQLite store, both gone when the test ends.
+func ingestRig(t *testing.T) (*nats.Conn, store.Store) {
+	t.Helper()
+	srv, err := natsembed.Start(natsembed.Config{Port: -1, MQTTPort: -1, StoreDir: t.TempDir()}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc := connect(t, srv.ClientURL())
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "r.db"), sqlite.Options{Synchronous: "normal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return nc, st
+}
+
 // TestRefusedBatchHoldsBackNoOther: one device's batches that the store
 // refuses are dead-lettered alone while every other batch fetched with
 // them is stored; nothing is retried for ever (issue 20, finding 1: 5,200
@@ -48,17 +67,7 @@ func TestRefusedBatchHoldsBackNoOther(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	logger := testLogger(t)
-	srv, err := natsembed.Start(natsembed.Config{Port: -1, MQTTPort: -1, StoreDir: t.TempDir()}, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc := connect(t, srv.ClientURL())
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "r.db"), sqlite.Options{Synchronous: "normal"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	nc, st := ingestRig(t)
 	rs := &refusingStore{Store: st, bad: "hostile"}
 	m := NewMetrics(prometheus.NewRegistry())
 	in, err := NewIngester(nc, rs, IngestOptions{Stream: StreamConfig{FetchBatch: 16}, RetryDelay: 50 * time.Millisecond},
@@ -135,17 +144,7 @@ func TestJunkIsHeldByTheByteNotByTheMessage(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	logger := testLogger(t)
-	srv, err := natsembed.Start(natsembed.Config{Port: -1, MQTTPort: -1, StoreDir: t.TempDir()}, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc := connect(t, srv.ClientURL())
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "r.db"), sqlite.Options{Synchronous: "normal"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	nc, st := ingestRig(t)
 	m := NewMetrics(prometheus.NewRegistry())
 	opts := IngestOptions{Stream: DefaultConfig().Stream}
 	in, err := NewIngester(nc, st, opts, NewAcker(nc, st, m, logger), m, logger)
