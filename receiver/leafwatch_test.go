@@ -68,7 +68,8 @@ devices:
 
 	dial := func(id, user, pw string) mqtt.Client {
 		o := mqtt.NewClientOptions().AddBroker("tcp://" + leaf.MQTTAddr()).SetClientID(id).
-			SetUsername(user).SetPassword(pw).SetProtocolVersion(4).SetConnectTimeout(5 * time.Second)
+			SetUsername(user).SetPassword(pw).SetProtocolVersion(4).SetConnectTimeout(5 * time.Second).
+			SetAutoReconnect(false) // one connection each: the impostor is not taken back
 		c := mqtt.NewClient(o)
 		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 			t.Fatalf("%s as %s: %v", id, user, tok.Error())
