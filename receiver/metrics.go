@@ -2,7 +2,7 @@ package receiver
 
 import (
 	"net"
-	"net/http"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -133,12 +133,34 @@ func (m *Metrics) collectors() []prometheus.Collector {
 		m.ConsumerPending, m.ConsumerAckPending, m.LastCommit, m.BuildInfo, m.Cabins, m.CabinsIn}
 }
 
-// httpConnState counts the HTTP server's open connections (http.Server.ConnState).
-func (m *Metrics) httpConnState(_ net.Conn, s http.ConnState) {
-	switch s {
-	case http.StateNew:
-		m.HTTPConns.Inc()
-	case http.StateClosed, http.StateHijacked:
-		m.HTTPConns.Dec()
+// countConns counts the connections ln hands out in HTTPConns until each
+// is closed. The count falls before the connection's slot is given back to
+// a listener that bounds them (netutil.LimitListener, which ln wraps), so
+// it never shows more than that bound: counted through the server's
+// ConnState, a new connection could be counted before the old one's close.
+func (m *Metrics) countConns(ln net.Listener) net.Listener { return &countingListener{ln, m.HTTPConns} }
+
+type countingListener struct {
+	net.Listener
+	open prometheus.Gauge
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
 	}
+	l.open.Inc()
+	return &countedConn{Conn: c, open: l.open}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	open prometheus.Gauge
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(c.open.Dec)
+	return c.Conn.Close()
 }

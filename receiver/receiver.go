@@ -212,7 +212,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 	if r.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return nil, fmt.Errorf("listen HTTP: %w", err)
 	}
-	r.httpLn = netutil.LimitListener(r.httpLn, cfg.HTTP.MaxConnections)
+	r.httpLn = metrics.countConns(netutil.LimitListener(r.httpLn, cfg.HTTP.MaxConnections))
 	public := cfg.HTTP.PublicURL
 	if public == "" {
 		public = "http://" + r.httpLn.Addr().String()
@@ -231,7 +231,6 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
-		ConnState:         metrics.httpConnState,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	where := cfg.Store.Path

@@ -56,7 +56,10 @@ export PALIER_REQUIRE_POSTGRES=1 PALIER_REQUIRE_CHROMIUM=1 PALIER_REQUIRE_ALERTM
 export PALIER_SCREENSHOT_DIR="$PWD/.artifacts/screenshots"
 
 say "go test -race (headless packages)"
-go test -race -count=1 -timeout 10m $other_pkgs
+# Three test binaries at a time on two cores: the end-to-end ones (the
+# soak, the chain, the receiver's) spend most of their time waiting on
+# processes and the network, and held a slot each while the CPU idled.
+go test -race -count=1 -timeout 10m -p 3 $other_pkgs
 
 if [ -n "$screen_pkgs" ]; then
 	say "go test -race under Xvfb (screen packages)"

@@ -101,7 +101,11 @@ func Derive(c store.Cabin, facts []store.Fact, now time.Time, th Thresholds) []S
 	online := c.Online && now.Sub(c.LastSeen) <= th.StaleAfter
 	switch {
 	case !c.Online:
-		add(Offline, Warning, c.StatusTime, "the agent is disconnected")
+		since := c.StatusTime
+		if since.IsZero() { // never said online or offline: since it was last heard of
+			since = c.LastSeen
+		}
+		add(Offline, Warning, since, "the agent is disconnected")
 	case !online:
 		add(Offline, Warning, c.LastSeen, fmt.Sprintf("unheard since %s: its last will may be lost", c.LastSeen.UTC().Format(time.RFC3339)))
 	}
