@@ -7,7 +7,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/palier-lifts/palier/receiver/situation"
-	"github.com/palier-lifts/palier/receiver/store"
 )
 
 // watchPlatform reads, every interval until ctx is done, what the
@@ -47,26 +46,16 @@ func (r *Receiver) watchPlatform(ctx context.Context, every time.Duration) error
 
 // countSituations sets the cabins gauges from the store.
 func (r *Receiver) countSituations(ctx context.Context) {
-	cabins, err := r.st.Cabins(ctx)
+	cabins, situations, err := situation.Fleet(ctx, r.st, time.Now(), situation.Thresholds{})
 	if err != nil {
 		return
-	}
-	facts, err := r.st.Facts(ctx, "", "")
-	if err != nil {
-		return
-	}
-	byCabin := map[[2]string][]store.Fact{}
-	for _, f := range facts {
-		k := [2]string{f.Site, f.Cabin}
-		byCabin[k] = append(byCabin[k], f)
 	}
 	counts := map[string]int{}
 	for _, name := range situation.Names {
 		counts[name] = 0 // a situation no cabin is in shows 0, not nothing
 	}
-	now := time.Now()
-	for _, c := range cabins {
-		for _, s := range situation.Derive(c, byCabin[[2]string{c.Site, c.Cabin}], now, situation.Thresholds{}) {
+	for _, ss := range situations {
+		for _, s := range ss {
 			counts[s.Name]++
 		}
 	}

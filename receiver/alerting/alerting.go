@@ -29,10 +29,7 @@ var AlertNames = map[string]string{
 }
 
 // Source is what the alerter reads: the store.
-type Source interface {
-	Cabins(ctx context.Context) ([]store.Cabin, error)
-	Facts(ctx context.Context, site, cabin string) ([]store.Fact, error)
-}
+type Source = situation.Source
 
 // Options configure an Alerter.
 type Options struct {
@@ -107,22 +104,13 @@ func (a *Alerter) Run(ctx context.Context) error {
 // (resolved).
 func (a *Alerter) Round(ctx context.Context) error {
 	now := a.o.Clock()
-	cabins, err := a.src.Cabins(ctx)
+	cabins, situations, err := situation.Fleet(ctx, a.src, now, a.o.Thresholds)
 	if err != nil {
-		return fmt.Errorf("read cabins: %w", err)
-	}
-	facts, err := a.src.Facts(ctx, "", "")
-	if err != nil {
-		return fmt.Errorf("read facts: %w", err)
-	}
-	byCabin := map[[2]string][]store.Fact{}
-	for _, f := range facts {
-		k := [2]string{f.Site, f.Cabin}
-		byCabin[k] = append(byCabin[k], f)
+		return err
 	}
 	current := map[string]Alert{}
-	for _, c := range cabins {
-		for _, s := range situation.Derive(c, byCabin[[2]string{c.Site, c.Cabin}], now, a.o.Thresholds) {
+	for i, c := range cabins {
+		for _, s := range situations[i] {
 			name, ok := AlertNames[s.Name]
 			if !ok {
 				continue

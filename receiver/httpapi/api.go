@@ -267,29 +267,14 @@ func (a *API) listCabins(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, apiErr)
 		return
 	}
-	cs, err := a.o.Store.Cabins(r.Context())
+	cs, situations, err := situation.Fleet(r.Context(), a.o.Store, a.o.Clock(), a.thresholds())
 	if err != nil {
 		a.storeError(w, r, err)
 		return
 	}
-	facts, err := a.o.Store.Facts(r.Context(), "", "")
-	if err != nil {
-		a.storeError(w, r, err)
-		return
-	}
-	// Both lists are ordered by site then cabin: walk them together.
 	out := make([]cabinView, len(cs))
-	j := 0
 	for i := range cs {
-		for j < len(facts) && cabinBefore(facts[j], cs[i]) {
-			j++
-		}
-		k := j
-		for k < len(facts) && facts[k].Site == cs[i].Site && facts[k].Cabin == cs[i].Cabin {
-			k++
-		}
-		out[i] = a.view(cs[i], facts[j:k])
-		j = k
+		out[i] = a.view(cs[i], situations[i])
 	}
 	page, next := filterCabins(out, q)
 	linkNext(w, r, next)
@@ -303,19 +288,16 @@ type cabinView struct {
 	Situations []situation.Situation `json:"situations"`
 }
 
-func (a *API) view(c store.Cabin, facts []store.Fact) cabinView {
+func (a *API) view(c store.Cabin, ss []situation.Situation) cabinView {
 	a.markStale(&c)
-	ss := situation.Derive(c, facts, a.o.Clock(), situation.Thresholds{StaleAfter: a.o.StaleAfter})
 	if ss == nil {
 		ss = []situation.Situation{}
 	}
 	return cabinView{Cabin: c, Situations: ss}
 }
 
-// cabinBefore says whether f belongs to a cabin ordered before c (ids
-// compare as bytes, the stores' order).
-func cabinBefore(f store.Fact, c store.Cabin) bool {
-	return f.Site < c.Site || f.Site == c.Site && f.Cabin < c.Cabin
+func (a *API) thresholds() situation.Thresholds {
+	return situation.Thresholds{StaleAfter: a.o.StaleAfter}
 }
 
 // markStale sets c.Stale: online, but unheard for longer than StaleAfter.
@@ -338,7 +320,7 @@ func (a *API) getCabin(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, a.view(c, facts))
+	writeJSON(w, http.StatusOK, a.view(c, situation.Derive(c, facts, a.o.Clock(), a.thresholds())))
 }
 
 // listEpochs says, per outbox epoch of a cabin, how far it is

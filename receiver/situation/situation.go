@@ -1,6 +1,7 @@
 package situation
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"time"
@@ -135,4 +136,32 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// Source is what Fleet reads: the store.
+type Source interface {
+	Cabins(ctx context.Context) ([]store.Cabin, error)
+	Facts(ctx context.Context, site, cabin string) ([]store.Fact, error)
+}
+
+// Fleet reads every cabin and every fact from src, and derives each
+// cabin's situations at now: situations[i] are cabins[i]'s.
+func Fleet(ctx context.Context, src Source, now time.Time, th Thresholds) (cabins []store.Cabin, situations [][]Situation, err error) {
+	if cabins, err = src.Cabins(ctx); err != nil {
+		return nil, nil, fmt.Errorf("read cabins: %w", err)
+	}
+	facts, err := src.Facts(ctx, "", "")
+	if err != nil {
+		return nil, nil, fmt.Errorf("read facts: %w", err)
+	}
+	byCabin := map[[2]string][]store.Fact{}
+	for _, f := range facts {
+		k := [2]string{f.Site, f.Cabin}
+		byCabin[k] = append(byCabin[k], f)
+	}
+	situations = make([][]Situation, len(cabins))
+	for i, c := range cabins {
+		situations[i] = Derive(c, byCabin[[2]string{c.Site, c.Cabin}], now, th)
+	}
+	return cabins, situations, nil
 }
