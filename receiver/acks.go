@@ -54,10 +54,12 @@ func (a *Acker) takesRanges(site, cabin string) bool {
 	return a.ranges[[2]string{site, cabin}]
 }
 
-// Publish sends one cabin's ack.
-func (a *Acker) Publish(ctx context.Context, c store.Contiguous) {
+// Publish sends one cabin's ack; with ranges, to an agent that takes
+// them, it reads and adds what is stored above a gap (ranges is false when
+// nothing can be: the caller stored nothing above the contiguous sequence).
+func (a *Acker) Publish(ctx context.Context, c store.Contiguous, ranges bool) {
 	ack := wire.Ack{V: wire.Version, Epoch: c.Epoch, Seq: c.Seq}
-	if a.takesRanges(c.Site, c.Cabin) {
+	if ranges && a.takesRanges(c.Site, c.Cabin) {
 		islands, err := a.st.StoredAbove(ctx, store.EpochKey{Site: c.Site, Cabin: c.Cabin, Epoch: c.Epoch}, c.Seq, wire.MaxRanges)
 		if err != nil {
 			a.log.Warn("read stored ranges for an ack; sending the cumulative part", "site", c.Site, "cabin", c.Cabin, "err", err)
@@ -101,7 +103,7 @@ func (a *Acker) Resend(ctx context.Context, interval, window time.Duration, cloc
 			continue
 		}
 		for _, c := range cs {
-			a.Publish(ctx, c)
+			a.Publish(ctx, c, true)
 		}
 	}
 }

@@ -33,9 +33,6 @@ const (
 // payload limit for its headers (the reason is cut at 1 KiB).
 const deadLetterHeadroom = 8 << 10
 
-// DeadLetterPrefix starts the subjects of the dead-letter stream.
-const DeadLetterPrefix = wire.DeadLetterPrefix
-
 // IngestOptions configure an Ingester; zero fields take DefaultConfig's.
 type IngestOptions struct {
 	Stream StreamConfig
@@ -136,7 +133,7 @@ func (in *Ingester) Setup(ctx context.Context) error {
 	if _, err := in.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        s.DeadLetter,
 		Description: "Palier event batches the receiver could not store, with the reason in the " + HeaderReason + " header",
-		Subjects:    []string{DeadLetterPrefix + ">"},
+		Subjects:    []string{wire.DeadLetterPrefix + ">"},
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,
@@ -313,11 +310,19 @@ func (in *Ingester) store(ctx context.Context, good []jetstream.Msg, batches []w
 			in.log.Warn("ack JetStream message", "subject", m.Subject(), "err", err)
 		}
 	}
+	// An agent that takes ranges is told of events stored above a gap
+	// too, so it stops sending them; only then are the ranges read.
+	highest := map[store.EpochKey]uint64{}
+	for i := range batches {
+		k := store.EpochKey{Site: batches[i].Site, Cabin: batches[i].Cabin, Epoch: batches[i].Epoch}
+		for _, e := range batches[i].Events {
+			highest[k] = max(highest[k], e.Seq)
+		}
+	}
 	for _, c := range res.Contiguous {
-		// An agent that takes ranges is told of events stored above a
-		// gap too, so it stops sending them.
-		if c.Advanced || in.acks.takesRanges(c.Site, c.Cabin) {
-			in.acks.Publish(ctx, c)
+		above := highest[store.EpochKey{Site: c.Site, Cabin: c.Cabin, Epoch: c.Epoch}] > c.Seq
+		if c.Advanced || above && in.acks.takesRanges(c.Site, c.Cabin) {
+			in.acks.Publish(ctx, c, above)
 		}
 	}
 	in.log.Debug("stored", "messages", len(good), "inserted", res.Inserted, "duplicates", res.Duplicates)
@@ -392,7 +397,7 @@ func (in *Ingester) accountRefused(ctx context.Context, b *wire.Batch) {
 	}
 	in.metrics.LostAccounted.WithLabelValues(wire.LostRefused).Add(float64(len(seqs)))
 	in.log.Warn("refused batch accounted for as lost", "site", b.Site, "cabin", b.Cabin, "epoch", b.Epoch, "events", len(seqs))
-	in.acks.Publish(ctx, c)
+	in.acks.Publish(ctx, c, true)
 }
 
 // deadLetter copies m to the dead-letter stream and acks it; it reports
@@ -403,7 +408,7 @@ func (in *Ingester) deadLetter(ctx context.Context, m jetstream.Msg, cause error
 	if errors.As(cause, &bb) {
 		class = bb.Class
 	}
-	subj := DeadLetterPrefix + "unknown.unknown"
+	subj := wire.DeadLetterSubject("unknown", "unknown")
 	if site, cabin, err := wire.ParseSubject(m.Subject(), "events"); err == nil {
 		subj = wire.DeadLetterSubject(site, cabin)
 	}
