@@ -2,10 +2,7 @@ package e2e_test
 
 import (
 	"context"
-	"io"
-	"net"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,52 +11,6 @@ import (
 	"github.com/palier-lifts/palier/outbox"
 	"github.com/palier-lifts/palier/receiver"
 )
-
-// cutProxy forwards TCP to target until Cut, which drops every connection
-// at once without a word: what the broker sees when a cabin loses power.
-type cutProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  []net.Conn
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	p := &cutProxy{ln: nettest.Listen(t), target: target}
-	go func() {
-		for {
-			c, err := p.ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { io.Copy(up, c); up.Close() }()
-			go func() { io.Copy(c, up); c.Close() }()
-		}
-	}()
-	t.Cleanup(func() { p.ln.Close(); p.Cut() })
-	return p
-}
-
-func (p *cutProxy) Addr() string { return p.ln.Addr().String() }
-
-// Cut drops every connection and refuses new ones.
-func (p *cutProxy) Cut() {
-	p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
 
 // TestOfflineWhileNoReceiverRuns is the presence finding of issue 14: the
 // cabin's last will, published while no receiver listened, was lost and
@@ -89,14 +40,15 @@ func TestOfflineWhileNoReceiverRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ob.Close()
-	proxy := newCutProxy(t, srv.MQTTAddr())
+	proxy := nettest.StartProxy(t, srv.MQTTAddr())
 	startUplinkTo(t, ctx, "tcp://"+proxy.Addr(), ob, nil)
 	waitCabin(t, rcv, func(online bool) bool { return online }, "online")
 
 	// No receiver; then the cabin dies without a word.
 	rcancel()
 	<-stopped
-	proxy.Cut()
+	proxy.SetBlackout(true) // its reconnections go nowhere
+	proxy.Drop()
 	time.Sleep(500 * time.Millisecond) // the broker notices and publishes the will
 
 	rcv, _ = startRcv(ctx)

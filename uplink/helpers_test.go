@@ -1,22 +1,16 @@
 package uplink_test
 
 import (
-	"io"
 	"log/slog"
-	"net"
 	"os"
-	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/nats-io/nats.go"
-
-	"github.com/palier-lifts/palier/internal/nettest"
 )
 
 func discard() *slog.Logger {
@@ -99,126 +93,4 @@ func (b *mqtt5Broker) subscribe(t *testing.T, topic string, h func(payload []byt
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.srv.Unsubscribe(topic, id) })
-}
-
-// proxy is a TCP proxy between the uplink and a broker that can drop every
-// connection, black-hole them (bytes stop flowing, sockets stay open), or
-// slow the broker's answers down. It is a few lines rather than toxiproxy:
-// it needs no extra module and no separate server process, and these three
-// behaviours are all the tests need.
-type proxy struct {
-	t        *testing.T
-	ln       net.Listener
-	target   string
-	mu       sync.Mutex
-	conns    []net.Conn
-	blackout bool
-	held     []net.Conn    // accepted during a blackout, never connected upstream
-	delay    time.Duration // added before each chunk from the broker
-	accepted atomic.Int64
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln := nettest.Listen(t)
-	p := &proxy{t: t, ln: ln, target: target}
-	go p.serve()
-	t.Cleanup(func() { ln.Close(); p.drop() })
-	return p
-}
-
-func (p *proxy) addr() string { return p.ln.Addr().String() }
-
-func (p *proxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.accepted.Add(1)
-		p.mu.Lock()
-		p.conns = append(p.conns, c)
-		black := p.blackout
-		if black {
-			p.held = append(p.held, c) // accepted, never answered
-			p.mu.Unlock()
-			continue
-		}
-		p.mu.Unlock()
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, up)
-		p.mu.Unlock()
-		go p.pipe(c, up, false)
-		go p.pipe(up, c, true)
-	}
-}
-
-// pipe copies src to dst until either closes, stalling while black-holed.
-func (p *proxy) pipe(src, dst net.Conn, fromBroker bool) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			for {
-				p.mu.Lock()
-				black, delay := p.blackout, p.delay
-				p.mu.Unlock()
-				if !black {
-					if fromBroker && delay > 0 {
-						time.Sleep(delay)
-					}
-					break
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				src.Close()
-				return
-			}
-		}
-		if err != nil {
-			if err != io.EOF {
-				dst.Close()
-			}
-			dst.Close()
-			return
-		}
-	}
-}
-
-// drop closes every connection through the proxy (a cut link with resets).
-func (p *proxy) drop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-// setBlackout stops all traffic without closing anything. Ending it lets
-// the stalled bytes through and closes the connections accepted meanwhile
-// (they were never connected to the broker), as a link coming back would
-// reset them.
-func (p *proxy) setBlackout(on bool) {
-	p.mu.Lock()
-	p.blackout = on
-	if !on {
-		for _, c := range p.held {
-			c.Close()
-		}
-		p.held = nil
-	}
-	p.mu.Unlock()
-}
-
-func (p *proxy) setDelay(d time.Duration) {
-	p.mu.Lock()
-	p.delay = d
-	p.mu.Unlock()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/nats-io/nats.go"
 
+	"github.com/palier-lifts/palier/internal/nettest"
 	"github.com/palier-lifts/palier/outbox"
 	"github.com/palier-lifts/palier/uplink"
 	"github.com/palier-lifts/palier/wire"
@@ -82,22 +83,22 @@ func TestCutLinkMidDrainLosesNothing(t *testing.T) {
 		for _, mode := range []string{"drop", "blackhole"} {
 			t.Run("mqtt"+proto+"/"+mode, func(t *testing.T) {
 				tg := startTarget(t, proto)
-				px := startProxy(t, tg.addr)
+				px := nettest.StartProxy(t, tg.addr)
 				ob := openOutbox(t)
 				const n = 1500
 				appendConcurrently(t, ob, n)
-				cfg := tg.config(px.addr())
+				cfg := tg.config(px.Addr())
 				cfg.KeepAlive = 2 * time.Second // so the black hole is noticed soon
 				cfg.RateLimit = 1000            // so the cut lands mid-drain
 				up, _ := runUplink(t, cfg, ob)
 
 				eventually(t, "some events sent", func() bool { return up.Stats().Events >= 100 })
 				if mode == "drop" {
-					px.drop()
+					px.Drop()
 				} else {
-					px.setBlackout(true)
+					px.SetBlackout(true)
 					eventually(t, "the dead session noticed", func() bool { return !up.Connected() })
-					px.setBlackout(false)
+					px.SetBlackout(false)
 				}
 				if sent := up.Stats().Events; sent >= n {
 					t.Fatalf("the whole backlog (%d) went before the cut; slow the drain down", sent)
@@ -127,9 +128,9 @@ func TestSlowBrokerIsWaitedFor(t *testing.T) {
 	for _, proto := range []string{uplink.Protocol311, uplink.Protocol5} {
 		t.Run("mqtt"+proto, func(t *testing.T) {
 			tg := startTarget(t, proto)
-			px := startProxy(t, tg.addr)
-			px.setDelay(150 * time.Millisecond)
-			cfg := tg.config(px.addr())
+			px := nettest.StartProxy(t, tg.addr)
+			px.SetDelay(150 * time.Millisecond)
+			cfg := tg.config(px.Addr())
 			cfg.BatchEvents = 20
 			cfg.InFlight = 2
 			ob := openOutbox(t)
@@ -260,8 +261,8 @@ func TestShutdownIsPromptInEveryState(t *testing.T) {
 	targets := func(t *testing.T) []target {
 		return []target{startTarget(t, uplink.Protocol311), startTarget(t, uplink.Protocol5)}
 	}
-	start := func(t *testing.T, tg target, px *proxy, ob *outbox.Outbox, rate float64) (*uplink.Uplink, context.CancelFunc, chan error) {
-		cfg := tg.config(px.addr())
+	start := func(t *testing.T, tg target, px *nettest.Proxy, ob *outbox.Outbox, rate float64) (*uplink.Uplink, context.CancelFunc, chan error) {
+		cfg := tg.config(px.Addr())
 		cfg.RateLimit = rate
 		up, err := uplink.New(cfg, site, cabin, ob, discard())
 		if err != nil {
@@ -290,14 +291,14 @@ func TestShutdownIsPromptInEveryState(t *testing.T) {
 	for _, tg := range targets(t) {
 		t.Run("mqtt"+tg.proto, func(t *testing.T) {
 			t.Run("connecting to a black hole", func(t *testing.T) {
-				px := startProxy(t, tg.addr)
-				px.setBlackout(true)
+				px := nettest.StartProxy(t, tg.addr)
+				px.SetBlackout(true)
 				_, cancel, done := start(t, tg, px, openOutbox(t), 0)
-				eventually(t, "a connection attempt", func() bool { return px.accepted.Load() >= 1 })
+				eventually(t, "a connection attempt", func() bool { return px.Accepted() >= 1 })
 				stopPromptly(t, cancel, done)
 			})
 			t.Run("draining", func(t *testing.T) {
-				px := startProxy(t, tg.addr)
+				px := nettest.StartProxy(t, tg.addr)
 				ob := openOutbox(t)
 				appendConcurrently(t, ob, 3000)
 				up, cancel, done := start(t, tg, px, ob, 500)
@@ -308,11 +309,11 @@ func TestShutdownIsPromptInEveryState(t *testing.T) {
 				}
 			})
 			t.Run("waiting for a PUBACK that never comes", func(t *testing.T) {
-				px := startProxy(t, tg.addr)
+				px := nettest.StartProxy(t, tg.addr)
 				ob := openOutbox(t)
 				up, cancel, done := start(t, tg, px, ob, 0)
 				eventually(t, "connected", up.Connected)
-				px.setBlackout(true)
+				px.SetBlackout(true)
 				appendArrivals(t, ob, 5)
 				eventually(t, "a batch in flight", func() bool { return ob.Stats().Leased > 0 })
 				stopPromptly(t, cancel, done)
@@ -373,14 +374,14 @@ func TestRefusedPublishesAreRetriedWithBackoff(t *testing.T) {
 // backoff is for failures, not for the first retry after a working link.
 func TestWorkingSessionReconnectsAtOnce(t *testing.T) {
 	tg := startTarget(t, uplink.Protocol311)
-	px := startProxy(t, tg.addr)
-	cfg := tg.config(px.addr())
+	px := nettest.StartProxy(t, tg.addr)
+	cfg := tg.config(px.Addr())
 	cfg.BackoffMin = time.Hour // any backoff would outlast the test
 	cfg.BackoffMax = time.Hour
 	ob := openOutbox(t)
 	appendArrivals(t, ob, 3)
 	up, _ := runUplink(t, cfg, ob)
 	eventually(t, "delivering", func() bool { return up.Stats().Events == 3 })
-	px.drop()
+	px.Drop()
 	eventually(t, "reconnected without backoff", func() bool { return up.Stats().Connects == 2 && up.Connected() })
 }

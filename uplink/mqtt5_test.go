@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/palier-lifts/palier/internal/nettest"
 	"github.com/palier-lifts/palier/uplink"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -151,8 +152,8 @@ func TestLastWillOnCutLink(t *testing.T) {
 	for _, proto := range []string{uplink.Protocol5, uplink.Protocol311} {
 		t.Run("mqtt"+proto, func(t *testing.T) {
 			b := startMQTT5Broker(t, nil)
-			px := startProxy(t, b.addr)
-			cfg := mqtt5Config(px.addr())
+			px := nettest.StartProxy(t, b.addr)
+			cfg := mqtt5Config(px.Addr())
 			cfg.Protocol = proto
 			cfg.KeepAlive = 2 * time.Second // mochi allows 1.5 × keep-alive in whole seconds: 1 s would flap
 			ob := openOutbox(t)
@@ -163,7 +164,7 @@ func TestLastWillOnCutLink(t *testing.T) {
 			b.subscribe(t, status, func(p []byte) { statuses <- string(p) })
 			<-statuses // the retained online
 
-			px.drop()
+			px.Drop()
 			// The will's offline comes first, then the reconnected uplink's online.
 			var seen []string
 			deadline := time.After(20 * time.Second)
@@ -185,9 +186,9 @@ func TestLastWillOnCutLink(t *testing.T) {
 
 func TestLastWillOnCutLinkNATS(t *testing.T) {
 	nb := startBroker(t)
-	px := startProxy(t, nb.mqttAddr)
+	px := nettest.StartProxy(t, nb.mqttAddr)
 	cfg := testConfig(nb)
-	cfg.Broker = "tcp://" + px.addr()
+	cfg.Broker = "tcp://" + px.Addr()
 	ob := openOutbox(t)
 	up, _ := runUplink(t, cfg, ob)
 	eventually(t, "connected", up.Connected)
@@ -198,7 +199,7 @@ func TestLastWillOnCutLinkNATS(t *testing.T) {
 	}
 	defer sub.Unsubscribe()
 	nb.nats().Flush()
-	px.drop()
+	px.Drop()
 	deadline := time.After(20 * time.Second)
 	for {
 		select {

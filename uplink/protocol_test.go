@@ -32,9 +32,9 @@ func TestForcedMQTT5AgainstNATSSaysWhatToSet(t *testing.T) {
 
 func TestAutoDetectsNATSAsMQTT311AndRemembersIt(t *testing.T) {
 	b := startBroker(t)
-	px := startProxy(t, b.mqttAddr)
+	px := nettest.StartProxy(t, b.mqttAddr)
 	cfg := testConfig(b)
-	cfg.Broker = "tcp://" + px.addr()
+	cfg.Broker = "tcp://" + px.Addr()
 	dir := t.TempDir()
 	runOnce := func() {
 		t.Helper()
@@ -57,7 +57,7 @@ func TestAutoDetectsNATSAsMQTT311AndRemembersIt(t *testing.T) {
 	}
 
 	runOnce()
-	if n := px.accepted.Load(); n != 2 {
+	if n := px.Accepted(); n != 2 {
 		t.Fatalf("first start: %d connections, want 2 (MQTT 5 refused, then 3.1.1)", n)
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, uplink.ProtocolFile))
@@ -70,14 +70,14 @@ func TestAutoDetectsNATSAsMQTT311AndRemembersIt(t *testing.T) {
 
 	// After a restart the remembered version is used at once.
 	runOnce()
-	if n := px.accepted.Load(); n != 3 {
+	if n := px.Accepted(); n != 3 {
 		t.Fatalf("after a restart: %d connections in all, want 3 (3.1.1 straight away)", n)
 	}
 
 	// A damaged memory is ignored and detection runs again.
 	os.WriteFile(filepath.Join(dir, uplink.ProtocolFile), []byte("{garbage"), 0o600)
 	runOnce()
-	if n := px.accepted.Load(); n != 5 {
+	if n := px.Accepted(); n != 5 {
 		t.Fatalf("with a damaged memory: %d connections in all, want 5", n)
 	}
 }

@@ -2,5 +2,6 @@
 // under test binds port 0 itself (natsembed takes -1) and reports the port
 // it got, so no test picks a "free" port, closes it and hopes nobody takes
 // it before the server binds. Listen hands a test a bound loopback
-// listener; RefusedAddr an address where a connection is refused.
+// listener; RefusedAddr an address where a connection is refused; Proxy a
+// link between a client and a server that can be cut or black-holed.
 package nettest
