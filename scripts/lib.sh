@@ -102,3 +102,40 @@ stop_test_postgres() {
 	rm -rf "$PG_DATA"
 	PG_DATA=
 }
+
+# go_test runs go test with the given arguments, keeping its whole output in
+# .artifacts/go-test.log. When it fails it ends with a digest: the failures,
+# the tests that were running when a timeout struck, and the stacks of the
+# goroutines in Palier's own code. A timeout's full dump runs to thousands
+# of lines and CI keeps only the tail, where the library goroutines are.
+go_test() {
+	mkdir -p .artifacts
+	local log=.artifacts/go-test.log
+	local status=0
+	go test "$@" 2>&1 | tee "$log" || true
+	status=${PIPESTATUS[0]}
+	if [ "$status" -eq 0 ]; then
+		return 0
+	fi
+	echo "==> digest of the failed go test (whole output: $log)" >&2
+	awk '
+		function flush() {
+			if (stanza != "" && keep && shown < 40) { print stanza "\n"; shown++ }
+			stanza = ""
+		}
+		/^goroutine [0-9]+ \[/ { flush(); stanza = $0; keep = 0; n = 1; next }
+		stanza != "" && /^(\t|[a-zA-Z_].*\(|created by )/ && !/^(FAIL|ok )/ {
+			if ($0 ~ /palier-lifts\/palier/ && $0 !~ /testing\.tRunner/) keep = 1
+			if (n < 40) stanza = stanza "\n" $0
+			n++
+			next
+		}
+		{ flush() }
+		/^(--- FAIL|FAIL|panic:)/ { print; next }
+		/^[ \t]*running tests:/ { running = 1; print; next }
+		running && /^\t\t/ { print; next }
+		{ running = 0 }
+		END { flush() }
+	' "$log" >&2
+	return "$status"
+}

@@ -59,11 +59,11 @@ say "go test -race (headless packages)"
 # Three test binaries at a time on two cores: the end-to-end ones (the
 # soak, the chain, the receiver's) spend most of their time waiting on
 # processes and the network, and held a slot each while the CPU idled.
-go test -race -count=1 -timeout 10m -p 3 $other_pkgs
+go_test -race -count=1 -timeout 10m -p 3 $other_pkgs
 
 if [ -n "$screen_pkgs" ]; then
 	say "go test -race under Xvfb (screen packages)"
-	xvfb-run -a -s "-screen 0 1920x1080x24" go test -race -count=1 -timeout 5m $screen_pkgs
+	xvfb-run -a -s "-screen 0 1920x1080x24" bash -c ". scripts/lib.sh; go_test -race -count=1 -timeout 5m $screen_pkgs"
 fi
 
 # hal/serialport reads through Go's poller on Linux; go.bug.st/serial is the

@@ -57,7 +57,7 @@ func TestDrainOutlivesOutboxFailures(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- up.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer stopRun(t, cancel, done)
 	eventually(t, "all 120 events published", func() bool { return count.distinct() == 120 })
 	eventually(t, "nothing left leased", func() bool { return ob.Stats().Leased == 0 })
 	if st := up.Stats(); st.Connects != 1 {

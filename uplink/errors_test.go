@@ -1,7 +1,6 @@
 package uplink_test
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -33,9 +32,7 @@ var protocols = []string{uplink.Protocol311, uplink.Protocol5, uplink.ProtocolAu
 // probe connects once with cfg and checks the error's kind and hint.
 func probeFails(t *testing.T, cfg uplink.Config, kind error, hint string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	_, err := uplink.Probe(ctx, cfg, site, cabin)
+	_, err := probe(t, cfg)
 	if !errors.Is(err, kind) {
 		t.Fatalf("protocol %s: %v, want %v", cfg.Protocol, err, kind)
 	}
@@ -76,7 +73,7 @@ func TestAuthenticationRefused(t *testing.T) {
 			probeFails(t, cfg, uplink.ErrAuth, "password file")
 
 			os.WriteFile(cfg.PasswordFile, []byte("right\n"), 0o600)
-			if _, err := uplink.Probe(context.Background(), cfg, site, cabin); err != nil {
+			if _, err := probe(t, cfg); err != nil {
 				t.Fatalf("with the right password: %v", err)
 			}
 		})
@@ -144,7 +141,7 @@ func startTLSBroker(t *testing.T) tlsFixture {
 	if err := srv.Serve(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() { closeMochi(t, srv) })
 	f.addr = l.Address()
 	return f
 }
@@ -167,7 +164,7 @@ func TestTLSFailuresNameTheCertificate(t *testing.T) {
 
 			// Right CA and name: it connects, over TLS.
 			cfg.TLS = uplink.TLS{CAFile: f.caFile, ServerName: "broker.palier.test"}
-			got, err := uplink.Probe(context.Background(), cfg, site, cabin)
+			got, err := probe(t, cfg)
 			if err != nil {
 				t.Fatalf("good TLS settings: %v", err)
 			}
@@ -206,7 +203,7 @@ func TestAuthenticationRefusedByNATS(t *testing.T) {
 			os.WriteFile(cfg.PasswordFile, []byte("wrong\n"), 0o600)
 			probeFails(t, cfg, uplink.ErrAuth, "password file")
 			os.WriteFile(cfg.PasswordFile, []byte("right\n"), 0o600)
-			if got, err := uplink.Probe(context.Background(), cfg, site, cabin); err != nil || got != uplink.Protocol311 {
+			if got, err := probe(t, cfg); err != nil || got != uplink.Protocol311 {
 				t.Fatalf("with the right password: %q, %v", got, err)
 			}
 		})
@@ -245,7 +242,7 @@ func TestMutualTLS(t *testing.T) {
 	if err := srv.Serve(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() { closeMochi(t, srv) })
 
 	for _, proto := range []string{uplink.Protocol311, uplink.Protocol5} {
 		t.Run(proto, func(t *testing.T) {
@@ -259,7 +256,7 @@ func TestMutualTLS(t *testing.T) {
 			if err := cfg.Validate(); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := uplink.Probe(context.Background(), cfg, site, cabin); err != nil {
+			if _, err := probe(t, cfg); err != nil {
 				t.Fatalf("with the client certificate: %v", err)
 			}
 		})

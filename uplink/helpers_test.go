@@ -1,16 +1,21 @@
 package uplink_test
 
 import (
+	"context"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/nats-io/nats.go"
+
+	"github.com/palier-lifts/palier/uplink"
 )
 
 func discard() *slog.Logger {
@@ -59,7 +64,7 @@ func serveMochi(t testing.TB, srv *mochi.Server) string {
 	if err := srv.Serve(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() { closeMochi(t, srv) })
 	return l.Address()
 }
 
@@ -93,4 +98,46 @@ func (b *mqtt5Broker) subscribe(t *testing.T, topic string, h func(payload []byt
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.srv.Unsubscribe(topic, id) })
+}
+
+// within runs f and waits for it at most d. A wait that long is a hang:
+// the test fails at once with every goroutine's stack, instead of the
+// package's timeout ending the run with the stacks cut off.
+func within(t testing.TB, d time.Duration, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { defer close(done); f() }()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
+		buf := make([]byte, 4<<20)
+		t.Fatalf("%s did not return within %v; goroutines:\n%s", what, d, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// probe runs uplink.Probe with a deadline, and fails the test if the
+// probe outlives it by far.
+func probe(t testing.TB, cfg uplink.Config) (proto string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	within(t, 40*time.Second, "uplink.Probe", func() { proto, err = uplink.Probe(ctx, cfg, site, cabin) })
+	return proto, err
+}
+
+// closeMochi stops a test broker, bounded: mochi's Close waits for every
+// client goroutine.
+func closeMochi(t testing.TB, srv *mochi.Server) {
+	within(t, 30*time.Second, "closing the test broker", func() { srv.Close() })
+}
+
+// stopRun ends an Uplink.Run started with done and returns its error; a
+// Run that does not return soon after is a hang.
+func stopRun(t testing.TB, cancel context.CancelFunc, done <-chan error) (err error) {
+	t.Helper()
+	cancel()
+	within(t, 30*time.Second, "Uplink.Run after its context ended", func() { err = <-done })
+	return err
 }

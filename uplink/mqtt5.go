@@ -25,6 +25,7 @@ import (
 type mqtt5Conn struct {
 	c    *paho.Client
 	raw  net.Conn // to bound the DISCONNECT write on a dead link
+	tcp  net.Conn // under raw (the same when there is no TLS): the hard stop
 	lost chan struct{}
 	once sync.Once
 
@@ -49,12 +50,12 @@ func dialMQTT5(ctx context.Context, o DialOptions) (Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout(ctx))
 	defer cancel()
 	var certAsked atomic.Bool
-	raw, err := dialBroker(ctx, o, &certAsked)
+	raw, tcp, err := dialBroker(ctx, o, &certAsked)
 	if err != nil {
 		return nil, explainConnect(o.Broker, Protocol5, err)
 	}
 	rec := &recordingConn{Conn: raw}
-	m := &mqtt5Conn{raw: raw, lost: make(chan struct{}), subs: map[string]func(string, []byte){}}
+	m := &mqtt5Conn{raw: raw, tcp: tcp, lost: make(chan struct{}), subs: map[string]func(string, []byte){}}
 	m.c = paho.NewClient(paho.ClientConfig{
 		ClientID:          o.ClientID,
 		Conn:              packets.NewThreadSafeConn(rec),
@@ -107,11 +108,12 @@ func dialMQTT5(ctx context.Context, o DialOptions) (Conn, error) {
 }
 
 // dialBroker opens the TCP (and TLS) connection to the broker URL, noting
-// in certAsked whether the broker asked for a client certificate.
-func dialBroker(ctx context.Context, o DialOptions, certAsked *atomic.Bool) (net.Conn, error) {
+// in certAsked whether the broker asked for a client certificate. It
+// returns the connection to speak over and the TCP connection under it.
+func dialBroker(ctx context.Context, o DialOptions, certAsked *atomic.Bool) (net.Conn, net.Conn, error) {
 	u, err := url.Parse(o.Broker)
 	if err != nil {
-		return nil, fmt.Errorf("broker URL %q: %w", o.Broker, err)
+		return nil, nil, fmt.Errorf("broker URL %q: %w", o.Broker, err)
 	}
 	addr := u.Host
 	if u.Port() == "" {
@@ -124,10 +126,10 @@ func dialBroker(ctx context.Context, o DialOptions, certAsked *atomic.Bool) (net
 	var d net.Dialer
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if o.TLS == nil {
-		return raw, nil
+		return raw, raw, nil
 	}
 	tc := o.TLS.Clone()
 	if tc.ServerName == "" {
@@ -145,9 +147,9 @@ func dialBroker(ctx context.Context, o DialOptions, certAsked *atomic.Bool) (net
 	tconn := tls.Client(raw, tc)
 	if err := tconn.HandshakeContext(ctx); err != nil {
 		raw.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return tconn, nil
+	return tconn, raw, nil
 }
 
 // route hands a received message to the handler of its topic.
@@ -213,8 +215,27 @@ func (m *mqtt5Conn) Err() error {
 func (m *mqtt5Conn) Close() {
 	m.drop(errClosed)
 	_ = m.raw.SetWriteDeadline(time.Now().Add(disconnectTimeout))
-	_ = m.c.Disconnect(&paho.Disconnect{ReasonCode: 0}) // normal disconnection: no will
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = m.c.Disconnect(&paho.Disconnect{ReasonCode: 0}) // normal disconnection: no will
+	}()
+	// paho's Disconnect waits for its workers; one stuck on the link (a TLS
+	// close_notify behind a blocked write, say) must not hold up the
+	// uplink's reconnect loop or the agent's shutdown. Closing the TCP
+	// connection under them frees every read and write.
+	t := time.NewTimer(closeTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		m.tcp.Close()
+		<-done
+	}
 }
+
+// closeTimeout bounds a clean close before the connection is cut.
+const closeTimeout = disconnectTimeout + 2*time.Second
 
 func (m *mqtt5Conn) Protocol() string { return Protocol5 }
 

@@ -80,7 +80,7 @@ func TestMQTT5DrainsConfirmsAndReceivesNotices(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- up.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	defer stopRun(t, cancel, done)
 
 	eventually(t, "all events published", func() bool { return got.distinct() == n })
 	eventually(t, "PUBACKs counted", func() bool { return up.Stats().Events == n })
@@ -123,8 +123,7 @@ func TestMQTT5DrainsConfirmsAndReceivesNotices(t *testing.T) {
 	}
 
 	// A clean stop says offline itself (a DISCONNECT does not fire the will).
-	cancel()
-	if err := <-done; err != nil {
+	if err := stopRun(t, cancel, done); err != nil {
 		t.Fatal(err)
 	}
 	done <- nil
@@ -137,7 +136,7 @@ func TestAutoPicksMQTT5WhenTheBrokerSpeaksIt(t *testing.T) {
 	b := startMQTT5Broker(t, nil)
 	cfg := mqtt5Config(b.addr)
 	cfg.Protocol = uplink.ProtocolAuto
-	p, err := uplink.Probe(context.Background(), cfg, site, cabin)
+	p, err := probe(t, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ func TestForcedMQTT5AgainstNATSSaysWhatToSet(t *testing.T) {
 	b := startBroker(t)
 	cfg := testConfig(b)
 	cfg.Protocol = uplink.Protocol5
-	_, err := uplink.Probe(context.Background(), cfg, site, cabin)
+	_, err := probe(t, cfg)
 	if !errors.Is(err, uplink.ErrProtocol) {
 		t.Fatalf("MQTT 5 against NATS: %v, want ErrProtocol", err)
 	}
@@ -50,8 +50,7 @@ func TestAutoDetectsNATSAsMQTT311AndRemembersIt(t *testing.T) {
 		if p := up.Protocol(); p != uplink.Protocol311 {
 			t.Fatalf("Protocol() = %q, want 3.1.1", p)
 		}
-		cancel()
-		if err := <-done; err != nil {
+		if err := stopRun(t, cancel, done); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -159,8 +158,7 @@ func TestForcedMQTT311AgainstAnMQTT5OnlyBroker(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- up.Run(ctx) }()
 	eventually(t, "connected", up.Connected)
-	cancel()
-	<-done
+	stopRun(t, cancel, done)
 	if up.Protocol() != uplink.Protocol5 || refused.Load() != before+1 {
 		t.Fatalf("protocol %q after %d refusals, want 5 after one", up.Protocol(), refused.Load()-before)
 	}

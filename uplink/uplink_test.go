@@ -131,7 +131,11 @@ func runUplink(t testing.TB, cfg uplink.Config, ob *outbox.Outbox) (*uplink.Upli
 	done := make(chan struct{})
 	var runErr error
 	go func() { runErr = up.Run(ctx); close(done) }()
-	stop := func() error { cancel(); <-done; return runErr }
+	stop := func() error {
+		cancel()
+		within(t, 30*time.Second, "Uplink.Run after its context ended", func() { <-done })
+		return runErr
+	}
 	t.Cleanup(func() { stop() })
 	return up, stop
 }
@@ -386,7 +390,7 @@ func TestConnectErrorsNameTheCause(t *testing.T) {
 	cfg := uplink.DefaultConfig()
 	cfg.Broker = "tcp://" + nettest.RefusedAddr(t)
 	_ = ob
-	_, err := uplink.Probe(context.Background(), cfg, site, cabin)
+	_, err := probe(t, cfg)
 	if !errors.Is(err, uplink.ErrRefused) {
 		t.Fatalf("connecting to a closed port: %v, want ErrRefused", err)
 	}
