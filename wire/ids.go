@@ -29,22 +29,26 @@ func ValidateID(id string) error {
 
 // Topics are the MQTT topics of one cabin (DESIGN.md, "Topics and subjects").
 type Topics struct {
-	Events  string // palier/v1/{site}/{cabin}/events: event batches, QoS 1
-	State   string // palier/v1/{site}/{cabin}/state: retained state snapshot
-	Status  string // palier/v1/{site}/{cabin}/status: retained online/offline
-	Ack     string // palier/v1/{site}/{cabin}/ack: end-to-end acknowledgements (downlink)
-	Notices string // palier/v1/{site}/notices: the building's notices (downlink, retained)
+	Events string // palier/v1/{site}/{cabin}/events: event batches, QoS 1
+	State  string // palier/v1/{site}/{cabin}/state: retained state snapshot
+	Status string // palier/v1/{site}/{cabin}/status: retained online/offline
+	Ack    string // palier/v1/{site}/{cabin}/ack: end-to-end acknowledgements (downlink)
+	// AlarmAck is palier/v1/{site}/{cabin}/alarm_ack: operators'
+	// acknowledgements of the cabin's alarm (downlink, retained).
+	AlarmAck string
+	Notices  string // palier/v1/{site}/notices: the building's notices (downlink, retained)
 }
 
 // TopicsFor returns the topics of a cabin. The ids must have passed ValidateID.
 func TopicsFor(site, cabin string) Topics {
 	base := "palier/v1/" + site + "/" + cabin + "/"
 	return Topics{
-		Events:  base + "events",
-		State:   base + "state",
-		Status:  base + "status",
-		Ack:     base + "ack",
-		Notices: NoticesTopic(site),
+		Events:   base + "events",
+		State:    base + "state",
+		Status:   base + "status",
+		Ack:      base + "ack",
+		AlarmAck: AlarmAckTopic(site, cabin),
+		Notices:  NoticesTopic(site),
 	}
 }
 
@@ -94,6 +98,17 @@ func EventsSubjectOf(site, cabin string) string { return "palier.v1." + site + "
 
 // AckSubject is the NATS subject of a cabin's ack topic.
 func AckSubject(site, cabin string) string { return "palier.v1." + site + "." + cabin + ".ack" }
+
+// AlarmAckSubject is the NATS subject of a cabin's alarm_ack topic, where
+// the receiver publishes operators' acknowledgements (AlarmAck).
+func AlarmAckSubject(site, cabin string) string {
+	return "palier.v1." + site + "." + cabin + ".alarm_ack"
+}
+
+// AlarmAckTopic is the MQTT topic of a cabin's alarm acknowledgements.
+func AlarmAckTopic(site, cabin string) string {
+	return "palier/v1/" + site + "/" + cabin + "/alarm_ack"
+}
 
 // NoticesSubject is the NATS subject of a site's notices topic.
 func NoticesSubject(site string) string { return "palier.v1." + site + ".notices" }

@@ -21,6 +21,10 @@ type State struct {
 	Mode       string    `json:"mode"`
 	Faults     []int     `json:"faults"`
 	Alarm      bool      `json:"alarm"`
+	// AlarmProgress says how far the current alarm got, while Alarm is
+	// set: AlarmRegistered, AlarmDelivered or AlarmAcknowledged. Empty
+	// from agents before it existed.
+	AlarmProgress string `json:"alarm_progress,omitempty"`
 	// Entrapment says passengers may be trapped (suspected, not cleared).
 	Entrapment bool `json:"entrapment"`
 	// InService is false while the cabin is out of service.
@@ -55,6 +59,11 @@ func DecodeState(b []byte) (State, error) {
 	case DirectionNone, DirectionUp, DirectionDown:
 	default:
 		return State{}, fieldErr("direction", "unknown direction %q (want none, up or down)", s.Direction)
+	}
+	switch s.AlarmProgress {
+	case "", AlarmRegistered, AlarmDelivered, AlarmAcknowledged:
+	default:
+		return State{}, fieldErr("alarm_progress", "%q (want %s, %s or %s)", s.AlarmProgress, AlarmRegistered, AlarmDelivered, AlarmAcknowledged)
 	}
 	return s, nil
 }

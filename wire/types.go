@@ -4,24 +4,25 @@ import "time"
 
 // Event types: the elevator vocabulary of DESIGN.md.
 const (
-	TypeArrival          = "arrival"            // ArrivalData
-	TypeTrip             = "trip"               // TripData
-	TypeDoorCycle        = "door_cycle"         // DoorCycleData
-	TypeDirectionChange  = "direction_change"   // DirectionChangeData
-	TypeModeChange       = "mode_change"        // ModeChangeData
-	TypeFault            = "fault"              // FaultData (raised or cleared)
-	TypeAlarm            = "alarm"              // AlarmData (pressed or cleared)
-	TypeEntrapment       = "entrapment"         // EntrapmentData (suspected or cleared)
-	TypeService          = "service"            // ServiceData (out of / back in service)
-	TypeHeartbeat        = "heartbeat"          // HeartbeatData
-	TypeHealth           = "health"             // HealthData
-	TypeOutboxReset      = "outbox_reset"       // OutboxResetData
-	TypeDoorOpenTooLong  = "door_open_too_long" // DoorOpenTooLongData
-	TypeTripTooLong      = "trip_too_long"      // TripTooLongData
-	TypeLevellingError   = "levelling_error"    // LevellingErrorData
-	TypeDropped          = "dropped"            // DroppedData
-	TypeCommissionReport = "commission_report"  // CommissionReportData
-	TypeLost             = "lost"               // LostData
+	TypeArrival           = "arrival"            // ArrivalData
+	TypeTrip              = "trip"               // TripData
+	TypeDoorCycle         = "door_cycle"         // DoorCycleData
+	TypeDirectionChange   = "direction_change"   // DirectionChangeData
+	TypeModeChange        = "mode_change"        // ModeChangeData
+	TypeFault             = "fault"              // FaultData (raised or cleared)
+	TypeAlarm             = "alarm"              // AlarmData (pressed or cleared)
+	TypeEntrapment        = "entrapment"         // EntrapmentData (suspected or cleared)
+	TypeService           = "service"            // ServiceData (out of / back in service)
+	TypeHeartbeat         = "heartbeat"          // HeartbeatData
+	TypeHealth            = "health"             // HealthData
+	TypeOutboxReset       = "outbox_reset"       // OutboxResetData
+	TypeDoorOpenTooLong   = "door_open_too_long" // DoorOpenTooLongData
+	TypeTripTooLong       = "trip_too_long"      // TripTooLongData
+	TypeLevellingError    = "levelling_error"    // LevellingErrorData
+	TypeDropped           = "dropped"            // DroppedData
+	TypeCommissionReport  = "commission_report"  // CommissionReportData
+	TypeLost              = "lost"               // LostData
+	TypeAlarmAcknowledged = "alarm_acknowledged" // AlarmAcknowledgedData
 )
 
 // Directions.
@@ -270,6 +271,8 @@ func newData(t string) any {
 		return new(CommissionReportData)
 	case TypeLost:
 		return new(LostData)
+	case TypeAlarmAcknowledged:
+		return new(AlarmAcknowledgedData)
 	}
 	return nil
 }
@@ -281,7 +284,7 @@ func KnownType(t string) bool { return newData(t) != nil }
 // first and are never evicted from a full outbox.
 func Safety(t string) bool {
 	switch t {
-	case TypeAlarm, TypeEntrapment, TypeFault, TypeService, TypeOutboxReset, TypeLost:
+	case TypeAlarm, TypeEntrapment, TypeFault, TypeService, TypeOutboxReset, TypeLost, TypeAlarmAcknowledged:
 		return true
 	}
 	return false

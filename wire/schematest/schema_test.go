@@ -35,13 +35,14 @@ const (
 
 // The schemas, one per message.
 const (
-	batchSchema   = "batch"
-	ackSchema     = "ack"
-	stateSchema   = "state"
-	noticesSchema = "notices"
+	batchSchema    = "batch"
+	ackSchema      = "ack"
+	stateSchema    = "state"
+	noticesSchema  = "notices"
+	alarmAckSchema = "alarm_ack"
 )
 
-var schemaNames = []string{batchSchema, ackSchema, stateSchema, noticesSchema}
+var schemaNames = []string{batchSchema, ackSchema, stateSchema, noticesSchema, alarmAckSchema}
 
 func schemaPath(name string) string { return filepath.Join(schemaDir, name+".schema.json") }
 
@@ -148,10 +149,12 @@ func kindOf(msg []byte) (string, error) {
 		return noticesSchema, nil
 	case has("floor") && has("doors"):
 		return stateSchema, nil
+	case has("alarms") && has("by"):
+		return alarmAckSchema, nil
 	case has("epoch") && has("seq"):
 		return ackSchema, nil
 	}
-	return "", errors.New("neither a batch (events), a notice set (notices), a state (floor, doors) nor an ack (epoch, seq)")
+	return "", errors.New("neither a batch (events), a notice set (notices), a state (floor, doors), an alarm acknowledgement (alarms, by) nor an ack (epoch, seq)")
 }
 
 // goDecode decodes a message with package wire's decoder for its kind;
@@ -167,6 +170,8 @@ func goDecode(kind string, msg []byte) error {
 		_, err = wire.DecodeState(msg)
 	case noticesSchema:
 		_, err = wire.DecodeNoticeSet(msg)
+	case alarmAckSchema:
+		_, err = wire.DecodeAlarmAck(msg)
 	}
 	return err
 }
@@ -295,6 +300,7 @@ var samples = []sample{
 	}},
 	{wire.TypeLost, wire.LostData{Reason: wire.LostEvicted, Ranges: []wire.Range{{3, 5}, {9, 9}}, Count: 4, Bytes: 812,
 		Classes: map[string]uint64{"telemetry": 3, "events": 1}}},
+	{wire.TypeAlarmAcknowledged, wire.AlarmAcknowledgedData{Epoch: "k3v9x2mq7c", Seq: 4812, By: "Chiara (permanence)", At: t0.Add(-time.Minute)}},
 }
 
 func event(t *testing.T, seq uint64, s sample) wire.Event {
@@ -584,6 +590,8 @@ func TestSchemaMatchesGoStructs(t *testing.T) {
 		{noticesSchema, "#/$defs/title", reflect.TypeFor[wire.Text]()},
 		{noticesSchema, "#/$defs/body", reflect.TypeFor[wire.Text]()},
 		{noticesSchema, "#/$defs/media", reflect.TypeFor[wire.Media]()},
+		{alarmAckSchema, "#", reflect.TypeFor[wire.AlarmAck]()},
+		{alarmAckSchema, "#/$defs/alarm_ref", reflect.TypeFor[wire.AlarmRef]()},
 	}
 	for _, s := range samples {
 		pairs = append(pairs, pair{batchSchema, "#/$defs/" + s.typ + "_data", reflect.TypeOf(s.data)})
