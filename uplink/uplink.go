@@ -66,6 +66,16 @@ type Uplink struct {
 	// arrive meanwhile are coalesced, the newest kept.
 	OnNotices func(wire.NoticeSet)
 
+	// OnAlarmAck, when set before Run, receives each valid operator's
+	// acknowledgement of this cabin's alarm, from a paho handler: it must
+	// not block.
+	OnAlarmAck func(wire.AlarmAck)
+
+	// OnConfirmed, when set before Run, is told of each end-to-end ack the
+	// outbox applied: every event of epoch up to upTo, and those in
+	// stored, is at the receiver. From a paho handler: it must not block.
+	OnConfirmed func(epoch string, upTo uint64, stored []wire.Range)
+
 	// StateDir, when set before Run, is a directory where the uplink keeps
 	// the little it must remember across restarts: the MQTT version that
 	// protocol auto detected for the broker. Empty means remember in memory
@@ -96,7 +106,7 @@ type Uplink struct {
 }
 
 type counters struct {
-	batches, events, acks, badAcks, badNotices, connects, quarantined, standIns, publishErrors, rotations atomic.Uint64
+	batches, events, acks, badAcks, badNotices, badAlarmAcks, connects, quarantined, standIns, publishErrors, rotations atomic.Uint64
 }
 
 // Stats are the uplink's running totals.
@@ -107,6 +117,7 @@ type Stats struct {
 	Acks          uint64 // end-to-end acknowledgements applied
 	BadAcks       uint64 // acknowledgements refused as malformed
 	BadNotices    uint64 // notice sets refused as invalid
+	BadAlarmAcks  uint64 // alarm acknowledgements refused as invalid
 	Connects      uint64 // sessions established
 	Quarantined   uint64 // unsendable entries set aside once their stand-in was confirmed
 	StandIns      uint64 // "dropped" stand-ins published for unsendable entries
@@ -178,6 +189,7 @@ func (u *Uplink) Stats() Stats {
 		Acks:          u.stats.acks.Load(),
 		BadAcks:       u.stats.badAcks.Load(),
 		BadNotices:    u.stats.badNotices.Load(),
+		BadAlarmAcks:  u.stats.badAlarmAcks.Load(),
 		Connects:      u.stats.connects.Load(),
 		Quarantined:   u.stats.quarantined.Load(),
 		StandIns:      u.stats.standIns.Load(),
@@ -286,7 +298,20 @@ func (u *Uplink) session(ctx context.Context, conn Conn) error {
 		if err := conn.Subscribe(sctx, u.topics.Ack, 1, u.handleAck); err != nil {
 			return err
 		}
-		return conn.Subscribe(sctx, u.topics.Notices, 1, u.handleNotices)
+		if err := conn.Subscribe(sctx, u.topics.Notices, 1, u.handleNotices); err != nil {
+			return err
+		}
+		if err := conn.Subscribe(sctx, u.topics.AlarmAck, 1, u.handleAlarmAck); err != nil {
+			select {
+			case <-conn.Lost():
+				return err
+			default:
+			}
+			// A fleet file from before alarm acknowledgements refuses the
+			// subscription: events matter more than the screen's wording.
+			u.logger.Warn("no alarm acknowledgements on this session: the screen cannot say an operator answered; regenerate the broker's users (receiver users render)", "err", err)
+		}
+		return nil
 	}
 	if err := setup(); err != nil {
 		conn.Close()
@@ -584,6 +609,9 @@ func (u *Uplink) handleAck(_ string, payload []byte) {
 		return
 	}
 	u.stats.acks.Add(1)
+	if u.OnConfirmed != nil {
+		u.OnConfirmed(ack.Epoch, ack.Seq, ack.Stored)
+	}
 	// The ack may have shown sequences the receiver lacks and the outbox
 	// no longer holds: report them now, which also wakes a drain waiting
 	// for something to send.
@@ -629,6 +657,21 @@ func (u *Uplink) handleNotices(_ string, payload []byte) {
 	select {
 	case u.noticeSig <- struct{}{}:
 	default: // a signal is pending already
+	}
+}
+
+func (u *Uplink) handleAlarmAck(_ string, payload []byte) {
+	ack, err := wire.DecodeAlarmAck(payload)
+	if err == nil && (ack.Site != u.site || ack.Cabin != u.cabin) {
+		err = fmt.Errorf("for %s/%s, not this cabin %s/%s", ack.Site, ack.Cabin, u.site, u.cabin)
+	}
+	if err != nil {
+		u.stats.badAlarmAcks.Add(1)
+		u.logger.Warn("ignoring invalid alarm acknowledgement", "err", err)
+		return
+	}
+	if u.OnAlarmAck != nil {
+		u.OnAlarmAck(ack)
 	}
 }
 
