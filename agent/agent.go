@@ -46,9 +46,12 @@ type Agent struct {
 	pollErrors atomic.Uint64
 	dropped    atomic.Uint64 // samples the state machine refused, copied from it after each poll
 
+	alarm alarmTracker // how far the current alarm got
+
 	mu           sync.Mutex
 	state        wire.State // last state served
 	stateVersion uint64     // the machine's Version when state was taken
+	alarmVersion uint64     // the alarm tracker's version when state was taken
 }
 
 // Stats are the agent's running totals.
@@ -122,6 +125,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
 		return nil, err
 	}
 	a.up.OnNotices = a.notices
+	a.up.OnAlarmAck = func(ack wire.AlarmAck) {
+		a.logger.Info("alarm acknowledged by an operator", "by", ack.By, "at", ack.At)
+		a.alarm.acknowledged(ack)
+	}
+	a.up.OnConfirmed = a.alarm.confirmed
 	if set, err := a.loadNotices(); err != nil {
 		logger.Warn("cached notices unreadable", "err", err)
 	} else if set != nil {
@@ -262,6 +270,7 @@ func (a *Agent) poll(ctx context.Context) error {
 		}
 		a.dropped.Store(a.machine.Dropped())
 		a.emit(ctx, events)
+		a.recordAlarmAcks(ctx)
 		a.publishState()
 	}
 }
@@ -270,12 +279,16 @@ func (a *Agent) poll(ctx context.Context) error {
 // state topic when it changed, or when the uplink came or went.
 func (a *Agent) publishState() {
 	version, connected := a.machine.Version(), a.up.Connected()
+	progress, alarmVersion := a.alarm.snapshot()
 	a.mu.Lock()
-	changed := version != a.stateVersion || connected != a.state.Uplink
+	changed := version != a.stateVersion || connected != a.state.Uplink || alarmVersion != a.alarmVersion
 	if changed {
-		a.stateVersion = version
+		a.stateVersion, a.alarmVersion = version, alarmVersion
 		a.state = a.machine.State().ToWire(a.cfg.Site, a.cfg.Cabin)
 		a.state.Uplink = connected
+		if a.state.Alarm {
+			a.state.AlarmProgress = progress
+		}
 	}
 	st := a.state
 	a.mu.Unlock()
@@ -313,12 +326,34 @@ func (a *Agent) append(ctx context.Context, ev wire.Event) error {
 	if err != nil {
 		return fmt.Errorf("encode counters: %w", err)
 	}
-	if _, err := a.ob.AppendWithState(ctx, class, b, counters); err != nil {
+	seq, err := a.ob.AppendWithState(ctx, class, b, counters)
+	if err != nil {
 		return fmt.Errorf("append %s event: %w", ev.Type, err)
+	}
+	if ev.Type == wire.TypeAlarm {
+		var d wire.AlarmData
+		if json.Unmarshal(ev.Data, &d) == nil && d.Active {
+			a.alarm.raised(a.ob.Epoch(), seq)
+		} else {
+			a.alarm.cleared()
+		}
 	}
 	a.appended.Add(1)
 	a.lastAppend.Store(time.Now().UnixNano())
 	return nil
+}
+
+// recordAlarmAcks records that the screen now tells passengers an
+// operator acknowledged their alarm: the receiver learns the cabin got it.
+func (a *Agent) recordAlarmAcks(ctx context.Context) {
+	for _, d := range a.alarm.takePending() {
+		ev, err := wire.NewEvent(time.Now(), wire.TypeAlarmAcknowledged, d)
+		if err != nil {
+			a.logger.Error("encode alarm_acknowledged event", "err", err)
+			continue
+		}
+		a.emit(ctx, []wire.Event{ev})
+	}
 }
 
 // LastAppend is when the agent last accepted an event into the outbox.

@@ -11,7 +11,11 @@ import (
 // any of the three, so overlays show all configured languages at once.
 var (
 	textConnecting = [3]string{"Connexion à l'ascenseur…", "Connecting to the lift…", "Connessione all'ascensore…"}
-	textAlarm      = [3]string{"Alarme reçue, les secours arrivent", "Alarm received, help is on the way", "Allarme ricevuto, i soccorsi stanno arrivando"}
+	// The alarm's wording says only what is true (wire.State.AlarmProgress):
+	// the cabin has it; the monitoring centre has it; a person answered.
+	textAlarmRegistered   = [3]string{"Alarme enregistrée, transmission en cours", "Alarm registered, being sent", "Allarme registrato, invio in corso"}
+	textAlarmDelivered    = [3]string{"Alarme reçue par le centre de surveillance", "Alarm received by the monitoring centre", "Allarme ricevuto dal centro di controllo"}
+	textAlarmAcknowledged = [3]string{"Un opérateur a pris votre appel, les secours arrivent", "An operator has your call, help is on the way", "Un operatore ha preso la chiamata, i soccorsi arrivano"}
 	textInspection = [3]string{"Ascenseur en maintenance", "Lift under maintenance", "Ascensore in manutenzione"}
 	textFire       = [3]string{"Service incendie : réservé aux pompiers", "Fire service: firefighters only", "Servizio antincendio: riservato ai vigili del fuoco"}
 	textOutOfSvc   = [3]string{"Ascenseur hors service", "Lift out of service", "Ascensore fuori servizio"}

@@ -231,7 +231,7 @@ func (m *Model) View(in Input) View {
 
 	switch {
 	case st.Alarm:
-		v.Overlay = m.overlay(OverlayAlarm, textAlarm)
+		v.Overlay = m.overlay(OverlayAlarm, alarmText(st.AlarmProgress))
 	case st.Mode == wire.ModeFireService:
 		v.Overlay = m.overlay(OverlayFire, textFire)
 	case st.Mode == wire.ModeOutOfService:
@@ -349,4 +349,16 @@ func noticeView(n *wire.Notice, lang string) NoticeView {
 		}
 	}
 	return nv
+}
+
+// alarmText is the alarm's wording for how far it got. An agent that does
+// not say (older, or the append failed) has at least registered it.
+func alarmText(progress string) [3]string {
+	switch progress {
+	case wire.AlarmDelivered:
+		return textAlarmDelivered
+	case wire.AlarmAcknowledged:
+		return textAlarmAcknowledged
+	}
+	return textAlarmRegistered
 }

@@ -215,8 +215,8 @@ func TestOverlays(t *testing.T) {
 	}{
 		{"connecting before the first state", nil, OverlayConnecting, "Connexion à l'ascenseur…"},
 		{"normal", st(nil), OverlayNone, ""},
-		{"alarm", st(func(s *wire.State) { s.Alarm = true }), OverlayAlarm, "Alarme reçue, les secours arrivent"},
-		{"alarm wins over inspection", st(func(s *wire.State) { s.Alarm = true; s.Mode = wire.ModeInspection }), OverlayAlarm, "Alarme reçue, les secours arrivent"},
+		{"alarm", st(func(s *wire.State) { s.Alarm = true }), OverlayAlarm, "Alarme enregistrée, transmission en cours"},
+		{"alarm wins over inspection", st(func(s *wire.State) { s.Alarm = true; s.Mode = wire.ModeInspection }), OverlayAlarm, "Alarme enregistrée, transmission en cours"},
 		{"fire service", st(func(s *wire.State) { s.Mode = wire.ModeFireService }), OverlayFire, "Service incendie : réservé aux pompiers"},
 		{"out of service", st(func(s *wire.State) { s.Mode = wire.ModeOutOfService }), OverlayOutOfService, "Ascenseur hors service"},
 		{"inspection", st(func(s *wire.State) { s.Mode = wire.ModeInspection }), OverlayInspection, "Ascenseur en maintenance"},
@@ -238,8 +238,33 @@ func TestOverlays(t *testing.T) {
 	}
 	en := model(t, func(c *Config) { c.Languages = []string{"en"} })
 	v := en.View(Input{State: st(func(s *wire.State) { s.Alarm = true }), AgentUp: true, Now: t0})
-	if v.Overlay.Lines != [3]string{"Alarm received, help is on the way"} {
+	if v.Overlay.Lines != [3]string{"Alarm registered, being sent"} {
 		t.Fatalf("english-only alarm lines %q", v.Overlay.Lines)
+	}
+}
+
+// The alarm's wording follows its progress, in each language, and never
+// says help is coming before a person said so.
+func TestAlarmWordingFollowsProgress(t *testing.T) {
+	want := map[string][3]string{
+		"":                   {"Alarme enregistrée, transmission en cours", "Alarm registered, being sent", "Allarme registrato, invio in corso"},
+		wire.AlarmRegistered: {"Alarme enregistrée, transmission en cours", "Alarm registered, being sent", "Allarme registrato, invio in corso"},
+		wire.AlarmDelivered:  {"Alarme reçue par le centre de surveillance", "Alarm received by the monitoring centre", "Allarme ricevuto dal centro di controllo"},
+		wire.AlarmAcknowledged: {"Un opérateur a pris votre appel, les secours arrivent", "An operator has your call, help is on the way",
+			"Un operatore ha preso la chiamata, i soccorsi arrivano"},
+	}
+	for progress, lines := range want {
+		for i, lang := range []string{wire.LangFR, wire.LangEN, wire.LangIT} {
+			m := model(t, func(c *Config) { c.Languages = []string{lang} })
+			v := m.View(Input{State: st(func(s *wire.State) { s.Alarm = true; s.AlarmProgress = progress }), AgentUp: true, Now: t0})
+			if v.Overlay.Kind != OverlayAlarm || v.Overlay.Lines[0] != lines[i] {
+				t.Errorf("progress %q in %s: %v %q, want %q", progress, lang, v.Overlay.Kind, v.Overlay.Lines[0], lines[i])
+			}
+			help := map[string]string{wire.LangFR: "secours", wire.LangEN: "help", wire.LangIT: "soccorsi"}[lang]
+			if progress != wire.AlarmAcknowledged && strings.Contains(v.Overlay.Lines[0], help) {
+				t.Errorf("progress %q in %s promises help: %q", progress, lang, v.Overlay.Lines[0])
+			}
+		}
 	}
 }
 

@@ -138,6 +138,8 @@ func goldens() []golden {
 		golden{"agent-away-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Floor = -2; s.Direction = wire.DirectionDown }), AgentUp: false, Now: t0}},
 		golden{"connecting-800x480", fr, ui.Input{Now: t0}},
 		golden{"alarm-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Alarm = true; s.Moving = false }), Notices: noticeSet(true), AgentUp: true, Now: t0}},
+		golden{"alarm-delivered-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Alarm = true; s.AlarmProgress = wire.AlarmDelivered; s.Moving = false }), AgentUp: true, Now: t0}},
+		golden{"alarm-acknowledged-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Alarm = true; s.AlarmProgress = wire.AlarmAcknowledged; s.Moving = false }), AgentUp: true, Now: t0}},
 		golden{"alarm-1080x1920", func(c *ui.Config) { fr(c); c.Layout = "1920x1080"; c.Orientation = "portrait" }, ui.Input{State: cabin(func(s *wire.State) { s.Alarm = true }), AgentUp: true, Now: t0}},
 		golden{"fire-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Mode = wire.ModeFireService }), AgentUp: true, Now: t0}},
 		golden{"out-of-service-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Mode = wire.ModeOutOfService; s.Moving = false }), AgentUp: true, Now: t0}},
@@ -234,7 +236,7 @@ func TestGoldenImagesDiffer(t *testing.T) {
 	// Guards the golden test itself: a renderer that drew nothing would
 	// match blank goldens. Overlays must look unlike the main layout.
 	main := readPNG(t, filepath.Join("testdata", "main-800x480-landscape.png"))
-	for _, name := range []string{"alarm", "fire", "out-of-service", "inspection", "overload", "connecting", "urgent", "night", "media", "media-missing"} {
+	for _, name := range []string{"alarm", "alarm-delivered", "alarm-acknowledged", "fire", "out-of-service", "inspection", "overload", "connecting", "urgent", "night", "media", "media-missing"} {
 		other := readPNG(t, filepath.Join("testdata", name+"-800x480.png"))
 		rgba := image.NewRGBA(other.Bounds())
 		for y := 0; y < 480; y++ {
