@@ -55,6 +55,9 @@ func TestDashboardsAndRulesReadExistingMetrics(t *testing.T) {
 				t.Fatalf("%s: not a dashboard (%v)", f, err)
 			}
 		}
+		// The NATS dashboard reads the NATS servers' exporter, not the
+		// receiver: packaging/prometheus checks its metrics.
+		nats := filepath.Base(f) == "palier-nats.json"
 		n := 0
 		for _, m := range used.FindAllString(string(b), -1) {
 			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_sum"), "_count")
@@ -63,7 +66,7 @@ func TestDashboardsAndRulesReadExistingMetrics(t *testing.T) {
 			}
 			n++
 		}
-		if n == 0 {
+		if n == 0 && !nats {
 			t.Errorf("%s queries no receiver metric", filepath.Base(f))
 		}
 	}
