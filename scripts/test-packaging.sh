@@ -261,8 +261,7 @@ go run ./packaging/helm/k8sschema -swagger "$k8s_dir/api/openapi-spec/swagger.js
 helm template palier "$chart" --kube-version "$K8S_VERSION" \
 	--set monitoring.prometheusRule.enabled=true --set monitoring.serviceMonitor.enabled=true \
 	--set monitoring.dashboards.enabled=true >"$work/monitoring.yaml"
-grep -q 'palier-fleet.json:' "$work/monitoring.yaml" && grep -q 'palier-receiver.json:' "$work/monitoring.yaml" ||
-	fail "the dashboards ConfigMap lacks a dashboard"
+for d in palier-fleet palier-receiver palier-nats; do grep -q "$d.json:" "$work/monitoring.yaml" || fail "the dashboards ConfigMap lacks $d.json"; done
 for f in default production monitoring; do
 	kubeconform -strict -summary -skip PrometheusRule,ServiceMonitor \
 		-schema-location "$work/schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json" "$work/$f.yaml"
