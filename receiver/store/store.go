@@ -73,6 +73,16 @@ type Store interface {
 	// Facts returns the facts of one cabin, or of every cabin when site
 	// and cabin are empty, ordered by site, cabin then name.
 	Facts(ctx context.Context, site, cabin string) ([]Fact, error)
+	// Alarms lists a cabin's alarms, or every cabin's when site and cabin
+	// are empty, only the open ones when open is set, newest first (by
+	// raising time, then site, cabin and raising event), at most limit.
+	Alarms(ctx context.Context, site, cabin string, open bool, limit int) ([]Alarm, error)
+	// AcknowledgeAlarms records an operator's acknowledgement of every
+	// open alarm of a cabin and returns them, or ErrNoOpenAlarm.
+	AcknowledgeAlarms(ctx context.Context, site, cabin, by, message string, at time.Time) ([]Alarm, error)
+	// CloseAlarm closes an open alarm for an operator and returns it, or
+	// ErrNotFound, or ErrAlarmClosed when it was closed already.
+	CloseAlarm(ctx context.Context, site, cabin string, id wire.AlarmRef, by, reason string, at time.Time) (Alarm, error)
 	// NoticeSet returns a site's notice set or ErrNotFound.
 	NoticeSet(ctx context.Context, site string) (wire.NoticeSet, error)
 	// NoticeSets returns every site's notice set, ordered by site.

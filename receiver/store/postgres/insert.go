@@ -309,6 +309,11 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 			facts.add(f)
 		}
 		facts.queue(write)
+		for _, c := range store.AlarmChangesOf(batches, received) {
+			for _, st := range store.AlarmStatements(c, received) {
+				write.Queue(store.Numbered(st.SQL), st.Args...)
+			}
+		}
 		if len(as) > 0 {
 			write.Queue(advanceEpochsSQL, as, ac, ae, acont)
 		}

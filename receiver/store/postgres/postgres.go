@@ -79,6 +79,8 @@ var migrations = []string{
 		ADD COLUMN version_us BIGINT NOT NULL DEFAULT 0;`,
 	// 4: what is known of each cabin, for its situation (store.Fact).
 	store.FactsTable("BIGINT"),
+	// 5: each alarm's life, from raised to closed (store.Alarm).
+	store.AlarmsTable("BIGINT"),
 }
 
 // migrationLock is the advisory lock key held while migrating.

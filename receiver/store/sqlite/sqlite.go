@@ -145,6 +145,9 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 	if err := putFacts(ctx, tx, store.FactsOf(batches, received)); err != nil {
 		return res, err
 	}
+	if err := putAlarms(ctx, tx, store.AlarmChangesOf(batches, received), received); err != nil {
+		return res, err
+	}
 	// Cabins first: last seen, events stored, then what the events say.
 	updates := store.Summarize(batches, received)
 	for ck, n := range perCabin {
