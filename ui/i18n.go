@@ -16,10 +16,10 @@ var (
 	textAlarmRegistered   = [3]string{"Alarme enregistrée, transmission en cours", "Alarm registered, being sent", "Allarme registrato, invio in corso"}
 	textAlarmDelivered    = [3]string{"Alarme reçue par le centre de surveillance", "Alarm received by the monitoring centre", "Allarme ricevuto dal centro di controllo"}
 	textAlarmAcknowledged = [3]string{"Un opérateur a pris votre appel, les secours arrivent", "An operator has your call, help is on the way", "Un operatore ha preso la chiamata, i soccorsi arrivano"}
-	textInspection = [3]string{"Ascenseur en maintenance", "Lift under maintenance", "Ascensore in manutenzione"}
-	textFire       = [3]string{"Service incendie : réservé aux pompiers", "Fire service: firefighters only", "Servizio antincendio: riservato ai vigili del fuoco"}
-	textOutOfSvc   = [3]string{"Ascenseur hors service", "Lift out of service", "Ascensore fuori servizio"}
-	textOverload   = [3]string{"Surcharge : merci d'alléger la cabine", "Overload: please reduce the load", "Sovraccarico: alleggerire la cabina"}
+	textInspection        = [3]string{"Ascenseur en maintenance", "Lift under maintenance", "Ascensore in manutenzione"}
+	textFire              = [3]string{"Service incendie : réservé aux pompiers", "Fire service: firefighters only", "Servizio antincendio: riservato ai vigili del fuoco"}
+	textOutOfSvc          = [3]string{"Ascenseur hors service", "Lift out of service", "Ascensore fuori servizio"}
+	textOverload          = [3]string{"Surcharge : merci d'alléger la cabine", "Overload: please reduce the load", "Sovraccarico: alleggerire la cabina"}
 )
 
 var categoryNames = map[string][3]string{
