@@ -428,8 +428,8 @@ func (c *Config) Validate() error {
 			bad(f+".name", "%q used twice (want unique names)", t.Name)
 		}
 		names[t.Name] = true
-		if t.Role != RoleRead && t.Role != RoleAdmin {
-			bad(f+".role", "%q (want read or admin)", t.Role)
+		if t.Role != RoleRead && t.Role != RoleOperator && t.Role != RoleAdmin {
+			bad(f+".role", "%q (want read, operator or admin)", t.Role)
 		}
 		if t.File == "" {
 			bad(f+".file", "empty (want the path of a file holding the token)")
@@ -453,8 +453,9 @@ func (c *Config) Validate() error {
 
 // Token roles.
 const (
-	RoleRead  = "read"
-	RoleAdmin = "admin"
+	RoleRead     = "read"
+	RoleOperator = "operator" // read, and acknowledge and close alarms
+	RoleAdmin    = "admin"
 )
 
 type badFunc func(field, format string, args ...any)

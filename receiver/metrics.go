@@ -21,7 +21,10 @@ type Metrics struct {
 	AcksPublished  prometheus.Counter
 	StateMessages  *prometheus.CounterVec // by kind (state, status) and result (ok, bad)
 	NoticesPublish *prometheus.CounterVec // by result (ok, error)
-	HTTPConns      prometheus.Gauge       // HTTP connections open now
+	// AlarmAcksPublish counts operators' acknowledgements published to
+	// cabins, by result (ok, error).
+	AlarmAcksPublish *prometheus.CounterVec
+	HTTPConns        prometheus.Gauge // HTTP connections open now
 	// EventsUnknownType counts events of a type this receiver does not know
 	// (from a newer agent): stored as they came.
 	EventsUnknownType prometheus.Counter
@@ -83,6 +86,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		NoticesPublish: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "palier_receiver_notice_sets_published_total", Help: "Notice sets published over MQTT, by result.",
 		}, []string{"result"}),
+		AlarmAcksPublish: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "palier_receiver_alarm_acks_published_total", Help: "Operators' alarm acknowledgements published to cabins over MQTT, by result.",
+		}, []string{"result"}),
 		EventsUnknownType: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "palier_receiver_events_unknown_type_total", Help: "Events of a type this receiver does not know (a newer agent's), stored as they came.",
 		}),
@@ -128,7 +134,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // collectors are every metric of m.
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.Messages, m.EventsStored, m.EventsDup, m.DeadLetters, m.StoreErrors,
-		m.CommitSeconds, m.AcksPublished, m.StateMessages, m.NoticesPublish, m.HTTPConns, m.EventsUnknownType,
+		m.CommitSeconds, m.AcksPublished, m.StateMessages, m.NoticesPublish, m.AlarmAcksPublish, m.HTTPConns, m.EventsUnknownType,
 		m.LostAccounted, m.ClientIDTakeovers, m.EventsConflicting, m.AlertPosts,
 		m.ConsumerPending, m.ConsumerAckPending, m.LastCommit, m.BuildInfo, m.Cabins, m.CabinsIn}
 }

@@ -207,7 +207,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 		if len(v) < MinTokenLength {
 			return nil, fmt.Errorf("http.tokens %s: the token in %s has %d characters (want at least %d: make one with openssl rand -hex 16)", t.Name, t.File, len(v), MinTokenLength)
 		}
-		tokens[v] = map[string]httpapi.Role{RoleRead: httpapi.RoleRead, RoleAdmin: httpapi.RoleAdmin}[t.Role]
+		tokens[v] = map[string]httpapi.Role{RoleRead: httpapi.RoleRead, RoleOperator: httpapi.RoleOperator, RoleAdmin: httpapi.RoleAdmin}[t.Role]
 	}
 	if r.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return nil, fmt.Errorf("listen HTTP: %w", err)
@@ -218,7 +218,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 		public = "http://" + r.httpLn.Addr().String()
 	}
 	api, err := httpapi.New(httpapi.Options{
-		Store: r.st, Notices: r.notices, Media: md, PublicURL: strings.TrimRight(public, "/"),
+		Store: r.st, Notices: r.notices, AlarmAcks: r.notices, Media: md, PublicURL: strings.TrimRight(public, "/"),
 		MaxUploadBytes: cfg.HTTP.MaxUploadBytes, MaxSiteMediaBytes: cfg.HTTP.MaxSiteMediaBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Tokens: tokens,
 		Gatherer: r.Registry, Registerer: r.Registry, Logger: logger.With("component", "http"),
 	})
@@ -280,6 +280,10 @@ func (r *Receiver) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		r.notices.Republish(gctx, r.st.NoticeSets, noticeRepublishInterval)
+		return nil
+	})
+	g.Go(func() error {
+		r.notices.RepublishAlarmAcks(gctx, r.st, alarmAckRepublishInterval)
 		return nil
 	})
 	g.Go(func() error {

@@ -176,6 +176,14 @@ func (a *Alerter) alert(c store.Cabin, s situation.Situation, name string) Alert
 	if link != "" {
 		ann["url"] = link
 	}
+	// The alert keeps firing until the cabin clears it; the others on
+	// call see that someone has it.
+	if ack := s.Acknowledged; ack != nil {
+		ann["acknowledged"] = fmt.Sprintf("by %s at %s", ack.By, ack.At.Format(time.RFC3339))
+		if ack.Message != "" {
+			ann["acknowledged"] += ": " + ack.Message
+		}
+	}
 	return Alert{
 		Labels:       map[string]string{"alertname": name, "site": c.Site, "cabin": c.Cabin, "severity": s.Severity},
 		Annotations:  ann,

@@ -31,6 +31,8 @@ type Role int
 const (
 	RoleNone Role = iota
 	RoleRead
+	// RoleOperator also acknowledges and closes alarms.
+	RoleOperator
 	RoleAdmin
 )
 
@@ -43,6 +45,9 @@ type NoticePublisher interface {
 type Options struct {
 	Store   store.Store
 	Notices NoticePublisher
+	// AlarmAcks sends operators' acknowledgements to the cabins; nil
+	// stores them only.
+	AlarmAcks AlarmAckPublisher
 	Media   *media.Store
 	// PublicURL starts the URLs of uploaded media, e.g. https://palier.example.
 	PublicURL      string
@@ -109,6 +114,9 @@ func New(o Options) (*API, error) {
 	m.Handle("GET /api/v1/cabins/{site}/{cabin}", a.auth(RoleRead, http.HandlerFunc(a.getCabin)))
 	m.Handle("GET /api/v1/cabins/{site}/{cabin}/events", a.auth(RoleRead, http.HandlerFunc(a.listEvents)))
 	m.Handle("GET /api/v1/cabins/{site}/{cabin}/epochs", a.auth(RoleRead, http.HandlerFunc(a.listEpochs)))
+	m.Handle("GET /api/v1/cabins/{site}/{cabin}/alarms", a.auth(RoleRead, http.HandlerFunc(a.listAlarms)))
+	m.Handle("POST /api/v1/cabins/{site}/{cabin}/acknowledgements", a.auth(RoleOperator, http.HandlerFunc(a.acknowledge)))
+	m.Handle("POST /api/v1/cabins/{site}/{cabin}/alarms/{id}/close", a.auth(RoleOperator, http.HandlerFunc(a.closeAlarm)))
 	m.Handle("GET /api/v1/sites/{site}/report", a.auth(RoleRead, http.HandlerFunc(a.siteReport)))
 	m.Handle("GET /api/v1/sites/{site}/notices", a.auth(RoleRead, http.HandlerFunc(a.getNotices)))
 	m.Handle("POST /api/v1/sites/{site}/notices", a.auth(RoleAdmin, http.HandlerFunc(a.createNotice)))
@@ -310,17 +318,12 @@ func (a *API) getCabin(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c, err := a.o.Store.Cabin(r.Context(), id[0], id[1])
+	c, ss, err := situation.Cabin(r.Context(), a.o.Store, id[0], id[1], a.o.Clock(), a.thresholds())
 	if err != nil {
 		a.storeError(w, r, err)
 		return
 	}
-	facts, err := a.o.Store.Facts(r.Context(), id[0], id[1])
-	if err != nil {
-		a.storeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, a.view(c, situation.Derive(c, facts, a.o.Clock(), a.thresholds())))
+	writeJSON(w, http.StatusOK, a.view(c, ss))
 }
 
 // listEpochs says, per outbox epoch of a cabin, how far it is

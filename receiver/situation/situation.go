@@ -37,6 +37,33 @@ type Situation struct {
 	Severity string    `json:"severity"`
 	Since    time.Time `json:"since"`
 	Detail   string    `json:"detail,omitempty"`
+	// Acknowledged is set on an alarm or entrapment an operator
+	// acknowledged (store.Alarm).
+	Acknowledged *Acknowledgement `json:"acknowledged,omitempty"`
+}
+
+// Acknowledgement is who acknowledged an alarm or entrapment, and when.
+type Acknowledgement struct {
+	By      string    `json:"by"`
+	Message string    `json:"message,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// acknowledge marks the alarm and entrapment situations that an open,
+// acknowledged alarm of their kind stands for.
+func acknowledge(ss []Situation, open []store.Alarm) {
+	for i := range ss {
+		kind := map[string]string{Alarm: store.AlarmKindAlarm, Entrapment: store.AlarmKindEntrapment}[ss[i].Name]
+		if kind == "" {
+			continue
+		}
+		for _, a := range open {
+			if a.Kind == kind && a.Closed.IsZero() && !a.Acked.IsZero() {
+				ss[i].Acknowledged = &Acknowledgement{By: a.AckedBy, Message: a.AckMessage, At: a.Acked.UTC()}
+				break
+			}
+		}
+	}
 }
 
 // Thresholds say when a quiet or queuing cabin becomes a situation.
@@ -138,10 +165,36 @@ func later(a, b time.Time) time.Time {
 	return b
 }
 
-// Source is what Fleet reads: the store.
+// Source is what Fleet and Cabin read: the store.
 type Source interface {
 	Cabins(ctx context.Context) ([]store.Cabin, error)
+	Cabin(ctx context.Context, site, cabin string) (store.Cabin, error)
 	Facts(ctx context.Context, site, cabin string) ([]store.Fact, error)
+	Alarms(ctx context.Context, site, cabin string, open bool, limit int) ([]store.Alarm, error)
+}
+
+// maxOpenAlarms bounds the open alarms read at once: far more than a
+// fleet has on its worst day.
+const maxOpenAlarms = 100_000
+
+// Cabin reads one cabin, its facts and open alarms, and derives its
+// situations at now.
+func Cabin(ctx context.Context, src Source, site, cabin string, now time.Time, th Thresholds) (store.Cabin, []Situation, error) {
+	c, err := src.Cabin(ctx, site, cabin)
+	if err != nil {
+		return c, nil, fmt.Errorf("read cabin %s/%s: %w", site, cabin, err)
+	}
+	facts, err := src.Facts(ctx, site, cabin)
+	if err != nil {
+		return c, nil, fmt.Errorf("read facts of %s/%s: %w", site, cabin, err)
+	}
+	open, err := src.Alarms(ctx, site, cabin, true, maxOpenAlarms)
+	if err != nil {
+		return c, nil, fmt.Errorf("read open alarms of %s/%s: %w", site, cabin, err)
+	}
+	ss := Derive(c, facts, now, th)
+	acknowledge(ss, open)
+	return c, ss, nil
 }
 
 // Fleet reads every cabin and every fact from src, and derives each
@@ -154,14 +207,25 @@ func Fleet(ctx context.Context, src Source, now time.Time, th Thresholds) (cabin
 	if err != nil {
 		return nil, nil, fmt.Errorf("read facts: %w", err)
 	}
+	open, err := src.Alarms(ctx, "", "", true, maxOpenAlarms)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read open alarms: %w", err)
+	}
 	byCabin := map[[2]string][]store.Fact{}
 	for _, f := range facts {
 		k := [2]string{f.Site, f.Cabin}
 		byCabin[k] = append(byCabin[k], f)
 	}
+	openOf := map[[2]string][]store.Alarm{}
+	for _, a := range open {
+		k := [2]string{a.Site, a.Cabin}
+		openOf[k] = append(openOf[k], a)
+	}
 	situations = make([][]Situation, len(cabins))
 	for i, c := range cabins {
-		situations[i] = Derive(c, byCabin[[2]string{c.Site, c.Cabin}], now, th)
+		k := [2]string{c.Site, c.Cabin}
+		situations[i] = Derive(c, byCabin[k], now, th)
+		acknowledge(situations[i], openOf[k])
 	}
 	return cabins, situations, nil
 }
