@@ -48,7 +48,7 @@ type Options struct {
 	// AlarmAcks sends operators' acknowledgements to the cabins; nil
 	// stores them only.
 	AlarmAcks AlarmAckPublisher
-	Media   *media.Store
+	Media     *media.Store
 	// PublicURL starts the URLs of uploaded media, e.g. https://palier.example.
 	PublicURL      string
 	MaxUploadBytes int64
