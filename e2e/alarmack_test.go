@@ -1,0 +1,143 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/palier-lifts/palier/agent"
+	"github.com/palier-lifts/palier/livefeed"
+	"github.com/palier-lifts/palier/simulator"
+	"github.com/palier-lifts/palier/wire"
+)
+
+// TestAlarmWordingFollowsTheTruth presses the alarm in the simulator and
+// follows what the screen is told, through the real agent, embedded NATS
+// and receiver: the alarm is received by the monitoring centre once the
+// receiver stored it, and help is on the way only after an operator
+// acknowledged it through the API. The cabin's alarm_acknowledged event
+// then shows in the alarm's life.
+func TestAlarmWordingFollowsTheTruth(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	log := logger(t)
+	rcfg := receiverConfig(filepath.Join(dir, "receiver"))
+	rcfg.HTTP.Listen = "127.0.0.1:0"
+	rcv, _ := startReceiver(t, ctx, rcfg)
+
+	sc, err := simulator.ParseScenario("alarm_held", strings.NewReader("start_floor: 2\nsteps:\n  - wait: 1s\n  - alarm: true\n  - wait: 30m\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := simulator.New(simulator.Config{Speed: 1, Seed: 7, Baud: 19200, Scenario: sc}, log.With("part", "sim"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pty, err := simulator.OpenPTY("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pty.Close() })
+	go sim.Serve(ctx, pty)
+
+	acfg := agentConfig(t, dir, pty.Path(), "tcp://"+rcv.MQTTAddr())
+	ag, err := agent.New(ctx, acfg, log.With("part", "agent"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	agDone := make(chan error, 1)
+	go func() { agDone <- ag.Run(ctx) }()
+	defer func() { cancel(); <-agDone }()
+
+	// What the screen is told, as the display reads it.
+	var mu sync.Mutex
+	var progress []string
+	seen := func(p string) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, x := range progress {
+			if x == p {
+				return true
+			}
+		}
+		return false
+	}
+	feedCtx, feedCancel := context.WithCancel(ctx)
+	defer feedCancel()
+	var conn *livefeed.Conn
+	waitFor(t, 30*time.Second, "the screen feed's socket", func() bool {
+		conn, err = livefeed.Dial(feedCtx, acfg.Screen.Socket)
+		return err == nil
+	})
+	defer conn.Close()
+	conn.ReadTimeout = 2 * time.Minute
+	go func() {
+		for {
+			line, err := conn.NextLine()
+			if err != nil {
+				return
+			}
+			if m, err := livefeed.DecodeMessage(line); err == nil && m.Type == livefeed.TypeState && m.State.Alarm {
+				mu.Lock()
+				if n := len(progress); n == 0 || progress[n-1] != m.State.AlarmProgress {
+					progress = append(progress, m.State.AlarmProgress)
+				}
+				mu.Unlock()
+			}
+		}
+	}()
+
+	waitFor(t, 60*time.Second, "the screen told the alarm reached the monitoring centre", func() bool { return seen(wire.AlarmDelivered) })
+	// Nobody has answered yet: the screen must not say help is coming.
+	time.Sleep(time.Second)
+	if seen(wire.AlarmAcknowledged) {
+		t.Fatalf("the screen said an operator answered before anyone did: %v", progress)
+	}
+
+	api := "http://" + rcv.HTTPAddr() + "/api/v1/cabins/" + site + "/" + cabin
+	resp, err := http.Post(api+"/acknowledgements", "application/json", bytes.NewReader([]byte(`{"by":"Chiara","message":"technician in 15 min"}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || !strings.Contains(string(body), `"published":true`) {
+		t.Fatalf("acknowledge: %s %s", resp.Status, body)
+	}
+	waitFor(t, 30*time.Second, "the screen told an operator answered", func() bool { return seen(wire.AlarmAcknowledged) })
+	mu.Lock()
+	t.Logf("the screen was told, in order: %v", progress)
+	if progress[len(progress)-1] != wire.AlarmAcknowledged {
+		t.Errorf("progress %v does not end acknowledged", progress)
+	}
+	mu.Unlock()
+
+	// The cabin's word that it shows it comes back as an event.
+	waitFor(t, 30*time.Second, "the alarm shown at the cabin", func() bool {
+		resp, err := http.Get(api + "/alarms")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var got struct {
+			Alarms []struct {
+				State   string  `json:"state"`
+				By      string  `json:"acknowledged_by"`
+				ShownAt *string `json:"shown_at"`
+			} `json:"alarms"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&got) != nil || len(got.Alarms) != 1 {
+			return false
+		}
+		a := got.Alarms[0]
+		return a.State == "acknowledged" && a.By == "Chiara" && a.ShownAt != nil
+	})
+}
