@@ -41,9 +41,10 @@ type Store interface {
 	// committed.
 	InsertBatches(ctx context.Context, batches []wire.Batch, received time.Time) (InsertResult, error)
 	// UpdateState records a cabin's state snapshot unless a newer one is
-	// stored, and the facts it brings.
+	// stored, and the facts and timeline values it brings.
 	UpdateState(ctx context.Context, s wire.State, received time.Time) error
-	// UpdateStatus records whether a cabin's agent is connected.
+	// UpdateStatus records whether a cabin's agent is connected, and
+	// the presence in its timeline at received.
 	UpdateStatus(ctx context.Context, site, cabin string, online bool, received time.Time) error
 	// Cabins lists every known cabin ordered by site then cabin.
 	Cabins(ctx context.Context) ([]Cabin, error)
@@ -73,6 +74,11 @@ type Store interface {
 	// Facts returns the facts of one cabin, or of every cabin when site
 	// and cabin are empty, ordered by site, cabin then name.
 	Facts(ctx context.Context, site, cabin string) ([]Fact, error)
+	// Timeline returns a cabin's timeline over [since, until) with the
+	// last entry of each name before since (the state when the period
+	// begins), ordered by time then name; empty for a cabin never heard
+	// of. Each entry differs from the entry of its name just before it.
+	Timeline(ctx context.Context, site, cabin string, since, until time.Time) ([]TimelineEntry, error)
 	// NoticeSet returns a site's notice set or ErrNotFound.
 	NoticeSet(ctx context.Context, site string) (wire.NoticeSet, error)
 	// NoticeSets returns every site's notice set, ordered by site.

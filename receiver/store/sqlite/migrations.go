@@ -75,6 +75,8 @@ var migrations = []string{
 	ALTER TABLE cabins ADD COLUMN version_us INTEGER NOT NULL DEFAULT 0;`,
 	// 4: what is known of each cabin, for its situation (store.Fact).
 	store.FactsTable("INTEGER"),
+	// 5: each cabin's values over time, for availability (store.TimelineEntry).
+	store.TimelineTable("INTEGER"),
 }
 
 // migrate applies the migrations the database has not seen, each in its

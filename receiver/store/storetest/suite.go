@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"StoredAbove", testStoredAbove},
 		{"Conflicts", testConflicts},
 		{"Facts", testFacts},
+		{"Timeline", testTimeline},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
