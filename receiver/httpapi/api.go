@@ -455,7 +455,8 @@ func (a *API) siteReport(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	until := a.o.Clock()
+	now := a.o.Clock()
+	until := now
 	var since time.Time
 	for _, p := range []struct {
 		name string
@@ -490,7 +491,7 @@ func (a *API) siteReport(w http.ResponseWriter, r *http.Request) {
 		}
 		loc = l
 	}
-	rep, err := report.Site(r.Context(), a.o.Store, id[0], since, until, loc)
+	rep, err := report.Site(r.Context(), a.o.Store, id[0], since, until, now, loc)
 	if err != nil {
 		a.storeError(w, r, err)
 		return
