@@ -117,6 +117,7 @@ func New(o Options) (*API, error) {
 	m.Handle("GET /api/v1/cabins/{site}/{cabin}/alarms", a.auth(RoleRead, http.HandlerFunc(a.listAlarms)))
 	m.Handle("POST /api/v1/cabins/{site}/{cabin}/acknowledgements", a.auth(RoleOperator, http.HandlerFunc(a.acknowledge)))
 	m.Handle("POST /api/v1/cabins/{site}/{cabin}/alarms/{id}/close", a.auth(RoleOperator, http.HandlerFunc(a.closeAlarm)))
+	m.Handle("GET /api/v1/cabins/{site}/{cabin}/timeline", a.auth(RoleRead, http.HandlerFunc(a.cabinTimeline)))
 	m.Handle("GET /api/v1/sites/{site}/report", a.auth(RoleRead, http.HandlerFunc(a.siteReport)))
 	m.Handle("GET /api/v1/sites/{site}/notices", a.auth(RoleRead, http.HandlerFunc(a.getNotices)))
 	m.Handle("POST /api/v1/sites/{site}/notices", a.auth(RoleAdmin, http.HandlerFunc(a.createNotice)))
@@ -458,7 +459,8 @@ func (a *API) siteReport(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	until := a.o.Clock()
+	now := a.o.Clock()
+	until := now
 	var since time.Time
 	for _, p := range []struct {
 		name string
@@ -493,10 +495,79 @@ func (a *API) siteReport(w http.ResponseWriter, r *http.Request) {
 		}
 		loc = l
 	}
-	rep, err := report.Site(r.Context(), a.o.Store, id[0], since, until, loc)
+	rep, err := report.Site(r.Context(), a.o.Store, id[0], since, until, now, loc)
 	if err != nil {
 		a.storeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, rep)
+}
+
+// timelineView is the answer of the timeline endpoint.
+type timelineView struct {
+	Site     string                `json:"site"`
+	Cabin    string                `json:"cabin"`
+	Since    time.Time             `json:"since"`
+	Until    time.Time             `json:"until"`
+	Timeline []store.TimelineEntry `json:"timeline"`
+}
+
+// cabinTimeline lists a cabin's changes of in_service, entrapment, alarm,
+// link and presence over a period, with the value of each when it began.
+func (a *API) cabinTimeline(w http.ResponseWriter, r *http.Request) {
+	id, ok := ids(w, r, "site", "cabin")
+	if !ok {
+		return
+	}
+	v, ok := strictQuery(w, r)
+	if !ok {
+		return
+	}
+	for k := range v {
+		if len(v[k]) > 1 {
+			writeError(w, http.StatusBadRequest, k, "given %d times (give it once)", len(v[k]))
+			return
+		}
+		if k != "since" && k != "until" {
+			writeError(w, http.StatusBadRequest, k, "unknown parameter %q (want since or until)", k)
+			return
+		}
+	}
+	until := a.o.Clock()
+	var since time.Time
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &since}, {"until", &until}} {
+		if s := v.Get(p.name); s != "" {
+			t, err := time.Parse(time.RFC3339Nano, s)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, p.name, "%q is not an RFC 3339 time (e.g. 2026-03-01T00:00:00Z)", s)
+				return
+			}
+			*p.dst = t
+		}
+	}
+	if since.IsZero() {
+		since = until.Add(-reportDefault)
+	}
+	if !until.After(since) {
+		writeError(w, http.StatusBadRequest, "until", "until is not after since")
+		return
+	}
+	// Bounded like a report: a period's rows are read at once.
+	if until.Sub(since) > report.MaxPeriod {
+		writeError(w, http.StatusBadRequest, "since", "period of %s (at most %s)", until.Sub(since), report.MaxPeriod)
+		return
+	}
+	if _, err := a.o.Store.Cabin(r.Context(), id[0], id[1]); err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	tl, err := a.o.Store.Timeline(r.Context(), id[0], id[1], since, until)
+	if err != nil {
+		a.storeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, timelineView{Site: id[0], Cabin: id[1], Since: since.UTC(), Until: until.UTC(), Timeline: tl})
 }

@@ -234,6 +234,13 @@ func TestBadRequestsNameTheParameter(t *testing.T) {
 		{"/api/v1/sites/s1/report?since=2020-01-01T00:00:00Z&until=2021-01-01T00:00:00Z", 400, "since"},
 		{"/api/v1/sites/s1/report?since=2026-03-02T00:00:00Z&until=2026-03-01T00:00:00Z", 400, "until"},
 		{"/api/v1/sites/s1/report?days=3", 400, "days"},
+		{"/api/v1/cabins/s1/c1/timeline?since=yesterday", 400, "since"},
+		{"/api/v1/cabins/s1/c1/timeline?until=2026-13-01T00:00:00Z", 400, "until"},
+		{"/api/v1/cabins/s1/c1/timeline?since=2026-03-02T00:00:00Z&until=2026-03-01T00:00:00Z", 400, "until"},
+		{"/api/v1/cabins/s1/c1/timeline?since=2020-01-01T00:00:00Z&until=2021-01-01T00:00:00Z", 400, "since"},
+		{"/api/v1/cabins/s1/c1/timeline?since=2026-03-01T00:00:00Z&since=2026-03-02T00:00:00Z", 400, "since"},
+		{"/api/v1/cabins/s1/c1/timeline?name=link", 400, "name"},
+		{"/api/v1/cabins/s1/C1/timeline", 400, "cabin"},
 		{"/media/" + strings.Repeat("0", 64), 404, "sha256"},
 	} {
 		code, body, hdr := f.do(t, "GET", tc.path, "", nil)
@@ -846,4 +853,66 @@ func FuzzParseCabinQuery(f *testing.F) {
 			t.Fatalf("an empty fleet gave %v, %q", page, next)
 		}
 	})
+}
+
+func TestCabinTimeline(t *testing.T) {
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	f := newFixture(t, map[string]Role{"r-token": RoleRead}, func(o *Options) { o.Clock = func() time.Time { return now } })
+	f.token = "r-token"
+	ctx := context.Background()
+	day := func(d int, h time.Duration) time.Time { return time.Date(2026, 3, d, 0, 0, 0, 0, time.UTC).Add(h) }
+	if err := f.st.UpdateStatus(ctx, "s1", "c1", true, day(1, 0)); err != nil {
+		t.Fatal(err)
+	}
+	ev := storetest.Event(1, wire.TypeService, wire.ServiceData{InService: false, Reason: "fault"})
+	ev.Time = day(2, 8*time.Hour)
+	back := storetest.Event(2, wire.TypeService, wire.ServiceData{InService: true})
+	back.Time = day(4, 8*time.Hour)
+	if _, err := f.st.InsertBatches(ctx, []wire.Batch{{V: 1, Site: "s1", Cabin: "c1", Epoch: "e", Events: []wire.Event{ev, back}}}, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.UpdateState(ctx, wire.State{V: 1, Site: "s1", Cabin: "c1", Time: day(5, 0), Direction: "none", InService: true, Link: "lost"}, day(5, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.UpdateStatus(ctx, "s1", "c1", false, day(9, 0)); err != nil {
+		t.Fatal(err)
+	}
+
+	// The exact shape the dashboard reads.
+	code, body, _ := f.do(t, "GET", "/api/v1/cabins/s1/c1/timeline?since=2026-03-03T00:00:00Z&until=2026-03-06T00:00:00Z", "", nil)
+	want := `{"site":"s1","cabin":"c1","since":"2026-03-03T00:00:00Z","until":"2026-03-06T00:00:00Z","timeline":[` +
+		`{"name":"presence","value":"online","at":"2026-03-01T00:00:00Z"},` +
+		`{"name":"in_service","value":"false","at":"2026-03-02T08:00:00Z"},` +
+		`{"name":"in_service","value":"true","at":"2026-03-04T08:00:00Z"},` +
+		`{"name":"alarm","value":"false","at":"2026-03-05T00:00:00Z"},` +
+		`{"name":"entrapment","value":"false","at":"2026-03-05T00:00:00Z"},` +
+		`{"name":"link","value":"lost","at":"2026-03-05T00:00:00Z"}]}` + "\n"
+	if code != 200 || string(body) != want {
+		t.Fatalf("timeline: %d\n got %s\nwant %s", code, body, want)
+	}
+
+	// By default the last 7 days until now: the offline of day 9 and the
+	// state when the period began.
+	var tl struct {
+		Since, Until time.Time
+		Timeline     []store.TimelineEntry
+	}
+	if code := f.get(t, "/api/v1/cabins/s1/c1/timeline", &tl); code != 200 || !tl.Until.Equal(now) || !tl.Since.Equal(now.Add(-7*24*time.Hour)) {
+		t.Fatalf("default period: %d, %v to %v; want the 7 days before %v", code, tl.Since, tl.Until, now)
+	}
+	var names []string
+	for _, e := range tl.Timeline {
+		names = append(names, e.Name+"="+e.Value)
+	}
+	if got := strings.Join(names, " "); got != "presence=online in_service=false in_service=true alarm=false entrapment=false link=lost presence=offline" {
+		t.Fatalf("default period's timeline: %s", got)
+	}
+
+	if code := f.get(t, "/api/v1/cabins/s1/nobody/timeline", nil); code != 404 {
+		t.Fatalf("unknown cabin: %d, want 404", code)
+	}
+	f.token = ""
+	if code := f.get(t, "/api/v1/cabins/s1/c1/timeline", nil); code != 401 {
+		t.Fatalf("without a token: %d, want 401", code)
+	}
 }

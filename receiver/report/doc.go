@@ -3,8 +3,15 @@
 // and availability per cabin. It reads through store.Store only, so every
 // engine gives the same report.
 //
-// Availability is the share of the period a cabin was in service, from its
-// service events (out of service / back in service). The state at the start
-// of the period is inferred: if the first service event in the period is a
-// return to service, the cabin was out of service from the start.
+// Availability comes from each cabin's timeline (store.Timeline), the
+// values it had over time whatever order they arrived in. A cabin is
+// unavailable while it is out of service, an entrapment is suspected, its
+// agent is offline, or the agent cannot read the controller (link lost):
+// the union of those intervals, including states that began before the
+// period. Offline and link lost count because then nobody can tell
+// whether the cabin carries passengers, nor be told when it stops.
+// Availability is the share of the monitored time that is not
+// unavailable; time before the cabin was first heard from, and time after
+// now, is not monitored. A cabin never heard from by the end of the period
+// has no availability (null), and a note that says so.
 package report

@@ -27,9 +27,26 @@ type Cabin struct {
 	FaultsRaised int        `json:"faults_raised"`
 	// FaultCodes counts raised faults by controller code.
 	FaultCodes map[int]int `json:"fault_codes"`
-	// OutOfServiceSeconds and Availability (0..1) over the period.
+	Availability
+}
+
+// Availability is the share of the monitored part of a period a cabin
+// could carry passengers, from its timeline (see the package comment).
+type Availability struct {
+	// Availability is 1 - Unavailable/Monitored (0..1); nil when no part
+	// of the period is monitored, Note saying why.
+	Availability *float64 `json:"availability"`
+	// MonitoredSeconds is the part of the period from when the cabin was
+	// first heard from (at the latest its start) until its end or now.
+	MonitoredSeconds float64 `json:"monitored_s"`
+	// UnavailableSeconds is the union of the reasons below: a second out
+	// of service and offline counts once here, and in both figures.
+	UnavailableSeconds  float64 `json:"unavailable_s"`
 	OutOfServiceSeconds float64 `json:"out_of_service_s"`
-	Availability        float64 `json:"availability"`
+	EntrapmentSeconds   float64 `json:"entrapment_s"`
+	OfflineSeconds      float64 `json:"offline_s"`
+	LinkLostSeconds     float64 `json:"link_lost_s"`
+	Note                string  `json:"note,omitempty"`
 }
 
 // DayCount is a count for one calendar day in the report's location.
@@ -42,8 +59,9 @@ type DayCount struct {
 const MaxPeriod = 92 * 24 * time.Hour
 
 // Site builds the report of site over [since, until); days are calendar
-// days in loc.
-func Site(ctx context.Context, st store.Store, site string, since, until time.Time, loc *time.Location) (Report, error) {
+// days in loc. Time after now is not monitored: a cabin's state is known
+// only up to now.
+func Site(ctx context.Context, st store.Store, site string, since, until, now time.Time, loc *time.Location) (Report, error) {
 	r := Report{Site: site, Since: since.UTC(), Until: until.UTC(), Cabins: []Cabin{}}
 	if !until.After(since) {
 		return r, fmt.Errorf("report %s: until %s is not after since %s", site, until.Format(time.RFC3339), since.Format(time.RFC3339))
@@ -59,7 +77,7 @@ func Site(ctx context.Context, st store.Store, site string, since, until time.Ti
 		if c.Site != site {
 			continue
 		}
-		rc, err := cabin(ctx, st, site, c.Cabin, since, until, loc)
+		rc, err := cabin(ctx, st, site, c.Cabin, since, until, now, loc)
 		if err != nil {
 			return r, fmt.Errorf("report %s/%s: %w", site, c.Cabin, err)
 		}
@@ -86,7 +104,7 @@ func each(ctx context.Context, st store.Store, site, cabin, typ string, since, u
 	}
 }
 
-func cabin(ctx context.Context, st store.Store, site, cab string, since, until time.Time, loc *time.Location) (Cabin, error) {
+func cabin(ctx context.Context, st store.Store, site, cab string, since, until, now time.Time, loc *time.Location) (Cabin, error) {
 	c := Cabin{Cabin: cab, TripsPerDay: []DayCount{}, FaultCodes: map[int]int{}}
 	perDay := map[string]int{}
 	if err := each(ctx, st, site, cab, wire.TypeTrip, since, until, func(e store.StoredEvent) {
@@ -113,35 +131,92 @@ func cabin(ctx context.Context, st store.Store, site, cab string, since, until t
 	}); err != nil {
 		return c, err
 	}
-	var (
-		out     time.Duration
-		outFrom time.Time // zero while in service
-		first   = true
-	)
-	if err := each(ctx, st, site, cab, wire.TypeService, since, until, func(e store.StoredEvent) {
-		var d wire.ServiceData
-		if json.Unmarshal(e.Data, &d) != nil {
-			return
-		}
-		if first && d.InService {
-			outFrom = since // back in service first: it was out from the start
-		}
-		first = false
-		switch {
-		case !d.InService && outFrom.IsZero():
-			outFrom = e.Time
-		case d.InService && !outFrom.IsZero():
-			out += e.Time.Sub(outFrom)
-			outFrom = time.Time{}
-		}
-	}); err != nil {
+	tl, err := st.Timeline(ctx, site, cab, since, until)
+	if err != nil {
 		return c, err
 	}
-	if !outFrom.IsZero() {
-		out += until.Sub(outFrom)
+	end := until
+	if now.Before(end) {
+		end = now
 	}
-	period := until.Sub(since)
-	c.OutOfServiceSeconds = out.Seconds()
-	c.Availability = 1 - out.Seconds()/period.Seconds()
+	c.Availability = availability(tl, since, end)
 	return c, nil
+}
+
+// Notes of a cabin whose availability is unknown.
+const (
+	noteNeverHeard   = "not monitored: nothing was heard from this cabin before the end of the period"
+	noteNotMonitored = "not monitored: the cabin was first heard from after the end of the period or after now"
+)
+
+// availability computes a cabin's availability over [since, end) from
+// its timeline over that period (with the last entry of each name before
+// it), sorted by time.
+func availability(tl []store.TimelineEntry, since, end time.Time) Availability {
+	var a Availability
+	if len(tl) == 0 {
+		a.Note = noteNeverHeard
+		return a
+	}
+	// Before the cabin was first heard from, nothing is known: not
+	// monitored, rather than counted as available or not.
+	start := since
+	if tl[0].At.After(start) {
+		start = tl[0].At
+	}
+	if !end.After(start) {
+		a.Note = noteNotMonitored
+		return a
+	}
+	var monitored, unavailable, out, trapped, offline, linkLost time.Duration
+	cur := map[string]string{}
+	// account adds [from, to) in the state cur to every figure it counts
+	// for. A value not yet known counts as available: a cabin that never
+	// said its link is lost is not taken for one that did.
+	account := func(from, to time.Time) {
+		d := to.Sub(from)
+		if d <= 0 {
+			return
+		}
+		monitored += d
+		down := false
+		for _, r := range []struct {
+			on  bool
+			sum *time.Duration
+		}{
+			{cur[store.FactInService] == "false", &out},
+			{cur[store.FactEntrapment] == "true", &trapped},
+			{cur[store.TimelinePresence] == store.PresenceOffline, &offline},
+			{cur[store.FactLink] == "lost", &linkLost},
+		} {
+			if r.on {
+				*r.sum += d
+				down = true
+			}
+		}
+		if down {
+			unavailable += d
+		}
+	}
+	t := start
+	for _, e := range tl {
+		if !e.At.Before(end) {
+			break
+		}
+		if e.At.After(t) {
+			account(t, e.At)
+			t = e.At
+		}
+		cur[e.Name] = e.Value
+	}
+	account(t, end)
+	av := 1 - unavailable.Seconds()/monitored.Seconds()
+	a.Availability = &av
+	a.MonitoredSeconds = monitored.Seconds()
+	a.UnavailableSeconds = unavailable.Seconds()
+	a.OutOfServiceSeconds = out.Seconds()
+	a.EntrapmentSeconds = trapped.Seconds()
+	a.OfflineSeconds = offline.Seconds()
+	a.LinkLostSeconds = linkLost.Seconds()
+	return a
 }

@@ -11,6 +11,10 @@
 //     device (wire.Ack) after the commit.
 //   - Cabin: the fleet view of one cabin, kept current from events, state
 //     snapshots and status messages.
+//   - Timeline: per cabin, the values of in_service, entrapment, alarm,
+//     link and presence over time, each row with the time it speaks for,
+//     from events, snapshots and status messages in any arrival order;
+//     what availability over a period is computed from (TimelineEntry).
 //   - NoticeSet: the whole notice set of a site, versioned; changes are made
 //     with optimistic concurrency so that several receivers never publish two
 //     different sets under one version.

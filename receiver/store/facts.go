@@ -62,22 +62,11 @@ func FactsOf(batches []wire.Batch, received time.Time) []Fact {
 			if e.Time.After(horizon) {
 				continue
 			}
+			if name, value, ok := stateOfEvent(e); ok {
+				put(b, name, value, e.Time)
+				continue
+			}
 			switch e.Type {
-			case wire.TypeAlarm:
-				var d wire.AlarmData
-				if json.Unmarshal(e.Data, &d) == nil {
-					put(b, FactAlarm, strconv.FormatBool(d.Active), e.Time)
-				}
-			case wire.TypeEntrapment:
-				var d wire.EntrapmentData
-				if json.Unmarshal(e.Data, &d) == nil {
-					put(b, FactEntrapment, strconv.FormatBool(d.Active), e.Time)
-				}
-			case wire.TypeService:
-				var d wire.ServiceData
-				if json.Unmarshal(e.Data, &d) == nil {
-					put(b, FactInService, strconv.FormatBool(d.InService), e.Time)
-				}
 			case wire.TypeHeartbeat:
 				put(b, FactHeartbeat, "", e.Time)
 			case wire.TypeHealth:
@@ -100,6 +89,29 @@ func FactsOf(batches []wire.Batch, received time.Time) []Fact {
 		out = append(out, newest[k])
 	}
 	return out
+}
+
+// stateOfEvent reads the state an event sets (alarm, entrapment, in
+// service): the values both the facts and the timeline record.
+func stateOfEvent(e *wire.Event) (name, value string, ok bool) {
+	switch e.Type {
+	case wire.TypeAlarm:
+		var d wire.AlarmData
+		if json.Unmarshal(e.Data, &d) == nil {
+			return FactAlarm, strconv.FormatBool(d.Active), true
+		}
+	case wire.TypeEntrapment:
+		var d wire.EntrapmentData
+		if json.Unmarshal(e.Data, &d) == nil {
+			return FactEntrapment, strconv.FormatBool(d.Active), true
+		}
+	case wire.TypeService:
+		var d wire.ServiceData
+		if json.Unmarshal(e.Data, &d) == nil {
+			return FactInService, strconv.FormatBool(d.InService), true
+		}
+	}
+	return "", "", false
 }
 
 // FactsOfState returns the facts a state snapshot brings.

@@ -41,9 +41,10 @@ type Store interface {
 	// committed.
 	InsertBatches(ctx context.Context, batches []wire.Batch, received time.Time) (InsertResult, error)
 	// UpdateState records a cabin's state snapshot unless a newer one is
-	// stored, and the facts it brings.
+	// stored, and the facts and timeline values it brings.
 	UpdateState(ctx context.Context, s wire.State, received time.Time) error
-	// UpdateStatus records whether a cabin's agent is connected.
+	// UpdateStatus records whether a cabin's agent is connected, and
+	// the presence in its timeline at received.
 	UpdateStatus(ctx context.Context, site, cabin string, online bool, received time.Time) error
 	// Cabins lists every known cabin ordered by site then cabin.
 	Cabins(ctx context.Context) ([]Cabin, error)
@@ -83,6 +84,11 @@ type Store interface {
 	// CloseAlarm closes an open alarm for an operator and returns it, or
 	// ErrNotFound, or ErrAlarmClosed when it was closed already.
 	CloseAlarm(ctx context.Context, site, cabin string, id wire.AlarmRef, by, reason string, at time.Time) (Alarm, error)
+	// Timeline returns a cabin's timeline over [since, until) with the
+	// last entry of each name before since (the state when the period
+	// begins), ordered by time then name; empty for a cabin never heard
+	// of. Each entry differs from the entry of its name just before it.
+	Timeline(ctx context.Context, site, cabin string, since, until time.Time) ([]TimelineEntry, error)
 	// NoticeSet returns a site's notice set or ErrNotFound.
 	NoticeSet(ctx context.Context, site string) (wire.NoticeSet, error)
 	// NoticeSets returns every site's notice set, ordered by site.

@@ -314,6 +314,8 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 				write.Queue(store.Numbered(st.SQL), st.Args...)
 			}
 		}
+		event, _ := store.TimelineStatements("$")
+		queueTimeline(write, event, store.TimelineOf(batches, received))
 		if len(as) > 0 {
 			write.Queue(advanceEpochsSQL, as, ac, ae, acont)
 		}
@@ -442,6 +444,18 @@ func (r *factRows) queue(b *pgx.Batch) {
 	}
 	b.Queue(store.FactsUpsert(`SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])`),
 		r.sites, r.cabins, r.names, r.values, r.at, r.since)
+}
+
+// queueTimeline adds to b the recording of timeline values with stmt, one
+// of store.TimelineStatements, in the order given. b must lock the cabins'
+// rows in cabins first (queueCabins, the upsert of UpdateState or
+// UpdateStatus): holding them, no other writer records values of the same
+// cabin until this transaction ends, so a change is compared with every
+// row committed before it.
+func queueTimeline(b *pgx.Batch, stmt string, entries []store.TimelineEntry) {
+	for _, e := range entries {
+		b.Queue(stmt, store.TimelineArgs(e)...)
+	}
 }
 
 // lostRows are lost ranges as column arrays for insertLostSQL.

@@ -81,6 +81,8 @@ var migrations = []string{
 	store.FactsTable("BIGINT"),
 	// 5: each alarm's life, from raised to closed (store.Alarm).
 	store.AlarmsTable("BIGINT"),
+	// 6: each cabin's values over time, for availability (store.TimelineEntry).
+	store.TimelineTable("BIGINT"),
 }
 
 // migrationLock is the advisory lock key held while migrating.
@@ -184,11 +186,18 @@ func (s *Store) UpdateState(ctx context.Context, st wire.State, received time.Ti
 			counters_us = GREATEST(cabins.counters_us, excluded.counters_us)`,
 		st.Site, st.Cabin, store.Micros(received), st.Floor, t, st.Mode, store.FaultsJSON(st.Faults), st.Alarm, store.CountersJSON(st.Counters))
 	facts.queue(b)
+	_, change := store.TimelineStatements("$")
+	queueTimeline(b, change, store.TimelineOfState(st))
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() })
 	if err != nil {
 		return fmt.Errorf("update state %s/%s: %w", st.Site, st.Cabin, err)
 	}
 	return nil
+}
+
+// Timeline implements store.Store.
+func (s *Store) Timeline(ctx context.Context, site, cabin string, since, until time.Time) ([]store.TimelineEntry, error) {
+	return store.QueryTimeline(ctx, reader{s.pool}, "$", site, cabin, since, until)
 }
 
 // Facts implements store.Store.
@@ -202,12 +211,17 @@ func (s *Store) Facts(ctx context.Context, site, cabin string) ([]store.Fact, er
 
 // UpdateStatus implements store.Store.
 func (s *Store) UpdateStatus(ctx context.Context, site, cabin string, online bool, received time.Time) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO cabins (site, cabin, last_seen_us, online, status_us) VALUES ($1, $2, $3, $4, $3)
+	b := &pgx.Batch{}
+	// The upsert locks the cabin's row before its timeline is read (see queueTimeline).
+	b.Queue(`INSERT INTO cabins (site, cabin, last_seen_us, online, status_us) VALUES ($1, $2, $3, $4, $3)
 		ON CONFLICT (site, cabin) DO UPDATE SET
 			online = CASE WHEN cabins.status_us <= excluded.status_us THEN excluded.online ELSE cabins.online END,
 			status_us = GREATEST(cabins.status_us, excluded.status_us),
 			last_seen_us = GREATEST(cabins.last_seen_us, excluded.last_seen_us)`,
 		site, cabin, store.Micros(received), online)
+	_, change := store.TimelineStatements("$")
+	queueTimeline(b, change, []store.TimelineEntry{store.TimelineOfStatus(site, cabin, online, received)})
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return tx.SendBatch(ctx, b).Close() })
 	if err != nil {
 		return fmt.Errorf("update status %s/%s: %w", site, cabin, err)
 	}

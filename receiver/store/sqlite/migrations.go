@@ -77,6 +77,8 @@ var migrations = []string{
 	store.FactsTable("INTEGER"),
 	// 5: each alarm's life, from raised to closed (store.Alarm).
 	store.AlarmsTable("INTEGER"),
+	// 6: each cabin's values over time, for availability (store.TimelineEntry).
+	store.TimelineTable("INTEGER"),
 }
 
 // migrate applies the migrations the database has not seen, each in its

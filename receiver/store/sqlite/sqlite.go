@@ -148,6 +148,10 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 	if err := putAlarms(ctx, tx, store.AlarmChangesOf(batches, received), received); err != nil {
 		return res, err
 	}
+	event, _ := store.TimelineStatements("?")
+	if err := putTimeline(ctx, tx, event, store.TimelineOf(batches, received)); err != nil {
+		return res, err
+	}
 	// Cabins first: last seen, events stored, then what the events say.
 	updates := store.Summarize(batches, received)
 	for ck, n := range perCabin {
@@ -239,6 +243,23 @@ func putFacts(ctx context.Context, tx *sql.Tx, facts []store.Fact) error {
 		}
 	}
 	return nil
+}
+
+// putTimeline records timeline values with stmt, one of
+// store.TimelineStatements, in the order given; the one writer connection
+// keeps writers apart.
+func putTimeline(ctx context.Context, tx *sql.Tx, stmt string, entries []store.TimelineEntry) error {
+	for _, e := range entries {
+		if _, err := tx.ExecContext(ctx, stmt, store.TimelineArgs(e)...); err != nil {
+			return fmt.Errorf("record %s=%s of %s/%s in the timeline: %w", e.Name, e.Value, e.Site, e.Cabin, err)
+		}
+	}
+	return nil
+}
+
+// Timeline implements store.Store.
+func (s *Store) Timeline(ctx context.Context, site, cabin string, since, until time.Time) ([]store.TimelineEntry, error) {
+	return store.QueryTimeline(ctx, reader{s.r}, "?", site, cabin, since, until)
 }
 
 // Facts implements store.Store.
@@ -388,6 +409,10 @@ func (s *Store) UpdateState(ctx context.Context, st wire.State, received time.Ti
 	if err := putFacts(ctx, tx, store.FactsOfState(st)); err != nil {
 		return err
 	}
+	_, change := store.TimelineStatements("?")
+	if err := putTimeline(ctx, tx, change, store.TimelineOfState(st)); err != nil {
+		return err
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("update state %s/%s: commit: %w", st.Site, st.Cabin, err)
 	}
@@ -400,7 +425,12 @@ func (s *Store) UpdateStatus(ctx context.Context, site, cabin string, online boo
 	if online {
 		on = 1
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO cabins (site, cabin, last_seen_us, online, status_us) VALUES (?, ?, ?, ?, ?)
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("update status %s/%s: begin: %w", site, cabin, err)
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `INSERT INTO cabins (site, cabin, last_seen_us, online, status_us) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (site, cabin) DO UPDATE SET
 			online = CASE WHEN status_us <= excluded.status_us THEN excluded.online ELSE online END,
 			status_us = max(status_us, excluded.status_us),
@@ -408,6 +438,13 @@ func (s *Store) UpdateStatus(ctx context.Context, site, cabin string, online boo
 		site, cabin, store.Micros(received), on, store.Micros(received))
 	if err != nil {
 		return fmt.Errorf("update status %s/%s: %w", site, cabin, err)
+	}
+	_, change := store.TimelineStatements("?")
+	if err := putTimeline(ctx, tx, change, []store.TimelineEntry{store.TimelineOfStatus(site, cabin, online, received)}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("update status %s/%s: commit: %w", site, cabin, err)
 	}
 	return nil
 }

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"Conflicts", testConflicts},
 		{"Facts", testFacts},
 		{"AlarmLifecycle", testAlarmLifecycle},
+		{"Timeline", testTimeline},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
