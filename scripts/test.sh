@@ -63,7 +63,7 @@ go_test -race -count=1 -timeout 10m -p 3 $other_pkgs
 
 if [ -n "$screen_pkgs" ]; then
 	say "go test -race under Xvfb (screen packages)"
-	xvfb-run -a -s "-screen 0 1920x1080x24" bash -c ". scripts/lib.sh; go_test -race -count=1 -timeout 5m $screen_pkgs"
+	xvfb-run -a -s "-screen 0 1920x1080x24" bash -c '. scripts/lib.sh; go_test -race -count=1 -timeout 5m "$@"' go_test $screen_pkgs
 fi
 
 # hal/serialport reads through Go's poller on Linux; go.bug.st/serial is the
