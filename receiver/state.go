@@ -132,7 +132,7 @@ func (w *StateWatcher) applyState(ctx context.Context, subject string, data []by
 	if err != nil {
 		return &badMessage{err}
 	}
-	s, err := wire.DecodeState(data)
+	s, err := wire.DecodeStateForward(data)
 	if err != nil {
 		return &badMessage{err}
 	}

@@ -73,6 +73,23 @@ func decodeStrict(b []byte, v any) error {
 	return nil
 }
 
+// decodeKnown decodes JSON ignoring fields it does not know (a newer
+// writer's), refusing trailing data and known fields of the wrong type.
+func decodeKnown(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return fieldErr(te.Field, "has JSON %s, want %s", te.Value, te.Type)
+		}
+		return fmt.Errorf("decode JSON: %w", err)
+	}
+	if dec.More() {
+		return errors.New("decode JSON: trailing data after the message")
+	}
+	return nil
+}
+
 // checkEnvelope refuses a message that is not UTF-8 (JSON is; a store or a
 // browser further on refuses the bytes, and one device's batch must not
 // hold back the fleet's), then reads only "v", so that a message of another

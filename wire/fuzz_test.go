@@ -3,6 +3,7 @@ package wire_test
 import (
 	"encoding/json"
 	"math"
+	"reflect"
 	"testing"
 	"unicode/utf8"
 
@@ -89,8 +90,17 @@ func FuzzDecodeAck(f *testing.F) {
 
 func FuzzDecodeState(f *testing.F) {
 	f.Add([]byte(`{"v":1,"site":"s","cabin":"c","time":"2026-11-24T09:00:00Z","floor":2,"direction":"up","moving":true,"door_zone":false,"doors":["closed"],"mode":"normal","faults":[],"alarm":false,"link":"ok","uplink":true,"counters":{"trips":1,"door_cycles":0,"direction_changes":0,"running_s":0,"idle_s":0,"standby_s":0}}`))
+	f.Add([]byte(`{"v":1,"site":"s","cabin":"c","time":"2026-11-24T09:00:00Z","floor":2,"direction":"up","moving":true,"door_zone":false,"doors":["closed"],"mode":"normal","faults":[],"alarm":true,"alarm_progress":"registered","link":"ok","uplink":true,"counters":{"trips":1,"door_cycles":0,"direction_changes":0,"running_s":0,"idle_s":0,"standby_s":0},"newer":[1]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		_, _ = wire.DecodeState(b)
+		strict, errStrict := wire.DecodeState(b)
+		forward, errForward := wire.DecodeStateForward(b)
+		// The receiver's decoder takes all the agent's does, the same way.
+		if errStrict == nil && (errForward != nil || !reflect.DeepEqual(strict, forward)) {
+			t.Fatalf("strict took %+v, forward gave %+v, %v", strict, forward, errForward)
+		}
+		if errForward == nil && (wire.ValidateID(forward.Site) != nil || wire.ValidateID(forward.Cabin) != nil) {
+			t.Fatalf("forward took bad ids %q/%q", forward.Site, forward.Cabin)
+		}
 	})
 }
 

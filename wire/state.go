@@ -38,7 +38,15 @@ type State struct {
 }
 
 // DecodeState decodes and validates a state snapshot.
-func DecodeState(b []byte) (State, error) {
+func DecodeState(b []byte) (State, error) { return decodeState(b, false) }
+
+// DecodeStateForward decodes a state snapshot as a receiver must, so that
+// agents and receivers can be upgraded in either order: fields it does not
+// know (added by a newer agent, as alarm_progress was) are ignored; those
+// it knows are checked as strictly as DecodeState does.
+func DecodeStateForward(b []byte) (State, error) { return decodeState(b, true) }
+
+func decodeState(b []byte, forward bool) (State, error) {
 	var s State
 	if len(b) > 64<<10 {
 		return s, fmt.Errorf("state of %d bytes: %w", len(b), ErrTooLarge)
@@ -46,7 +54,11 @@ func DecodeState(b []byte) (State, error) {
 	if err := checkEnvelope(b); err != nil {
 		return s, err
 	}
-	if err := decodeStrict(b, &s); err != nil {
+	decode := decodeStrict
+	if forward {
+		decode = decodeKnown
+	}
+	if err := decode(b, &s); err != nil {
 		return State{}, err
 	}
 	if err := ValidateID(s.Site); err != nil {
