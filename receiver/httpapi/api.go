@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -440,28 +441,27 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request) {
 // reportDefault is the period of a report without since.
 const reportDefault = 7 * 24 * time.Hour
 
-func (a *API) siteReport(w http.ResponseWriter, r *http.Request) {
-	id, ok := ids(w, r, "site")
+// period reads the query of a report or a timeline: since and until (RFC
+// 3339; until defaults to now, since to reportDefault before until; at most
+// report.MaxPeriod, because a period's rows are read at once), and the
+// extra parameters named, each at most once. It answers a bad query itself.
+func period(w http.ResponseWriter, r *http.Request, now time.Time, extra ...string) (v url.Values, since, until time.Time, ok bool) {
+	v, ok = strictQuery(w, r)
 	if !ok {
-		return
+		return nil, since, until, false
 	}
-	v, ok := strictQuery(w, r)
-	if !ok {
-		return
-	}
+	allowed := append([]string{"since", "until"}, extra...)
 	for k := range v {
 		if len(v[k]) > 1 {
 			writeError(w, http.StatusBadRequest, k, "given %d times (give it once)", len(v[k]))
-			return
+			return nil, since, until, false
 		}
-		if k != "since" && k != "until" && k != "tz" {
-			writeError(w, http.StatusBadRequest, k, "unknown parameter %q (want since, until or tz)", k)
-			return
+		if !slices.Contains(allowed, k) {
+			writeError(w, http.StatusBadRequest, k, "unknown parameter %q (want %s)", k, strings.Join(allowed, ", "))
+			return nil, since, until, false
 		}
 	}
-	now := a.o.Clock()
-	until := now
-	var since time.Time
+	until = now
 	for _, p := range []struct {
 		name string
 		dst  *time.Time
@@ -470,7 +470,7 @@ func (a *API) siteReport(w http.ResponseWriter, r *http.Request) {
 			t, err := time.Parse(time.RFC3339Nano, s)
 			if err != nil {
 				writeError(w, http.StatusBadRequest, p.name, "%q is not an RFC 3339 time (e.g. 2026-03-01T00:00:00Z)", s)
-				return
+				return nil, since, until, false
 			}
 			*p.dst = t
 		}
@@ -480,10 +480,23 @@ func (a *API) siteReport(w http.ResponseWriter, r *http.Request) {
 	}
 	if !until.After(since) {
 		writeError(w, http.StatusBadRequest, "until", "until is not after since")
-		return
+		return nil, since, until, false
 	}
 	if until.Sub(since) > report.MaxPeriod {
 		writeError(w, http.StatusBadRequest, "since", "period of %s (at most %s)", until.Sub(since), report.MaxPeriod)
+		return nil, since, until, false
+	}
+	return v, since, until, true
+}
+
+func (a *API) siteReport(w http.ResponseWriter, r *http.Request) {
+	id, ok := ids(w, r, "site")
+	if !ok {
+		return
+	}
+	now := a.o.Clock()
+	v, since, until, ok := period(w, r, now, "tz")
+	if !ok {
 		return
 	}
 	loc := time.UTC
@@ -519,45 +532,8 @@ func (a *API) cabinTimeline(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v, ok := strictQuery(w, r)
+	_, since, until, ok := period(w, r, a.o.Clock())
 	if !ok {
-		return
-	}
-	for k := range v {
-		if len(v[k]) > 1 {
-			writeError(w, http.StatusBadRequest, k, "given %d times (give it once)", len(v[k]))
-			return
-		}
-		if k != "since" && k != "until" {
-			writeError(w, http.StatusBadRequest, k, "unknown parameter %q (want since or until)", k)
-			return
-		}
-	}
-	until := a.o.Clock()
-	var since time.Time
-	for _, p := range []struct {
-		name string
-		dst  *time.Time
-	}{{"since", &since}, {"until", &until}} {
-		if s := v.Get(p.name); s != "" {
-			t, err := time.Parse(time.RFC3339Nano, s)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, p.name, "%q is not an RFC 3339 time (e.g. 2026-03-01T00:00:00Z)", s)
-				return
-			}
-			*p.dst = t
-		}
-	}
-	if since.IsZero() {
-		since = until.Add(-reportDefault)
-	}
-	if !until.After(since) {
-		writeError(w, http.StatusBadRequest, "until", "until is not after since")
-		return
-	}
-	// Bounded like a report: a period's rows are read at once.
-	if until.Sub(since) > report.MaxPeriod {
-		writeError(w, http.StatusBadRequest, "since", "period of %s (at most %s)", until.Sub(since), report.MaxPeriod)
 		return
 	}
 	if _, err := a.o.Store.Cabin(r.Context(), id[0], id[1]); err != nil {
