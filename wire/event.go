@@ -57,26 +57,17 @@ func fieldErr(field, format string, args ...any) error {
 var ErrTooLarge = errors.New("message too large")
 
 // decodeStrict decodes JSON refusing unknown fields and trailing data.
-func decodeStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return fieldErr(te.Field, "has JSON %s, want %s", te.Value, te.Type)
-		}
-		return fmt.Errorf("decode JSON: %w", err)
-	}
-	if dec.More() {
-		return errors.New("decode JSON: trailing data after the message")
-	}
-	return nil
-}
+func decodeStrict(b []byte, v any) error { return decodeJSON(b, v, true) }
 
 // decodeKnown decodes JSON ignoring fields it does not know (a newer
 // writer's), refusing trailing data and known fields of the wrong type.
-func decodeKnown(b []byte, v any) error {
+func decodeKnown(b []byte, v any) error { return decodeJSON(b, v, false) }
+
+func decodeJSON(b []byte, v any, strict bool) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
