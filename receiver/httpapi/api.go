@@ -129,6 +129,8 @@ func New(o Options) (*API, error) {
 	// Media are public: agents download them without a token, and a
 	// SHA-256 cannot be guessed.
 	m.HandleFunc("GET /media/{sha256}", a.getMedia)
+	// The dashboard's scripts and styles, like the page, need no token.
+	m.HandleFunc("GET /static/{path...}", serveStatic)
 	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", a.dashboardCSP)

@@ -60,6 +60,7 @@ func (r *recorder) last() wire.NoticeSet {
 
 type fixture struct {
 	srv   *httptest.Server
+	api   *API // what srv serves, for tests that wrap it
 	st    store.Store
 	pub   *recorder
 	media *media.Store
@@ -90,7 +91,7 @@ func newFixture(t testing.TB, tokens map[string]Role, tune ...func(*Options)) *f
 	}
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &fixture{srv: srv, st: st, pub: pub, media: md}
+	return &fixture{srv: srv, api: api, st: st, pub: pub, media: md}
 }
 
 func (f *fixture) do(t *testing.T, method, path, ctype string, body []byte) (int, []byte, http.Header) {

@@ -1,6 +1,7 @@
 // Package httpapi is the receiver's HTTP interface: the fleet and event
 // queries of the backend, notice editing, media upload and download, health,
-// Prometheus metrics and a small dashboard. docs/API.md documents it.
+// Prometheus metrics and the operators' page (dashboard.html, with the
+// uPlot it loads embedded under static/). docs/API.md documents it.
 //
 // Concepts:
 //   - Roles: a bearer token is read (GET only) or admin (everything). With
@@ -12,7 +13,8 @@
 //     version+1 (optimistic concurrency in the store) and publishes it,
 //     retained, through a NoticePublisher.
 //   - Guards, on every request: nosniff and a CSP that runs nothing (the
-//     dashboard's allows its own script and style by hash); state changes
+//     dashboard's allows its own script and style by hash, and its own
+//     origin's static files); state changes
 //     need a same-host Origin and a JSON body; without tokens, a Host that
 //     is not a loopback name or the public URL's host is refused (DNS
 //     rebinding); each request's read and write deadlines come from

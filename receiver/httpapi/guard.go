@@ -18,7 +18,9 @@ import (
 const apiCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox"
 
 // dashboardCSP allows the dashboard's own inline script and style, by
-// hash, and requests to its own origin; nothing else.
+// hash, the scripts and styles of its own origin (the embedded uPlot under
+// /static/; with nosniff, a JSON answer or an uploaded file never runs as
+// a script) and requests to its own origin; nothing else.
 func dashboardCSP(page []byte) string {
 	hashes := func(tag string) string {
 		re := regexp.MustCompile(`(?s)<` + tag + `>(.*?)</` + tag + `>`)
@@ -29,7 +31,7 @@ func dashboardCSP(page []byte) string {
 		}
 		return strings.Join(out, " ")
 	}
-	return "default-src 'none'; script-src " + hashes("script") + "; style-src " + hashes("style") +
+	return "default-src 'none'; script-src " + hashes("script") + " 'self'; style-src " + hashes("style") + " 'self'" +
 		"; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 }
 
