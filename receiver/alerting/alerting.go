@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -158,7 +157,7 @@ func (a *Alerter) Round(ctx context.Context) error {
 func (a *Alerter) alert(c store.Cabin, s situation.Situation, name string) Alert {
 	link := ""
 	if a.o.PublicURL != "" {
-		link = strings.TrimRight(a.o.PublicURL, "/") + "/?cabin=" + url.QueryEscape(c.Site+"/"+c.Cabin)
+		link = strings.TrimRight(a.o.PublicURL, "/") + "/#/cabin/" + c.Site + "/" + c.Cabin // the operators' page; ids are [a-z0-9-]
 	}
 	floor := "unknown"
 	if c.Floor != nil {
