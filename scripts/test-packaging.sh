@@ -10,10 +10,12 @@
 #     Debian bookworm for that architecture;
 #   - the ARM agents and screens print the stamped version under qemu-user-static;
 #   - binary sizes (the stripped arm64 agent under 12 MB);
-#   - the Helm chart: helm lint, helm template with the defaults and with the
-#     helmfile example's values and SOPS-decrypted secrets, validated by
+#   - the Helm chart: helm lint, helm template with the defaults (one
+#     receiver, SQLite on a volume) and with the helmfile example's values
+#     and SOPS-decrypted secrets (several, PostgreSQL and S3), validated by
 #     kubeconform (strict) against schemas made offline from the Kubernetes
-#     OpenAPI document in the k8s.io/kubernetes module;
+#     OpenAPI document in the k8s.io/kubernetes module; the configurations
+#     it must refuse (replicas with SQLite, local media or a volume, ...);
 #   - the NATS configs: nats-server -t on the hub and on the leaf with the
 #     accounts generated from the example fleet;
 #   - the platform's Prometheus alerting rules: promtool check rules and
@@ -251,6 +253,8 @@ grep -q 'ENC\[' packaging/helmfile/environments/production/secrets.sops.yaml || 
 helm template palier "$chart" --kube-version "$K8S_VERSION" \
 	-f packaging/helmfile/environments/production/values.yaml -f "$work/secrets.yaml" >"$work/production.yaml"
 grep -q 'mqtt.password:' "$work/production.yaml" || fail "the decrypted secrets did not reach the Secret"
+helm lint --strict --kube-version "$K8S_VERSION" "$chart" \
+	-f packaging/helmfile/environments/production/values.yaml -f "$work/secrets.yaml" >/dev/null
 
 # Schemas from the Kubernetes OpenAPI document, through the Go module proxy.
 k8s_dir=$(cd "$work" && GOFLAGS= GO111MODULE=on go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
@@ -277,6 +281,41 @@ for want in 'runAsNonRoot: true' 'readOnlyRootFilesystem: true' 'allowPrivilegeE
 	'kind: NetworkPolicy' 'path: /healthz' 'limits:' 'kind: ConfigMap' 'kind: Secret' 'automountServiceAccountToken: false'; do
 	grep -qF -- "$want" "$work/default.yaml" || fail "helm template output lacks '$want'"
 done
+
+# The two modes. Default: one receiver, SQLite and media on a ReadWriteOnce
+# volume, replaced by Recreate. Production: several, PostgreSQL and S3, no volume.
+for want in 'replicas: 1' 'type: Recreate' 'kind: PersistentVolumeClaim' 'accessModes: [ReadWriteOnce]' 'driver: sqlite'; do
+	grep -qF -- "$want" "$work/default.yaml" || fail "the default (one receiver) render lacks '$want'"
+done
+for want in 'replicas: 2' 'driver: postgres' 'bucket: palier-media' 's3-secret-key:' '{port: 443, protocol: TCP}'; do
+	grep -qF -- "$want" "$work/production.yaml" || fail "the production render lacks '$want'"
+done
+for unwanted in 'kind: PersistentVolumeClaim' 'type: Recreate' 'claimName:'; do
+	! grep -qF -- "$unwanted" "$work/production.yaml" || fail "the production render (several receivers) has '$unwanted'"
+done
+# What the chart must refuse, each with the message that names the problem.
+refuse() { # refuse WANT-IN-MESSAGE HELM-ARGS...
+	local want=$1 out
+	shift
+	if out=$(helm template palier "$chart" --kube-version "$K8S_VERSION" "$@" 2>&1); then
+		fail "helm template $* renders; the chart should refuse it ($want)"
+	fi
+	grep -qF -- "$want" <<<"$out" || fail "helm template $* fails without saying '$want': $out"
+}
+prod=(-f packaging/helmfile/environments/production/values.yaml -f "$work/secrets.yaml")
+refuse 'SQLite database is one pod' --set replicaCount=2
+refuse 'with local media' "${prod[@]}" --set config.media=null
+refuse 'ReadWriteOnce' "${prod[@]}" --set persistence.enabled=true
+refuse 'the volume is for the one-receiver SQLite mode only' "${prod[@]}" --set replicaCount=1,persistence.enabled=true
+refuse 'without persistence.enabled' --set persistence.enabled=false
+refuse 'lost at the next restart' "${prod[@]}" --set replicaCount=1,config.media=null
+refuse 'without config.nats.url' "${prod[@]}" --set config.nats=null
+refuse 'secretFiles has no "s3-access-key"' -f packaging/helmfile/environments/production/values.yaml
+refuse 'outside state_dir' --set config.store.path=/data/receiver.db
+# What it allows besides the two: one receiver with PostgreSQL and S3, and
+# one with SQLite on the volume and media in S3.
+helm template palier "$chart" --kube-version "$K8S_VERSION" "${prod[@]}" --set replicaCount=1 >/dev/null
+helm template palier "$chart" --kube-version "$K8S_VERSION" "${prod[@]}" --set replicaCount=1,persistence.enabled=true,config.store.driver=sqlite,config.store.url=null >/dev/null
 
 # --- NATS configs ----------------------------------------------------------
 say "NATS configs: nats-server -t"
