@@ -18,6 +18,10 @@
 #     it must refuse (replicas with SQLite, local media or a volume, ...);
 #   - the NATS configs: nats-server -t on the hub and on the leaf with the
 #     accounts generated from the example fleet;
+#   - NATS through the official chart (vendored, its checksums checked): the
+#     helmfile's hub and leaf releases rendered with their values, decrypted
+#     secrets and the leaf's accounts.conf (current with its fleet file),
+#     validated by kubeconform, their nats.conf by nats-server -t;
 #   - the platform's Prometheus alerting rules: promtool check rules and
 #     promtool test rules (Debian package prometheus);
 #   - the Go tests of the watchdog notifier and of the per-device permissions
@@ -337,6 +341,58 @@ hash=$(echo 'an example password' | go run ./cmd/receiver users hash)
 	nats-server -t -c leaf.conf
 	nats-server -t -c hub.conf
 ) || fail "nats-server rejects the configs"
+
+# --- NATS through the official chart (helmfile releases) --------------------
+say "NATS chart: vendored files, helm template, kubeconform, nats-server -t"
+natschart=packaging/helm/vendor/nats
+env_dir=packaging/helmfile/environments/production
+(cd "$natschart" && sha256sum --quiet --strict -c ../nats.sha256) ||
+	fail "$natschart differs from the vendored upstream chart (packaging/helm/vendor/README.md says how to update it)"
+[ "$(cd "$natschart" && find . -type f | LC_ALL=C sort)" = "$(awk '{print $2}' packaging/helm/vendor/nats.sha256)" ] ||
+	fail "$natschart has files nats.sha256 does not list"
+# accounts.conf is committed: it must be what the fleet file renders to.
+go run ./cmd/receiver users render --fleet "$env_dir/fleet.yaml" --out "$work/accounts.conf"
+cmp -s "$work/accounts.conf" "$env_dir/accounts.conf" ||
+	fail "$env_dir/accounts.conf is not what $env_dir/fleet.yaml renders to (run: go run ./cmd/receiver users render --fleet $env_dir/fleet.yaml --out $env_dir/accounts.conf)"
+# Each release as helmfile.yaml deploys it: its values, its decrypted
+# secrets and (the leaf) the set-file of the cabins' users.
+for r in hub leaf; do
+	grep -q 'ENC\[' "$env_dir/nats-$r.secrets.sops.yaml" || fail "nats-$r.secrets.sops.yaml is not encrypted"
+	SOPS_AGE_KEY_FILE=packaging/helmfile/example-age-key.txt \
+		sops --decrypt "$env_dir/nats-$r.secrets.sops.yaml" >"$work/nats-$r-secrets.yaml"
+	extra=()
+	[ "$r" = leaf ] && extra=(--set-file "configMap.merge.data.accounts\.conf=$env_dir/accounts.conf")
+	grep -qF -- "- environments/{{ .Environment.Name }}/nats-$r.yaml" packaging/helmfile/helmfile.yaml ||
+		fail "helmfile.yaml does not deploy nats-$r with nats-$r.yaml"
+	helm template "nats-$r" "$natschart" --namespace palier-nats --kube-version "$K8S_VERSION" \
+		-f "$env_dir/nats-$r.yaml" -f "$work/nats-$r-secrets.yaml" "${extra[@]}" >"$work/nats-$r.yaml"
+	kubeconform -strict -summary -schema-location "$work/schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json" "$work/nats-$r.yaml"
+done
+grep -qF 'configMap.merge.data.accounts\.conf' packaging/helmfile/helmfile.yaml || fail "helmfile.yaml does not set-file the leaf's accounts.conf"
+grep -q 'replicas: 3' "$work/nats-hub.yaml" || fail "the hub is not three servers"
+grep -q 'name: prom-exporter' "$work/nats-hub.yaml" && grep -q 'name: prom-exporter' "$work/nats-leaf.yaml" ||
+	fail "a NATS release runs no prometheus-nats-exporter (the NATS dashboard and alerts read it)"
+# The nats.conf (and accounts.conf) the chart renders, checked by the
+# nats-server of go.mod with the chart's mount paths pointed at test files.
+cm_file() { # cm_file RENDERED KEY: a file of the rendered ConfigMap
+	awk -v key="  $2: |" '$0 == key { on = 1; next } on && /^    / { print substr($0, 5); next } on && /^$/ { print; next } { on = 0 }' "$1"
+}
+for r in hub leaf; do
+	d="$nats/chart-$r"
+	mkdir -p "$d"
+	cm_file "$work/nats-$r.yaml" nats.conf | sed -e "s|/etc/nats-certs/[a-z]*/tls.crt|$nats/cert.pem|" \
+		-e "s|/etc/nats-certs/[a-z]*/tls.key|$nats/key.pem|" -e "s|/etc/nats-ca-cert/ca.crt|$nats/cert.pem|" \
+		-e "s|\"/data\"|\"$d/js\"|" -e "s|/var/run/nats/|$d/|" >"$d/nats.conf"
+	grep -q '"server_name": \$SERVER_NAME' "$d/nats.conf" || fail "no nats.conf in the nats-$r ConfigMap"
+	cm_file "$work/nats-$r.yaml" accounts.conf >"$d/accounts.conf"
+	(cd "$d" && SERVER_NAME="nats-$r-0" PALIER_RECEIVER_HASH="$hash" PALIER_LEAF_HASH="$hash" PALIER_SYS_HASH="$hash" \
+		PALIER_HUB_URL=tls://palier-leaf:secret@nats-hub.palier-nats.svc:7422 nats-server -t -c nats.conf) ||
+		fail "nats-server rejects the nats.conf the NATS chart renders for nats-$r"
+done
+cmp -s "$nats/chart-leaf/accounts.conf" "$env_dir/accounts.conf" || fail "the leaf's ConfigMap lacks accounts.conf"
+grep -q '"default_max_consumers": -1' "$nats/chart-leaf/nats.conf" ||
+	fail "the leaf's JetStream keeps the 1,000 consumers per stream default (one per MQTT QoS 1 subscription)"
+grep -q 'include ./accounts.conf;' "$nats/chart-leaf/nats.conf" || fail "the leaf's nats.conf does not include accounts.conf"
 
 # --- Go tests of the packaging code ----------------------------------------
 say "Prometheus rules: promtool check and unit tests"
