@@ -10,6 +10,10 @@
 #     Debian bookworm for that architecture;
 #   - the ARM agents and screens print the stamped version under qemu-user-static;
 #   - binary sizes (the stripped arm64 agent under 12 MB);
+#   - the receiver's OCI image (scripts/image.sh): its recorded digest and
+#     name (the chart's image), the same digest from a second build of the
+#     binaries and the image, read by skopeo (layout and tarball), the
+#     amd64 image's receiver run from its unpacked layers, user 65532;
 #   - the Helm chart: helm lint, helm template with the defaults (one
 #     receiver, SQLite on a volume) and with the helmfile example's values
 #     and SOPS-decrypted secrets (several, PostgreSQL and S3), validated by
@@ -33,7 +37,7 @@ cd "$(dirname "$0")/.."
 
 K8S_VERSION=1.31.4 # the Kubernetes whose API the chart is validated against
 
-need_apt "${BASE_DEPS[@]}" qemu-user-static systemd openssl prometheus
+need_apt "${BASE_DEPS[@]}" qemu-user-static systemd openssl prometheus skopeo
 need_go_tool helm "$HELM"
 need_go_tool kubeconform "$KUBECONFORM"
 need_nats_server
@@ -242,6 +246,51 @@ for f in dist/linux-*/palier-*; do
 done
 size=$(stat -c %s dist/linux-arm64/palier-agent)
 [ "$size" -lt 12000000 ] || fail "arm64 agent is $size bytes, goal < 12 MB"
+
+# --- the receiver's container image ----------------------------------------
+say "receiver image: digest, a second build, skopeo"
+tag=${VERSION#v}
+tag=${tag//+/_}
+repo=$(sed -n 's/^  repository: *//p' packaging/helm/palier-receiver/values.yaml | head -n 1)
+[ -f "dist/palier-receiver_$tag.oci.digest" ] || fail "scripts/package.sh recorded no image digest (dist/palier-receiver_$tag.oci.digest)"
+read -r digest ref <"dist/palier-receiver_$tag.oci.digest"
+[[ $digest =~ ^sha256:[0-9a-f]{64}$ ]] || fail "image digest '$digest' is not sha256:<64 hex>"
+[ "$ref" = "$repo:$tag" ] || fail "the image is $ref, the chart runs $repo:<tag>"
+# A release's image is the chart's default: its appVersion must be the tag.
+if [[ $VERSION =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
+	app=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' packaging/helm/palier-receiver/Chart.yaml)
+	[ "$app" = "$tag" ] || fail "release $VERSION: the chart's appVersion is $app, so its default image is not the one built (set appVersion: \"$tag\")"
+fi
+# Built twice: the receiver again from source, the image again, the same digest.
+again="$work/again"
+for arch in amd64 arm64; do
+	mkdir -p "$again/linux-$arch"
+	gobuild "$arch" "" "$again/linux-$arch/palier-receiver" ./cmd/receiver
+	cmp -s "$again/linux-$arch/palier-receiver" "dist/linux-$arch/palier-receiver" || fail "the linux/$arch receiver built twice differs"
+done
+DIST="$again" VERSION="$VERSION" scripts/image.sh
+read -r digest2 _ <"$again/palier-receiver_$tag.oci.digest"
+[ "$digest2" = "$digest" ] || fail "the image built twice has two digests: $digest and $digest2"
+cmp -s "$again/palier-receiver_$tag.oci.tar" "dist/palier-receiver_$tag.oci.tar" || fail "the image tarball built twice differs"
+# skopeo (containers/image, what podman and CRI-O use) reads the layout and
+# the tarball as it would push them; the amd64 image, unpacked, runs.
+skopeo inspect --raw "oci:dist/oci/palier-receiver:$tag" | grep -q '"mediaType":"application/vnd.oci.image.index.v1+json"' ||
+	fail "oci:dist/oci/palier-receiver:$tag is not an image index"
+for arch in amd64 arm64; do
+	skopeo inspect --raw "oci:dist/oci/palier-receiver:$tag" | grep -q "\"architecture\":\"$arch\"" || fail "the image has no linux/$arch"
+done
+skopeo inspect --config "oci-archive:dist/palier-receiver_$tag.oci.tar:$tag" | grep -q '"User": "65532:65532"' ||
+	fail "the image (tarball) does not run as 65532:65532"
+skopeo copy -q --override-arch amd64 "oci:dist/oci/palier-receiver:$tag" "dir:$work/img" >/dev/null
+mkdir -p "$work/img-root"
+for layer in $(grep -o '"digest":"sha256:[0-9a-f]*"' "$work/img/manifest.json" | tail -n +2 | sed 's/.*sha256:\([0-9a-f]*\)"/\1/'); do
+	tar -xzf "$work/img/$layer" -C "$work/img-root"
+done
+out=$("$work/img-root/usr/bin/palier-receiver" --version)
+grep -qF "palier receiver $VERSION" <<<"$out" || fail "the image's receiver says '$out'"
+grep -q '^nonroot:x:65532:65532:' "$work/img-root/etc/passwd" || fail "the image has no nonroot user 65532"
+[ "$(grep -c 'BEGIN CERTIFICATE' "$work/img-root/etc/ssl/certs/ca-certificates.crt")" -gt 100 ] ||
+	fail "the image's CA bundle holds too few certificates"
 
 # --- Helm chart ------------------------------------------------------------
 say "Helm chart: lint, template, kubeconform"
