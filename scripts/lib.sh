@@ -42,6 +42,20 @@ KUBECONFORM=github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0
 SOPS=github.com/getsops/sops/v3/cmd/sops@v3.13.3
 NFPM=github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2 # v2.46+ needs go.digitalxero.dev, not on the module proxy
 
+# palier_ldflags VERSION: the linker flags of every release binary (stripped,
+# the version stamped into buildinfo).
+palier_ldflags() {
+	echo "-s -w -X github.com/palier-lifts/palier/buildinfo.version=$1"
+}
+
+# gobuild GOARCH GOARM OUT PKG: a static, stripped, reproducible binary of
+# $VERSION (the same bytes for the same source, version and Go toolchain).
+gobuild() {
+	local arch=$1 arm=$2 out=$3 pkg=$4
+	CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOARM=$arm \
+		go build -trimpath -buildvcs=false -ldflags "$(palier_ldflags "$VERSION")" -o "$out" "$pkg"
+}
+
 # need_nats_server builds the nats-server command of the version go.mod
 # requires into GOBIN, unless it is there already.
 need_nats_server() {

@@ -26,6 +26,11 @@
 #   palier-agent    arm64, armhf
 #   palier-receiver amd64, arm64
 #   palier-display  amd64, arm64, armhf
+#
+# The receiver's container image (scripts/image.sh), linux/amd64 and arm64,
+# without a container daemon or registry: an OCI image layout in
+# dist/oci/palier-receiver, its tarball dist/palier-receiver_<tag>.oci.tar
+# and its digest in dist/palier-receiver_<tag>.oci.digest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -55,16 +60,9 @@ fi
 export VERSION
 say "version $VERSION"
 
-LDFLAGS="-s -w -X github.com/palier-lifts/palier/buildinfo.version=$VERSION"
+LDFLAGS=$(palier_ldflags "$VERSION")
 mkdir -p "$DIST"
-rm -rf "$DIST"/*.deb "$DIST"/linux-* # nothing stale from an earlier layout
-
-# gobuild GOARCH GOARM OUT PKG: a static, stripped, reproducible binary.
-gobuild() {
-	local arch=$1 arm=$2 out=$3 pkg=$4
-	CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOARM=$arm \
-		go build -trimpath -buildvcs=false -ldflags "$LDFLAGS" -o "$out" "$pkg"
-}
+rm -rf "$DIST"/*.deb "$DIST"/linux-* "$DIST"/oci "$DIST"/*.oci.* # nothing stale from an earlier layout
 
 # --- static binaries -------------------------------------------------------
 for target in arm64: arm:7; do
@@ -82,6 +80,9 @@ done
 mkdir -p "$DIST/linux-amd64"
 say "building receiver for linux/amd64"
 gobuild amd64 "" "$DIST/linux-amd64/palier-receiver" ./cmd/receiver
+
+# --- the receiver's container image ---------------------------------------
+scripts/image.sh
 
 # --- the screen (cgo) ------------------------------------------------------
 need_apt "${EBITEN_BUILD_DEPS[@]}"
@@ -132,7 +133,7 @@ for deb in "${display_arches[@]}"; do
 done
 
 say "dist/:"
-ls -l "$DIST"/*.deb >&2
+ls -l "$DIST"/*.deb "$DIST"/*.oci.* >&2
 for f in "$DIST"/linux-*/palier-*; do
 	printf '%10d  %s\n' "$(stat -c %s "$f")" "$f" >&2
 done

@@ -10,12 +10,22 @@
 #     Debian bookworm for that architecture;
 #   - the ARM agents and screens print the stamped version under qemu-user-static;
 #   - binary sizes (the stripped arm64 agent under 12 MB);
-#   - the Helm chart: helm lint, helm template with the defaults and with the
-#     helmfile example's values and SOPS-decrypted secrets, validated by
+#   - the receiver's OCI image (scripts/image.sh): its recorded digest and
+#     name (the chart's image), the same digest from a second build of the
+#     binaries and the image, read by skopeo (layout and tarball), the
+#     amd64 image's receiver run from its unpacked layers, user 65532;
+#   - the Helm chart: helm lint, helm template with the defaults (one
+#     receiver, SQLite on a volume) and with the helmfile example's values
+#     and SOPS-decrypted secrets (several, PostgreSQL and S3), validated by
 #     kubeconform (strict) against schemas made offline from the Kubernetes
-#     OpenAPI document in the k8s.io/kubernetes module;
+#     OpenAPI document in the k8s.io/kubernetes module; the configurations
+#     it must refuse (replicas with SQLite, local media or a volume, ...);
 #   - the NATS configs: nats-server -t on the hub and on the leaf with the
 #     accounts generated from the example fleet;
+#   - NATS through the official chart (vendored, its checksums checked): the
+#     helmfile's hub and leaf releases rendered with their values, decrypted
+#     secrets and the leaf's accounts.conf (current with its fleet file),
+#     validated by kubeconform, their nats.conf by nats-server -t;
 #   - the platform's Prometheus alerting rules: promtool check rules and
 #     promtool test rules (Debian package prometheus);
 #   - the Go tests of the watchdog notifier and of the per-device permissions
@@ -27,7 +37,7 @@ cd "$(dirname "$0")/.."
 
 K8S_VERSION=1.31.4 # the Kubernetes whose API the chart is validated against
 
-need_apt "${BASE_DEPS[@]}" qemu-user-static systemd openssl prometheus
+need_apt "${BASE_DEPS[@]}" qemu-user-static systemd openssl prometheus skopeo
 need_go_tool helm "$HELM"
 need_go_tool kubeconform "$KUBECONFORM"
 need_nats_server
@@ -237,6 +247,51 @@ done
 size=$(stat -c %s dist/linux-arm64/palier-agent)
 [ "$size" -lt 12000000 ] || fail "arm64 agent is $size bytes, goal < 12 MB"
 
+# --- the receiver's container image ----------------------------------------
+say "receiver image: digest, a second build, skopeo"
+tag=${VERSION#v}
+tag=${tag//+/_}
+repo=$(sed -n 's/^  repository: *//p' packaging/helm/palier-receiver/values.yaml | head -n 1)
+[ -f "dist/palier-receiver_$tag.oci.digest" ] || fail "scripts/package.sh recorded no image digest (dist/palier-receiver_$tag.oci.digest)"
+read -r digest ref <"dist/palier-receiver_$tag.oci.digest"
+[[ $digest =~ ^sha256:[0-9a-f]{64}$ ]] || fail "image digest '$digest' is not sha256:<64 hex>"
+[ "$ref" = "$repo:$tag" ] || fail "the image is $ref, the chart runs $repo:<tag>"
+# A release's image is the chart's default: its appVersion must be the tag.
+if [[ $VERSION =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
+	app=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' packaging/helm/palier-receiver/Chart.yaml)
+	[ "$app" = "$tag" ] || fail "release $VERSION: the chart's appVersion is $app, so its default image is not the one built (set appVersion: \"$tag\")"
+fi
+# Built twice: the receiver again from source, the image again, the same digest.
+again="$work/again"
+for arch in amd64 arm64; do
+	mkdir -p "$again/linux-$arch"
+	gobuild "$arch" "" "$again/linux-$arch/palier-receiver" ./cmd/receiver
+	cmp -s "$again/linux-$arch/palier-receiver" "dist/linux-$arch/palier-receiver" || fail "the linux/$arch receiver built twice differs"
+done
+DIST="$again" VERSION="$VERSION" scripts/image.sh
+read -r digest2 _ <"$again/palier-receiver_$tag.oci.digest"
+[ "$digest2" = "$digest" ] || fail "the image built twice has two digests: $digest and $digest2"
+cmp -s "$again/palier-receiver_$tag.oci.tar" "dist/palier-receiver_$tag.oci.tar" || fail "the image tarball built twice differs"
+# skopeo (containers/image, what podman and CRI-O use) reads the layout and
+# the tarball as it would push them; the amd64 image, unpacked, runs.
+skopeo inspect --raw "oci:dist/oci/palier-receiver:$tag" | grep -q '"mediaType":"application/vnd.oci.image.index.v1+json"' ||
+	fail "oci:dist/oci/palier-receiver:$tag is not an image index"
+for arch in amd64 arm64; do
+	skopeo inspect --raw "oci:dist/oci/palier-receiver:$tag" | grep -q "\"architecture\":\"$arch\"" || fail "the image has no linux/$arch"
+done
+skopeo inspect --config "oci-archive:dist/palier-receiver_$tag.oci.tar:$tag" | grep -q '"User": "65532:65532"' ||
+	fail "the image (tarball) does not run as 65532:65532"
+skopeo copy -q --override-arch amd64 "oci:dist/oci/palier-receiver:$tag" "dir:$work/img" >/dev/null
+mkdir -p "$work/img-root"
+for layer in $(grep -o '"digest":"sha256:[0-9a-f]*"' "$work/img/manifest.json" | tail -n +2 | sed 's/.*sha256:\([0-9a-f]*\)"/\1/'); do
+	tar -xzf "$work/img/$layer" -C "$work/img-root"
+done
+out=$("$work/img-root/usr/bin/palier-receiver" --version)
+grep -qF "palier receiver $VERSION" <<<"$out" || fail "the image's receiver says '$out'"
+grep -q '^nonroot:x:65532:65532:' "$work/img-root/etc/passwd" || fail "the image has no nonroot user 65532"
+[ "$(grep -c 'BEGIN CERTIFICATE' "$work/img-root/etc/ssl/certs/ca-certificates.crt")" -gt 100 ] ||
+	fail "the image's CA bundle holds too few certificates"
+
 # --- Helm chart ------------------------------------------------------------
 say "Helm chart: lint, template, kubeconform"
 chart=packaging/helm/palier-receiver
@@ -251,6 +306,8 @@ grep -q 'ENC\[' packaging/helmfile/environments/production/secrets.sops.yaml || 
 helm template palier "$chart" --kube-version "$K8S_VERSION" \
 	-f packaging/helmfile/environments/production/values.yaml -f "$work/secrets.yaml" >"$work/production.yaml"
 grep -q 'mqtt.password:' "$work/production.yaml" || fail "the decrypted secrets did not reach the Secret"
+helm lint --strict --kube-version "$K8S_VERSION" "$chart" \
+	-f packaging/helmfile/environments/production/values.yaml -f "$work/secrets.yaml" >/dev/null
 
 # Schemas from the Kubernetes OpenAPI document, through the Go module proxy.
 k8s_dir=$(cd "$work" && GOFLAGS= GO111MODULE=on go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
@@ -278,6 +335,41 @@ for want in 'runAsNonRoot: true' 'readOnlyRootFilesystem: true' 'allowPrivilegeE
 	grep -qF -- "$want" "$work/default.yaml" || fail "helm template output lacks '$want'"
 done
 
+# The two modes. Default: one receiver, SQLite and media on a ReadWriteOnce
+# volume, replaced by Recreate. Production: several, PostgreSQL and S3, no volume.
+for want in 'replicas: 1' 'type: Recreate' 'kind: PersistentVolumeClaim' 'accessModes: [ReadWriteOnce]' 'driver: sqlite'; do
+	grep -qF -- "$want" "$work/default.yaml" || fail "the default (one receiver) render lacks '$want'"
+done
+for want in 'replicas: 2' 'driver: postgres' 'bucket: palier-media' 's3-secret-key:' '{port: 443, protocol: TCP}'; do
+	grep -qF -- "$want" "$work/production.yaml" || fail "the production render lacks '$want'"
+done
+for unwanted in 'kind: PersistentVolumeClaim' 'type: Recreate' 'claimName:'; do
+	! grep -qF -- "$unwanted" "$work/production.yaml" || fail "the production render (several receivers) has '$unwanted'"
+done
+# What the chart must refuse, each with the message that names the problem.
+refuse() { # refuse WANT-IN-MESSAGE HELM-ARGS...
+	local want=$1 out
+	shift
+	if out=$(helm template palier "$chart" --kube-version "$K8S_VERSION" "$@" 2>&1); then
+		fail "helm template $* renders; the chart should refuse it ($want)"
+	fi
+	grep -qF -- "$want" <<<"$out" || fail "helm template $* fails without saying '$want': $out"
+}
+prod=(-f packaging/helmfile/environments/production/values.yaml -f "$work/secrets.yaml")
+refuse 'SQLite database is one pod' --set replicaCount=2
+refuse 'with local media' "${prod[@]}" --set config.media=null
+refuse 'ReadWriteOnce' "${prod[@]}" --set persistence.enabled=true
+refuse 'the volume is for the one-receiver SQLite mode only' "${prod[@]}" --set replicaCount=1,persistence.enabled=true
+refuse 'without persistence.enabled' --set persistence.enabled=false
+refuse 'lost at the next restart' "${prod[@]}" --set replicaCount=1,config.media=null
+refuse 'without config.nats.url' "${prod[@]}" --set config.nats=null
+refuse 'secretFiles has no "s3-access-key"' -f packaging/helmfile/environments/production/values.yaml
+refuse 'outside state_dir' --set config.store.path=/data/receiver.db
+# What it allows besides the two: one receiver with PostgreSQL and S3, and
+# one with SQLite on the volume and media in S3.
+helm template palier "$chart" --kube-version "$K8S_VERSION" "${prod[@]}" --set replicaCount=1 >/dev/null
+helm template palier "$chart" --kube-version "$K8S_VERSION" "${prod[@]}" --set replicaCount=1,persistence.enabled=true,config.store.driver=sqlite,config.store.url=null >/dev/null
+
 # --- NATS configs ----------------------------------------------------------
 say "NATS configs: nats-server -t"
 nats="$work/nats"
@@ -298,6 +390,58 @@ hash=$(echo 'an example password' | go run ./cmd/receiver users hash)
 	nats-server -t -c leaf.conf
 	nats-server -t -c hub.conf
 ) || fail "nats-server rejects the configs"
+
+# --- NATS through the official chart (helmfile releases) --------------------
+say "NATS chart: vendored files, helm template, kubeconform, nats-server -t"
+natschart=packaging/helm/vendor/nats
+env_dir=packaging/helmfile/environments/production
+(cd "$natschart" && sha256sum --quiet --strict -c ../nats.sha256) ||
+	fail "$natschart differs from the vendored upstream chart (packaging/helm/vendor/README.md says how to update it)"
+[ "$(cd "$natschart" && find . -type f | LC_ALL=C sort)" = "$(awk '{print $2}' packaging/helm/vendor/nats.sha256)" ] ||
+	fail "$natschart has files nats.sha256 does not list"
+# accounts.conf is committed: it must be what the fleet file renders to.
+go run ./cmd/receiver users render --fleet "$env_dir/fleet.yaml" --out "$work/accounts.conf"
+cmp -s "$work/accounts.conf" "$env_dir/accounts.conf" ||
+	fail "$env_dir/accounts.conf is not what $env_dir/fleet.yaml renders to (run: go run ./cmd/receiver users render --fleet $env_dir/fleet.yaml --out $env_dir/accounts.conf)"
+# Each release as helmfile.yaml deploys it: its values, its decrypted
+# secrets and (the leaf) the set-file of the cabins' users.
+for r in hub leaf; do
+	grep -q 'ENC\[' "$env_dir/nats-$r.secrets.sops.yaml" || fail "nats-$r.secrets.sops.yaml is not encrypted"
+	SOPS_AGE_KEY_FILE=packaging/helmfile/example-age-key.txt \
+		sops --decrypt "$env_dir/nats-$r.secrets.sops.yaml" >"$work/nats-$r-secrets.yaml"
+	extra=()
+	[ "$r" = leaf ] && extra=(--set-file "configMap.merge.data.accounts\.conf=$env_dir/accounts.conf")
+	grep -qF -- "- environments/{{ .Environment.Name }}/nats-$r.yaml" packaging/helmfile/helmfile.yaml ||
+		fail "helmfile.yaml does not deploy nats-$r with nats-$r.yaml"
+	helm template "nats-$r" "$natschart" --namespace palier-nats --kube-version "$K8S_VERSION" \
+		-f "$env_dir/nats-$r.yaml" -f "$work/nats-$r-secrets.yaml" "${extra[@]}" >"$work/nats-$r.yaml"
+	kubeconform -strict -summary -schema-location "$work/schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json" "$work/nats-$r.yaml"
+done
+grep -qF 'configMap.merge.data.accounts\.conf' packaging/helmfile/helmfile.yaml || fail "helmfile.yaml does not set-file the leaf's accounts.conf"
+grep -q 'replicas: 3' "$work/nats-hub.yaml" || fail "the hub is not three servers"
+grep -q 'name: prom-exporter' "$work/nats-hub.yaml" && grep -q 'name: prom-exporter' "$work/nats-leaf.yaml" ||
+	fail "a NATS release runs no prometheus-nats-exporter (the NATS dashboard and alerts read it)"
+# The nats.conf (and accounts.conf) the chart renders, checked by the
+# nats-server of go.mod with the chart's mount paths pointed at test files.
+cm_file() { # cm_file RENDERED KEY: a file of the rendered ConfigMap
+	awk -v key="  $2: |" '$0 == key { on = 1; next } on && /^    / { print substr($0, 5); next } on && /^$/ { print; next } { on = 0 }' "$1"
+}
+for r in hub leaf; do
+	d="$nats/chart-$r"
+	mkdir -p "$d"
+	cm_file "$work/nats-$r.yaml" nats.conf | sed -e "s|/etc/nats-certs/[a-z]*/tls.crt|$nats/cert.pem|" \
+		-e "s|/etc/nats-certs/[a-z]*/tls.key|$nats/key.pem|" -e "s|/etc/nats-ca-cert/ca.crt|$nats/cert.pem|" \
+		-e "s|\"/data\"|\"$d/js\"|" -e "s|/var/run/nats/|$d/|" >"$d/nats.conf"
+	grep -q '"server_name": \$SERVER_NAME' "$d/nats.conf" || fail "no nats.conf in the nats-$r ConfigMap"
+	cm_file "$work/nats-$r.yaml" accounts.conf >"$d/accounts.conf"
+	(cd "$d" && SERVER_NAME="nats-$r-0" PALIER_RECEIVER_HASH="$hash" PALIER_LEAF_HASH="$hash" PALIER_SYS_HASH="$hash" \
+		PALIER_HUB_URL=tls://palier-leaf:secret@nats-hub.palier-nats.svc:7422 nats-server -t -c nats.conf) ||
+		fail "nats-server rejects the nats.conf the NATS chart renders for nats-$r"
+done
+cmp -s "$nats/chart-leaf/accounts.conf" "$env_dir/accounts.conf" || fail "the leaf's ConfigMap lacks accounts.conf"
+grep -q '"default_max_consumers": -1' "$nats/chart-leaf/nats.conf" ||
+	fail "the leaf's JetStream keeps the 1,000 consumers per stream default (one per MQTT QoS 1 subscription)"
+grep -q 'include ./accounts.conf;' "$nats/chart-leaf/nats.conf" || fail "the leaf's nats.conf does not include accounts.conf"
 
 # --- Go tests of the packaging code ----------------------------------------
 say "Prometheus rules: promtool check and unit tests"
