@@ -48,8 +48,13 @@ type NATSConfig struct {
 	// cluster). Empty: start the embedded server.
 	URL string `yaml:"url"`
 	// CredentialsFile is the NATS .creds file (JWT + nkey) of the receiver.
-	CredentialsFile string    `yaml:"credentials_file"`
-	TLS             TLSConfig `yaml:"tls"`
+	CredentialsFile string `yaml:"credentials_file"`
+	// Username and PasswordFile log in to an external NATS whose accounts
+	// have users and passwords (packaging/nats/hub.conf), instead of a
+	// .creds file.
+	Username     string    `yaml:"username"`
+	PasswordFile string    `yaml:"password_file"`
+	TLS          TLSConfig `yaml:"tls"`
 	// MQTTURL is the MQTT listener notices are published to (tcp:// or
 	// ssl://). With the embedded server it defaults to its listener.
 	MQTTURL          string `yaml:"mqtt_url"`
@@ -270,12 +275,21 @@ func (c *Config) Validate() error {
 		if n.CredentialsFile != "" {
 			bad("nats.credentials_file", "set without nats.url (credentials are for an external NATS: want nats.url, or no credentials_file)")
 		}
+		if n.Username != "" || n.PasswordFile != "" {
+			bad("nats.username", "set without nats.url (a user is for an external NATS: want nats.url, or no username and password_file)")
+		}
 	} else {
 		for _, u := range strings.Split(n.URL, ",") {
 			u = strings.TrimSpace(u)
 			if !strings.HasPrefix(u, "nats://") && !strings.HasPrefix(u, "tls://") {
 				bad("nats.url", "%q (want nats://host:port or tls://host:port, comma-separated for a cluster)", u)
 			}
+		}
+		if (n.Username == "") != (n.PasswordFile == "") {
+			bad("nats.password_file", "nats.username and nats.password_file go together (want both, or neither)")
+		}
+		if n.Username != "" && n.CredentialsFile != "" {
+			bad("nats.credentials_file", "set with nats.username (want one way to log in: a .creds file, or a user and password)")
 		}
 		if n.MQTTURL == "" {
 			bad("nats.mqtt_url", "empty with an external nats.url (want tcp://host:1883 or ssl://host:8883 of the NATS MQTT listener, to publish notices)")
@@ -285,6 +299,7 @@ func (c *Config) Validate() error {
 		bad("nats.mqtt_url", "%q (want tcp://host:port or ssl://host:port)", n.MQTTURL)
 	}
 	checkFile(bad, "nats.credentials_file", n.CredentialsFile)
+	checkFile(bad, "nats.password_file", n.PasswordFile)
 	checkFile(bad, "nats.mqtt_password_file", n.MQTTPasswordFile)
 	checkFile(bad, "nats.tls.ca_file", n.TLS.CAFile)
 	checkFile(bad, "nats.tls.cert_file", n.TLS.CertFile)

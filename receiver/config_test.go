@@ -110,6 +110,24 @@ func TestValidateExternalNATS(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("valid external config refused: %v", err)
 	}
+	// A user and password instead of a .creds file: both, and not with it.
+	cfg.NATS.Username = "palier-receiver"
+	for _, tc := range []struct {
+		creds, pw, field string
+	}{
+		{creds, creds, "nats.credentials_file"},
+		{"", "", "nats.password_file"},
+		{"", filepath.Join(t.TempDir(), "missing"), "nats.password_file"},
+	} {
+		cfg.NATS.CredentialsFile, cfg.NATS.PasswordFile = tc.creds, tc.pw
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.field) {
+			t.Errorf("username with credentials %q and password file %q: %v, want %s named", tc.creds, tc.pw, err, tc.field)
+		}
+	}
+	cfg.NATS.CredentialsFile, cfg.NATS.PasswordFile = "", creds
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("external NATS with a user refused: %v", err)
+	}
 }
 
 func TestValidateTokensAllowPublicListen(t *testing.T) {

@@ -59,7 +59,9 @@ devices:
 		t.Fatal(err)
 	}
 	cfg := testConfig(t)
-	cfg.NATS.URL = "nats://palier-receiver:receiver-password-xyz@" + leaf.ClientURL()[len("nats://"):]
+	// The receiver's user, from nats.username and nats.password_file.
+	cfg.NATS.URL = leaf.ClientURL()
+	cfg.NATS.Username, cfg.NATS.PasswordFile = "palier-receiver", pwFile
 	cfg.NATS.MQTTURL = "tcp://" + leaf.MQTTAddr()
 	cfg.NATS.MQTTUsername = "palier-receiver"
 	cfg.NATS.MQTTPasswordFile = pwFile

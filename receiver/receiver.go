@@ -121,6 +121,13 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 		if cfg.NATS.CredentialsFile != "" {
 			natsOpts = append(natsOpts, nats.UserCredentials(cfg.NATS.CredentialsFile))
 		}
+		if cfg.NATS.Username != "" {
+			pw, err := configfile.ReadSecret(cfg.NATS.PasswordFile)
+			if err != nil {
+				return nil, fmt.Errorf("nats.password_file: %w", err)
+			}
+			natsOpts = append(natsOpts, nats.UserInfo(cfg.NATS.Username, pw))
+		}
 		if tlsCfg, err = loadTLS(cfg.NATS.TLS); err != nil {
 			return nil, err
 		}
