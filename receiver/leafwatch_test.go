@@ -8,7 +8,6 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/palier-lifts/palier/natsauth"
 	"github.com/palier-lifts/palier/natsembed"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -19,13 +18,7 @@ import (
 // production topology).
 func TestLeafTakeoverIsReported(t *testing.T) {
 	dir := t.TempDir()
-	hash := func(pw string) string {
-		h, err := natsauth.Hash([]byte(pw))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h
-	}
+	hash := func(pw string) string { return testHash(t, pw) }
 	fleet := filepath.Join(dir, "fleet.yaml")
 	if err := os.WriteFile(fleet, []byte(`services:
   - user: palier-receiver

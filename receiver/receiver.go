@@ -91,7 +91,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 
 	natsURL, mqttURL := cfg.NATS.URL, cfg.NATS.MQTTURL
 	var self natsembed.User // the receiver's own user, with an embedded server that has users
-	natsOpts := []nats.Option{nats.Name("palier-receiver"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
+	// A busy server checks a bcrypt password in a second or more: nats.go's
+	// 2 s connect timeout made a receiver fail to start under load.
+	natsOpts := []nats.Option{nats.Name("palier-receiver"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second), nats.Timeout(10 * time.Second)}
 	var tlsCfg *tls.Config
 	if cfg.NATS.URL == "" {
 		e := cfg.NATS.Embedded
