@@ -194,7 +194,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 		return nil, err
 	}
 
-	md, err := media.Open(cfg.HTTP.MediaDir, cfg.HTTP.MaxMediaBytes)
+	md, err := media.OpenDir(cfg.HTTP.MediaDir, cfg.HTTP.MaxMediaBytes)
 	if err != nil {
 		return nil, err
 	}
