@@ -42,6 +42,11 @@ KUBECONFORM=github.com/yannh/kubeconform/cmd/kubeconform@v0.8.0
 SOPS=github.com/getsops/sops/v3/cmd/sops@v3.13.3
 NFPM=github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2 # v2.46+ needs go.digitalxero.dev, not on the module proxy
 
+# The S3-compatible server the media tests run against (internal/s3test):
+# the Versity S3 Gateway, Apache-2.0, built from the module proxy (about
+# 1.5 minutes of CPU cold, then kept in GOBIN with its version stamp).
+VERSITYGW=github.com/versity/versitygw/cmd/versitygw@v1.8.0
+
 # need_nats_server builds the nats-server command of the version go.mod
 # requires into GOBIN, unless it is there already.
 need_nats_server() {
