@@ -27,6 +27,14 @@ type Config struct {
 	HTTP     HTTPConfig     `yaml:"http"`
 	Log      LogConfig      `yaml:"log"`
 	Alerting AlertingConfig `yaml:"alerting"`
+	Media    MediaConfig    `yaml:"media"`
+}
+
+// MediaConfig says where uploaded media live when not in http.media_dir.
+type MediaConfig struct {
+	// S3 keeps them in an S3-compatible bucket, so that every receiver
+	// serves what any of them stored.
+	S3 S3Config `yaml:"s3"`
 }
 
 // AlertingConfig sends the cabins' urgent situations (entrapment, alarm,
@@ -148,12 +156,9 @@ type HTTPConfig struct {
 	// Tokens: without any, the API listens on loopback only.
 	Tokens []TokenConfig `yaml:"tokens"`
 	// MediaDir holds uploaded files by SHA-256; default StateDir/media.
-	// One receiver only: several share MediaS3 instead.
-	MediaDir string `yaml:"media_dir"`
-	// MediaS3 keeps uploaded files in an S3-compatible bucket instead, so
-	// that every receiver serves what any of them stored.
-	MediaS3        S3Config `yaml:"media_s3"`
-	MaxUploadBytes int64    `yaml:"max_upload_bytes"`
+	// One receiver only: several share a bucket instead (media.s3).
+	MediaDir       string `yaml:"media_dir"`
+	MaxUploadBytes int64  `yaml:"max_upload_bytes"`
 	// MaxMediaBytes bounds all uploaded media together, so uploads cannot
 	// fill the receiver's disk (or the bucket); default 1 GiB.
 	MaxMediaBytes int64 `yaml:"max_media_bytes"`
@@ -432,9 +437,9 @@ func (c *Config) Validate() error {
 	if h.MediaDir != "" && !filepath.IsAbs(h.MediaDir) {
 		bad("http.media_dir", "%q is relative (want an absolute path)", h.MediaDir)
 	}
-	checkS3(bad, "http.media_s3", h.MediaS3)
-	if h.MediaDir != "" && h.MediaS3.Endpoint != "" {
-		bad("http.media_dir", "set with http.media_s3.endpoint (media live in one place: want media_dir or media_s3, not both)")
+	checkS3(bad, "media.s3", c.Media.S3)
+	if h.MediaDir != "" && c.Media.S3.Endpoint != "" {
+		bad("http.media_dir", "set with media.s3.endpoint (media live in one place: want http.media_dir or media.s3, not both)")
 	}
 	if h.MaxConnections < 16 {
 		bad("http.max_connections", "%d (want at least 16)", h.MaxConnections)
@@ -646,7 +651,7 @@ func (c Config) withPaths() Config {
 	if c.Store.Path == "" {
 		c.Store.Path = filepath.Join(c.StateDir, "receiver.db")
 	}
-	if c.HTTP.MediaDir == "" && c.HTTP.MediaS3.Endpoint == "" {
+	if c.HTTP.MediaDir == "" && c.Media.S3.Endpoint == "" {
 		c.HTTP.MediaDir = filepath.Join(c.StateDir, "media")
 	}
 	return c

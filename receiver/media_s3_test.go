@@ -20,7 +20,7 @@ import (
 	"github.com/palier-lifts/palier/wire"
 )
 
-// s3Config is a valid http.media_s3 whose files exist.
+// s3Config is a valid media.s3 whose files exist.
 func s3Config(t *testing.T) S3Config {
 	dir := t.TempDir()
 	access, secret := filepath.Join(dir, "access"), filepath.Join(dir, "secret")
@@ -35,42 +35,47 @@ func s3Config(t *testing.T) S3Config {
 
 func TestValidateMediaS3(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.HTTP.MediaS3 = s3Config(t)
+	cfg.Media.S3 = s3Config(t)
 	if err := cfg.Validate(); err != nil {
-		t.Fatalf("valid media_s3 refused: %v", err)
+		t.Fatalf("valid media.s3 refused: %v", err)
+	}
+	// As the chart's production example has it (Cloudflare R2's region).
+	cfg.Media.S3.Region, cfg.Media.S3.Prefix = "auto", "media/"
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("region auto, prefix media/ refused: %v", err)
 	}
 	for _, c := range []struct {
 		name  string
 		edit  func(*Config)
 		field string
 	}{
-		{"no endpoint", func(c *Config) { c.HTTP.MediaS3.Endpoint = "" }, "http.media_s3.endpoint"},
-		{"no scheme", func(c *Config) { c.HTTP.MediaS3.Endpoint = "s3.example:9000" }, "http.media_s3.endpoint"},
-		{"path", func(c *Config) { c.HTTP.MediaS3.Endpoint = "https://s3.example/palier-media" }, "http.media_s3.endpoint"},
-		{"credentials in the URL", func(c *Config) { c.HTTP.MediaS3.Endpoint = "https://key:secret@s3.example" }, "http.media_s3.endpoint"},
-		{"upper-case bucket", func(c *Config) { c.HTTP.MediaS3.Bucket = "Palier" }, "http.media_s3.bucket"},
-		{"no bucket", func(c *Config) { c.HTTP.MediaS3.Bucket = "" }, "http.media_s3.bucket"},
-		{"bucket ending in -", func(c *Config) { c.HTTP.MediaS3.Bucket = "palier-" }, "http.media_s3.bucket"},
-		{"IP bucket", func(c *Config) { c.HTTP.MediaS3.Bucket = "192.168.1.1" }, "http.media_s3.bucket"},
-		{"no region", func(c *Config) { c.HTTP.MediaS3.Region = "" }, "http.media_s3.region"},
-		{"bad region", func(c *Config) { c.HTTP.MediaS3.Region = "EU West" }, "http.media_s3.region"},
-		{"no access key", func(c *Config) { c.HTTP.MediaS3.AccessKeyFile = "" }, "http.media_s3.access_key_file"},
-		{"missing secret key", func(c *Config) { c.HTTP.MediaS3.SecretKeyFile = "/nonexistent/secret" }, "http.media_s3.secret_key_file"},
-		{"missing CA", func(c *Config) { c.HTTP.MediaS3.CAFile = "/nonexistent/ca.pem" }, "http.media_s3.ca_file"},
+		{"no endpoint", func(c *Config) { c.Media.S3.Endpoint = "" }, "media.s3.endpoint"},
+		{"no scheme", func(c *Config) { c.Media.S3.Endpoint = "s3.example:9000" }, "media.s3.endpoint"},
+		{"path", func(c *Config) { c.Media.S3.Endpoint = "https://s3.example/palier-media" }, "media.s3.endpoint"},
+		{"credentials in the URL", func(c *Config) { c.Media.S3.Endpoint = "https://key:secret@s3.example" }, "media.s3.endpoint"},
+		{"upper-case bucket", func(c *Config) { c.Media.S3.Bucket = "Palier" }, "media.s3.bucket"},
+		{"no bucket", func(c *Config) { c.Media.S3.Bucket = "" }, "media.s3.bucket"},
+		{"bucket ending in -", func(c *Config) { c.Media.S3.Bucket = "palier-" }, "media.s3.bucket"},
+		{"IP bucket", func(c *Config) { c.Media.S3.Bucket = "192.168.1.1" }, "media.s3.bucket"},
+		{"no region", func(c *Config) { c.Media.S3.Region = "" }, "media.s3.region"},
+		{"bad region", func(c *Config) { c.Media.S3.Region = "EU West" }, "media.s3.region"},
+		{"no access key", func(c *Config) { c.Media.S3.AccessKeyFile = "" }, "media.s3.access_key_file"},
+		{"missing secret key", func(c *Config) { c.Media.S3.SecretKeyFile = "/nonexistent/secret" }, "media.s3.secret_key_file"},
+		{"missing CA", func(c *Config) { c.Media.S3.CAFile = "/nonexistent/ca.pem" }, "media.s3.ca_file"},
 		{"CA with http", func(c *Config) {
-			c.HTTP.MediaS3.Endpoint = "http://minio:9000"
-			c.HTTP.MediaS3.CAFile = c.HTTP.MediaS3.AccessKeyFile
-		}, "http.media_s3.ca_file"},
-		{"prefix without /", func(c *Config) { c.HTTP.MediaS3.Prefix = "palier" }, "http.media_s3.prefix"},
-		{"prefix from /", func(c *Config) { c.HTTP.MediaS3.Prefix = "/palier/" }, "http.media_s3.prefix"},
-		{"prefix with ..", func(c *Config) { c.HTTP.MediaS3.Prefix = "palier/../x/" }, "http.media_s3.prefix"},
-		{"prefix with space", func(c *Config) { c.HTTP.MediaS3.Prefix = "my media/" }, "http.media_s3.prefix"},
+			c.Media.S3.Endpoint = "http://minio:9000"
+			c.Media.S3.CAFile = c.Media.S3.AccessKeyFile
+		}, "media.s3.ca_file"},
+		{"prefix without /", func(c *Config) { c.Media.S3.Prefix = "palier" }, "media.s3.prefix"},
+		{"prefix from /", func(c *Config) { c.Media.S3.Prefix = "/palier/" }, "media.s3.prefix"},
+		{"prefix with ..", func(c *Config) { c.Media.S3.Prefix = "palier/../x/" }, "media.s3.prefix"},
+		{"prefix with space", func(c *Config) { c.Media.S3.Prefix = "my media/" }, "media.s3.prefix"},
 		{"media_dir too", func(c *Config) { c.HTTP.MediaDir = "/var/lib/palier-receiver/media" }, "http.media_dir"},
-		{"settings without endpoint", func(c *Config) { c.HTTP.MediaS3 = S3Config{Bucket: "palier-media", PathStyle: true} }, "http.media_s3.endpoint"},
+		{"settings without endpoint", func(c *Config) { c.Media.S3 = S3Config{Bucket: "palier-media", PathStyle: true} }, "media.s3.endpoint"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := DefaultConfig()
-			cfg.HTTP.MediaS3 = s3Config(t)
+			cfg.Media.S3 = s3Config(t)
 			c.edit(&cfg)
 			err := cfg.Validate()
 			var fields []string
@@ -95,7 +100,7 @@ func TestValidateMediaS3(t *testing.T) {
 func s3Receiver(t *testing.T, srv *s3test.Server, bucket string) Config {
 	cfg := testConfig(t)
 	access, secret := srv.KeyFiles(t)
-	cfg.HTTP.MediaS3 = S3Config{Endpoint: srv.Endpoint, Bucket: bucket, Region: s3test.Region,
+	cfg.Media.S3 = S3Config{Endpoint: srv.Endpoint, Bucket: bucket, Region: s3test.Region,
 		AccessKeyFile: access, SecretKeyFile: secret, PathStyle: true, CAFile: srv.CAFile, Prefix: "palier/"}
 	return cfg
 }
@@ -134,7 +139,7 @@ func uploadTo(t *testing.T, addr, path string, body []byte) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-// TestMediaSharedByReceivers: with media_s3, a file uploaded through one
+// TestMediaSharedByReceivers: with media.s3, a file uploaded through one
 // receiver is served by another (issue 16: with a directory each, agents
 // got 404 half the time), with the same headers as from a directory; both
 // hold the shared bucket's bounds.
@@ -239,20 +244,20 @@ func itoa(n int) string {
 func TestMediaS3StartRefused(t *testing.T) {
 	srv := s3test.Start(t, s3test.Options{})
 	cfg := s3Receiver(t, srv, "no-such-bucket")
-	if _, err := New(context.Background(), cfg, testLogger(t)); err == nil || !strings.Contains(err.Error(), "http.media_s3") || !strings.Contains(err.Error(), "no such bucket") {
+	if _, err := New(context.Background(), cfg, testLogger(t)); err == nil || !strings.Contains(err.Error(), "media.s3") || !strings.Contains(err.Error(), "no such bucket") {
 		t.Fatalf("missing bucket: %v", err)
 	}
 	cfg = s3Receiver(t, srv, srv.Bucket(t))
-	if err := os.WriteFile(cfg.HTTP.MediaS3.SecretKeyFile, []byte("wrong\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfg.Media.S3.SecretKeyFile, []byte("wrong\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(context.Background(), cfg, testLogger(t)); err == nil || !strings.Contains(err.Error(), "http.media_s3") || !strings.Contains(err.Error(), "Access Denied") {
+	if _, err := New(context.Background(), cfg, testLogger(t)); err == nil || !strings.Contains(err.Error(), "media.s3") || !strings.Contains(err.Error(), "Access Denied") {
 		t.Fatalf("wrong secret: %v", err)
 	}
-	if err := os.Chmod(cfg.HTTP.MediaS3.SecretKeyFile, 0o644); err != nil {
+	if err := os.Chmod(cfg.Media.S3.SecretKeyFile, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := New(context.Background(), cfg, testLogger(t)); err == nil || !strings.Contains(err.Error(), "http.media_s3.secret_key_file") {
+	if _, err := New(context.Background(), cfg, testLogger(t)); err == nil || !strings.Contains(err.Error(), "media.s3.secret_key_file") {
 		t.Fatalf("secret readable by everyone: %v", err)
 	}
 }

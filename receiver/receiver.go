@@ -324,36 +324,36 @@ func (r *Receiver) close() {
 	}
 }
 
-// openMedia opens where uploads live: the bucket of http.media_s3, shared
+// openMedia opens where uploads live: the bucket of media.s3, shared
 // by every receiver, or else the directory http.media_dir. It says where,
 // for the log.
 func openMedia(ctx context.Context, cfg Config) (media.Store, string, error) {
 	h := cfg.HTTP
-	if h.MediaS3.Endpoint == "" {
+	if cfg.Media.S3.Endpoint == "" {
 		d, err := media.OpenDir(h.MediaDir, h.MaxMediaBytes)
 		if err != nil {
 			return nil, "", err
 		}
 		return d, h.MediaDir, nil
 	}
-	s := h.MediaS3
+	s := cfg.Media.S3
 	access, err := configfile.ReadSecret(s.AccessKeyFile)
 	if err != nil {
-		return nil, "", fmt.Errorf("http.media_s3.access_key_file: %w", err)
+		return nil, "", fmt.Errorf("media.s3.access_key_file: %w", err)
 	}
 	secret, err := configfile.ReadSecret(s.SecretKeyFile)
 	if err != nil {
-		return nil, "", fmt.Errorf("http.media_s3.secret_key_file: %w", err)
+		return nil, "", fmt.Errorf("media.s3.secret_key_file: %w", err)
 	}
 	var roots *x509.CertPool
 	if s.CAFile != "" {
 		pem, err := os.ReadFile(s.CAFile)
 		if err != nil {
-			return nil, "", fmt.Errorf("http.media_s3.ca_file: %w", err)
+			return nil, "", fmt.Errorf("media.s3.ca_file: %w", err)
 		}
 		roots = x509.NewCertPool()
 		if !roots.AppendCertsFromPEM(pem) {
-			return nil, "", fmt.Errorf("http.media_s3.ca_file %s: no PEM certificate in it", s.CAFile)
+			return nil, "", fmt.Errorf("media.s3.ca_file %s: no PEM certificate in it", s.CAFile)
 		}
 	}
 	b, err := media.OpenBucket(ctx, media.BucketConfig{
@@ -365,7 +365,7 @@ func openMedia(ctx context.Context, cfg Config) (media.Store, string, error) {
 		MaxTotal: h.MaxMediaBytes,
 	})
 	if err != nil {
-		return nil, "", fmt.Errorf("http.media_s3: %w", err)
+		return nil, "", fmt.Errorf("media.s3: %w", err)
 	}
 	return b, strings.TrimSuffix(s.Endpoint, "/") + "/" + s.Bucket + "/" + s.Prefix, nil
 }

@@ -101,7 +101,7 @@ func OpenBucket(ctx context.Context, c BucketConfig) (*Bucket, error) {
 		return nil, fmt.Errorf("open media bucket %s at %s: %w", c.Bucket, c.Endpoint, err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("open media bucket %s at %s: no such bucket (create it, or fix http.media_s3.bucket)", c.Bucket, c.Endpoint)
+		return nil, fmt.Errorf("open media bucket %s at %s: no such bucket (create it, or fix media.s3.bucket)", c.Bucket, c.Endpoint)
 	}
 	if err := os.MkdirAll(c.SpoolDir, 0o750); err != nil {
 		return nil, fmt.Errorf("open media bucket: spool folder: %w", err)
