@@ -27,6 +27,14 @@ type Config struct {
 	HTTP     HTTPConfig     `yaml:"http"`
 	Log      LogConfig      `yaml:"log"`
 	Alerting AlertingConfig `yaml:"alerting"`
+	Media    MediaConfig    `yaml:"media"`
+}
+
+// MediaConfig says where uploaded media live when not in http.media_dir.
+type MediaConfig struct {
+	// S3 keeps them in an S3-compatible bucket, so that every receiver
+	// serves what any of them stored.
+	S3 S3Config `yaml:"s3"`
 }
 
 // AlertingConfig sends the cabins' urgent situations (entrapment, alarm,
@@ -153,10 +161,11 @@ type HTTPConfig struct {
 	// Tokens: without any, the API listens on loopback only.
 	Tokens []TokenConfig `yaml:"tokens"`
 	// MediaDir holds uploaded files by SHA-256; default StateDir/media.
+	// One receiver only: several share a bucket instead (media.s3).
 	MediaDir       string `yaml:"media_dir"`
 	MaxUploadBytes int64  `yaml:"max_upload_bytes"`
 	// MaxMediaBytes bounds all uploaded media together, so uploads cannot
-	// fill the receiver's disk; default 1 GiB.
+	// fill the receiver's disk (or the bucket); default 1 GiB.
 	MaxMediaBytes int64 `yaml:"max_media_bytes"`
 	// MaxSiteMediaBytes bounds one site's uploads together
 	// (POST /api/v1/sites/{site}/media); default 256 MiB.
@@ -171,6 +180,33 @@ type HTTPConfig struct {
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// IdleTimeout closes a kept-alive connection with no request; default 60s.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+}
+
+// S3Config is an S3-compatible bucket (AWS S3, MinIO, Ceph RGW, Garage,
+// versitygw...) for uploaded media. Empty Endpoint: media stay in
+// http.media_dir.
+type S3Config struct {
+	// Endpoint is the server's URL without a path: https://host[:port]
+	// (http:// only inside a trusted network).
+	Endpoint string `yaml:"endpoint"`
+	Bucket   string `yaml:"bucket"`
+	// Region is the bucket's, e.g. eu-west-3; us-east-1 for most
+	// S3-compatible servers.
+	Region string `yaml:"region"`
+	// AccessKeyFile and SecretKeyFile hold the credentials (one line each):
+	// the config itself holds no secret.
+	AccessKeyFile string `yaml:"access_key_file"`
+	SecretKeyFile string `yaml:"secret_key_file"`
+	// PathStyle addresses the bucket as endpoint/bucket/key, as MinIO,
+	// Ceph RGW, Garage and versitygw expect; false: bucket.endpoint/key
+	// (virtual host, as AWS S3 prefers).
+	PathStyle bool `yaml:"path_style"`
+	// CAFile is the PEM of the CA of the endpoint's certificate; empty: the
+	// system's CAs.
+	CAFile string `yaml:"ca_file"`
+	// Prefix starts every key, so that one bucket can hold other things
+	// (or several fleets): e.g. palier/media/. Empty, or ending in "/".
+	Prefix string `yaml:"prefix"`
 }
 
 // TokenConfig is one bearer token.
@@ -416,6 +452,10 @@ func (c *Config) Validate() error {
 	if h.MediaDir != "" && !filepath.IsAbs(h.MediaDir) {
 		bad("http.media_dir", "%q is relative (want an absolute path)", h.MediaDir)
 	}
+	checkS3(bad, "media.s3", c.Media.S3)
+	if h.MediaDir != "" && c.Media.S3.Endpoint != "" {
+		bad("http.media_dir", "set with media.s3.endpoint (media live in one place: want http.media_dir or media.s3, not both)")
+	}
 	if h.MaxConnections < 16 {
 		bad("http.max_connections", "%d (want at least 16)", h.MaxConnections)
 	}
@@ -507,6 +547,99 @@ func checkFile(bad badFunc, field, path string) {
 	}
 }
 
+// checkS3 checks an S3 bucket's settings: all or nothing, each as S3
+// would take it.
+func checkS3(bad badFunc, field string, c S3Config) {
+	if c.Endpoint == "" {
+		set := []string{}
+		for _, f := range []struct{ name, v string }{{"bucket", c.Bucket}, {"region", c.Region},
+			{"access_key_file", c.AccessKeyFile}, {"secret_key_file", c.SecretKeyFile}, {"ca_file", c.CAFile}, {"prefix", c.Prefix}} {
+			if f.v != "" {
+				set = append(set, f.name)
+			}
+		}
+		if c.PathStyle {
+			set = append(set, "path_style")
+		}
+		if len(set) > 0 {
+			bad(field+".endpoint", "empty with %s set (want the S3 endpoint, e.g. https://s3.eu-west-3.amazonaws.com, or no %s settings)", strings.Join(set, ", "), field)
+		}
+		return
+	}
+	u, err := url.Parse(c.Endpoint)
+	switch {
+	case err != nil:
+		bad(field+".endpoint", "%q: %v (want https://host[:port])", c.Endpoint, err)
+	case u.Scheme != "https" && u.Scheme != "http", u.Host == "":
+		bad(field+".endpoint", "%q (want https://host[:port], or http:// inside a trusted network)", c.Endpoint)
+	case u.User != nil:
+		bad(field+".endpoint", "%q holds credentials (want them in access_key_file and secret_key_file)", c.Endpoint)
+	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		bad(field+".endpoint", "%q has a path or query (want https://host[:port] only: the bucket goes in bucket, a folder in prefix)", c.Endpoint)
+	}
+	if err == nil && u.Scheme == "http" && c.CAFile != "" {
+		bad(field+".ca_file", "set with an http:// endpoint (want https://, or no ca_file)")
+	}
+	if why := bucketNameProblem(c.Bucket); why != "" {
+		bad(field+".bucket", "%q %s (want 3 to 63 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit)", c.Bucket, why)
+	}
+	if c.Region == "" {
+		bad(field+".region", "empty (want the bucket's region, e.g. eu-west-3; us-east-1 for most S3-compatible servers)")
+	} else {
+		for _, r := range c.Region {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				bad(field+".region", "%q has %q (want lower-case letters, digits and '-', e.g. eu-west-3)", c.Region, r)
+				break
+			}
+		}
+	}
+	for _, f := range []struct{ name, path string }{{"access_key_file", c.AccessKeyFile}, {"secret_key_file", c.SecretKeyFile}} {
+		if f.path == "" {
+			bad(field+"."+f.name, "empty (want the path of a file holding the key: the config holds no secret)")
+		} else {
+			checkFile(bad, field+"."+f.name, f.path)
+		}
+	}
+	checkFile(bad, field+".ca_file", c.CAFile)
+	if p := c.Prefix; p != "" {
+		switch {
+		case strings.HasPrefix(p, "/"), !strings.HasSuffix(p, "/"):
+			bad(field+".prefix", "%q (want a folder without a leading '/' and ending in '/', e.g. palier/media/)", p)
+		case strings.Contains(p, "//"), strings.Contains("/"+p, "/../"), strings.Contains("/"+p, "/./"):
+			bad(field+".prefix", "%q has an empty, '.' or '..' part (want e.g. palier/media/)", p)
+		default:
+			for _, r := range p {
+				if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/-_.", r)) {
+					bad(field+".prefix", "%q has %q (want letters, digits, '/', '-', '_' and '.')", p, r)
+					break
+				}
+			}
+		}
+	}
+}
+
+// bucketNameProblem says what is wrong with an S3 bucket name, or "".
+func bucketNameProblem(name string) string {
+	if len(name) < 3 || len(name) > 63 {
+		return fmt.Sprintf("has %d characters", len(name))
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return fmt.Sprintf("has %q", r)
+		}
+	}
+	if first, last := name[0], name[len(name)-1]; first == '-' || first == '.' || last == '-' || last == '.' {
+		return "starts or ends with '-' or '.'"
+	}
+	if strings.Contains(name, "..") {
+		return "has '..'"
+	}
+	if net.ParseIP(name) != nil {
+		return "is an IP address"
+	}
+	return ""
+}
+
 func checkStreamName(bad badFunc, field, name string) {
 	if name == "" {
 		bad(field, "empty (want a name of letters, digits, '-' and '_')")
@@ -533,7 +666,7 @@ func (c Config) withPaths() Config {
 	if c.Store.Path == "" {
 		c.Store.Path = filepath.Join(c.StateDir, "receiver.db")
 	}
-	if c.HTTP.MediaDir == "" {
+	if c.HTTP.MediaDir == "" && c.Media.S3.Endpoint == "" {
 		c.HTTP.MediaDir = filepath.Join(c.StateDir, "media")
 	}
 	return c

@@ -24,7 +24,9 @@
 //
 // Run wires these together: an embedded NATS server by default (or an
 // external cluster), the store (store/sqlite by default, store/postgres in
-// production), the HTTP API (package httpapi) and media (package media).
+// production), the HTTP API (package httpapi) and media (package media: a
+// directory by default, an S3-compatible bucket shared by every receiver
+// with media.s3).
 // The receiver alone stops the embedded server, last. Beyond loopback the
 // embedded server needs the fleet's users (nats.embedded.fleet); the
 // receiver then connects with a user of its own made at start.

@@ -203,7 +203,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 		return nil, err
 	}
 
-	md, err := media.Open(cfg.HTTP.MediaDir, cfg.HTTP.MaxMediaBytes)
+	md, mediaAt, err := openMedia(setupCtx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +246,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 	if cfg.Store.Driver == "postgres" {
 		where = cfg.Store.URL
 	}
-	logger.Info("receiver ready", "http", r.httpLn.Addr().String(), "nats", natsURL, "mqtt", mqttURL, "store", cfg.Store.Driver, "at", where)
+	logger.Info("receiver ready", "http", r.httpLn.Addr().String(), "nats", natsURL, "mqtt", mqttURL, "store", cfg.Store.Driver, "at", where, "media", mediaAt)
 	return r, nil
 }
 
@@ -331,6 +331,52 @@ func (r *Receiver) close() {
 	if r.embedded != nil {
 		r.embedded.Shutdown() // last: everything above may still talk to it
 	}
+}
+
+// openMedia opens where uploads live: the bucket of media.s3, shared
+// by every receiver, or else the directory http.media_dir. It says where,
+// for the log.
+func openMedia(ctx context.Context, cfg Config) (media.Store, string, error) {
+	h := cfg.HTTP
+	if cfg.Media.S3.Endpoint == "" {
+		d, err := media.OpenDir(h.MediaDir, h.MaxMediaBytes)
+		if err != nil {
+			return nil, "", err
+		}
+		return d, h.MediaDir, nil
+	}
+	s := cfg.Media.S3
+	access, err := configfile.ReadSecret(s.AccessKeyFile)
+	if err != nil {
+		return nil, "", fmt.Errorf("media.s3.access_key_file: %w", err)
+	}
+	secret, err := configfile.ReadSecret(s.SecretKeyFile)
+	if err != nil {
+		return nil, "", fmt.Errorf("media.s3.secret_key_file: %w", err)
+	}
+	var roots *x509.CertPool
+	if s.CAFile != "" {
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("media.s3.ca_file: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, "", fmt.Errorf("media.s3.ca_file %s: no PEM certificate in it", s.CAFile)
+		}
+	}
+	b, err := media.OpenBucket(ctx, media.BucketConfig{
+		Endpoint: s.Endpoint, Bucket: s.Bucket, Region: s.Region, AccessKey: access, SecretKey: secret,
+		PathStyle: s.PathStyle, RootCAs: roots, Prefix: s.Prefix,
+		// Uploads are hashed and checked here before they are sent: at
+		// most http.max_upload_bytes each, removed once sent or refused.
+		SpoolDir: filepath.Join(cfg.StateDir, "media-uploads"),
+		MaxTotal: h.MaxMediaBytes,
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("media.s3: %w", err)
+	}
+	return b, strings.TrimSuffix(s.Endpoint, "/") + "/" + s.Bucket + "/" + s.Prefix, nil
 }
 
 func loadTLS(c TLSConfig) (*tls.Config, error) {

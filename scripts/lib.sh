@@ -56,6 +56,11 @@ gobuild() {
 		go build -trimpath -buildvcs=false -ldflags "$(palier_ldflags "$VERSION")" -o "$out" "$pkg"
 }
 
+# The S3-compatible server the media tests run against (internal/s3test):
+# the Versity S3 Gateway, Apache-2.0, built from the module proxy (about
+# 1.5 minutes of CPU cold, then kept in GOBIN with its version stamp).
+VERSITYGW=github.com/versity/versitygw/cmd/versitygw@v1.8.0
+
 # need_nats_server builds the nats-server command of the version go.mod
 # requires into GOBIN, unless it is there already.
 need_nats_server() {

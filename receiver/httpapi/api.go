@@ -49,7 +49,9 @@ type Options struct {
 	// AlarmAcks sends operators' acknowledgements to the cabins; nil
 	// stores them only.
 	AlarmAcks AlarmAckPublisher
-	Media     *media.Store
+	// Media keeps uploads: a directory, or a bucket the receivers share;
+	// nil: no uploads.
+	Media media.Store
 	// PublicURL starts the URLs of uploaded media, e.g. https://palier.example.
 	PublicURL      string
 	MaxUploadBytes int64

@@ -63,7 +63,7 @@ type fixture struct {
 	api   *API // what srv serves, for tests that wrap it
 	st    store.Store
 	pub   *recorder
-	media *media.Store
+	media media.Store
 	token string // sent as bearer when not empty
 }
 
@@ -74,7 +74,7 @@ func newFixture(t testing.TB, tokens map[string]Role, tune ...func(*Options)) *f
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	md, err := media.Open(t.TempDir(), 64<<10)
+	md, err := media.OpenDir(t.TempDir(), 64<<10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,7 +391,7 @@ func TestMedia(t *testing.T) {
 	}
 	// A file stored before uploads were checked is only ever a download.
 	html := []byte("<html><script>alert(1)</script></html>")
-	old, _, err := f.media.Put(bytes.NewReader(html), 4096, nil)
+	old, _, err := f.media.Put(context.Background(), bytes.NewReader(html), media.Upload{Max: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -232,7 +232,9 @@ func (a *API) uploadMedia(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnsupportedMediaType, "Content-Type", "%q (want one of %v)", ct, mediaTypes)
 		return
 	}
-	sum, size, err := a.o.Media.PutFor(site, a.o.MaxSiteMediaBytes, r.Body, a.o.MaxUploadBytes, media.CheckType(ct))
+	sum, size, err := a.o.Media.Put(r.Context(), r.Body, media.Upload{
+		Max: a.o.MaxUploadBytes, Site: site, SiteMax: a.o.MaxSiteMediaBytes, Check: media.CheckType(ct),
+	})
 	if errors.Is(err, media.ErrTooLarge) {
 		writeError(w, http.StatusRequestEntityTooLarge, "", "file larger than %d bytes", a.o.MaxUploadBytes)
 		return
@@ -263,7 +265,7 @@ func (a *API) getMedia(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sum := r.PathValue("sha256")
-	f, err := a.o.Media.Open(sum)
+	f, err := a.o.Media.Open(r.Context(), sum)
 	switch {
 	case errors.Is(err, media.ErrBadHash):
 		writeError(w, http.StatusBadRequest, "sha256", "%v", err)

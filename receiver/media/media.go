@@ -1,14 +1,12 @@
 package media
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/palier-lifts/palier/atomicfile"
@@ -25,140 +23,147 @@ var (
 	ErrSiteQuota = errors.New("site's media quota reached")
 )
 
-// Store is a directory of files named by their SHA-256.
-type Store struct {
-	dir      string
-	maxTotal int64
-	mu       sync.Mutex // one Put decides against the bound at a time
+// Store keeps files by their SHA-256: Dir on one machine, Bucket when
+// several receivers share their media.
+type Store interface {
+	// Put stores what r holds within u's limits and returns its hash and
+	// size. The same bytes again are stored once and cost nothing more.
+	Put(ctx context.Context, r io.Reader, u Upload) (sum string, size int64, err error)
+	// Open opens the file of hash sum (ErrBadHash, ErrNotFound). It
+	// seeks, as http.ServeContent needs for the size and for ranges.
+	Open(ctx context.Context, sum string) (io.ReadSeekCloser, error)
 }
 
-// Open makes dir if needed. maxTotal bounds the bytes stored (0: no bound),
-// so that uploads cannot fill the receiver's disk.
-func Open(dir string, maxTotal int64) (*Store, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o750); err != nil {
-		return nil, fmt.Errorf("open media dir %s: %w", dir, err)
-	}
-	return &Store{dir: dir, maxTotal: maxTotal}, nil
+var (
+	_ Store = (*Dir)(nil)
+	_ Store = (*Bucket)(nil)
+)
+
+// Upload is what Put accepts.
+type Upload struct {
+	// Max is the most bytes the file may have (ErrTooLarge past it).
+	Max int64
+	// Site, if not empty, is the site the file is uploaded for: its files
+	// together may not pass SiteMax bytes (0: no bound of its own), so one
+	// site's manager cannot fill what every site shares. A file is a
+	// site's once it uploaded it; the same bytes uploaded by two sites
+	// count for each.
+	Site    string
+	SiteMax int64
+	// Check, if not nil, runs on the whole file before it gets its name
+	// (e.g. CheckType): a refused file is never stored.
+	Check func(io.ReadSeeker) error
 }
 
-// used is the bytes of the stored files (not those being written).
-func (s *Store) used() (int64, error) {
-	var n int64
-	err := filepath.WalkDir(s.dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && d.Name() == "tmp" {
-			return filepath.SkipDir
-		}
-		if d.Type().IsRegular() {
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			n += info.Size()
-		}
-		return nil
-	})
-	return n, err
+// keeper is what differs between stores: where files and the marks of
+// which site uploaded which file live. put does the rest, the same for
+// every store.
+type keeper interface {
+	// exists says whether the file of sum is stored.
+	exists(ctx context.Context, sum string) (bool, error)
+	// used is the bytes of every stored file.
+	used(ctx context.Context) (int64, error)
+	// siteUsed is the bytes of the stored files marked as site's.
+	siteUsed(ctx context.Context, site string) (int64, error)
+	// marked says whether sum is marked as one of site's files.
+	marked(ctx context.Context, site, sum string) (bool, error)
+	// mark marks sum as one of site's files.
+	mark(ctx context.Context, site, sum string) error
+	// commit stores f, whose hash is sum, under that name in one step: a
+	// reader sees all of it or nothing. f is read from the start.
+	commit(ctx context.Context, f *atomicfile.File, sum string, size int64) error
 }
 
-// Put stores what r holds, at most max bytes, and returns its hash and size.
-// The file is written aside, fsync'd, checked by check (if not nil: e.g.
-// CheckType) and only then renamed into place, so a reader never sees a
-// partial or refused file under a hash.
-func (s *Store) Put(r io.Reader, max int64, check func(io.ReadSeeker) error) (sum string, size int64, err error) {
-	return s.PutFor("", 0, r, max, check)
-}
-
-// PutFor is Put for a site, whose uploads together may not pass siteMax
-// bytes (0: no bound of its own): one site's manager cannot fill what
-// every site shares. A file is a site's once it uploaded it (a marker in
-// sites/{site}); the same bytes uploaded by two sites count for each.
-func (s *Store) PutFor(site string, siteMax int64, r io.Reader, max int64, check func(io.ReadSeeker) error) (sum string, size int64, err error) {
-	tmp, err := atomicfile.Create(filepath.Join(s.dir, "tmp"), "upload-*")
+// put is Put for every store: the upload is spooled to a temporary file in
+// spool (hashed on the way, at most u.Max bytes), checked, measured against
+// the bounds and committed. mu makes the decisions of this process one at
+// a time, held until the file has its name so that the next one sees it;
+// receivers sharing a bucket do not share it (see Bucket).
+func put(ctx context.Context, k keeper, mu *sync.Mutex, spool string, maxTotal int64, r io.Reader, u Upload) (sum string, size int64, err error) {
+	tmp, err := atomicfile.Create(spool, "upload-*")
 	if err != nil {
 		return "", 0, fmt.Errorf("store media: %w", err)
 	}
 	defer tmp.Abort() // nothing once committed
 	h := sha256.New()
-	size, err = io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, max+1))
+	size, err = io.Copy(io.MultiWriter(tmp, h), io.LimitReader(r, u.Max+1))
 	if err != nil {
 		return "", 0, fmt.Errorf("store media: %w", err)
 	}
-	if size > max {
-		return "", 0, fmt.Errorf("store media: more than %d bytes: %w", max, ErrTooLarge)
+	if size > u.Max {
+		return "", 0, fmt.Errorf("store media: more than %d bytes: %w", u.Max, ErrTooLarge)
 	}
 	if size == 0 {
 		return "", 0, errors.New("store media: empty file")
 	}
-	if check != nil {
-		if err = check(tmp); err != nil {
+	if u.Check != nil {
+		if err = u.Check(tmp); err != nil {
 			return "", 0, fmt.Errorf("store media: %w", err)
 		}
 	}
-	sum = hex.EncodeToString(h.Sum(nil))
-	final := s.path(sum)
-	// One decision against the bounds at a time, held until the file has
-	// its name: the next one sees it.
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if site != "" {
-		if err = s.claim(site, siteMax, sum, size); err != nil {
-			return "", 0, err
-		}
-	}
-	if _, serr := os.Stat(final); serr == nil {
-		return sum, size, nil // stored already: the same bytes under the same name
-	}
-	if s.maxTotal > 0 {
-		var used int64
-		if used, err = s.used(); err != nil {
-			return "", 0, fmt.Errorf("store media: measure the store: %w", err)
-		}
-		if used+size > s.maxTotal {
-			err = fmt.Errorf("store media: %d bytes stored, %d more would pass the bound of %d: %w", used, size, s.maxTotal, ErrQuota)
-			return "", 0, err
-		}
-	}
-	if err = tmp.Commit(final); err != nil {
+	if _, err = tmp.Seek(0, io.SeekStart); err != nil {
 		return "", 0, fmt.Errorf("store media: %w", err)
+	}
+	sum = hex.EncodeToString(h.Sum(nil))
+
+	mu.Lock()
+	defer mu.Unlock()
+	// The site's bound first: a file the site has not uploaded yet costs
+	// it its size even when another site stored the same bytes.
+	claim := false
+	if u.Site != "" {
+		if claim, err = needsClaim(ctx, k, u.Site, u.SiteMax, sum, size); err != nil {
+			return "", 0, err
+		}
+	}
+	stored, err := k.exists(ctx, sum)
+	if err != nil {
+		return "", 0, fmt.Errorf("store media: %w", err)
+	}
+	if !stored {
+		if maxTotal > 0 {
+			used, err := k.used(ctx)
+			if err != nil {
+				return "", 0, fmt.Errorf("store media: measure the store: %w", err)
+			}
+			if used+size > maxTotal {
+				return "", 0, fmt.Errorf("store media: %d bytes stored, %d more would pass the bound of %d: %w", used, size, maxTotal, ErrQuota)
+			}
+		}
+		if err = k.commit(ctx, tmp, sum, size); err != nil {
+			return "", 0, fmt.Errorf("store media: %w", err)
+		}
+	}
+	// Marked only once the file is stored: a mark always stands for a file
+	// that counted against the site's bound when it was made.
+	if claim {
+		if err = k.mark(ctx, u.Site, sum); err != nil {
+			return "", 0, fmt.Errorf("store media: mark %s as site %s's: %w", sum, u.Site, err)
+		}
 	}
 	return sum, size, nil
 }
 
-func (s *Store) path(sum string) string { return filepath.Join(s.dir, sum[:2], sum) }
-
-// claim marks sum as one of site's files, unless that would take the
-// site's files past siteMax. s.mu must be held.
-func (s *Store) claim(site string, siteMax int64, sum string, size int64) error {
-	dir := filepath.Join(s.dir, "sites", site)
-	marker := filepath.Join(dir, sum)
-	if _, err := os.Stat(marker); err == nil {
-		return nil // the site's already
+// needsClaim says whether sum must be marked as site's (it is not yet),
+// and refuses it if that would take the site's files past siteMax.
+func needsClaim(ctx context.Context, k keeper, site string, siteMax int64, sum string, size int64) (bool, error) {
+	marked, err := k.marked(ctx, site, sum)
+	if err != nil {
+		return false, fmt.Errorf("store media: %w", err)
+	}
+	if marked {
+		return false, nil // the site's already
 	}
 	if siteMax > 0 {
-		ents, err := os.ReadDir(dir)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("store media: measure site %s: %w", site, err)
-		}
-		var used int64
-		for _, e := range ents {
-			if fi, err := os.Stat(s.path(e.Name())); err == nil && CheckHash(e.Name()) == nil {
-				used += fi.Size()
-			}
+		used, err := k.siteUsed(ctx, site)
+		if err != nil {
+			return false, fmt.Errorf("store media: measure site %s: %w", site, err)
 		}
 		if used+size > siteMax {
-			return fmt.Errorf("store media: site %s has %d bytes, %d more would pass its bound of %d: %w", site, used, size, siteMax, ErrSiteQuota)
+			return false, fmt.Errorf("store media: site %s has %d bytes, %d more would pass its bound of %d: %w", site, used, size, siteMax, ErrSiteQuota)
 		}
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("store media: %w", err)
-	}
-	if err := atomicfile.Write(marker, nil, 0o640); err != nil {
-		return fmt.Errorf("store media: %w", err)
-	}
-	return nil
+	return true, nil
 }
 
 // CheckHash says whether sum is a SHA-256 in lower-case hex.
@@ -172,19 +177,4 @@ func CheckHash(sum string) error {
 		}
 	}
 	return nil
-}
-
-// Open opens the file of hash sum.
-func (s *Store) Open(sum string) (*os.File, error) {
-	if err := CheckHash(sum); err != nil {
-		return nil, err
-	}
-	f, err := os.Open(s.path(sum))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("media %s: %w", sum, ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("media %s: %w", sum, err)
-	}
-	return f, nil
 }
