@@ -22,9 +22,15 @@ export PATH="$(go env GOPATH)/bin:$PATH"
 mkdir -p .artifacts
 install_packaging_tools >.artifacts/tools.log 2>&1 &
 tools_pid=$!
+# The S3 server of the media tests (internal/s3test) compiles meanwhile
+# too; the tests wait for it.
+need_go_tool versitygw "$VERSITYGW" >.artifacts/versitygw.log 2>&1 &
+s3_pid=$!
 cleanup() {
-	pkill -P "$tools_pid" 2>/dev/null || true
-	kill "$tools_pid" 2>/dev/null || true
+	for pid in "$tools_pid" "$s3_pid"; do
+		pkill -P "$pid" 2>/dev/null || true
+		kill "$pid" 2>/dev/null || true
+	done
 	stop_test_postgres
 }
 trap cleanup EXIT
@@ -51,9 +57,14 @@ other_pkgs=$(go list ./... | grep -vxF -f <(printf '%s\n' $screen_pkgs))
 # The PostgreSQL store runs the same suite as SQLite, against a real server.
 start_test_postgres
 # In CI a PostgreSQL or browser test must run, never skip.
-export PALIER_REQUIRE_POSTGRES=1 PALIER_REQUIRE_CHROMIUM=1 PALIER_REQUIRE_ALERTMANAGER=1
+export PALIER_REQUIRE_POSTGRES=1 PALIER_REQUIRE_CHROMIUM=1 PALIER_REQUIRE_ALERTMANAGER=1 PALIER_REQUIRE_S3=1
 # Screenshots the tests take (the dashboard, the cabin screen) land here.
 export PALIER_SCREENSHOT_DIR="$PWD/.artifacts/screenshots"
+
+if ! wait "$s3_pid"; then
+	cat .artifacts/versitygw.log >&2
+	exit 1
+fi
 
 say "go test -race (headless packages)"
 # Three test binaries at a time on two cores: the end-to-end ones (the
