@@ -188,12 +188,42 @@ func ParseFile(path string) (Fleet, error) {
 	return f, nil
 }
 
-// Hash returns the bcrypt hash of a password for a fleet file.
+// Costs of the fleet file's bcrypt hashes. nats-server checks the hash at
+// every CONNECT and caches nothing, so a device's cost is paid by the
+// whole fleet at once when a leaf node comes back: at cost 11, 2,000 cabins
+// take about 3.5 minutes of server CPU on two cores before the first event
+// flows (BenchmarkConnectAuth, docs/BENCHMARKS.md); at cost 6, 9 s. A
+// device's password is a machine-made secret of at least 128 bits
+// (MinDevicePassword characters, e.g. openssl rand -base64 24), which no
+// bcrypt cost would help an attacker guess; a service's password (the
+// receiver's) may be typed by a person, and its few connections can pay.
+const (
+	DeviceCost  = 6
+	ServiceCost = 11
+)
+
+// Minimum password lengths.
+const (
+	MinDevicePassword  = 24
+	MinServicePassword = 12
+)
+
+// Hash returns the bcrypt hash of a service's password for a fleet file.
 func Hash(password []byte) (string, error) {
-	if len(password) < 12 {
-		return "", fmt.Errorf("hash password: %d characters is too short (at least 12)", len(password))
+	return hash(password, MinServicePassword, ServiceCost, "")
+}
+
+// HashDevice returns the bcrypt hash of a device's password for a fleet
+// file, at the cost a reconnect storm can pay.
+func HashDevice(password []byte) (string, error) {
+	return hash(password, MinDevicePassword, DeviceCost, " for a device: make one with openssl rand -base64 24")
+}
+
+func hash(password []byte, minLen, cost int, hint string) (string, error) {
+	if len(password) < minLen {
+		return "", fmt.Errorf("hash password: %d characters is too short (at least %d%s)", len(password), minLen, hint)
 	}
-	h, err := bcrypt.GenerateFromPassword(password, 11)
+	h, err := bcrypt.GenerateFromPassword(password, cost)
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}

@@ -379,7 +379,7 @@ go run ./cmd/receiver users render --fleet packaging/nats/fleet.example.yaml --o
 grep -q '"palier.v1.les-pins.a.events"' "$nats/accounts.conf" || fail "generated accounts lack cabin les-pins/a's events"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=palier-test \
 	-keyout "$nats/key.pem" -out "$nats/cert.pem" 2>/dev/null
-hash=$(echo 'an example password' | go run ./cmd/receiver users hash)
+hash=$(echo 'an example password' | go run ./cmd/receiver users hash --service)
 (
 	cd "$nats"
 	export PALIER_LEAF_NAME=leaf-test PALIER_HUB_NAME=hub-0 PALIER_STORE_DIR="$nats/js" \

@@ -14,7 +14,8 @@ import (
 const usersUsage = `usage:
   users render --fleet FILE [--out FILE]   write the leaf node's accounts block (default stdout)
   users check FILE                         validate a fleet file
-  users hash                               read a password on stdin, print its bcrypt hash
+  users hash [--service]                   read a device's password on stdin, print its bcrypt hash
+                                           (--service: a service user's, such as the receiver's)
 `
 
 // users runs "receiver users ...", the per-device NATS users of the leaf
@@ -30,7 +31,7 @@ func users(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "check":
 		return usersCheck(args[1:], stdout, stderr)
 	case "hash":
-		return usersHash(stdin, stdout, stderr)
+		return usersHash(args[1:], stdin, stdout, stderr)
 	default:
 		fmt.Fprint(stderr, usersUsage)
 		return 2
@@ -78,13 +79,21 @@ func usersCheck(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func usersHash(stdin io.Reader, stdout, stderr io.Writer) int {
+func usersHash(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	hash := natsauth.HashDevice
+	switch {
+	case len(args) == 1 && args[0] == "--service":
+		hash = natsauth.Hash
+	case len(args) > 0:
+		fmt.Fprint(stderr, usersUsage)
+		return 2
+	}
 	line, err := bufio.NewReader(stdin).ReadBytes('\n')
 	if err != nil && err != io.EOF {
 		fmt.Fprintln(stderr, "read password:", err)
 		return 1
 	}
-	h, err := natsauth.Hash(bytes.TrimRight(line, "\r\n"))
+	h, err := hash(bytes.TrimRight(line, "\r\n"))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

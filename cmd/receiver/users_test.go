@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/palier-lifts/palier/natsauth"
 )
 
 const validHash = "$2a$04$5ZTpChCbjK6vr8vkrBNjDeu9d4DPW2S0Rh5M2tsDOOumzqCuwzA0." // bcrypt of "x", cost 4
@@ -35,15 +37,37 @@ func TestUsers(t *testing.T) {
 		t.Fatalf("receiver users check: exit %d, %q", code, stdout.String())
 	}
 	stdout.Reset()
-	if code := users([]string{"hash"}, strings.NewReader("a long enough password\n"), &stdout, &stderr); code != 0 {
-		t.Fatalf("hash: exit %d: %s", code, stderr.String())
+	// A device's password: a machine-made secret, hashed at the cost a
+	// reconnect storm can pay; a service's at the full cost.
+	for _, tc := range []struct {
+		args     []string
+		password string
+		cost     int
+	}{
+		{[]string{"hash"}, "a-device-secret-of-32-characters", natsauth.DeviceCost},
+		{[]string{"hash", "--service"}, "a long enough password", natsauth.ServiceCost},
+	} {
+		stdout.Reset()
+		if code := users(tc.args, strings.NewReader(tc.password+"\n"), &stdout, &stderr); code != 0 {
+			t.Fatalf("%v: exit %d: %s", tc.args, code, stderr.String())
+		}
+		h := strings.TrimSpace(stdout.String())
+		if err := bcrypt.CompareHashAndPassword([]byte(h), []byte(tc.password)); err != nil {
+			t.Fatalf("%v: hash %q does not match the password: %v", tc.args, h, err)
+		}
+		if cost, _ := bcrypt.Cost([]byte(h)); cost != tc.cost {
+			t.Fatalf("%v: cost %d, want %d", tc.args, cost, tc.cost)
+		}
 	}
-	h := strings.TrimSpace(stdout.String())
-	if err := bcrypt.CompareHashAndPassword([]byte(h), []byte("a long enough password")); err != nil {
-		t.Fatalf("hash %q does not match the password: %v", h, err)
+	stderr.Reset()
+	if code := users([]string{"hash"}, strings.NewReader("a long enough password\n"), &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "openssl rand") {
+		t.Fatalf("hash of a 22-character device password: exit %d, %q; want 1 saying how to make one", code, stderr.String())
 	}
-	if code := users([]string{"hash"}, strings.NewReader("short\n"), &stdout, &stderr); code != 1 {
-		t.Fatalf("hash of a short password: exit %d, want 1", code)
+	if code := users([]string{"hash", "--service"}, strings.NewReader("short\n"), &stdout, &stderr); code != 1 {
+		t.Fatalf("hash of a short service password: exit %d, want 1", code)
+	}
+	if code := users([]string{"hash", "--bogus"}, strings.NewReader("x\n"), &stdout, &stderr); code != 2 {
+		t.Fatalf("hash --bogus: exit %d, want 2", code)
 	}
 	if code := users([]string{"render"}, nil, &stdout, &stderr); code != 2 {
 		t.Fatalf("render without --fleet: exit %d, want 2", code)
