@@ -1,7 +1,6 @@
 package uplink_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/packets"
 
+	"github.com/palier-lifts/palier/internal/logtest"
 	"github.com/palier-lifts/palier/uplink"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -123,7 +123,7 @@ func TestRefusedAlarmAckSubscriptionKeepsTheSession(t *testing.T) {
 			cfg.Broker = "tcp://" + addr
 			ob := openOutbox(t)
 			appendArrivals(t, ob, 5)
-			var logs syncBuffer
+			var logs logtest.Buffer
 			up, err := uplink.New(cfg, site, cabin, ob, slog.New(slog.NewTextHandler(&logs, nil)))
 			if err != nil {
 				t.Fatal(err)
@@ -141,22 +141,4 @@ func TestRefusedAlarmAckSubscriptionKeepsTheSession(t *testing.T) {
 			}
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -7,11 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/palier-lifts/palier/internal/logtest"
 )
 
 // openPair opens a pty and our Port on its slave side; the test plays the
@@ -75,26 +76,8 @@ func TestWriteAndRead(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for the logger's writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRS485UnsupportedIsLoggedNotFatal(t *testing.T) {
-	var logs syncBuffer
+	var logs logtest.Buffer
 	_, _ = openPair(t, Config{RS485: true}, slog.New(slog.NewTextHandler(&logs, nil)))
 	// A pty answers TIOCSRS485 with ENOTTY; under qemu-user the ioctl is not
 	// translated and fails with ENOSYS. Either way: a warning, and the port opens.

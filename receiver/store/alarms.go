@@ -123,40 +123,32 @@ const (
 // order they happened within each cabin's epoch. Events dated beyond
 // MaxClockSkew past received are left out, as they are of facts.
 func AlarmChangesOf(batches []wire.Batch, received time.Time) []AlarmChange {
-	horizon := received.Add(MaxClockSkew)
 	var out []AlarmChange
-	for i := range batches {
-		b := &batches[i]
-		for j := range b.Events {
-			e := &b.Events[j]
-			if e.Time.After(horizon) {
-				continue
+	eachTrusted(batches, received, func(b *wire.Batch, e *wire.Event) {
+		c := AlarmChange{Site: b.Site, Cabin: b.Cabin, Kind: e.Type, At: e.Time}
+		switch e.Type {
+		case wire.TypeAlarm, wire.TypeEntrapment:
+			var d struct {
+				Active bool `json:"active"`
 			}
-			c := AlarmChange{Site: b.Site, Cabin: b.Cabin, Kind: e.Type, At: e.Time}
-			switch e.Type {
-			case wire.TypeAlarm, wire.TypeEntrapment:
-				var d struct {
-					Active bool `json:"active"`
-				}
-				if json.Unmarshal(e.Data, &d) != nil {
-					continue
-				}
-				c.Op = AlarmOpClear
-				if d.Active {
-					c.Op, c.Ref = AlarmOpRaise, wire.AlarmRef{Epoch: b.Epoch, Seq: e.Seq}
-				}
-			case wire.TypeAlarmAcknowledged:
-				var d wire.AlarmAcknowledgedData
-				if json.Unmarshal(e.Data, &d) != nil {
-					continue
-				}
-				c.Op, c.Kind, c.Ref = AlarmOpShown, "", wire.AlarmRef{Epoch: d.Epoch, Seq: d.Seq}
-			default:
-				continue
+			if json.Unmarshal(e.Data, &d) != nil {
+				return
 			}
-			out = append(out, c)
+			c.Op = AlarmOpClear
+			if d.Active {
+				c.Op, c.Ref = AlarmOpRaise, wire.AlarmRef{Epoch: b.Epoch, Seq: e.Seq}
+			}
+		case wire.TypeAlarmAcknowledged:
+			var d wire.AlarmAcknowledgedData
+			if json.Unmarshal(e.Data, &d) != nil {
+				return
+			}
+			c.Op, c.Kind, c.Ref = AlarmOpShown, "", wire.AlarmRef{Epoch: d.Epoch, Seq: d.Seq}
+		default:
+			return
 		}
-	}
+		out = append(out, c)
+	})
 	return out
 }
 

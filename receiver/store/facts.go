@@ -41,7 +41,6 @@ const (
 // received: at most one per cabin and name, the newest by event time.
 // Events dated beyond MaxClockSkew speak for nothing.
 func FactsOf(batches []wire.Batch, received time.Time) []Fact {
-	horizon := received.Add(MaxClockSkew)
 	type key struct{ site, cabin, name string }
 	newest := map[key]Fact{}
 	var order []key
@@ -55,35 +54,28 @@ func FactsOf(batches []wire.Batch, received time.Time) []Fact {
 		}
 		newest[k] = Fact{Site: b.Site, Cabin: b.Cabin, Name: name, Value: value, At: at, Since: at}
 	}
-	for i := range batches {
-		b := &batches[i]
-		for j := range b.Events {
-			e := &b.Events[j]
-			if e.Time.After(horizon) {
-				continue
+	eachTrusted(batches, received, func(b *wire.Batch, e *wire.Event) {
+		if name, value, ok := stateOfEvent(e); ok {
+			put(b, name, value, e.Time)
+			return
+		}
+		switch e.Type {
+		case wire.TypeHeartbeat:
+			put(b, FactHeartbeat, "", e.Time)
+		case wire.TypeHealth:
+			put(b, FactHeartbeat, "", e.Time)
+			var d wire.HealthData
+			if json.Unmarshal(e.Data, &d) == nil {
+				put(b, FactOutboxDepth, strconv.FormatUint(d.OutboxDepth, 10), e.Time)
+				put(b, FactOldestAge, strconv.FormatFloat(d.OldestPendingAgeS, 'f', -1, 64), e.Time)
 			}
-			if name, value, ok := stateOfEvent(e); ok {
-				put(b, name, value, e.Time)
-				continue
-			}
-			switch e.Type {
-			case wire.TypeHeartbeat:
-				put(b, FactHeartbeat, "", e.Time)
-			case wire.TypeHealth:
-				put(b, FactHeartbeat, "", e.Time)
-				var d wire.HealthData
-				if json.Unmarshal(e.Data, &d) == nil {
-					put(b, FactOutboxDepth, strconv.FormatUint(d.OutboxDepth, 10), e.Time)
-					put(b, FactOldestAge, strconv.FormatFloat(d.OldestPendingAgeS, 'f', -1, 64), e.Time)
-				}
-			case wire.TypeLost:
-				var d wire.LostData
-				if json.Unmarshal(e.Data, &d) == nil {
-					put(b, FactLoss, strconv.FormatUint(d.Count, 10), received)
-				}
+		case wire.TypeLost:
+			var d wire.LostData
+			if json.Unmarshal(e.Data, &d) == nil {
+				put(b, FactLoss, strconv.FormatUint(d.Count, 10), received)
 			}
 		}
-	}
+	})
 	out := make([]Fact, 0, len(order))
 	for _, k := range order {
 		out = append(out, newest[k])
@@ -175,4 +167,19 @@ func FactsTable(bigint string) string {
 		since_us ` + bigint + ` NOT NULL,
 		PRIMARY KEY (site, cabin, name)
 	);`
+}
+
+// eachTrusted calls fn for every event of batches, in order, but those
+// dated beyond MaxClockSkew after received: they speak for nothing (a
+// cabin's clock run ahead would pin its facts, timeline and alarms).
+func eachTrusted(batches []wire.Batch, received time.Time, fn func(*wire.Batch, *wire.Event)) {
+	horizon := received.Add(MaxClockSkew)
+	for i := range batches {
+		b := &batches[i]
+		for j := range b.Events {
+			if e := &b.Events[j]; !e.Time.After(horizon) {
+				fn(b, e)
+			}
+		}
+	}
 }

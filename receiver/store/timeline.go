@@ -44,20 +44,12 @@ func TimelineNames() []string {
 // transition. Events dated beyond MaxClockSkew after received speak for
 // nothing, as in FactsOf.
 func TimelineOf(batches []wire.Batch, received time.Time) []TimelineEntry {
-	horizon := received.Add(MaxClockSkew)
 	var out []TimelineEntry
-	for i := range batches {
-		b := &batches[i]
-		for j := range b.Events {
-			e := &b.Events[j]
-			if e.Time.After(horizon) {
-				continue
-			}
-			if name, value, ok := stateOfEvent(e); ok {
-				out = append(out, TimelineEntry{Site: b.Site, Cabin: b.Cabin, Name: name, Value: value, At: e.Time})
-			}
+	eachTrusted(batches, received, func(b *wire.Batch, e *wire.Event) {
+		if name, value, ok := stateOfEvent(e); ok {
+			out = append(out, TimelineEntry{Site: b.Site, Cabin: b.Cabin, Name: name, Value: value, At: e.Time})
 		}
-	}
+	})
 	sortTimeline(out)
 	return out
 }
