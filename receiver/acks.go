@@ -29,11 +29,21 @@ type Acker struct {
 
 	mu     sync.Mutex
 	ranges map[[2]string]bool // site, cabin → its latest batch set AckRanges
+	// sent is the highest sequence this receiver acknowledged per epoch:
+	// an ack read before a concurrent commit (another ingest worker's,
+	// the resend's) must not reach the agent after the newer one, which
+	// would take the sequences it no longer holds for lost.
+	sent map[store.EpochKey]sentAck
+}
+
+type sentAck struct {
+	seq uint64
+	at  time.Time
 }
 
 // NewAcker makes an Acker.
 func NewAcker(nc *nats.Conn, st store.Store, metrics *Metrics, logger *slog.Logger) *Acker {
-	return &Acker{nc: nc, st: st, log: logger, metrics: metrics, ranges: map[[2]string]bool{}}
+	return &Acker{nc: nc, st: st, log: logger, metrics: metrics, ranges: map[[2]string]bool{}, sent: map[store.EpochKey]sentAck{}}
 }
 
 // Saw records what a cabin's latest batch says it understands.
@@ -72,6 +82,19 @@ func (a *Acker) Publish(ctx context.Context, c store.Contiguous, ranges bool) {
 		}
 		ack.Stored = islands
 	}
+	// Contiguous sequences only grow in the store: a lower one than this
+	// receiver sent is an older read. Say the newer word again instead.
+	key := store.EpochKey{Site: c.Site, Cabin: c.Cabin, Epoch: c.Epoch}
+	a.mu.Lock()
+	if prev := a.sent[key]; prev.seq > ack.Seq {
+		ack.Seq = prev.seq
+		for len(ack.Stored) > 0 && ack.Stored[0][0] <= ack.Seq+1 {
+			ack.Seq = max(ack.Seq, ack.Stored[0][1])
+			ack.Stored = ack.Stored[1:]
+		}
+	}
+	a.sent[key] = sentAck{seq: ack.Seq, at: time.Now()}
+	a.mu.Unlock()
 	b, err := json.Marshal(ack)
 	if err != nil {
 		a.log.Error("encode ack", "err", err)
@@ -104,6 +127,19 @@ func (a *Acker) Resend(ctx context.Context, interval, window time.Duration, cloc
 		}
 		for _, c := range cs {
 			a.Publish(ctx, c, true)
+		}
+		a.forget(time.Now().Add(-2 * window))
+	}
+}
+
+// forget drops what was sent to epochs not acknowledged since before: the
+// map stays the size of the cabins that send.
+func (a *Acker) forget(before time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for k, s := range a.sent {
+		if s.at.Before(before) {
+			delete(a.sent, k)
 		}
 	}
 }
