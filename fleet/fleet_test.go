@@ -3,6 +3,7 @@ package fleet_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -189,4 +190,73 @@ func TestStormRecovers(t *testing.T) {
 		t.Errorf("%d sessions for %d cabins, want at least two each", rep.Connects, cfg.Cabins)
 	}
 	checkStored(t, f, rcv.Store())
+}
+
+// BenchmarkFleet plays PALIER_FLEET_CABINS cabins (default 2,000) in
+// PALIER_FLEET_MODE (day or storm, default day) for PALIER_FLEET_DURATION
+// (default 2m), simulated time PALIER_FLEET_TIME_FACTOR times faster
+// (default 1), against a receiver with its embedded NATS in the same
+// process, and reports what the run measured. One iteration is one run:
+//
+//	PALIER_FLEET_CABINS=2000 go test -run '^$' -bench BenchmarkFleet -benchtime 1x -timeout 30m ./fleet
+func BenchmarkFleet(b *testing.B) {
+	cabins, mode, duration, factor := 2000, fleet.ModeDay, 2*time.Minute, 1.0
+	if v := os.Getenv("PALIER_FLEET_CABINS"); v != "" {
+		if _, err := fmt.Sscan(v, &cabins); err != nil {
+			b.Fatalf("PALIER_FLEET_CABINS: %v", err)
+		}
+	}
+	if v := os.Getenv("PALIER_FLEET_TIME_FACTOR"); v != "" {
+		if _, err := fmt.Sscan(v, &factor); err != nil {
+			b.Fatalf("PALIER_FLEET_TIME_FACTOR: %v", err)
+		}
+	}
+	if v := os.Getenv("PALIER_FLEET_MODE"); v != "" {
+		mode = v
+	}
+	if v := os.Getenv("PALIER_FLEET_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.Fatalf("PALIER_FLEET_DURATION: %v", err)
+		}
+		duration = d
+	}
+	for b.Loop() {
+		ctx, cancel := context.WithCancel(context.Background())
+		rcv := startReceiver(b, ctx)
+		cfg := fleet.DefaultConfig()
+		cfg.Cabins, cfg.Mode, cfg.Duration = cabins, mode, duration
+		cfg.Dir = b.TempDir()
+		cfg.Profile = repoFile("sensors/profiles/palier-sim.yaml")
+		cfg.Brokers = []string{"tcp://" + rcv.MQTTAddr()}
+		cfg.TimeFactor = factor
+		cfg.Warmup, cfg.Outage = duration/4, duration/4
+		cfg.DrainTimeout = 10 * time.Minute
+		f, err := fleet.Open(ctx, cfg, logger(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		rep, err := f.Run(ctx)
+		cancel()
+		if rep != nil {
+			var s bytes.Buffer
+			rep.WriteSummary(&s)
+			b.Log("\n" + s.String())
+			b.ReportMetric(float64(rep.ConnectedAtEnd), "connected")
+			b.ReportMetric(rep.AppendedPerSecond, "appended/s")
+			b.ReportMetric(rep.ConfirmedPerSecond, "confirmed/s")
+			b.ReportMetric(rep.LatencyP50ms, "p50-ms")
+			b.ReportMetric(rep.LatencyP99ms, "p99-ms")
+			b.ReportMetric(float64(rep.Process.PeakRSSBytes)/(1<<20), "peak-rss-MiB")
+			b.ReportMetric(rep.CPUPercent, "cpu-%")
+			b.ReportMetric(rep.MaxLagSeconds, "lag-s")
+			if s := rep.Storm; s != nil {
+				b.ReportMetric(s.AllConnectedSeconds, "storm-connected-s")
+				b.ReportMetric(s.BacklogConfirmedSeconds, "storm-confirmed-s")
+			}
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
 }
