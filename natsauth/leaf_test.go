@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/palier-lifts/palier/natsembed"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -139,6 +140,14 @@ func startLeaf(t *testing.T, f Fleet) *leaf {
 	}
 	if !opts.SyncAlways {
 		t.Fatal("leaf.conf: JetStream must fsync every write (sync_interval: always)")
+	}
+	// Three QoS 1 subscriptions, so three consumers on one stream, per
+	// cabin: nats-server's default bound of 1,000 takes about 330 cabins.
+	if n := opts.JetStreamLimits.DefaultMaxConsumers; n < natsembed.DefaultMaxConsumers {
+		t.Fatalf("leaf.conf: default_max_consumers %d, want at least %d (natsembed's)", n, natsembed.DefaultMaxConsumers)
+	}
+	if !opts.MQTT.ConsumerMemoryStorage {
+		t.Fatal("leaf.conf: MQTT consumers in files (want consumer_memory_storage: true, as natsembed)")
 	}
 	opts.Port = -1
 	opts.HTTPPort = 0

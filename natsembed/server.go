@@ -34,7 +34,21 @@ type Config struct {
 	// MonitorPort, if not 0, serves nats-server's monitoring endpoints
 	// (/varz, /connz...) on Host; -1 picks a free port.
 	MonitorPort int
+	// MaxConsumers bounds the JetStream consumers of one stream; 0 means
+	// DefaultMaxConsumers, -1 no bound. nats-server's MQTT layer makes
+	// one durable consumer per QoS 1 subscription, all on its one
+	// $MQTT_msgs stream, and every cabin holds three (ack, alarm_ack,
+	// notices): nats-server's own default of 1,000 refused every cabin
+	// past about 330 (SUBACK 0x80, "maximum consumers limit reached").
+	MaxConsumers int
 }
+
+// DefaultMaxConsumers is the bound on one stream's consumers unless
+// Config.MaxConsumers says otherwise: three QoS 1 subscriptions per cabin
+// for 30,000 cabins, far more than one server's MQTT layer carries (see
+// docs/BENCHMARKS.md, "Fleet"), so the bound is never what stops a fleet,
+// while a runaway client still meets one.
+const DefaultMaxConsumers = 100_000
 
 // User is one user of the embedded server.
 type User struct {
@@ -111,6 +125,9 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	if cfg.ReadyTimeout == 0 {
 		cfg.ReadyTimeout = 10 * time.Second
 	}
+	if cfg.MaxConsumers == 0 {
+		cfg.MaxConsumers = DefaultMaxConsumers
+	}
 	opts := &server.Options{
 		ServerName: cfg.ServerName,
 		Host:       cfg.Host,
@@ -121,9 +138,21 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 		// an acknowledged event must survive a power cut of the server.
 		SyncAlways:   true,
 		SyncInterval: 2 * time.Minute,
+		// Neither the MQTT stream nor the account sets a consumer bound,
+		// so this server-wide default is the one that applies.
+		JetStreamLimits: server.JSLimitOpts{DefaultMaxConsumers: cfg.MaxConsumers},
 		MQTT: server.MQTTOpts{
 			Host: cfg.MQTTHost,
 			Port: cfg.MQTTPort,
+			// One consumer per QoS 1 subscription, and agents use clean
+			// sessions: the server deletes a cabin's consumers when it
+			// disconnects, so their state never outlives the connection
+			// and files gain nothing. In files they cost three files and
+			// a flusher per cabin, and each consumer's end waits up to
+			// 100 ms for its flusher, one after the other: 1,500 cabins
+			// took 50 s to disconnect (2 s in memory). The stream of
+			// retained and QoS 1 messages stays in files.
+			ConsumerMemoryStorage: true,
 		},
 		NoSigs:   true,
 		HTTPHost: cfg.Host,

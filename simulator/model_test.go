@@ -295,3 +295,26 @@ func TestStopWhileMovingHaltsBeforeTarget(t *testing.T) {
 		t.Errorf("after resume: floor %d, idle %v", s.car.floor(), s.car.idle())
 	}
 }
+
+// With AlarmRate, the procedural day has passengers pressing the alarm
+// now and then, each press released after a while; without it, never.
+func TestTrafficAlarms(t *testing.T) {
+	for _, rate := range []float64{0, 0.5} {
+		s := newTest(t, Config{Seed: 7, AlarmRate: rate})
+		presses, pressed := 0, false
+		for range 4 * 3600 { // four simulated hours from 06:00, second by second
+			s.advance(time.Second)
+			now := s.Registers()[RegStatus]&StatusAlarm != 0
+			if now && !pressed {
+				presses++
+			}
+			pressed = now
+		}
+		switch {
+		case rate == 0 && presses != 0:
+			t.Errorf("alarm rate 0: %d presses", presses)
+		case rate > 0 && presses < 10:
+			t.Errorf("alarm rate %g: %d presses in four hours of calls", rate, presses)
+		}
+	}
+}

@@ -65,6 +65,10 @@ type Config struct {
 	// Baud paces the replies at wire speed (request and reply bytes × 11
 	// bits / baud, plus the silent interval); 0 replies at once.
 	Baud int
+	// AlarmRate is the probability, per call of the procedural day, that a
+	// passenger presses the alarm button (held 5 to 20 s). 0, the default,
+	// never does, and leaves the day of a seed as it was.
+	AlarmRate float64
 	// Scenario to play; nil plays the procedural day of traffic.
 	Scenario *Scenario
 	// FaultRate is the probability, per reply, of a line fault.
@@ -118,6 +122,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("simulator: baud %d negative", c.Baud)
 	case c.FaultRate < 0 || c.FaultRate > 1:
 		return fmt.Errorf("simulator: fault rate %g not in 0..1", c.FaultRate)
+	case c.AlarmRate < 0 || c.AlarmRate > 1:
+		return fmt.Errorf("simulator: alarm rate %g not in 0..1", c.AlarmRate)
 	}
 	if c.Scenario != nil {
 		return c.Scenario.Validate(c.Floors)
@@ -178,6 +184,7 @@ func New(cfg Config, logger *slog.Logger) (*Simulator, error) {
 		s.player = &player{s: cfg.Scenario}
 	} else {
 		s.traffic = newTraffic(cfg.Seed)
+		s.traffic.alarmRate = cfg.AlarmRate
 	}
 	s.car = newCar(cfg.Floors, cfg.FloorHeightMM, cfg.CarSpeedMMs, start)
 	// Steps at time zero (initial fault, mode...) apply before any poll.

@@ -18,6 +18,8 @@ type traffic struct {
 	now       time.Duration // since dayStart
 	nextCall  time.Duration
 	faultLeft time.Duration // time until the active fault clears
+	alarmRate float64       // probability per call of an alarm press
+	alarmLeft time.Duration // time until the pressed alarm is released
 	day       time.Duration
 }
 
@@ -53,6 +55,12 @@ func (t *traffic) advance(c *car, dt time.Duration) bool {
 			c.fault = 0
 		}
 	}
+	if t.alarmLeft > 0 {
+		t.alarmLeft -= dt
+		if t.alarmLeft <= 0 {
+			c.alarm = false
+		}
+	}
 	for t.now >= t.nextCall {
 		t.nextCall += t.gap()
 		if c.powerOff > 0 {
@@ -70,6 +78,12 @@ func (t *traffic) advance(c *car, dt time.Duration) bool {
 		if c.fault == 0 && t.rng.Float64() < 0.01 {
 			c.fault = 31 // a self-clearing fault of the sim profile
 			t.faultLeft = time.Duration(30+t.rng.IntN(90)) * time.Second
+		}
+		// Drawn only when asked for: without alarms, a seed's day stays
+		// the day it always was.
+		if t.alarmRate > 0 && !c.alarm && t.rng.Float64() < t.alarmRate {
+			c.alarm = true
+			t.alarmLeft = time.Duration(5+t.rng.IntN(16)) * time.Second
 		}
 	}
 	return t.now >= t.day

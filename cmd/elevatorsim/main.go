@@ -6,6 +6,12 @@
 //	elevatorsim --port /dev/ttyUSB0 --baud 19200 --parity E --scenario normal.yaml
 //
 // It prints the path of the pty slave side on stdout ("pty /dev/pts/N").
+//
+// `elevatorsim fleet` plays many simulated cabins, each with the agent's
+// own outbox and uplink, against a broker: a load generator
+// (docs/FLEET.md).
+//
+//	elevatorsim fleet --cabins 2000 --broker tcp://127.0.0.1:1883 --duration 5m --time-factor 10
 package main
 
 import (
@@ -32,6 +38,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "fleet" {
+		return runFleet(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("elevatorsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (

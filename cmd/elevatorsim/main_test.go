@@ -72,3 +72,17 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// The fleet subcommand refuses a bad configuration before opening
+// anything, naming every field at fault.
+func TestFleetRefusesBadConfig(t *testing.T) {
+	err := run([]string{"fleet", "--mode", "hurricane", "--cabin-pattern", "Cabin {cabin}", "--dir", t.TempDir(), "--log-level", "error"}, io.Discard, io.Discard)
+	if err == nil {
+		t.Fatal("a bad mode and cabin pattern were accepted")
+	}
+	for _, want := range []string{"mode: \"hurricane\" unknown", "cabin_pattern: \"Cabin {cabin}\" gives \"Cabin 0\""} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}

@@ -1,0 +1,121 @@
+package natsembed_test
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/palier-lifts/palier/natsembed"
+)
+
+// subscribeSessions opens n MQTT sessions to s, each subscribing at QoS 1
+// to three topics as a cabin does (its ack, its alarm_ack, its site's
+// notices), and returns how many subscriptions the server granted and
+// how many it refused (SUBACK 0x80). The sessions stay open until the
+// test ends: the server's consumers live as long as their sessions.
+func subscribeSessions(t *testing.T, s *natsembed.Server, n int) (granted, refused int) {
+	t.Helper()
+	var g, r atomic.Int64
+	var mu sync.Mutex
+	var clients []mqtt.Client
+	// Sessions end before the server stops, in parallel: a consumer's
+	// end waits up to 100 ms for its file store's flusher, one after the
+	// other when the server stops with them still open.
+	t.Cleanup(func() {
+		var wg sync.WaitGroup
+		for _, c := range clients {
+			wg.Go(func() { c.Disconnect(250) })
+		}
+		wg.Wait()
+	})
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	// A few workers: the server creates consumers one JetStream API call
+	// at a time per session, so more parallelism only queues there.
+	for range 16 {
+		wg.Go(func() {
+			for i := range jobs {
+				c := mqtt.NewClient(mqtt.NewClientOptions().
+					AddBroker("tcp://" + s.MQTTAddr()).
+					SetClientID(fmt.Sprintf("site-%d-cabin-%d", i/10, i)).
+					SetCleanSession(true).
+					SetAutoReconnect(false).
+					SetKeepAlive(time.Minute).
+					SetConnectTimeout(time.Minute))
+				if tok := c.Connect(); !tok.WaitTimeout(2*time.Minute) || tok.Error() != nil {
+					errs <- fmt.Errorf("session %d: connect: %v", i, tok.Error())
+					continue
+				}
+				mu.Lock()
+				clients = append(clients, c)
+				mu.Unlock()
+				site, cabin := fmt.Sprintf("site-%d", i/10), fmt.Sprintf("cabin-%d", i)
+				tok := c.SubscribeMultiple(map[string]byte{
+					"palier/v1/" + site + "/" + cabin + "/ack":       1,
+					"palier/v1/" + site + "/" + cabin + "/alarm_ack": 1,
+					"palier/v1/" + site + "/notices":                 1,
+				}, nil)
+				if !tok.WaitTimeout(2*time.Minute) || tok.Error() != nil {
+					errs <- fmt.Errorf("session %d: subscribe: %v", i, tok.Error())
+					continue
+				}
+				for _, code := range tok.(*mqtt.SubscribeToken).Result() {
+					if code == 0x80 {
+						r.Add(1)
+					} else {
+						g.Add(1)
+					}
+				}
+			}
+		})
+	}
+	for i := range n {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	return int(g.Load()), int(r.Load())
+}
+
+// TestManyCabinsSubscribe: 1,500 cabins, 4,500 QoS 1 subscriptions, are
+// all accepted. With nats-server's default bound of 1,000 consumers per
+// stream, every cabin past about 330 had its subscriptions refused, and
+// with them its acknowledgements: its outbox would never drain.
+func TestManyCabinsSubscribe(t *testing.T) {
+	s, err := natsembed.Start(natsembed.Config{Port: -1, MQTTPort: -1, StoreDir: t.TempDir()}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown) // after the sessions end
+	const cabins = 1500
+	granted, refused := subscribeSessions(t, s, cabins)
+	if granted != 3*cabins || refused != 0 {
+		t.Fatalf("%d subscriptions granted and %d refused; want all %d granted", granted, refused, 3*cabins)
+	}
+}
+
+// TestMaxConsumersBounds shows that the bound is the one that refuses
+// (so that the test above proves the bound was raised, not that
+// something else let the subscriptions through): with room for 30
+// consumers, the cabins past the tenth are refused.
+func TestMaxConsumersBounds(t *testing.T) {
+	s, err := natsembed.Start(natsembed.Config{Port: -1, MQTTPort: -1, StoreDir: t.TempDir(), MaxConsumers: 30}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Shutdown)
+	granted, refused := subscribeSessions(t, s, 15)
+	if granted != 30 || refused != 15 {
+		t.Fatalf("%d subscriptions granted and %d refused; want 30 and 15", granted, refused)
+	}
+}
