@@ -172,7 +172,7 @@ func readProcess() process {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		p.CPUSeconds = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-		p.PeakRSSBytes = ru.Maxrss * 1024 // kilobytes on Linux
+		p.PeakRSSBytes = int64(ru.Maxrss) * 1024 // kilobytes on Linux; int32 on 32-bit ARM
 	}
 	if b, err := os.ReadFile("/proc/self/status"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
