@@ -314,13 +314,7 @@ func (a *Agent) append(ctx context.Context, ev wire.Event) error {
 	if err != nil {
 		return fmt.Errorf("encode %s event: %w", ev.Type, err)
 	}
-	class := outbox.ClassEvents
-	switch {
-	case wire.Safety(ev.Type):
-		class = outbox.ClassSafety
-	case wire.Telemetry(ev.Type):
-		class = outbox.ClassTelemetry
-	}
+	class := outbox.ClassOf(ev.Type)
 	// The counters as of this event travel in its transaction.
 	counters, err := json.Marshal(a.machine.Counters())
 	if err != nil {

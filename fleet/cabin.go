@@ -182,13 +182,7 @@ func (c *Cabin) append(ctx context.Context, ev wire.Event) {
 		c.log.Error("encode event", "type", ev.Type, "err", err)
 		return
 	}
-	class := outbox.ClassEvents
-	switch {
-	case wire.Safety(ev.Type):
-		class = outbox.ClassSafety
-	case wire.Telemetry(ev.Type):
-		class = outbox.ClassTelemetry
-	}
+	class := outbox.ClassOf(ev.Type)
 	counters, err := json.Marshal(c.machine.Counters())
 	if err != nil {
 		c.appendErrors.Add(1)

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/palier-lifts/palier/wire"
 )
 
 // Class orders entries for draining and eviction.
@@ -20,6 +22,18 @@ const (
 )
 
 const numClasses = 3
+
+// ClassOf is the class of an event of type typ (wire's classes): what
+// the agent and the fleet generator append under.
+func ClassOf(typ string) Class {
+	switch {
+	case wire.Safety(typ):
+		return ClassSafety
+	case wire.Telemetry(typ):
+		return ClassTelemetry
+	}
+	return ClassEvents
+}
 
 // String names the class as it appears in logs and metrics.
 func (c Class) String() string {
