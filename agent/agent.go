@@ -355,21 +355,9 @@ func (a *Agent) LastAppend() time.Time { return time.Unix(0, a.lastAppend.Load()
 
 // appendHealth reports how the agent itself is doing.
 func (a *Agent) appendHealth(ctx context.Context) {
-	st := a.ob.Stats()
-	polls, errs := a.polls.Load(), a.pollErrors.Load()
-	rate := 0.0
-	if polls > 0 {
-		rate = float64(errs) / float64(polls)
-	}
-	ev, err := wire.NewEvent(time.Now(), wire.TypeHealth, wire.HealthData{
-		UptimeSeconds:     uint64(time.Since(a.start).Seconds()),
-		PollErrorRate:     rate,
-		OutboxDepth:       st.Depth(),
-		OldestPendingAgeS: st.OldestPending.Seconds(),
-		Evictions:         st.Evicted,
-		Quarantined:       st.Quarantined,
-		AgentVersion:      buildinfo.Version(),
-	})
+	h := a.ob.Stats().Health(time.Since(a.start), a.polls.Load(), a.pollErrors.Load())
+	h.AgentVersion = buildinfo.Version()
+	ev, err := wire.NewEvent(time.Now(), wire.TypeHealth, h)
 	if err == nil {
 		a.emit(ctx, []wire.Event{ev})
 	}

@@ -211,20 +211,9 @@ func (c *Cabin) append(ctx context.Context, ev wire.Event) {
 
 // appendHealth reports the cabin's health as the agent does.
 func (c *Cabin) appendHealth(ctx context.Context) {
-	st := c.ob.Stats()
-	rate := 0.0
-	if c.polls > 0 {
-		rate = float64(c.pollErrors) / float64(c.polls)
-	}
-	ev, err := wire.NewEvent(c.simNow, wire.TypeHealth, wire.HealthData{
-		UptimeSeconds:     uint64(c.simNow.Sub(c.simStart).Seconds()),
-		PollErrorRate:     rate,
-		OutboxDepth:       st.Depth(),
-		OldestPendingAgeS: st.OldestPending.Seconds(),
-		Evictions:         st.Evicted,
-		Quarantined:       st.Quarantined,
-		AgentVersion:      buildinfo.Version(),
-	})
+	h := c.ob.Stats().Health(c.simNow.Sub(c.simStart), c.polls, c.pollErrors)
+	h.AgentVersion = buildinfo.Version()
+	ev, err := wire.NewEvent(c.simNow, wire.TypeHealth, h)
 	if err == nil {
 		c.append(ctx, ev)
 	}

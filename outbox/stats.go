@@ -4,6 +4,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/palier-lifts/palier/wire"
 )
 
 // Stats is a snapshot for metrics and health events. Arrays are indexed by
@@ -93,4 +95,22 @@ func (o *Outbox) Stats() Stats {
 		return nil
 	})
 	return s
+}
+
+// Health is what a health event says of the outbox and the controller's
+// polling (the agent's, the fleet generator's); the caller adds its
+// version.
+func (s Stats) Health(uptime time.Duration, polls, pollErrors uint64) wire.HealthData {
+	rate := 0.0
+	if polls > 0 {
+		rate = float64(pollErrors) / float64(polls)
+	}
+	return wire.HealthData{
+		UptimeSeconds:     uint64(uptime.Seconds()),
+		PollErrorRate:     rate,
+		OutboxDepth:       s.Depth(),
+		OldestPendingAgeS: s.OldestPending.Seconds(),
+		Evictions:         s.Evicted,
+		Quarantined:       s.Quarantined,
+	}
 }

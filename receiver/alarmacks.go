@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/palier-lifts/palier/receiver/httpapi"
 	"github.com/palier-lifts/palier/receiver/store"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -60,7 +59,7 @@ func (p *MQTTNotices) RepublishAlarmAcks(ctx context.Context, st store.Store, in
 			byCabin[k] = append(byCabin[k], a)
 		}
 		for _, k := range order {
-			ack := httpapi.AlarmAckOf(k[0], k[1], byCabin[k])
+			ack := store.AlarmAckOf(k[0], k[1], byCabin[k])
 			if len(ack.Alarms) == 0 {
 				continue // none acknowledged yet
 			}

@@ -159,7 +159,7 @@ func (a *API) acknowledge(w http.ResponseWriter, r *http.Request) {
 	}
 	a.o.Logger.Info("alarm acknowledged", "site", id[0], "cabin", id[1], "by", body.By, "alarms", res.Alarms)
 	if a.o.AlarmAcks != nil {
-		if err := a.o.AlarmAcks.PublishAlarmAck(r.Context(), AlarmAckOf(id[0], id[1], acked)); err != nil {
+		if err := a.o.AlarmAcks.PublishAlarmAck(r.Context(), store.AlarmAckOf(id[0], id[1], acked)); err != nil {
 			a.o.Logger.Error("publish alarm acknowledgement; it is published again later", "site", id[0], "cabin", id[1], "err", err)
 			res.Error = fmt.Sprintf("stored, not yet published: %v", err)
 		} else {
@@ -167,27 +167,6 @@ func (a *API) acknowledge(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusCreated, res)
-}
-
-// AlarmAckOf is the acknowledgement to publish for a cabin's open
-// acknowledged alarms: it names every raising event of each, and speaks
-// with the newest acknowledgement's words.
-func AlarmAckOf(site, cabin string, open []store.Alarm) wire.AlarmAck {
-	ack := wire.AlarmAck{V: wire.Version, Site: site, Cabin: cabin}
-	for _, x := range open {
-		if x.Acked.IsZero() {
-			continue
-		}
-		if x.Acked.After(ack.At) {
-			ack.At, ack.By, ack.Message = x.Acked.UTC(), x.AckedBy, x.AckMessage
-		}
-		for _, ref := range x.Refs() {
-			if len(ack.Alarms) < wire.MaxAlarmRefs {
-				ack.Alarms = append(ack.Alarms, ref)
-			}
-		}
-	}
-	return ack
 }
 
 func (a *API) closeAlarm(w http.ResponseWriter, r *http.Request) {

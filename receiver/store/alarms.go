@@ -95,6 +95,27 @@ func (a Alarm) Refs() []wire.AlarmRef {
 	return []wire.AlarmRef{a.Raise, a.Last}
 }
 
+// AlarmAckOf is the acknowledgement to publish for a cabin's open
+// acknowledged alarms: it names every raising event of each, and speaks
+// with the newest acknowledgement's words.
+func AlarmAckOf(site, cabin string, open []Alarm) wire.AlarmAck {
+	ack := wire.AlarmAck{V: wire.Version, Site: site, Cabin: cabin}
+	for _, x := range open {
+		if x.Acked.IsZero() {
+			continue
+		}
+		if x.Acked.After(ack.At) {
+			ack.At, ack.By, ack.Message = x.Acked.UTC(), x.AckedBy, x.AckMessage
+		}
+		for _, ref := range x.Refs() {
+			if len(ack.Alarms) < wire.MaxAlarmRefs {
+				ack.Alarms = append(ack.Alarms, ref)
+			}
+		}
+	}
+	return ack
+}
+
 // Errors of the operators' alarm calls.
 var (
 	// ErrNoOpenAlarm: the cabin has no open alarm or entrapment to acknowledge.
