@@ -238,6 +238,19 @@ func (f *Fleet) Run(ctx context.Context) (*Report, error) {
 			return false
 		}
 	}
+	// In a day, an outage is the broker's doing (a leaf node restarted
+	// under the fleet, as scripts/fleet.sh does): follow the recoveries.
+	outagesDone := make(chan struct{})
+	outageCtx, stopOutages := context.WithCancel(ctx)
+	if cfg.Mode == ModeDay {
+		go func() {
+			defer close(outagesDone)
+			rep.Outages, rep.MoreOutages = f.watchOutages(outageCtx)
+		}()
+	} else {
+		close(outagesDone)
+	}
+	defer func() { stopOutages(); <-outagesDone }()
 	if cfg.Mode == ModeStorm {
 		if wait(cfg.Warmup) {
 			<-connectsDone
@@ -264,6 +277,8 @@ func (f *Fleet) Run(ctx context.Context) (*Report, error) {
 	})
 	rep.DrainSeconds = time.Since(genEnd).Seconds()
 	rep.Drained = drained
+	stopOutages()
+	<-outagesDone
 	rep.fillTotals(f)
 	proc := readProcess()
 	rep.Process = proc

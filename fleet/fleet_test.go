@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/palier-lifts/palier/fleet"
 	"github.com/palier-lifts/palier/receiver"
 	"github.com/palier-lifts/palier/receiver/store"
@@ -150,6 +151,9 @@ func TestDayStoredOnce(t *testing.T) {
 	if len(rep.Errors) != 0 || rep.AppendErrors != 0 {
 		t.Errorf("errors: %v, append errors %d", rep.Errors, rep.AppendErrors)
 	}
+	if len(rep.Outages) != 0 {
+		t.Errorf("outages %+v in a run where the broker never went away", rep.Outages)
+	}
 	types := checkStored(t, f, rcv.Store())
 	// A simulated quarter of an hour of a morning: trips and their
 	// arrivals, door cycles, heartbeats and health.
@@ -259,4 +263,89 @@ func BenchmarkFleet(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestBrokerRestartMeasured restarts the broker under a day's fleet, as
+// scripts/fleet.sh restarts the leaf node: the report gives the outage,
+// every cabin connects again, its backlog is confirmed, and every event
+// is stored once.
+func TestBrokerRestartMeasured(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	broker := &natsserver.Options{
+		ServerName: "broker", Host: "127.0.0.1", Port: -1, NoSigs: true, NoLog: true,
+		JetStream: true, StoreDir: filepath.Join(t.TempDir(), "js"),
+		MQTT: natsserver.MQTTOpts{Host: "127.0.0.1", Port: -1},
+	}
+	srv := startBroker(t, broker)
+	rcfg := receiver.DefaultConfig()
+	rcfg.StateDir = filepath.Join(t.TempDir(), "receiver")
+	rcfg.NATS.URL = srv.ClientURL()
+	rcfg.NATS.MQTTURL = fmt.Sprintf("tcp://127.0.0.1:%d", broker.MQTT.Port)
+	rcfg.HTTP.Listen = "127.0.0.1:0"
+	rcfg.Acks.ResendInterval = time.Second
+	rcv, err := receiver.New(ctx, rcfg, logger(t).With("part", "receiver"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, stopReceiver := context.WithCancel(ctx)
+	rdone := make(chan struct{})
+	go func() {
+		defer close(rdone)
+		if err := rcv.Run(rctx); err != nil {
+			t.Errorf("receiver: %v", err)
+		}
+	}()
+	defer func() { stopReceiver(); <-rdone }()
+
+	cfg := testConfig(t, rcv, 20)
+	cfg.Brokers = []string{fmt.Sprintf("tcp://127.0.0.1:%d", broker.MQTT.Port)}
+	cfg.Duration = 8 * time.Second
+	f, err := fleet.Open(ctx, cfg, logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	restarted := make(chan struct{})
+	go func() {
+		defer close(restarted)
+		time.Sleep(2500 * time.Millisecond) // 20 cabins connect in 40 ms
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		time.Sleep(500 * time.Millisecond)
+		srv = startBroker(t, broker)
+	}()
+	rep, err := f.Run(ctx)
+	<-restarted
+	defer srv.Shutdown()
+	if rep != nil {
+		summary(t, rep)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Outages) == 0 {
+		t.Fatalf("no outage reported for the broker's restart")
+	}
+	o := rep.Outages[0]
+	if !o.Recovered || o.MinConnected >= cfg.Cabins || o.AllConnectedSeconds <= 0 || o.BacklogConfirmedSeconds < o.AllConnectedSeconds {
+		t.Errorf("outage %+v: want fewer than %d connected, then all connected and the backlog confirmed after", o, cfg.Cabins)
+	}
+	checkStored(t, f, rcv.Store())
+}
+
+// startBroker starts an in-process nats-server with o, keeping the ports
+// it took in o so that a restart comes back at the same address.
+func startBroker(t *testing.T, o *natsserver.Options) *natsserver.Server {
+	t.Helper()
+	c := o.Clone()
+	srv, err := natsserver.NewServer(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		t.Fatal("broker not ready")
+	}
+	o.Port, o.MQTT.Port = c.Port, c.MQTT.Port
+	return srv
 }

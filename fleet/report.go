@@ -47,6 +47,11 @@ type Report struct {
 	Errors map[string]uint64 `json:"errors"`
 
 	Storm *StormReport `json:"storm,omitempty"`
+	// Outages are the broker's outages the cabins saw in a day (not in a
+	// storm, which makes its own); MoreOutages counts those past the
+	// first 20.
+	Outages     []OutageReport `json:"outages,omitempty"`
+	MoreOutages int            `json:"more_outages,omitempty"`
 
 	Process    process `json:"process"`
 	CPUPercent float64 `json:"cpu_percent"` // of one core, over the run
@@ -108,6 +113,13 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	if s := r.Storm; s != nil {
 		p("  storm: %.0f s outage, backlog %d events; all connected after %.1f s, backlog confirmed after %.1f s (recovered: %v)",
 			s.OutageSeconds, s.Backlog, s.AllConnectedSeconds, s.BacklogConfirmedSeconds, s.Recovered)
+	}
+	for _, o := range r.Outages {
+		p("  outage at %.0f s: down to %d connected; all connected after %.1f s, backlog of %d confirmed after %.1f s (recovered: %v)",
+			o.AtSeconds, o.MinConnected, o.AllConnectedSeconds, o.Backlog, o.BacklogConfirmedSeconds, o.Recovered)
+	}
+	if r.MoreOutages > 0 {
+		p("  and %d more outages", r.MoreOutages)
 	}
 	p("  process: RSS %.0f MiB (peak %.0f), CPU %.1f s (%.0f %% of a core), %d threads, %d goroutines, %d fds",
 		float64(r.Process.RSSBytes)/(1<<20), float64(r.Process.PeakRSSBytes)/(1<<20), r.Process.CPUSeconds, r.CPUPercent, r.Process.Threads, r.Goroutines, r.Process.FDs)

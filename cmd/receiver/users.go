@@ -14,8 +14,9 @@ import (
 const usersUsage = `usage:
   users render --fleet FILE [--out FILE]   write the leaf node's accounts block (default stdout)
   users check FILE                         validate a fleet file
-  users hash [--service]                   read a device's password on stdin, print its bcrypt hash
-                                           (--service: a service user's, such as the receiver's)
+  users hash [--service] [--each-line]     read a device's password on stdin, print its bcrypt hash
+                                           (--service: a service user's, such as the receiver's;
+                                           --each-line: one password per line, one hash per line)
 `
 
 // users runs "receiver users ...", the per-device NATS users of the leaf
@@ -80,24 +81,54 @@ func usersCheck(args []string, stdout, stderr io.Writer) int {
 }
 
 func usersHash(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	hash := natsauth.HashDevice
-	switch {
-	case len(args) == 1 && args[0] == "--service":
-		hash = natsauth.Hash
-	case len(args) > 0:
-		fmt.Fprint(stderr, usersUsage)
-		return 2
+	hash, each := natsauth.HashDevice, false
+	for _, a := range args {
+		switch a {
+		case "--service":
+			hash = natsauth.Hash
+		case "--each-line":
+			each = true
+		default:
+			fmt.Fprint(stderr, usersUsage)
+			return 2
+		}
 	}
-	line, err := bufio.NewReader(stdin).ReadBytes('\n')
-	if err != nil && err != io.EOF {
-		fmt.Fprintln(stderr, "read password:", err)
+	if !each {
+		line, err := bufio.NewReader(stdin).ReadBytes('\n')
+		if err != nil && err != io.EOF {
+			fmt.Fprintln(stderr, "read password:", err)
+			return 1
+		}
+		h, err := hash(bytes.TrimRight(line, "\r\n"))
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		fmt.Fprintln(stdout, h)
+		return 0
+	}
+	// One hash per line, in order: a fleet's devices at once, without a
+	// process per password. Nothing is printed unless every line hashes,
+	// so a bad line never leaves hashes out of step with their devices.
+	var out bytes.Buffer
+	sc := bufio.NewScanner(stdin)
+	n := 0
+	for sc.Scan() {
+		n++
+		h, err := hash(bytes.TrimRight(sc.Bytes(), "\r"))
+		if err != nil {
+			fmt.Fprintf(stderr, "line %d: %v\n", n, err)
+			return 1
+		}
+		fmt.Fprintln(&out, h)
+	}
+	if err := sc.Err(); err != nil {
+		fmt.Fprintf(stderr, "read passwords (after line %d): %v\n", n, err)
 		return 1
 	}
-	h, err := hash(bytes.TrimRight(line, "\r\n"))
-	if err != nil {
-		fmt.Fprintln(stderr, err)
+	if _, err := stdout.Write(out.Bytes()); err != nil {
+		fmt.Fprintln(stderr, "write hashes:", err)
 		return 1
 	}
-	fmt.Fprintln(stdout, h)
 	return 0
 }

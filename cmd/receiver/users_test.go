@@ -69,6 +69,27 @@ func TestUsers(t *testing.T) {
 	if code := users([]string{"hash", "--bogus"}, strings.NewReader("x\n"), &stdout, &stderr); code != 2 {
 		t.Fatalf("hash --bogus: exit %d, want 2", code)
 	}
+	// Many devices at once: one hash per line, in order; a bad line is
+	// named and nothing is printed.
+	stdout.Reset()
+	pw := []string{"first-device-secret-of-32-chars", "second-device-secret-of-32-char"}
+	if code := users([]string{"hash", "--each-line"}, strings.NewReader(pw[0]+"\n"+pw[1]+"\r\n"), &stdout, &stderr); code != 0 {
+		t.Fatalf("hash --each-line: exit %d: %s", code, stderr.String())
+	}
+	hashes := strings.Fields(stdout.String())
+	if len(hashes) != len(pw) {
+		t.Fatalf("hash --each-line: %d hashes for %d passwords: %q", len(hashes), len(pw), stdout.String())
+	}
+	for i, h := range hashes {
+		if err := bcrypt.CompareHashAndPassword([]byte(h), []byte(pw[i])); err != nil {
+			t.Fatalf("hash --each-line: line %d's hash does not match its password: %v", i+1, err)
+		}
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := users([]string{"hash", "--each-line"}, strings.NewReader(pw[0]+"\nshort\n"), &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "line 2:") || stdout.Len() != 0 {
+		t.Fatalf("hash --each-line with a short line 2: exit %d, stderr %q, stdout %q; want 1 naming line 2 and no hash printed", code, stderr.String(), stdout.String())
+	}
 	if code := users([]string{"render"}, nil, &stdout, &stderr); code != 2 {
 		t.Fatalf("render without --fleet: exit %d, want 2", code)
 	}
