@@ -336,7 +336,12 @@ func (o *Outbox) Confirm(epoch string, upTo uint64, stored ...wire.Range) (int, 
 	st := o.st
 	var deleted []uint64
 	var neverSent int
-	var missing uint64
+	var missing, waiting uint64
+	now := o.opts.Now()
+	suspects := o.suspects
+	if o.suspectEpoch != epoch {
+		suspects = nil
+	}
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		idx := tx.Bucket(bucketSentIdx)
 		for c := range Class(numClasses) {
@@ -386,14 +391,28 @@ func (o *Outbox) Confirm(epoch string, upTo uint64, stored ...wire.Range) (int, 
 				}
 			}
 		}
-		var err error
-		missing, err = recordMissing(tx, &st, spans)
-		return err
+		lacking, err := lackingSequences(tx, spans)
+		if err != nil {
+			return err
+		}
+		var due []wire.Range
+		due, suspects = settleMissing(suspects, lacking, now, o.opts.MissingAfter)
+		for _, s := range suspects {
+			waiting += s.r.Len()
+		}
+		for _, m := range due {
+			if err := recordLoss(tx, &st, lossRecord{first: m[0], last: m[1], reason: lossMissing}); err != nil {
+				return err
+			}
+			missing += m.Len()
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("confirm up to %d: %w", upTo, err)
 	}
 	o.st = st
+	o.suspects, o.suspectEpoch = suspects, epoch
 	for _, seq := range deleted {
 		delete(o.leased, seq)
 	}
@@ -404,15 +423,19 @@ func (o *Outbox) Confirm(epoch string, upTo uint64, stored ...wire.Range) (int, 
 	}
 	if missing > 0 {
 		o.log.Warn("outbox: the receiver lacks sequences this file no longer holds; recorded them as lost",
-			"epoch", epoch, "count", missing)
+			"epoch", epoch, "count", missing, "lacking_for", o.opts.MissingAfter)
+	}
+	if waiting > 0 {
+		o.log.Debug("outbox: an acknowledgement lacks sequences this file no longer holds; lost only if later ones still lack them",
+			"epoch", epoch, "count", waiting, "after", o.opts.MissingAfter)
 	}
 	return len(deleted), nil
 }
 
-// recordMissing records as lost (missing) every sequence in the gaps
-// between the spans an acknowledgement covers that no bucket holds and no
-// loss run covers. spans ascend; the first may start at 1.
-func recordMissing(tx *bolt.Tx, st *state, spans []wire.Range) (uint64, error) {
+// lackingSequences returns every sequence in the gaps between the spans an
+// acknowledgement covers that no bucket holds and no loss run covers,
+// ascending. spans ascend; the first may start at 1.
+func lackingSequences(tx *bolt.Tx, spans []wire.Range) ([]wire.Range, error) {
 	var gaps []wire.Range
 	for i := 1; i < len(spans); i++ {
 		if lo, hi := spans[i-1][1]+1, spans[i][0]-1; lo <= hi {
@@ -422,12 +445,12 @@ func recordMissing(tx *bolt.Tx, st *state, spans []wire.Range) (uint64, error) {
 	if len(spans) > 0 && spans[0][0] > 1 {
 		gaps = append([]wire.Range{{1, spans[0][0] - 1}}, gaps...)
 	}
-	var total uint64
+	var lacking []wire.Range
 	for _, g := range gaps {
 		// What covers part of the gap: entries still held, loss runs.
 		held, err := lossRuns(tx, g[0], g[1])
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		for c := range Class(numClasses) {
 			for _, name := range [][]byte{bucketPending[c], bucketSent[c]} {
@@ -437,14 +460,44 @@ func recordMissing(tx *bolt.Tx, st *state, spans []wire.Range) (uint64, error) {
 				}
 			}
 		}
-		for _, m := range subtract(g, held) {
-			if err := recordLoss(tx, st, lossRecord{first: m[0], last: m[1], reason: lossMissing}); err != nil {
-				return 0, err
+		lacking = append(lacking, subtract(g, held)...)
+	}
+	return lacking, nil
+}
+
+// suspect is a run of sequences acks lacked, and since when.
+type suspect struct {
+	r     wire.Range
+	since time.Time
+}
+
+// settleMissing weighs the runs an ack lacks (ascending, disjoint) against
+// those earlier acks lacked: the parts lacked since at least after ago are
+// due to be recorded lost; the other parts lacked now are kept with the
+// time first seen, or now; what this ack no longer lacks is forgotten (an
+// older ack's word, now contradicted).
+func settleMissing(prev []suspect, lacking []wire.Range, now time.Time, after time.Duration) (due []wire.Range, next []suspect) {
+	for _, l := range lacking {
+		var seen []wire.Range
+		for _, s := range prev {
+			lo, hi := max(l[0], s.r[0]), min(l[1], s.r[1])
+			if lo > hi {
+				continue
 			}
-			total += m.Len()
+			part := wire.Range{lo, hi}
+			seen = append(seen, part)
+			if now.Sub(s.since) >= after {
+				due = append(due, part)
+			} else {
+				next = append(next, suspect{part, s.since})
+			}
+		}
+		for _, part := range subtract(l, seen) {
+			next = append(next, suspect{part, now})
 		}
 	}
-	return total, nil
+	slices.SortFunc(next, func(a, b suspect) int { return cmp.Compare(a.r[0], b.r[0]) })
+	return due, next
 }
 
 // subtract returns the parts of g that none of covers overlaps, ascending.

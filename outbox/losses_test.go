@@ -148,10 +148,12 @@ func TestConfirmWithRangesDeletesAboveAGap(t *testing.T) {
 }
 
 // TestConfirmRecordsWhatTheReceiverLacksAndTheFileDoesNotHold: the
-// receiver lost 2 (restored from an older backup) after the agent deleted
-// it; the acknowledgement's gap is recorded as missing and reported, once.
+// receiver lost 2 and 3 (restored from an older backup) after the agent
+// deleted them; once its acknowledgements have lacked them for
+// MissingAfter, they are recorded as missing and reported, once.
 func TestConfirmRecordsWhatTheReceiverLacksAndTheFileDoesNotHold(t *testing.T) {
-	o, _ := openTest(t, Options{})
+	clock := newFakeClock()
+	o, _ := openTest(t, Options{Now: clock.Now, MissingAfter: time.Minute})
 	for i := range 6 {
 		mustAppend(t, o, ClassEvents, fmt.Sprint(i))
 	}
@@ -160,7 +162,20 @@ func TestConfirmRecordsWhatTheReceiverLacksAndTheFileDoesNotHold(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The receiver now says it has 1 and 4..6 only: 2 and 3 are gone from
-	// the file, so they are missing.
+	// the file. Not lost yet: one ack may be older than the one that
+	// confirmed them.
+	if _, err := o.Confirm(o.Epoch(), 1, wire.Range{4, 6}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(59 * time.Second)
+	if _, err := o.Confirm(o.Epoch(), 1, wire.Range{4, 6}); err != nil {
+		t.Fatal(err)
+	}
+	if st := o.Stats(); st.UnreportedLost != 0 {
+		t.Fatalf("unreported %d before the acks lacked them for a minute, want 0", st.UnreportedLost)
+	}
+	// A minute on, the acks still lack them: they are missing.
+	clock.Advance(time.Second)
 	if _, err := o.Confirm(o.Epoch(), 1, wire.Range{4, 6}); err != nil {
 		t.Fatal(err)
 	}
@@ -188,6 +203,64 @@ func TestConfirmRecordsWhatTheReceiverLacksAndTheFileDoesNotHold(t *testing.T) {
 	}
 	if st := o.Stats(); st.UnreportedLost != 0 {
 		t.Fatalf("the reported gap was recorded again: %+v", st)
+	}
+}
+
+// TestAnOlderAckIsNotTakenForALoss is what two receivers sharing the
+// stream do (found by scripts/fleet.sh at 2,000 cabins): one's ack, read
+// before the other's commit, reaches the agent after the other's newer
+// one. It lacks sequences the newer one confirmed and the file deleted;
+// they are stored, and must never be reported lost.
+func TestAnOlderAckIsNotTakenForALoss(t *testing.T) {
+	clock := newFakeClock()
+	o, _ := openTest(t, Options{Now: clock.Now, MissingAfter: time.Minute})
+	for i := range 10 {
+		mustAppend(t, o, ClassEvents, fmt.Sprint(i))
+	}
+	sendUpTo(t, o, 10)
+	// The newer ack: everything stored.
+	if _, err := o.Confirm(o.Epoch(), 8); err != nil {
+		t.Fatal(err)
+	}
+	// The older one, after it: 5 and 6 not yet stored when it was read.
+	if _, err := o.Confirm(o.Epoch(), 4, wire.Range{7, 9}); err != nil {
+		t.Fatal(err)
+	}
+	// The next ack says all is stored: the older word is forgotten, and a
+	// later stale ack starts its wait again.
+	clock.Advance(50 * time.Second)
+	if _, err := o.Confirm(o.Epoch(), 9); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(50 * time.Second)
+	if _, err := o.Confirm(o.Epoch(), 4, wire.Range{7, 10}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Confirm(o.Epoch(), 10); err != nil {
+		t.Fatal(err)
+	}
+	st := o.Stats()
+	if st.UnreportedLost != 0 || st.Depth() != 0 {
+		t.Fatalf("after older acks among newer ones: %d recorded lost, %d held; want none and none", st.UnreportedLost, st.Depth())
+	}
+	if n, err := o.ReportLosses(wire.MaxRanges, encodeLoss); n != 0 || err != nil {
+		t.Fatalf("ReportLosses = %d, %v; want nothing to report", n, err)
+	}
+}
+
+// TestSettleMissing: the parts of a run lacked long enough are due, the
+// rest wait from when each part was first lacked, and what an ack no
+// longer lacks is forgotten.
+func TestSettleMissing(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
+	prev := []suspect{{wire.Range{2, 5}, t0}, {wire.Range{9, 9}, t0.Add(30 * time.Second)}, {wire.Range{20, 21}, t0}}
+	due, next := settleMissing(prev, []wire.Range{{1, 3}, {8, 12}}, t0.Add(time.Minute), time.Minute)
+	if want := []wire.Range{{2, 3}}; !reflect.DeepEqual(due, want) {
+		t.Fatalf("due %v, want %v", due, want)
+	}
+	want := []suspect{{wire.Range{1, 1}, t0.Add(time.Minute)}, {wire.Range{8, 8}, t0.Add(time.Minute)}, {wire.Range{9, 9}, t0.Add(30 * time.Second)}, {wire.Range{10, 12}, t0.Add(time.Minute)}}
+	if !reflect.DeepEqual(next, want) {
+		t.Fatalf("next %v, want %v", next, want)
 	}
 }
 

@@ -84,6 +84,15 @@ type Options struct {
 	// ResendAfter is how long a sent entry may stay unconfirmed before it becomes
 	// pending again; 0 means 2 minutes.
 	ResendAfter time.Duration
+	// MissingAfter is how long the receiver's acknowledgements must go on
+	// lacking a sequence this file no longer holds before it is recorded
+	// as lost (missing); 0 means 1 minute, two of the receiver's ack
+	// re-sends. One ack older than one applied already (two receivers
+	// share the stream; a read before another's commit) lacks what the
+	// newer one confirmed, and must not turn stored sequences into lost
+	// ones; a receiver that really lost them (its store restored from a
+	// backup) says so in every ack after.
+	MissingAfter time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives warnings about resets, compaction and odd acks; nil discards.
@@ -102,6 +111,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ResendAfter <= 0 {
 		o.ResendAfter = 2 * time.Minute
+	}
+	if o.MissingAfter <= 0 {
+		o.MissingAfter = time.Minute
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -214,6 +226,12 @@ type Outbox struct {
 	appends uint64
 	// acknowledgements that claimed entries never sent, since Open
 	acksBeyondSent uint64
+	// suspects are the sequences an ack of epoch suspectEpoch lacked that
+	// the file no longer holds, each since it was first seen lacking: not
+	// lost until the acks still lack them MissingAfter later. In memory
+	// only: after a restart the wait begins again.
+	suspects     []suspect
+	suspectEpoch string
 	// the highest sequence of each class handed out by Lease since Open
 	leasedHigh [numClasses]uint64
 }

@@ -82,6 +82,9 @@ func (a *Acker) Publish(ctx context.Context, c store.Contiguous, ranges bool) {
 		}
 		ack.Stored = islands
 	}
+	if ack.Seq == 0 && len(ack.Stored) == 0 {
+		return // nothing stored to say (or an agent that takes no ranges)
+	}
 	// Contiguous sequences only grow in the store: a lower one than this
 	// receiver sent is an older read. Say the newer word again instead.
 	key := store.EpochKey{Site: c.Site, Cabin: c.Cabin, Epoch: c.Epoch}

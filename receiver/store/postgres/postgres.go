@@ -277,7 +277,7 @@ func eventsSQL(f store.EventFilter) (string, []any) {
 
 // RecentAcks implements store.Store.
 func (s *Store) RecentAcks(ctx context.Context, since time.Time) ([]store.Contiguous, error) {
-	return store.QueryRecentAcks(ctx, reader{s.pool}, `SELECT site, cabin, epoch, contiguous FROM epochs WHERE last_seen_us >= $1 AND contiguous > 0
+	return store.QueryRecentAcks(ctx, reader{s.pool}, `SELECT site, cabin, epoch, contiguous FROM epochs WHERE last_seen_us >= $1
 		ORDER BY site`+byteOrder+`, cabin`+byteOrder+`, epoch`+byteOrder, since)
 }
 

@@ -493,7 +493,7 @@ func eventsSQL(f store.EventFilter) (string, []any) {
 
 // RecentAcks implements store.Store.
 func (s *Store) RecentAcks(ctx context.Context, since time.Time) ([]store.Contiguous, error) {
-	return store.QueryRecentAcks(ctx, reader{s.r}, `SELECT site, cabin, epoch, contiguous FROM epochs WHERE last_seen_us >= ? AND contiguous > 0
+	return store.QueryRecentAcks(ctx, reader{s.r}, `SELECT site, cabin, epoch, contiguous FROM epochs WHERE last_seen_us >= ?
 		ORDER BY site, cabin, epoch`, since)
 }
 

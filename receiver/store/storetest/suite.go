@@ -380,8 +380,10 @@ func testRecentAcks(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(acks) != 1 || acks[0].Cabin != "new" || acks[0].Seq != 3 {
-		t.Fatalf("recent acks %+v, want only s/new at 3 (old is not recent, gap has nothing to ack)", acks)
+	// The gap's epoch too, at 0: its ack carries the ranges stored above
+	// the gap, and a lost one must be repaired like any other.
+	if len(acks) != 2 || acks[0].Cabin != "gap" || acks[0].Seq != 0 || acks[1].Cabin != "new" || acks[1].Seq != 3 {
+		t.Fatalf("recent acks %+v, want s/gap at 0 and s/new at 3 (old is not recent)", acks)
 	}
 }
 
