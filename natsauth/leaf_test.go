@@ -149,6 +149,12 @@ func startLeaf(t *testing.T, f Fleet) *leaf {
 	if !opts.MQTT.ConsumerMemoryStorage {
 		t.Fatal("leaf.conf: MQTT consumers in files (want consumer_memory_storage: true, as natsembed)")
 	}
+	if opts.MQTT.AuthTimeout != natsembed.MQTTAuthTimeout.Seconds() {
+		t.Fatalf("leaf.conf: MQTT authorization timeout %g s, want %g (natsembed's)", opts.MQTT.AuthTimeout, natsembed.MQTTAuthTimeout.Seconds())
+	}
+	if opts.MQTT.JSAPITimeout != natsembed.MQTTJSAPITimeout {
+		t.Fatalf("leaf.conf: MQTT js_api_timeout %s, want %s (natsembed's)", opts.MQTT.JSAPITimeout, natsembed.MQTTJSAPITimeout)
+	}
 	opts.Port = -1
 	opts.HTTPPort = 0
 	opts.MQTT.Host = "127.0.0.1"

@@ -50,6 +50,14 @@ type Config struct {
 // while a runaway client still meets one.
 const DefaultMaxConsumers = 100_000
 
+// MQTTJSAPITimeout is how long the MQTT layer waits for its JetStream
+// requests, as in packaging/nats/leaf.conf.
+const MQTTJSAPITimeout = 30 * time.Second
+
+// MQTTAuthTimeout is how long an MQTT client has from its connection (its
+// TLS handshake) to its CONNECT authenticated, as in leaf.conf.
+const MQTTAuthTimeout = 10 * time.Second
+
 // User is one user of the embedded server.
 type User struct {
 	Name string
@@ -153,6 +161,13 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 			// took 50 s to disconnect (2 s in memory). The stream of
 			// retained and QoS 1 messages stays in files.
 			ConsumerMemoryStorage: true,
+			// As packaging/nats/leaf.conf: a restart under thousands of
+			// cabins loads each one's session from JetStream; a 5 s wait
+			// failed thousands of connects, which came back as more work.
+			JSAPITimeout: MQTTJSAPITimeout,
+			// From the TLS handshake to the CONNECT checked: 2 s by
+			// default, which a busy server misses in a reconnect storm.
+			AuthTimeout: MQTTAuthTimeout.Seconds(),
 		},
 		NoSigs:   true,
 		HTTPHost: cfg.Host,

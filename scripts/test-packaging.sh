@@ -442,6 +442,12 @@ cmp -s "$nats/chart-leaf/accounts.conf" "$env_dir/accounts.conf" || fail "the le
 grep -q '"default_max_consumers": -1' "$nats/chart-leaf/nats.conf" ||
 	fail "the leaf's JetStream keeps the 1,000 consumers per stream default (one per MQTT QoS 1 subscription)"
 grep -q 'include ./accounts.conf;' "$nats/chart-leaf/nats.conf" || fail "the leaf's nats.conf does not include accounts.conf"
+grep -q '"consumer_memory_storage": true' "$nats/chart-leaf/nats.conf" ||
+	fail "the leaf keeps its cabins' MQTT consumers in files (packaging/nats/leaf.conf says why not)"
+grep -q '"js_api_timeout": "30s"' "$nats/chart-leaf/nats.conf" ||
+	fail "the leaf's MQTT layer waits 5 s for JetStream (packaging/nats/leaf.conf says why 30 s)"
+grep -q '"timeout": 10' "$nats/chart-leaf/nats.conf" ||
+	fail "the leaf gives MQTT clients 2 s to authenticate (packaging/nats/leaf.conf says why 10 s)"
 
 # --- Go tests of the packaging code ----------------------------------------
 say "Prometheus rules: promtool check and unit tests"

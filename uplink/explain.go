@@ -236,12 +236,19 @@ func isTLSAlert(err error) bool {
 	return strings.Contains(err.Error(), "remote error: tls:")
 }
 
-// connectTimeout is how long a connect may take: what is left of ctx, or 10 s.
+// connectTimeout is how long a connect may take: what is left of ctx, or
+// 30 s (paho's own default). A broker that took the TCP connection but is
+// slow to answer is usually busy: a leaf node restarted under 2,000 cabins
+// loads each one's session from JetStream, and cabins that gave up after
+// 10 s came back at once, each time as a new connection behind the old
+// one ("other session with client ID ... is in the process of
+// connecting"), and kept it busy for longer (scripts/fleet.sh,
+// BENCHMARKS "Fleet through a hub and a leaf node").
 func connectTimeout(ctx context.Context) time.Duration {
 	if dl, ok := ctx.Deadline(); ok {
 		if d := time.Until(dl); d > 0 {
 			return d
 		}
 	}
-	return 10 * time.Second
+	return 30 * time.Second
 }
