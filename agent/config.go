@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/palier-lifts/palier/agentconfig"
 	"github.com/palier-lifts/palier/configfile"
 	"github.com/palier-lifts/palier/sensors"
 	"github.com/palier-lifts/palier/uplink"
@@ -156,8 +157,8 @@ func (c *Config) Validate() error {
 		bad("state_dir", "missing")
 	}
 	p.Nest("controller", c.Controller.Validate())
-	if c.Outbox.MaxBytes < 1<<20 {
-		bad("outbox.max_bytes", "%d is under 1 MiB", c.Outbox.MaxBytes)
+	if err := agentconfig.CheckOutboxMaxBytes(c.Outbox.MaxBytes); err != nil {
+		bad("outbox.max_bytes", "%v", err)
 	}
 	if c.Outbox.ResendAfter < time.Second {
 		bad("outbox.resend_after", "%s is under 1s", c.Outbox.ResendAfter)
@@ -174,15 +175,10 @@ func (c *Config) Validate() error {
 			bad(fmt.Sprintf("screen.media_hosts[%d]", i), "%q: want a host name or host:port, no scheme or path (e.g. media.palier.example)", h)
 		}
 	}
-	if err := c.Events.Validate(); err != nil {
-		bad("events", "%v", err)
-	} else if c.Events.HeartbeatInterval < time.Second {
-		bad("events.heartbeat_interval", "%s is under 1s", c.Events.HeartbeatInterval)
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log_level", "%q (want debug, info, warn or error)", c.LogLevel)
+	// The rules a configuration set from a distance obeys too.
+	agentconfig.CheckEvents(&p, c.Events)
+	if err := agentconfig.CheckLogLevel(c.LogLevel); err != nil {
+		bad("log_level", "%v", err)
 	}
 	return p.Err()
 }
