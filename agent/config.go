@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -34,6 +35,15 @@ type Config struct {
 	// counters and health are reported (events.heartbeat_interval).
 	Events   sensors.MachineConfig `yaml:"events"`
 	LogLevel string                `yaml:"log_level"`
+	// ConfigGrace is how long the controller link may stay lost after a
+	// configuration set from a distance changed how it is read (profile,
+	// poll interval) before the agent goes back to the last good one.
+	ConfigGrace time.Duration `yaml:"config_grace"`
+
+	// Level, when set, is the level of the caller's log handler: the
+	// agent sets it to log_level, and again when a configuration set from
+	// a distance changes it.
+	Level *slog.LevelVar `yaml:"-"`
 }
 
 // OutboxConfig bounds the durable queue.
@@ -83,6 +93,8 @@ func DefaultConfig() Config {
 		Metrics:    MetricsConfig{Listen: "127.0.0.1:9464"},
 		Events:     sensors.DefaultMachineConfig(),
 		LogLevel:   "info",
+
+		ConfigGrace: 2 * time.Minute,
 	}
 }
 
@@ -179,6 +191,9 @@ func (c *Config) Validate() error {
 	agentconfig.CheckEvents(&p, c.Events)
 	if err := agentconfig.CheckLogLevel(c.LogLevel); err != nil {
 		bad("log_level", "%v", err)
+	}
+	if c.ConfigGrace < time.Second {
+		bad("config_grace", "%s is under 1s", c.ConfigGrace)
 	}
 	return p.Err()
 }

@@ -159,6 +159,40 @@ func (s *Settings) Apply(o wire.ConfigOverlay) error {
 	return p.Err()
 }
 
+// Fields names the values o sets, as the agent's file names them, in a
+// fixed order.
+func Fields(o wire.ConfigOverlay) []string {
+	var out []string
+	set := func(name string, ok bool) {
+		if ok {
+			out = append(out, name)
+		}
+	}
+	if c := o.Controller; c != nil {
+		set(FieldPollInterval, c.PollInterval != nil)
+		set(FieldProfile, c.Profile != nil)
+	}
+	if e := o.Events; e != nil {
+		set("events.heartbeat_interval", e.HeartbeatInterval != nil)
+		set("events.entrapment_after", e.EntrapmentAfter != nil)
+		set("events.door_open_too_long", e.DoorOpenTooLong != nil)
+		set("events.trip_too_long", e.TripTooLong != nil)
+		set("events.no_movement_with_calls", e.NoMovementWithCalls != nil)
+		set("events.standby_after", e.StandbyAfter != nil)
+		set("events.debounce", e.Debounce != nil)
+		set("events.max_sample_gap", e.MaxSampleGap != nil)
+		set("events.max_floors_per_second", e.MaxFloorsPerSecond != nil)
+		set("events.min_floor", e.MinFloor != nil)
+		set("events.max_floor", e.MaxFloor != nil)
+		set("events.floor_levels_mm", e.FloorLevelsMM != nil)
+		set("events.levelling_tolerance_mm", e.LevellingToleranceMM != nil)
+	}
+	set(FieldOutboxMax, o.Outbox != nil && o.Outbox.MaxBytes != nil)
+	set(FieldRateLimit, o.Uplink != nil && o.Uplink.RateLimit != nil)
+	set(FieldLogLevel, o.LogLevel != nil)
+	return out
+}
+
 // Defaults are the settings of an agent whose file sets none of them.
 func Defaults() Settings {
 	return Settings{
