@@ -3,7 +3,10 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +18,7 @@ import (
 	"periph.io/x/conn/v3/gpio/gpiotest"
 
 	"github.com/palier-lifts/palier/natsembed"
+	"github.com/palier-lifts/palier/simulator/simtest"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -259,5 +263,108 @@ func TestRemoteConfigAppliedLiveAndRefused(t *testing.T) {
 	}
 	if n, _ := c.count(wire.TypeConfigApplied); n != 1 {
 		t.Fatalf("%d config_applied events, want 1", n)
+	}
+}
+
+// TestRemoteProfileThatBreaksTheLinkIsRolledBack: a cabin's new profile
+// (the simulator's, but for slave 7, which nothing answers) makes the agent
+// restart onto it; the controller, the simulator on a pty, stays silent
+// past the grace period, so the agent goes back to its file's profile,
+// says so, restarts, reads the controller again, and does not take the
+// retained profile again.
+func TestRemoteProfileThatBreaksTheLinkIsRolledBack(t *testing.T) {
+	const site, cabin = "s", "c"
+	c := startCloud(t, site, cabin)
+	_, pty := simtest.Still(t)
+	dir := t.TempDir()
+	cfg := DefaultConfig()
+	cfg.Site, cfg.Cabin = site, cabin
+	cfg.StateDir = filepath.Join(dir, "state")
+	cfg.Controller.Profile = "../sensors/profiles/palier-sim.yaml"
+	cfg.Controller.Port = pty
+	cfg.Controller.Baud = 115200
+	cfg.Controller.ResponseTimeout = 100 * time.Millisecond
+	cfg.Controller.Retries = 0
+	cfg.Controller.PollInterval = 50 * time.Millisecond
+	cfg.Uplink.Broker = "tcp://" + c.srv.MQTTAddr()
+	cfg.Screen.Socket = filepath.Join(dir, "a.sock")
+	cfg.Metrics.Listen = ""
+	cfg.ConfigGrace = 2 * time.Second
+
+	// run starts the agent and returns a stop that gives Run's result.
+	run := func() (*Agent, func() error, <-chan error) {
+		ctx, cancel := context.WithCancel(context.Background())
+		a, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- a.Run(ctx) }()
+		return a, func() error { cancel(); return <-done }, done
+	}
+	exited := func(done <-chan error, what string) error {
+		t.Helper()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the agent did not stop to %s", what)
+			return nil
+		}
+	}
+
+	a, _, done := run()
+	waitFor(t, "the controller read", func() bool { return a.lastPollOK.Load() != 0 })
+	good, err := os.ReadFile(cfg.Controller.Profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(good), "slave: 1", "slave: 7", 1)
+	c.publish(t, wire.DesiredConfig{Site: site, Cabin: cabin, Version: 1, Config: wire.ConfigOverlay{
+		Controller: &wire.ControllerOverlay{Profile: &broken},
+	}})
+	if err := exited(done, "load the new profile"); !errors.Is(err, ErrRestart) {
+		t.Fatalf("Run = %v, want ErrRestart", err)
+	}
+
+	// As systemd would: start again. The new profile reads nothing.
+	a, _, done = run()
+	if err := exited(done, "roll back"); !errors.Is(err, ErrRestart) {
+		t.Fatalf("Run = %v, want ErrRestart after the rollback", err)
+	}
+	if a.lastPollOK.Load() != 0 {
+		t.Fatal("the broken profile read the controller")
+	}
+
+	// Back on the file's profile: the controller answers, the retained
+	// broken profile is not taken again.
+	a, stop, _ := run()
+	waitFor(t, "the controller read again", func() bool { return a.lastPollOK.Load() != 0 })
+	waitFor(t, "config_rolled_back", func() bool { n, _ := c.count(wire.TypeConfigRolledBack); return n == 1 })
+	_, raw := c.count(wire.TypeConfigRolledBack)
+	var rb wire.ConfigRolledBackData
+	if err := json.Unmarshal(raw, &rb); err != nil || rb.FromCabin != 1 || rb.CabinVersion != 0 || !strings.Contains(rb.Reason, "grace 2s") {
+		t.Fatalf("config_rolled_back %s (%v)", raw, err)
+	}
+	waitFor(t, "the session up", func() bool { return a.Stats().Uplink.Connected })
+	polls := a.Stats().Polls
+	waitFor(t, "more polls", func() bool { return a.Stats().Polls > polls+20 })
+	if err := stop(); err != nil {
+		t.Fatalf("Run = %v after the retained profile came again, want nil (not taken)", err)
+	}
+	if n, _ := c.count(wire.TypeConfigApplied); n != 1 {
+		t.Fatalf("%d config_applied events, want 1", n)
+	}
+	eff, src, err := EffectiveConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eff.Controller.Profile != cfg.Controller.Profile {
+		t.Fatalf("profile %s after the rollback", eff.Controller.Profile)
+	}
+	for _, s := range src {
+		if s.From != "file" {
+			t.Errorf("%s from %s after the rollback", s.Field, s.From)
+		}
 	}
 }
