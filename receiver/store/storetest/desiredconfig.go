@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/palier-lifts/palier/receiver/store"
 	"github.com/palier-lifts/palier/wire"
@@ -96,5 +97,33 @@ func testDesiredConfigs(t *testing.T, s store.Store) {
 	wg.Wait()
 	if wins != 1 || conflicts != 3 {
 		t.Fatalf("%d writers won version 3, %d were told of a conflict; want 1 and 3", wins, conflicts)
+	}
+
+	// What the cabin reports becomes its facts: the versions it runs (a
+	// rollback's included, with its reason) and its newest refusal.
+	ev := func(seq uint64, sec int, typ string, data any) wire.Event {
+		e := Event(seq, typ, data)
+		e.Time = T0.Add(time.Duration(sec) * time.Second)
+		return e
+	}
+	mustInsert(t, s, wire.Batch{V: 1, Site: "s", Cabin: "a", Epoch: "e1", Events: []wire.Event{
+		ev(1, 10, wire.TypeConfigApplied, wire.ConfigAppliedData{SiteVersion: 2, CabinVersion: 2}),
+		ev(2, 20, wire.TypeConfigRefused, wire.ConfigRefusedData{Scope: wire.ConfigScopeCabin, Version: 3, Problems: []string{"log_level: \"x\""}}),
+		ev(3, 30, wire.TypeConfigApplied, wire.ConfigAppliedData{SiteVersion: 2, CabinVersion: 4, Restart: true}),
+		ev(4, 40, wire.TypeConfigRolledBack, wire.ConfigRolledBackData{FromSite: 2, FromCabin: 4, SiteVersion: 2, CabinVersion: 2, Reason: "no answer"}),
+	}})
+	facts, err := s.Facts(ctx, "s", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got2 := map[string]string{}
+	for _, f := range facts {
+		got2[f.Name] = f.Value
+	}
+	if v := got2[store.FactConfigApplied]; v != `{"site_version":2,"cabin_version":2,"rolled_back":"no answer"}` {
+		t.Errorf("config_applied fact %s", v)
+	}
+	if v := got2[store.FactConfigRefused]; v != `{"scope":"cabin","version":3,"problems":["log_level: \"x\""]}` {
+		t.Errorf("config_refused fact %s", v)
 	}
 }
