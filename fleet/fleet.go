@@ -135,6 +135,19 @@ func (f *Fleet) stopUplinks() {
 	}
 }
 
+// Connected is how many cabins have a session up now.
+func (f *Fleet) Connected() int { return f.connected() }
+
+// Sessions is how many MQTT sessions the cabins' uplinks established, all
+// together: a reconnect storm shows as a jump.
+func (f *Fleet) Sessions() uint64 {
+	var n uint64
+	for _, c := range f.cabins {
+		n += c.Sessions()
+	}
+	return n
+}
+
 func (f *Fleet) connected() int {
 	n := 0
 	for _, c := range f.cabins {
