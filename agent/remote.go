@@ -35,6 +35,9 @@ type remoteFile struct {
 	// RolledBack is, per scope, the highest version rolled back from: a
 	// retained message of that version is never taken again.
 	RolledBack map[string]uint64 `json:"rolled_back,omitempty"`
+	// Refused is, per scope, the newest version refused: its retained
+	// message, again after a restart, is not refused (and reported) twice.
+	Refused map[string]uint64 `json:"refused,omitempty"`
 }
 
 func remotePath(stateDir string) string { return filepath.Join(stateDir, "remote-config.json") }

@@ -180,10 +180,16 @@ func TestRemoteConfigAppliedLiveAndRefused(t *testing.T) {
 	a.SetGPIOOpener(func(name string) (gpio.PinIn, error) { return pins[name], nil })
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	defer func() {
+	stop := func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Error(err)
+		}
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			stop()
 		}
 	}()
 	polls := func(n uint64) {
@@ -263,6 +269,39 @@ func TestRemoteConfigAppliedLiveAndRefused(t *testing.T) {
 	}
 	if n, _ := c.count(wire.TypeConfigApplied); n != 1 {
 		t.Fatalf("%d config_applied events, want 1", n)
+	}
+
+	// Started again, the agent runs site v1 from its state directory and
+	// gets both retained messages again: it neither applies nor refuses
+	// anything twice.
+	stop()
+	stopped = true
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	var level2 slog.LevelVar
+	cfg.Level = &level2
+	a2, err := New(ctx2, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if level2.Level() != slog.LevelDebug {
+		t.Fatalf("log level %v after a restart, want debug (site v1)", level2.Level())
+	}
+	a2.SetGPIOOpener(func(name string) (gpio.PinIn, error) { return pins[name], nil })
+	done2 := make(chan error, 1)
+	go func() { done2 <- a2.Run(ctx2) }()
+	waitFor(t, "the second session", func() bool { return a2.Stats().Uplink.Connected })
+	start := a2.Stats().Polls
+	waitFor(t, "polls after the retained messages", func() bool { return a2.Stats().Polls > start+100 })
+	cancel2()
+	if err := <-done2; err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := c.count(wire.TypeConfigApplied); n != 1 {
+		t.Errorf("%d config_applied events after the restart, want 1", n)
+	}
+	if n, _ := c.count(wire.TypeConfigRefused); n != 1 {
+		t.Errorf("%d config_refused events after the restart, want 1", n)
 	}
 }
 

@@ -89,6 +89,9 @@ func (a *Agent) startRemote(file Config) Config {
 	}
 	r.rf = rf
 	r.eff = eff
+	for scope, v := range rf.Refused {
+		r.refused[scope] = v
+	}
 	if rf.Probation {
 		r.probation, r.since = true, a.start
 	}
@@ -154,6 +157,16 @@ func (a *Agent) takeDesired(ctx context.Context, d wire.DesiredConfig) error {
 	eff, _, err := merge(r.file, site, cabin, true)
 	if err != nil {
 		r.refused[scope] = d.Version
+		next := r.rf
+		next.Refused = map[string]uint64{}
+		for k, v := range r.refused {
+			next.Refused[k] = v
+		}
+		if err := saveRemote(r.file.StateDir, next); err != nil {
+			a.logger.Warn("remember the refused configuration", "err", err) // refused again after a restart, no worse
+		} else {
+			r.rf = next
+		}
 		problems := agentconfig.Problems(err, wire.MaxConfigProblems, wire.MaxConfigProblemLen)
 		a.logger.Warn("configuration set from a distance refused; keeping the one running", "scope", scope, "version", d.Version, "problems", problems)
 		a.appendOwn(ctx, wire.TypeConfigRefused, wire.ConfigRefusedData{Scope: scope, Version: d.Version, Problems: problems})
@@ -216,7 +229,8 @@ func (a *Agent) watchProbation(ctx context.Context, now time.Time) error {
 func (a *Agent) rollback(ctx context.Context, reason string) error {
 	r := &a.remote
 	from := r.rf
-	next := remoteFile{Site: from.GoodSite, Cabin: from.GoodCabin, GoodSite: from.GoodSite, GoodCabin: from.GoodCabin, RolledBack: map[string]uint64{}}
+	next := remoteFile{Site: from.GoodSite, Cabin: from.GoodCabin, GoodSite: from.GoodSite, GoodCabin: from.GoodCabin,
+		RolledBack: map[string]uint64{}, Refused: from.Refused}
 	for k, v := range from.RolledBack {
 		next.RolledBack[k] = v
 	}
