@@ -50,7 +50,7 @@ type Agent struct {
 
 	remote     remote            // configurations set from a distance (remoteapply.go)
 	live       chan liveSettings // settings the poll loop changes live, newest wins
-	linkUp     atomic.Bool       // the controller answers (the poller has not declared it lost)
+	linkUp     atomic.Bool       // the poller has not declared the controller lost (true before the first poll)
 	lastPollOK atomic.Int64      // unix nanoseconds of the last poll that read the controller
 
 	mu           sync.Mutex
@@ -79,6 +79,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
 	a := &Agent{logger: logger, start: time.Now(), live: make(chan liveSettings, 1)}
+	// Until the poller says otherwise: a change received before the first
+	// poll (a retained one, at start) is watched like any other.
+	a.linkUp.Store(true)
 	// The file overlaid by what was set from a distance, kept on disk.
 	cfg = a.startRemote(cfg)
 	a.cfg = cfg
