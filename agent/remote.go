@@ -66,6 +66,8 @@ func loadRemote(stateDir string) (remoteFile, error) {
 	return f, nil
 }
 
+// saveRemote keeps f, then removes the received profiles f no longer
+// names: the folder never grows past the four a file names.
 func saveRemote(stateDir string, f remoteFile) error {
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
@@ -73,6 +75,18 @@ func saveRemote(stateDir string, f remoteFile) error {
 	}
 	if err := atomicfile.Write(remotePath(stateDir), b, 0o600); err != nil {
 		return fmt.Errorf("save remote configuration: %w", err)
+	}
+	keep := map[string]bool{}
+	for _, d := range []*wire.DesiredConfig{f.Site, f.Cabin, f.GoodSite, f.GoodCabin} {
+		if d != nil && d.Config.Controller != nil && d.Config.Controller.Profile != nil {
+			keep[profilePath(stateDir, *d.Config.Controller.Profile)] = true
+		}
+	}
+	old, _ := filepath.Glob(filepath.Join(profileDir(stateDir), "*.yaml"))
+	for _, p := range old {
+		if !keep[p] {
+			os.Remove(p) // a leftover costs only its few KiB
+		}
 	}
 	return nil
 }

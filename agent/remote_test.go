@@ -401,6 +401,9 @@ func TestRemoteProfileThatBreaksTheLinkIsRolledBack(t *testing.T) {
 	if eff.Controller.Profile != cfg.Controller.Profile {
 		t.Fatalf("profile %s after the rollback", eff.Controller.Profile)
 	}
+	if left, _ := filepath.Glob(filepath.Join(cfg.StateDir, "profiles", "*")); len(left) != 0 {
+		t.Errorf("the profile rolled back from is still kept: %v", left)
+	}
 	for _, s := range src {
 		if s.From != "file" {
 			t.Errorf("%s from %s after the rollback", s.Field, s.From)
