@@ -48,6 +48,11 @@ type Agent struct {
 
 	alarm alarmTracker // how far the current alarm got
 
+	remote     remote            // configurations set from a distance (remoteapply.go)
+	live       chan liveSettings // settings the poll loop changes live, newest wins
+	linkUp     atomic.Bool       // the poller has not declared the controller lost (true before the first poll)
+	lastPollOK atomic.Int64      // unix nanoseconds of the last poll that read the controller
+
 	mu           sync.Mutex
 	state        wire.State // last state served
 	stateVersion uint64     // the machine's Version when state was taken
@@ -73,7 +78,19 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
-	a := &Agent{cfg: cfg, logger: logger, start: time.Now()}
+	a := &Agent{logger: logger, start: time.Now(), live: make(chan liveSettings, 1)}
+	// Until the poller says otherwise: a change received before the first
+	// poll (a retained one, at start) is watched like any other.
+	a.linkUp.Store(true)
+	// The file overlaid by what was set from a distance, kept on disk.
+	cfg = a.startRemote(cfg)
+	a.cfg = cfg
+	if cfg.Level != nil {
+		var l slog.Level
+		if l.UnmarshalText([]byte(cfg.LogLevel)) == nil {
+			cfg.Level.Set(l)
+		}
+	}
 	ctrl, err := sensors.LoadController(cfg.Controller)
 	if err != nil {
 		if cfg.Controller.Source == sensors.SourceContacts {
@@ -130,6 +147,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
 		a.alarm.acknowledged(ack)
 	}
 	a.up.OnConfirmed = a.alarm.confirmed
+	a.up.OnDesiredConfig = a.desired
 	if set, err := a.loadNotices(); err != nil {
 		logger.Warn("cached notices unreadable", "err", err)
 	} else if set != nil {
@@ -185,6 +203,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	g.Go(func() error { return a.configLoop(gctx) })
 	g.Go(func() error {
 		err := a.poll(gctx)
 		if err == nil && gctx.Err() == nil {
@@ -249,6 +268,13 @@ func (a *Agent) poll(ctx context.Context) error {
 				a.logger.Error("save counters", "err", err)
 			}
 			continue
+		case ls := <-a.live:
+			// Set from a distance: the machine keeps its state and counters.
+			a.machine.SetConfig(ls.events)
+			tick.Reset(ls.pollInterval)
+			health.Reset(ls.events.HeartbeatInterval)
+			a.logger.Info("thresholds and poll interval changed", "poll_interval", ls.pollInterval)
+			continue
 		case <-tick.C:
 		}
 		a.polls.Add(1)
@@ -259,6 +285,10 @@ func (a *Agent) poll(ctx context.Context) error {
 		wasLost := poller.Lost()
 		var lostNow bool
 		events, lostNow = poller.Apply(events[:0], time.Now(), sample, err)
+		if err == nil {
+			a.lastPollOK.Store(time.Now().UnixNano())
+		}
+		a.linkUp.Store(!poller.Lost())
 		switch {
 		case err != nil:
 			a.pollErrors.Add(1)

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"time"
 
+	"github.com/palier-lifts/palier/agentconfig"
 	"github.com/palier-lifts/palier/configfile"
 	"github.com/palier-lifts/palier/sensors"
 	"github.com/palier-lifts/palier/uplink"
@@ -33,6 +35,15 @@ type Config struct {
 	// counters and health are reported (events.heartbeat_interval).
 	Events   sensors.MachineConfig `yaml:"events"`
 	LogLevel string                `yaml:"log_level"`
+	// ConfigGrace is how long the controller link may stay lost after a
+	// configuration set from a distance changed how it is read (profile,
+	// poll interval) before the agent goes back to the last good one.
+	ConfigGrace time.Duration `yaml:"config_grace"`
+
+	// Level, when set, is the level of the caller's log handler: the
+	// agent sets it to log_level, and again when a configuration set from
+	// a distance changes it.
+	Level *slog.LevelVar `yaml:"-"`
 }
 
 // OutboxConfig bounds the durable queue.
@@ -82,6 +93,8 @@ func DefaultConfig() Config {
 		Metrics:    MetricsConfig{Listen: "127.0.0.1:9464"},
 		Events:     sensors.DefaultMachineConfig(),
 		LogLevel:   "info",
+
+		ConfigGrace: 2 * time.Minute,
 	}
 }
 
@@ -156,8 +169,8 @@ func (c *Config) Validate() error {
 		bad("state_dir", "missing")
 	}
 	p.Nest("controller", c.Controller.Validate())
-	if c.Outbox.MaxBytes < 1<<20 {
-		bad("outbox.max_bytes", "%d is under 1 MiB", c.Outbox.MaxBytes)
+	if err := agentconfig.CheckOutboxMaxBytes(c.Outbox.MaxBytes); err != nil {
+		bad("outbox.max_bytes", "%v", err)
 	}
 	if c.Outbox.ResendAfter < time.Second {
 		bad("outbox.resend_after", "%s is under 1s", c.Outbox.ResendAfter)
@@ -174,15 +187,13 @@ func (c *Config) Validate() error {
 			bad(fmt.Sprintf("screen.media_hosts[%d]", i), "%q: want a host name or host:port, no scheme or path (e.g. media.palier.example)", h)
 		}
 	}
-	if err := c.Events.Validate(); err != nil {
-		bad("events", "%v", err)
-	} else if c.Events.HeartbeatInterval < time.Second {
-		bad("events.heartbeat_interval", "%s is under 1s", c.Events.HeartbeatInterval)
+	// The rules a configuration set from a distance obeys too.
+	agentconfig.CheckEvents(&p, c.Events)
+	if err := agentconfig.CheckLogLevel(c.LogLevel); err != nil {
+		bad("log_level", "%v", err)
 	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log_level", "%q (want debug, info, warn or error)", c.LogLevel)
+	if c.ConfigGrace < time.Second {
+		bad("config_grace", "%s is under 1s", c.ConfigGrace)
 	}
 	return p.Err()
 }

@@ -14,7 +14,7 @@ func TestSampleConfigIsValidAndMatchesDefaults(t *testing.T) {
 	}
 	def := DefaultConfig()
 	def.Site, def.Cabin = "les-pins", "a"
-	if cfg.Controller != def.Controller || cfg.Outbox != def.Outbox || cfg.Uplink != def.Uplink || cfg.Events.HeartbeatInterval != def.Events.HeartbeatInterval || cfg.Events.Debounce != def.Events.Debounce || cfg.Events.EntrapmentAfter != def.Events.EntrapmentAfter {
+	if cfg.Controller != def.Controller || cfg.Outbox != def.Outbox || cfg.Uplink != def.Uplink || cfg.Events.HeartbeatInterval != def.Events.HeartbeatInterval || cfg.Events.Debounce != def.Events.Debounce || cfg.Events.EntrapmentAfter != def.Events.EntrapmentAfter || cfg.ConfigGrace != def.ConfigGrace {
 		t.Fatalf("packaging/agent.yaml drifted from DefaultConfig:\n%+v\n%+v", cfg, def)
 	}
 	cfg.Controller.Profile = "../sensors/profiles/palier-sim.yaml"

@@ -12,4 +12,12 @@
 //     counters (trips, door cycles, running time) persist in the state folder
 //     across restarts; Stats and the Prometheus listener (metrics.listen)
 //     show how it is doing.
+//   - Configuration set from a distance (remote.go, remoteapply.go): the
+//     uplink hands over the site's and the cabin's desired configurations;
+//     the agent merges them over the file (agentconfig's rules), applies
+//     what can change live, returns ErrRestart for the rest (after saving
+//     it in state_dir/remote-config.json, which New reads), and goes back
+//     to the last good configuration when the controller stays silent past
+//     config_grace. EffectiveConfig says what runs and where each value
+//     comes from.
 package agent

@@ -67,6 +67,14 @@ type Cabin struct {
 	appendErrors atomic.Uint64
 	confirmed    atomic.Uint64
 
+	// Desired configurations received (config_remote.go), the versions
+	// applied by the driving goroutine, and those as ConfigVersions reads
+	// them (site<<32 | cabin).
+	siteConfig, cabinConfig   atomic.Pointer[wire.DesiredConfig]
+	appliedSite, appliedCabin uint64
+	configTaken               atomic.Uint64
+	baseEvents                sensors.MachineConfig
+
 	// Confirmation tracking: what was appended and is not yet confirmed
 	// end to end, with when it was appended.
 	mu       sync.Mutex
@@ -97,8 +105,8 @@ func openCabin(ctx context.Context, cfg *Config, profile *sensors.Profile, n int
 	c := &Cabin{id: id, cfg: cfg, log: log, sim: sim, simNow: simStart, simStart: simStart, lat: lat}
 	c.reader = sensors.NewProfileReader(profile, simBus{sim})
 	c.reader.Now = func() time.Time { return c.simNow }
-	mcfg := sensors.DefaultMachineConfig()
-	mcfg.HeartbeatInterval = cfg.HeartbeatInterval
+	mcfg := machineEvents(cfg)
+	c.baseEvents = mcfg
 	mcfg.FaultInfo = func(code int) (string, string) {
 		f, ok := profile.Fault(code)
 		if !ok {
@@ -133,6 +141,7 @@ func openCabin(ctx context.Context, cfg *Config, profile *sensors.Profile, n int
 		return nil, fmt.Errorf("cabin %s/%s: %w", id.site, id.cabin, err)
 	}
 	c.up.OnConfirmed = c.confirmedUpTo
+	c.up.OnDesiredConfig = c.desired
 	return c, nil
 }
 
@@ -153,6 +162,7 @@ func recoverCounters(appState []byte) (wire.Counters, error) {
 // one poll interval at a time and is read after each step.
 func (c *Cabin) advance(ctx context.Context, until time.Time) {
 	poll := c.cfg.PollInterval
+	c.applyConfig(ctx)
 	for !c.simNow.Add(poll).After(until) && ctx.Err() == nil {
 		c.sim.Step(poll)
 		c.simNow = c.simNow.Add(poll)

@@ -29,6 +29,9 @@ type Fleet struct {
 	upMu   sync.Mutex
 	upStop []context.CancelFunc // per cabin, nil when its uplink is not running
 	upDone []chan struct{}
+
+	stopGen  chan struct{} // closed by StopGenerating
+	stopOnce sync.Once
 }
 
 // Open opens every cabin's outbox and makes its model and uplink; Run
@@ -43,7 +46,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Fleet, error) {
 		return nil, fmt.Errorf("fleet: %w", err)
 	}
 	began := time.Now()
-	f := &Fleet{cfg: cfg, log: log, errs: newErrorCounter(),
+	f := &Fleet{cfg: cfg, log: log, errs: newErrorCounter(), stopGen: make(chan struct{}),
 		upStop: make([]context.CancelFunc, cfg.Cabins), upDone: make([]chan struct{}, cfg.Cabins)}
 	// Opening thousands of files, each created with fsyncs: a few at
 	// a time keep the disk busy without a thread per file.
@@ -135,6 +138,24 @@ func (f *Fleet) stopUplinks() {
 	}
 }
 
+// StopGenerating ends the generation before Duration, as if it had
+// passed: Run then waits for every outbox to drain, and reports. For a
+// test that has seen what it waited for.
+func (f *Fleet) StopGenerating() { f.stopOnce.Do(func() { close(f.stopGen) }) }
+
+// Connected is how many cabins have a session up now.
+func (f *Fleet) Connected() int { return f.connected() }
+
+// Sessions is how many MQTT sessions the cabins' uplinks established, all
+// together: a reconnect storm shows as a jump.
+func (f *Fleet) Sessions() uint64 {
+	var n uint64
+	for _, c := range f.cabins {
+		n += c.Sessions()
+	}
+	return n
+}
+
 func (f *Fleet) connected() int {
 	n := 0
 	for _, c := range f.cabins {
@@ -204,6 +225,13 @@ func (f *Fleet) Run(ctx context.Context) (*Report, error) {
 	defer func() { stopAll(); f.stopUplinks() }()
 	genCtx, stopGen := context.WithCancel(ctx)
 	defer stopGen()
+	go func() {
+		select {
+		case <-f.stopGen:
+			stopGen()
+		case <-genCtx.Done():
+		}
+	}()
 
 	var drivers sync.WaitGroup
 	for n := range f.cabins {

@@ -314,6 +314,10 @@ func TestDeviceSubscriptions(t *testing.T) {
 	filters := map[string]byte{
 		own.Ack:                                 1,
 		own.Notices:                             1,
+		own.Config:                              1,
+		own.SiteConfig:                          1,
+		wire.TopicsFor("les-pins", "b").Config:  1,
+		wire.SiteConfigTopic("villa"):           1,
 		wire.TopicsFor("les-pins", "b").Ack:     1,
 		wire.TopicsFor("villa", "main").Notices: 1,
 		"palier/v1/#":                           1,
@@ -325,7 +329,7 @@ func TestDeviceSubscriptions(t *testing.T) {
 	}
 	granted := tok.(*mqtt.SubscribeToken).Result()
 	for topic := range filters {
-		allowed := topic == own.Ack || topic == own.Notices
+		allowed := topic == own.Ack || topic == own.Notices || topic == own.Config || topic == own.SiteConfig
 		if refused := granted[topic] == 0x80; refused == allowed {
 			t.Errorf("subscribe %s: SUBACK %#x, want allowed=%v", topic, granted[topic], allowed)
 		}
@@ -340,18 +344,24 @@ func TestDeviceSubscriptions(t *testing.T) {
 	publish(t, r, wire.TopicsFor("les-pins", "b").Ack, false, "for b")
 	publish(t, r, own.Ack, false, "stored up to 7")
 	publish(t, r, own.Notices, true, "notices v3")
-	for _, want := range []string{"stored up to 7", "notices v3"} {
+	publish(t, r, wire.TopicsFor("les-pins", "b").Config, true, "config of b")
+	publish(t, r, own.SiteConfig, true, "site config v2")
+	publish(t, r, own.Config, true, "cabin config v5")
+	// Each subscription delivers in order; across them, any order.
+	want := map[string]bool{"stored up to 7": true, "notices v3": true, "site config v2": true, "cabin config v5": true}
+	for len(want) > 0 {
 		select {
 		case m := <-got:
-			if string(m.Payload()) != want {
-				t.Fatalf("cabin a got %q on %s, want %q", m.Payload(), m.Topic(), want)
+			if !want[string(m.Payload())] {
+				t.Fatalf("cabin a got %q on %s, want one of %v", m.Payload(), m.Topic(), want)
 			}
+			delete(want, string(m.Payload()))
 			// QoS 1 means it came through JetStream to $MQTT.sub.<nuid>.
 			if m.Qos() != 1 {
 				t.Fatalf("cabin a got %q at QoS %d, want 1", m.Payload(), m.Qos())
 			}
 		case <-time.After(guard):
-			t.Fatalf("cabin a never got %q", want)
+			t.Fatalf("cabin a never got %v", want)
 		}
 	}
 }

@@ -22,6 +22,7 @@ type MQTTNotices struct {
 	c       mqtt.Client
 	log     *slog.Logger
 	metrics *Metrics
+	configs configRetry // desired configurations to publish again
 }
 
 // MQTTOptions say how to reach the MQTT listener.

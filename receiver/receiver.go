@@ -227,7 +227,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 		public = "http://" + r.httpLn.Addr().String()
 	}
 	api, err := httpapi.New(httpapi.Options{
-		Store: r.st, Notices: r.notices, AlarmAcks: r.notices, Media: md, PublicURL: strings.TrimRight(public, "/"),
+		Store: r.st, Notices: r.notices, AlarmAcks: r.notices, Configs: r.notices, Media: md, PublicURL: strings.TrimRight(public, "/"),
 		MaxUploadBytes: cfg.HTTP.MaxUploadBytes, MaxSiteMediaBytes: cfg.HTTP.MaxSiteMediaBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Tokens: tokens,
 		Gatherer: r.Registry, Registerer: r.Registry, Logger: logger.With("component", "http"),
 	})
@@ -293,6 +293,10 @@ func (r *Receiver) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		r.notices.RepublishAlarmAcks(gctx, r.st, alarmAckRepublishInterval)
+		return nil
+	})
+	g.Go(func() error {
+		r.notices.RepublishDesiredConfigs(gctx, r.st, configRetryInterval)
 		return nil
 	})
 	g.Go(func() error {

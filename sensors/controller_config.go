@@ -1,6 +1,7 @@
 package sensors
 
 import (
+	"fmt"
 	"os"
 	"time"
 
@@ -95,10 +96,19 @@ func (cc ControllerConfig) Validate() error {
 	default:
 		bad("source", "%q (want modbus or contacts)", cc.Source)
 	}
-	if cc.PollInterval < 10*time.Millisecond || cc.PollInterval > time.Minute {
-		bad("poll_interval", "%s out of range (10ms to 1m)", cc.PollInterval)
+	if err := CheckPollInterval(cc.PollInterval); err != nil {
+		bad("poll_interval", "%v", err)
 	}
 	return p.Err()
+}
+
+// CheckPollInterval is the rule of controller.poll_interval, for the file
+// and for a configuration set from a distance alike.
+func CheckPollInterval(d time.Duration) error {
+	if d < 10*time.Millisecond || d > time.Minute {
+		return fmt.Errorf("%s out of range (10ms to 1m)", d)
+	}
+	return nil
 }
 
 // validateModbus checks what the modbus source needs.

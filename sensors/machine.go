@@ -107,6 +107,19 @@ func NewMachine(cfg MachineConfig, initial wire.Counters) *Machine {
 	return m
 }
 
+// SetConfig changes the thresholds of a running Machine (a configuration
+// set from a distance): the state, the counters and what is under way (a
+// trip, a door cycle, a suspected entrapment) carry on under the new
+// thresholds. A nil FaultInfo keeps the current one. Like every method, it
+// must be called from the goroutine that owns the Machine.
+func (m *Machine) SetConfig(cfg MachineConfig) {
+	fi := m.cfg.FaultInfo
+	m.cfg = cfg.withDefaults()
+	if m.cfg.FaultInfo == nil {
+		m.cfg.FaultInfo = fi
+	}
+}
+
 // Dropped returns how many samples were dropped as implausible: invalid
 // values, impossible floor jumps, time going backwards, or changes that did
 // not outlast the debounce.

@@ -86,3 +86,48 @@ func TestMachineStateAcrossLinkLoss(t *testing.T) {
 		t.Fatalf("ticks while lost gave %d events, want one heartbeat: %v", len(ev), ev)
 	}
 }
+
+// SetConfig changes the thresholds of a running machine: a door already
+// open falls under the new door_open_too_long, the counters and the fault
+// table stay.
+func TestMachineSetConfigKeepsStateAndCounters(t *testing.T) {
+	cfg := DefaultMachineConfig()
+	cfg.FaultInfo = func(int) (string, string) { return "Safety chain open", wire.SeveritySelfClearing }
+	m := NewMachine(cfg, wire.Counters{Trips: 7, DoorCycles: 3})
+	t0 := scenarioStart()
+	s := Sample{Floor: 2, DoorZone: true, Direction: wire.DirectionNone, Mode: wire.ModeNormal, Doors: []string{wire.DoorClosed}, Has: HasDoorZone | HasFault}
+	settle(m, s, t0, 4)
+	s.Doors = []string{wire.DoorOpen}
+	settle(m, s, t0.Add(2*time.Second), 4)
+	before := m.Counters()
+
+	next := DefaultMachineConfig()
+	next.DoorOpenTooLong = 5 * time.Second
+	m.SetConfig(next) // no FaultInfo: the profile's stays
+	if m.Counters() != before {
+		t.Fatalf("counters %+v after SetConfig, want %+v", m.Counters(), before)
+	}
+	// As the poller does: a step, then a tick, after each reading.
+	evs := settle(m, s, t0.Add(10*time.Second), 2)
+	evs = m.AppendTick(evs, t0.Add(10500*time.Millisecond))
+	s.FaultCode = 12
+	evs = append(evs, settle(m, s, t0.Add(12*time.Second), 3)...)
+	var tooLong, fault bool
+	for _, ev := range evs {
+		switch ev.Type {
+		case wire.TypeDoorOpenTooLong:
+			tooLong = true
+		case wire.TypeFault:
+			fault = strings.Contains(string(ev.Data), "Safety chain open") && strings.Contains(string(ev.Data), wire.SeveritySelfClearing)
+		}
+	}
+	if !tooLong {
+		t.Errorf("no door_open_too_long under the new 5 s threshold; events %v", evs)
+	}
+	if !fault {
+		t.Errorf("the fault table was lost; events %v", evs)
+	}
+	if m.Counters().Trips != 7 || m.Counters().DoorCycles < 3 {
+		t.Errorf("counters went back: %+v", m.Counters())
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"time"
@@ -122,10 +123,19 @@ func (c *Config) Validate() error {
 	if c.InFlight < 1 || c.InFlight > 64 {
 		bad("in_flight", "%d out of range (1 to 64)", c.InFlight)
 	}
-	if c.RateLimit < 0 {
-		bad("rate_limit", "%v is negative", c.RateLimit)
+	if err := CheckRateLimit(c.RateLimit); err != nil {
+		bad("rate_limit", "%v", err)
 	}
 	return p.Err()
+}
+
+// CheckRateLimit is the rule of uplink.rate_limit (events per second, 0:
+// no limit), for the file and for a configuration set from a distance.
+func CheckRateLimit(r float64) error {
+	if !(r >= 0) || math.IsInf(r, 1) {
+		return fmt.Errorf("%v is not 0 (no limit) or a positive number of events per second", r)
+	}
+	return nil
 }
 
 func isTLSScheme(s string) bool { return s == "ssl" || s == "tls" || s == "mqtts" }

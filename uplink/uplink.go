@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -76,6 +77,12 @@ type Uplink struct {
 	// stored, is at the receiver. From a paho handler: it must not block.
 	OnConfirmed func(epoch string, upTo uint64, stored []wire.Range)
 
+	// OnDesiredConfig, when set before Run, receives each valid desired
+	// configuration of this cabin or of its site (wire.DesiredConfig,
+	// retained: again after each reconnect), from a paho handler: it must
+	// not block.
+	OnDesiredConfig func(wire.DesiredConfig)
+
 	// StateDir, when set before Run, is a directory where the uplink keeps
 	// the little it must remember across restarts: the MQTT version that
 	// protocol auto detected for the broker. Empty means remember in memory
@@ -93,6 +100,8 @@ type Uplink struct {
 	protoMu sync.Mutex
 	proto   string // with protocol auto: the version that worked last
 
+	rateLimit atomic.Uint64 // float64 bits of the drain's events per second, 0: none (SetRateLimit)
+
 	state     chan wire.State // latest state to publish, newest wins
 	connected atomic.Bool
 	noticeVer atomic.Uint64
@@ -106,7 +115,7 @@ type Uplink struct {
 }
 
 type counters struct {
-	batches, events, acks, badAcks, badNotices, badAlarmAcks, connects, quarantined, standIns, publishErrors, rotations atomic.Uint64
+	batches, events, acks, badAcks, badNotices, badAlarmAcks, badConfigs, connects, quarantined, standIns, publishErrors, rotations atomic.Uint64
 }
 
 // Stats are the uplink's running totals.
@@ -118,6 +127,7 @@ type Stats struct {
 	BadAcks       uint64 // acknowledgements refused as malformed
 	BadNotices    uint64 // notice sets refused as invalid
 	BadAlarmAcks  uint64 // alarm acknowledgements refused as invalid
+	BadConfigs    uint64 // desired configurations refused as malformed or for another cabin
 	Connects      uint64 // sessions established
 	Quarantined   uint64 // unsendable entries set aside once their stand-in was confirmed
 	StandIns      uint64 // "dropped" stand-ins published for unsendable entries
@@ -151,6 +161,7 @@ func New(cfg Config, site, cabin string, q Queue, logger *slog.Logger) (*Uplink,
 		rollback:  make(chan string, 1),
 		dialers:   defaultDialers(),
 	}
+	u.SetRateLimit(cfg.RateLimit)
 	// Secrets and certificates are read now: a password or CA file that
 	// cannot be read stops the agent at start, loudly, instead of an
 	// uplink that never connects while the outbox fills.
@@ -177,6 +188,19 @@ func (u *Uplink) SetState(s wire.State) {
 	}
 }
 
+// SetRateLimit changes the events per second the drain may publish (0: no
+// limit), live: the next batch waits by the new rate. r must pass
+// CheckRateLimit.
+func (u *Uplink) SetRateLimit(r float64) { u.rateLimit.Store(math.Float64bits(r)) }
+
+// limitOf is the limiter's rate for events per second r (0: none).
+func limitOf(r float64) rate.Limit {
+	if r <= 0 {
+		return rate.Inf
+	}
+	return rate.Limit(r)
+}
+
 // Connected reports whether a session is up.
 func (u *Uplink) Connected() bool { return u.connected.Load() }
 
@@ -190,6 +214,7 @@ func (u *Uplink) Stats() Stats {
 		BadAcks:       u.stats.badAcks.Load(),
 		BadNotices:    u.stats.badNotices.Load(),
 		BadAlarmAcks:  u.stats.badAlarmAcks.Load(),
+		BadConfigs:    u.stats.badConfigs.Load(),
 		Connects:      u.stats.connects.Load(),
 		Quarantined:   u.stats.quarantined.Load(),
 		StandIns:      u.stats.standIns.Load(),
@@ -311,6 +336,20 @@ func (u *Uplink) session(ctx context.Context, conn Conn) error {
 			// subscription: events matter more than the screen's wording.
 			u.logger.Warn("no alarm acknowledgements on this session: the screen cannot say an operator answered; regenerate the broker's users (receiver users render)", "err", err)
 		}
+		if u.OnDesiredConfig != nil {
+			// One subscription per topic; refused, as by a fleet file from
+			// before remote configuration, the cabin keeps its config.
+			for _, topic := range []string{u.topics.SiteConfig, u.topics.Config} {
+				if err := conn.Subscribe(sctx, topic, 1, u.handleDesiredConfig); err != nil {
+					select {
+					case <-conn.Lost():
+						return err
+					default:
+					}
+					u.logger.Warn("no remote configuration on this session: the cabin keeps the one it runs; regenerate the broker's users (receiver users render)", "topic", topic, "err", err)
+				}
+			}
+		}
 		return nil
 	}
 	if err := setup(); err != nil {
@@ -377,11 +416,10 @@ func (u *Uplink) drain(ctx context.Context, conn Conn, fail func(error)) {
 	slots := make(chan struct{}, u.cfg.InFlight)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	var limiter *rate.Limiter
+	// The rate may change while the session runs (SetRateLimit).
+	perSecond := math.Float64frombits(u.rateLimit.Load())
+	limiter := rate.NewLimiter(limitOf(perSecond), u.cfg.BatchEvents)
 	leaseFailures := 0
-	if u.cfg.RateLimit > 0 {
-		limiter = rate.NewLimiter(rate.Limit(u.cfg.RateLimit), u.cfg.BatchEvents)
-	}
 	for {
 		select {
 		case slots <- struct{}{}:
@@ -423,7 +461,11 @@ func (u *Uplink) drain(ctx context.Context, conn Conn, fail func(error)) {
 			<-slots
 			continue
 		}
-		if limiter != nil && limiter.WaitN(ctx, len(seqs)) != nil {
+		if r := math.Float64frombits(u.rateLimit.Load()); r != perSecond {
+			perSecond = r
+			limiter.SetLimit(limitOf(r))
+		}
+		if limiter.WaitN(ctx, len(seqs)) != nil {
 			u.q.Release(seqs)
 			<-slots
 			return
@@ -673,6 +715,26 @@ func (u *Uplink) handleAlarmAck(_ string, payload []byte) {
 	if u.OnAlarmAck != nil {
 		u.OnAlarmAck(ack)
 	}
+}
+
+func (u *Uplink) handleDesiredConfig(topic string, payload []byte) {
+	d, err := wire.DecodeDesiredConfig(payload)
+	if err == nil {
+		switch {
+		case d.Site != u.site:
+			err = fmt.Errorf("for site %q, not this cabin's %q", d.Site, u.site)
+		case d.Cabin != "" && d.Cabin != u.cabin:
+			err = fmt.Errorf("for cabin %s/%s, not this cabin %s/%s", d.Site, d.Cabin, u.site, u.cabin)
+		case (d.Cabin == "") != (topic == u.topics.SiteConfig):
+			err = fmt.Errorf("a %s configuration on topic %s", d.Scope(), topic)
+		}
+	}
+	if err != nil {
+		u.stats.badConfigs.Add(1)
+		u.logger.Warn("ignoring invalid desired configuration", "topic", topic, "err", err)
+		return
+	}
+	u.OnDesiredConfig(d)
 }
 
 // MaxNoticeJump bounds how far a notice set's version may pass the last

@@ -37,6 +37,11 @@ type Topics struct {
 	// acknowledgements of the cabin's alarm (downlink, retained).
 	AlarmAck string
 	Notices  string // palier/v1/{site}/notices: the building's notices (downlink, retained)
+	// Config is palier/v1/{site}/{cabin}/config and SiteConfig
+	// palier/v1/{site}/config: the desired configuration of the cabin and
+	// of its site (DesiredConfig; downlink, retained).
+	Config     string
+	SiteConfig string
 }
 
 // TopicsFor returns the topics of a cabin. The ids must have passed ValidateID.
@@ -49,6 +54,9 @@ func TopicsFor(site, cabin string) Topics {
 		Ack:      base + "ack",
 		AlarmAck: AlarmAckTopic(site, cabin),
 		Notices:  NoticesTopic(site),
+
+		Config:     ConfigTopic(site, cabin),
+		SiteConfig: SiteConfigTopic(site),
 	}
 }
 

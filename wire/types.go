@@ -23,6 +23,9 @@ const (
 	TypeCommissionReport  = "commission_report"  // CommissionReportData
 	TypeLost              = "lost"               // LostData
 	TypeAlarmAcknowledged = "alarm_acknowledged" // AlarmAcknowledgedData
+	TypeConfigApplied     = "config_applied"     // ConfigAppliedData
+	TypeConfigRefused     = "config_refused"     // ConfigRefusedData
+	TypeConfigRolledBack  = "config_rolled_back" // ConfigRolledBackData
 )
 
 // Directions.
@@ -273,6 +276,12 @@ func newData(t string) any {
 		return new(LostData)
 	case TypeAlarmAcknowledged:
 		return new(AlarmAcknowledgedData)
+	case TypeConfigApplied:
+		return new(ConfigAppliedData)
+	case TypeConfigRefused:
+		return new(ConfigRefusedData)
+	case TypeConfigRolledBack:
+		return new(ConfigRolledBackData)
 	}
 	return nil
 }
@@ -292,4 +301,10 @@ func Safety(t string) bool {
 
 // Telemetry reports whether events of type t are periodic telemetry, the
 // first to be evicted from a full outbox.
-func Telemetry(t string) bool { return t == TypeHeartbeat || t == TypeHealth }
+func Telemetry(t string) bool {
+	switch t {
+	case TypeHeartbeat, TypeHealth, TypeConfigApplied, TypeConfigRefused, TypeConfigRolledBack:
+		return true
+	}
+	return false
+}

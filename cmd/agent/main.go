@@ -6,6 +6,7 @@
 //
 //	agent run --config FILE        run the agent (the default)
 //	agent config check FILE        check a config file and print every problem
+//	agent config show [--config FILE]   the effective config and where each value comes from
 //	agent probe modbus ... START:COUNT   read registers once, for installers
 //	agent doctor [--config FILE] [--json]   the installer's checklist
 //	agent provision [--boot FILE] [--config FILE]   take a boot partition's palier.yaml once
@@ -41,6 +42,9 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   agent run [--config FILE]      run the agent (default config `+defaultConfig+`)
   agent config check FILE        check a config file and print every problem
+  agent config show [--config FILE]
+                                 print the effective config: the file overlaid by
+                                 what was set from a distance, with each value's source
   agent probe modbus [flags] START:COUNT
                                  read registers once and print them (--help for flags)
   agent probe gpio [--contacts FILE]
@@ -66,11 +70,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "run":
 		return runAgent(args[1:], stderr)
 	case "config":
-		if len(args) != 3 || args[1] != "check" {
-			usage(stderr)
-			return 2
+		switch {
+		case len(args) == 3 && args[1] == "check":
+			return configCheck(args[2], stdout, stderr)
+		case len(args) >= 2 && args[1] == "show":
+			return configShow(args[2:], stdout, stderr)
 		}
-		return configCheck(args[2], stdout, stderr)
+		usage(stderr)
+		return 2
 	case "doctor":
 		ctx, stop := shutdown.OnSignal(slog.New(slog.DiscardHandler))
 		defer stop()
@@ -137,8 +144,9 @@ func runAgent(args []string, stderr io.Writer) int {
 		return 1
 	}
 	singleProc(os.Getenv)
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	// A LevelVar: a configuration set from a distance may change it live.
+	level := new(slog.LevelVar)
+	cfg.Level = level
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("site", cfg.Site, "cabin", cfg.Cabin)
 
 	ctx, stop := shutdown.OnSignal(logger)
@@ -161,6 +169,12 @@ func runAgent(args []string, stderr io.Writer) int {
 	}()
 	err = a.Run(ctx)
 	sdnotify.Stopping()
+	if errors.Is(err, agent.ErrRestart) {
+		// systemd starts the agent again (Restart=always), on the
+		// configuration saved in the state directory.
+		logger.Info("agent stopped to apply a configuration set from a distance; restarting", "exit_code", agent.RestartExitCode)
+		return agent.RestartExitCode
+	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		logger.Error("agent stopped", "err", err)
 		return 1

@@ -49,6 +49,9 @@ type Options struct {
 	// AlarmAcks sends operators' acknowledgements to the cabins; nil
 	// stores them only.
 	AlarmAcks AlarmAckPublisher
+	// Configs sends desired configurations to the cabins; nil stores
+	// them only.
+	Configs ConfigPublisher
 	// Media keeps uploads: a directory, or a bucket the receivers share;
 	// nil: no uploads.
 	Media media.Store
@@ -126,6 +129,10 @@ func New(o Options) (*API, error) {
 	m.Handle("POST /api/v1/sites/{site}/notices", a.auth(RoleAdmin, http.HandlerFunc(a.createNotice)))
 	m.Handle("PUT /api/v1/sites/{site}/notices/{id}", a.auth(RoleAdmin, http.HandlerFunc(a.putNotice)))
 	m.Handle("DELETE /api/v1/sites/{site}/notices/{id}", a.auth(RoleAdmin, http.HandlerFunc(a.deleteNotice)))
+	m.Handle("GET /api/v1/sites/{site}/config", a.auth(RoleRead, http.HandlerFunc(a.getSiteConfig)))
+	m.Handle("PUT /api/v1/sites/{site}/config", a.auth(RoleAdmin, http.HandlerFunc(a.putSiteConfig)))
+	m.Handle("GET /api/v1/cabins/{site}/{cabin}/config", a.auth(RoleRead, http.HandlerFunc(a.getCabinConfig)))
+	m.Handle("PUT /api/v1/cabins/{site}/{cabin}/config", a.auth(RoleAdmin, http.HandlerFunc(a.putCabinConfig)))
 	m.Handle("POST /api/v1/media", a.auth(RoleAdmin, http.HandlerFunc(a.uploadMedia)))
 	m.Handle("POST /api/v1/sites/{site}/media", a.auth(RoleAdmin, http.HandlerFunc(a.uploadMedia)))
 	// Media are public: agents download them without a token, and a

@@ -35,7 +35,21 @@ const (
 	FactOutboxDepth = "outbox_depth" // from health events: entries not yet confirmed
 	FactOldestAge   = "oldest_pending_s"
 	FactLoss        = "loss" // sequences accounted for as lost by the newest loss; at: when received
+	// FactConfigApplied is the configuration set from a distance the
+	// cabin runs (ConfigApplied, JSON), from config_applied and
+	// config_rolled_back events; FactConfigRefused its newest refusal
+	// (wire.ConfigRefusedData, JSON).
+	FactConfigApplied = "config_applied"
+	FactConfigRefused = "config_refused"
 )
+
+// ConfigApplied is the value of FactConfigApplied: the site and cabin
+// versions a cabin runs, and why it went back to them if it rolled back.
+type ConfigApplied struct {
+	SiteVersion  uint64 `json:"site_version"`
+	CabinVersion uint64 `json:"cabin_version"`
+	RolledBack   string `json:"rolled_back,omitempty"`
+}
 
 // FactsOf returns the facts events of batches bring, received at
 // received: at most one per cabin and name, the newest by event time.
@@ -73,6 +87,24 @@ func FactsOf(batches []wire.Batch, received time.Time) []Fact {
 			var d wire.LostData
 			if json.Unmarshal(e.Data, &d) == nil {
 				put(b, FactLoss, strconv.FormatUint(d.Count, 10), received)
+			}
+		case wire.TypeConfigApplied:
+			var d wire.ConfigAppliedData
+			if json.Unmarshal(e.Data, &d) == nil {
+				v, _ := json.Marshal(ConfigApplied{SiteVersion: d.SiteVersion, CabinVersion: d.CabinVersion})
+				put(b, FactConfigApplied, string(v), e.Time)
+			}
+		case wire.TypeConfigRolledBack:
+			var d wire.ConfigRolledBackData
+			if json.Unmarshal(e.Data, &d) == nil {
+				v, _ := json.Marshal(ConfigApplied{SiteVersion: d.SiteVersion, CabinVersion: d.CabinVersion, RolledBack: d.Reason})
+				put(b, FactConfigApplied, string(v), e.Time)
+			}
+		case wire.TypeConfigRefused:
+			var d wire.ConfigRefusedData
+			if json.Unmarshal(e.Data, &d) == nil {
+				v, _ := json.Marshal(d)
+				put(b, FactConfigRefused, string(v), e.Time)
 			}
 		}
 	})

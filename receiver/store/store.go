@@ -14,8 +14,9 @@ import (
 var (
 	// ErrNotFound is returned when the cabin or notice set asked for is not stored.
 	ErrNotFound = errors.New("not found")
-	// ErrVersionConflict is returned by PutNoticeSet when the stored version is
-	// not the one the caller read: another change came first.
+	// ErrVersionConflict is returned by PutNoticeSet and PutDesiredConfig
+	// when the stored version is not the one the caller read: another
+	// change came first.
 	ErrVersionConflict = errors.New("notice set version conflict")
 	// ErrBadCursor is returned for a cursor this store did not produce.
 	ErrBadCursor = errors.New("bad cursor")
@@ -96,6 +97,19 @@ type Store interface {
 	// PutNoticeSet stores set if the stored version is set.Version-1 (0 when
 	// none is stored), else returns ErrVersionConflict.
 	PutNoticeSet(ctx context.Context, set wire.NoticeSet) error
+	// DesiredConfig returns the newest desired configuration of a cabin,
+	// or of a site when cabin is empty, or ErrNotFound.
+	DesiredConfig(ctx context.Context, site, cabin string) (wire.DesiredConfig, error)
+	// DesiredConfigs returns the newest desired configuration of every
+	// site and cabin that has one, ordered by site then cabin (a site's
+	// own first).
+	DesiredConfigs(ctx context.Context) ([]wire.DesiredConfig, error)
+	// DesiredConfigHistory returns the versions of a cabin's (or, cabin
+	// empty, a site's) desired configuration, newest first, at most limit.
+	DesiredConfigHistory(ctx context.Context, site, cabin string, limit int) ([]wire.DesiredConfig, error)
+	// PutDesiredConfig stores d, a new version of its scope, if the newest
+	// stored is d.Version-1 (none for 1), else returns ErrVersionConflict.
+	PutDesiredConfig(ctx context.Context, d wire.DesiredConfig) error
 	// Close releases the database.
 	Close() error
 }

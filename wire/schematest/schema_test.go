@@ -40,9 +40,10 @@ const (
 	stateSchema    = "state"
 	noticesSchema  = "notices"
 	alarmAckSchema = "alarm_ack"
+	configSchema   = "config"
 )
 
-var schemaNames = []string{batchSchema, ackSchema, stateSchema, noticesSchema, alarmAckSchema}
+var schemaNames = []string{batchSchema, ackSchema, stateSchema, noticesSchema, alarmAckSchema, configSchema}
 
 func schemaPath(name string) string { return filepath.Join(schemaDir, name+".schema.json") }
 
@@ -151,10 +152,12 @@ func kindOf(msg []byte) (string, error) {
 		return stateSchema, nil
 	case has("alarms") && has("by"):
 		return alarmAckSchema, nil
+	case has("config") && has("version"):
+		return configSchema, nil
 	case has("epoch") && has("seq"):
 		return ackSchema, nil
 	}
-	return "", errors.New("neither a batch (events), a notice set (notices), a state (floor, doors), an alarm acknowledgement (alarms, by) nor an ack (epoch, seq)")
+	return "", errors.New("neither a batch (events), a notice set (notices), a state (floor, doors), an alarm acknowledgement (alarms, by), a desired configuration (config, version) nor an ack (epoch, seq)")
 }
 
 // goDecode decodes a message with package wire's decoder for its kind;
@@ -172,6 +175,8 @@ func goDecode(kind string, msg []byte) error {
 		_, err = wire.DecodeNoticeSet(msg)
 	case alarmAckSchema:
 		_, err = wire.DecodeAlarmAck(msg)
+	case configSchema:
+		_, err = wire.DecodeDesiredConfig(msg)
 	}
 	return err
 }
@@ -301,6 +306,9 @@ var samples = []sample{
 	{wire.TypeLost, wire.LostData{Reason: wire.LostEvicted, Ranges: []wire.Range{{3, 5}, {9, 9}}, Count: 4, Bytes: 812,
 		Classes: map[string]uint64{"telemetry": 3, "events": 1}}},
 	{wire.TypeAlarmAcknowledged, wire.AlarmAcknowledgedData{Epoch: "k3v9x2mq7c", Seq: 4812, By: "Chiara (permanence)", At: t0.Add(-time.Minute)}},
+	{wire.TypeConfigApplied, wire.ConfigAppliedData{SiteVersion: 4, CabinVersion: 2, Restart: true, Changed: []string{"controller.profile", "events.trip_too_long"}}},
+	{wire.TypeConfigRefused, wire.ConfigRefusedData{Scope: wire.ConfigScopeCabin, Version: 3, Problems: []string{"events.trip_too_long: machine config: trip_too_long is -1m0s (want a positive duration)"}}},
+	{wire.TypeConfigRolledBack, wire.ConfigRolledBackData{FromSite: 4, FromCabin: 3, SiteVersion: 4, CabinVersion: 2, Reason: "controller link lost for 2m0s after applying (grace 2m0s)"}},
 }
 
 func event(t *testing.T, seq uint64, s sample) wire.Event {
@@ -371,6 +379,35 @@ func TestGoPayloadsValidate(t *testing.T) {
 		}
 		if _, err := wire.DecodeBatch(msg); err != nil {
 			t.Errorf("package wire refuses its own batch: %v", err)
+		}
+	})
+	t.Run("desired configuration", func(t *testing.T) {
+		str := func(s string) *string { return &s }
+		num := func(f float64) *float64 { return &f }
+		profile, err := os.ReadFile(filepath.Join(rootDir, "sensors/profiles/palier-sim.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, d := range map[string]wire.DesiredConfig{
+			"site, empty": {V: wire.Version, Site: "les-pins", Version: 1, At: t0},
+			"cabin, every block": {V: wire.Version, Site: "les-pins", Cabin: "a", Version: 3, At: t0, By: "Chiara", Config: wire.ConfigOverlay{
+				Controller: &wire.ControllerOverlay{PollInterval: str("250ms"), Profile: str(string(profile))},
+				Events:     &wire.EventsOverlay{TripTooLong: str("2m"), Debounce: str("1m30s"), MaxFloorsPerSecond: num(3), FloorLevelsMM: []int64{0, 3000}},
+				Outbox:     &wire.OutboxOverlay{MaxBytes: new(int64)},
+				Uplink:     &wire.UplinkOverlay{RateLimit: num(50)},
+				LogLevel:   str("debug"),
+			}},
+		} {
+			if d.Config.Outbox != nil {
+				*d.Config.Outbox.MaxBytes = 32 << 20
+			}
+			msg := mustMarshal(t, d)
+			if err := validate(t, configSchema, msg); err != nil {
+				t.Errorf("%s: %v\n%s", name, err, msg)
+			}
+			if _, err := wire.DecodeDesiredConfig(msg); err != nil {
+				t.Errorf("%s: package wire refuses its own configuration: %v", name, err)
+			}
 		}
 	})
 	t.Run("ack", func(t *testing.T) {
@@ -592,6 +629,12 @@ func TestSchemaMatchesGoStructs(t *testing.T) {
 		{noticesSchema, "#/$defs/media", reflect.TypeFor[wire.Media]()},
 		{alarmAckSchema, "#", reflect.TypeFor[wire.AlarmAck]()},
 		{alarmAckSchema, "#/$defs/alarm_ref", reflect.TypeFor[wire.AlarmRef]()},
+		{configSchema, "#", reflect.TypeFor[wire.DesiredConfig]()},
+		{configSchema, "#/$defs/overlay", reflect.TypeFor[wire.ConfigOverlay]()},
+		{configSchema, "#/$defs/controller", reflect.TypeFor[wire.ControllerOverlay]()},
+		{configSchema, "#/$defs/events", reflect.TypeFor[wire.EventsOverlay]()},
+		{configSchema, "#/$defs/outbox", reflect.TypeFor[wire.OutboxOverlay]()},
+		{configSchema, "#/$defs/uplink", reflect.TypeFor[wire.UplinkOverlay]()},
 	}
 	for _, s := range samples {
 		pairs = append(pairs, pair{batchSchema, "#/$defs/" + s.typ + "_data", reflect.TypeOf(s.data)})

@@ -83,6 +83,8 @@ var migrations = []string{
 	store.AlarmsTable("BIGINT"),
 	// 6: each cabin's values over time, for availability (store.TimelineEntry).
 	store.TimelineTable("BIGINT"),
+	// 7: desired configurations of sites and cabins, every version (wire.DesiredConfig).
+	store.DesiredConfigsTable("BIGINT"),
 }
 
 // migrationLock is the advisory lock key held while migrating.

@@ -79,6 +79,8 @@ var migrations = []string{
 	store.AlarmsTable("INTEGER"),
 	// 6: each cabin's values over time, for availability (store.TimelineEntry).
 	store.TimelineTable("INTEGER"),
+	// 7: desired configurations of sites and cabins, every version (wire.DesiredConfig).
+	store.DesiredConfigsTable("INTEGER"),
 }
 
 // migrate applies the migrations the database has not seen, each in its
