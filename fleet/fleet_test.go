@@ -301,6 +301,9 @@ func TestBrokerRestartMeasured(t *testing.T) {
 	cfg := testConfig(t, rcv, 20)
 	cfg.Brokers = []string{fmt.Sprintf("tcp://127.0.0.1:%d", broker.MQTT.Port)}
 	cfg.Duration = 8 * time.Second
+	// A batch the broker took (PUBACK) as it stopped, but never stored, is
+	// sent again only after ResendAfter (the agent's 2 minutes).
+	cfg.ResendAfter = 5 * time.Second
 	f, err := fleet.Open(ctx, cfg, logger(t))
 	if err != nil {
 		t.Fatal(err)

@@ -48,6 +48,10 @@ func (f *Fleet) watchOutages(ctx context.Context) ([]OutageReport, int) {
 	for {
 		select {
 		case <-ctx.Done():
+			// A last look: the fleet may have recovered since the tick.
+			if w.current != nil {
+				w.step(time.Now(), f.connected())
+			}
 			if w.current != nil {
 				w.record()
 			}
