@@ -37,6 +37,9 @@ type Topics struct {
 	// acknowledgements of the cabin's alarm (downlink, retained).
 	AlarmAck string
 	Notices  string // palier/v1/{site}/notices: the building's notices (downlink, retained)
+	// Update is palier/v1/{site}/{cabin}/update: the agent version the
+	// cabin should run (downlink, retained; Update).
+	Update string
 }
 
 // TopicsFor returns the topics of a cabin. The ids must have passed ValidateID.
@@ -49,6 +52,7 @@ func TopicsFor(site, cabin string) Topics {
 		Ack:      base + "ack",
 		AlarmAck: AlarmAckTopic(site, cabin),
 		Notices:  NoticesTopic(site),
+		Update:   UpdateTopic(site, cabin),
 	}
 }
 

@@ -23,6 +23,9 @@ const (
 	TypeCommissionReport  = "commission_report"  // CommissionReportData
 	TypeLost              = "lost"               // LostData
 	TypeAlarmAcknowledged = "alarm_acknowledged" // AlarmAcknowledgedData
+	TypeUpdateApplied     = "update_applied"     // UpdateData
+	TypeUpdateFailed      = "update_failed"      // UpdateData
+	TypeUpdateRolledBack  = "update_rolled_back" // UpdateData
 )
 
 // Directions.
@@ -273,6 +276,8 @@ func newData(t string) any {
 		return new(LostData)
 	case TypeAlarmAcknowledged:
 		return new(AlarmAcknowledgedData)
+	case TypeUpdateApplied, TypeUpdateFailed, TypeUpdateRolledBack:
+		return new(UpdateData)
 	}
 	return nil
 }

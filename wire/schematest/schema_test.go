@@ -40,9 +40,10 @@ const (
 	stateSchema    = "state"
 	noticesSchema  = "notices"
 	alarmAckSchema = "alarm_ack"
+	updateSchema   = "update"
 )
 
-var schemaNames = []string{batchSchema, ackSchema, stateSchema, noticesSchema, alarmAckSchema}
+var schemaNames = []string{batchSchema, ackSchema, stateSchema, noticesSchema, alarmAckSchema, updateSchema}
 
 func schemaPath(name string) string { return filepath.Join(schemaDir, name+".schema.json") }
 
@@ -151,10 +152,12 @@ func kindOf(msg []byte) (string, error) {
 		return stateSchema, nil
 	case has("alarms") && has("by"):
 		return alarmAckSchema, nil
+	case has("version") && has("channel"):
+		return updateSchema, nil
 	case has("epoch") && has("seq"):
 		return ackSchema, nil
 	}
-	return "", errors.New("neither a batch (events), a notice set (notices), a state (floor, doors), an alarm acknowledgement (alarms, by) nor an ack (epoch, seq)")
+	return "", errors.New("neither a batch (events), a notice set (notices), a state (floor, doors), an alarm acknowledgement (alarms, by), an update (version, channel) nor an ack (epoch, seq)")
 }
 
 // goDecode decodes a message with package wire's decoder for its kind;
@@ -172,6 +175,8 @@ func goDecode(kind string, msg []byte) error {
 		_, err = wire.DecodeNoticeSet(msg)
 	case alarmAckSchema:
 		_, err = wire.DecodeAlarmAck(msg)
+	case updateSchema:
+		_, err = wire.DecodeUpdate(msg)
 	}
 	return err
 }
@@ -301,6 +306,9 @@ var samples = []sample{
 	{wire.TypeLost, wire.LostData{Reason: wire.LostEvicted, Ranges: []wire.Range{{3, 5}, {9, 9}}, Count: 4, Bytes: 812,
 		Classes: map[string]uint64{"telemetry": 3, "events": 1}}},
 	{wire.TypeAlarmAcknowledged, wire.AlarmAcknowledgedData{Epoch: "k3v9x2mq7c", Seq: 4812, By: "Chiara (permanence)", At: t0.Add(-time.Minute)}},
+	{wire.TypeUpdateApplied, wire.UpdateData{From: "v1.4.0", To: "v1.4.1", Wave: 7}},
+	{wire.TypeUpdateFailed, wire.UpdateData{From: "v1.4.0", To: "v1.4.1", Wave: 7, Reason: "apt-get: E: Version '1.4.1' for 'palier-agent' was not found"}},
+	{wire.TypeUpdateRolledBack, wire.UpdateData{From: "v1.4.1", To: "v1.4.2", Wave: 8, Reason: "no health verdict within 5m0s"}},
 }
 
 func event(t *testing.T, seq uint64, s sample) wire.Event {
@@ -592,6 +600,7 @@ func TestSchemaMatchesGoStructs(t *testing.T) {
 		{noticesSchema, "#/$defs/media", reflect.TypeFor[wire.Media]()},
 		{alarmAckSchema, "#", reflect.TypeFor[wire.AlarmAck]()},
 		{alarmAckSchema, "#/$defs/alarm_ref", reflect.TypeFor[wire.AlarmRef]()},
+		{updateSchema, "#", reflect.TypeFor[wire.Update]()},
 	}
 	for _, s := range samples {
 		pairs = append(pairs, pair{batchSchema, "#/$defs/" + s.typ + "_data", reflect.TypeOf(s.data)})
