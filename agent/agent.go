@@ -47,6 +47,7 @@ type Agent struct {
 	dropped    atomic.Uint64 // samples the state machine refused, copied from it after each poll
 
 	alarm alarmTracker // how far the current alarm got
+	upd   *updater     // the desired version and an update under way
 
 	mu           sync.Mutex
 	state        wire.State // last state served
@@ -130,6 +131,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
 		a.alarm.acknowledged(ack)
 	}
 	a.up.OnConfirmed = a.alarm.confirmed
+	a.upd = newUpdater(cfg.StateDir, buildinfo.Version(), logger.With("component", "update"))
+	a.upd.probe = a.updateHealth
+	a.up.OnUpdate = a.desiredVersion
 	if set, err := a.loadNotices(); err != nil {
 		logger.Warn("cached notices unreadable", "err", err)
 	} else if set != nil {
@@ -167,6 +171,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	// reporting without them.
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { a.fetchMedia(gctx); return nil })
+	g.Go(func() error { a.runUpdates(gctx); return nil })
 	g.Go(func() error {
 		if err := a.feed.Run(gctx); err != nil && gctx.Err() == nil {
 			a.logger.Error("screen feed stopped; telemetry goes on", "err", err)
