@@ -79,6 +79,8 @@ var migrations = []string{
 	store.AlarmsTable("INTEGER"),
 	// 6: each cabin's values over time, for availability (store.TimelineEntry).
 	store.TimelineTable("INTEGER"),
+	// 7 (appended): rollout waves and their cabins (store.Wave).
+	store.RolloutTables("INTEGER PRIMARY KEY", "INTEGER"),
 }
 
 // migrate applies the migrations the database has not seen, each in its

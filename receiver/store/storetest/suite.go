@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"Facts", testFacts},
 		{"AlarmLifecycle", testAlarmLifecycle},
 		{"Timeline", testTimeline},
+		{"RolloutWaves", testRolloutWaves},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
