@@ -20,6 +20,7 @@ import (
 
 	"github.com/palier-lifts/palier/receiver/media"
 	"github.com/palier-lifts/palier/receiver/report"
+	"github.com/palier-lifts/palier/receiver/rollout"
 	"github.com/palier-lifts/palier/receiver/situation"
 	"github.com/palier-lifts/palier/receiver/store"
 	"github.com/palier-lifts/palier/wire"
@@ -49,6 +50,8 @@ type Options struct {
 	// AlarmAcks sends operators' acknowledgements to the cabins; nil
 	// stores them only.
 	AlarmAcks AlarmAckPublisher
+	// Rollout runs agent update waves; nil: no rollout routes.
+	Rollout *rollout.Controller
 	// Media keeps uploads: a directory, or a bucket the receivers share;
 	// nil: no uploads.
 	Media media.Store
@@ -127,6 +130,9 @@ func New(o Options) (*API, error) {
 	m.Handle("PUT /api/v1/sites/{site}/notices/{id}", a.auth(RoleAdmin, http.HandlerFunc(a.putNotice)))
 	m.Handle("DELETE /api/v1/sites/{site}/notices/{id}", a.auth(RoleAdmin, http.HandlerFunc(a.deleteNotice)))
 	m.Handle("POST /api/v1/media", a.auth(RoleAdmin, http.HandlerFunc(a.uploadMedia)))
+	if o.Rollout != nil {
+		a.rolloutRoutes(m)
+	}
 	m.Handle("POST /api/v1/sites/{site}/media", a.auth(RoleAdmin, http.HandlerFunc(a.uploadMedia)))
 	// Media are public: agents download them without a token, and a
 	// SHA-256 cannot be guessed.
