@@ -376,6 +376,9 @@ func (a *Agent) runUpdates(ctx context.Context) {
 		a.emit(ctx, []wire.Event{ev})
 	}
 	a.upd.kick = func() { a.appendHealth(ctx) }
+	// Say at once which version runs: after an update or a rollback the
+	// receiver would otherwise know only at the next heartbeat.
+	a.appendHealth(ctx)
 	a.upd.run(ctx, time.Second)
 }
 
