@@ -248,7 +248,7 @@ func (u *updater) checkHealth(p *updateAttempt) {
 	if u.now().Sub(u.started) < u.grace {
 		return
 	}
-	reason := fmt.Sprintf("unhealthy after %s: %s", u.grace, h.missing())
+	reason := fmt.Sprintf("after %s: %s", u.grace, h.missing())
 	u.logger.Error("the new version is unhealthy: asking the helper to roll back", "to", p.To, "back_to", p.From, "reason", reason)
 	u.writeVerdict("unhealthy " + DebianVersion(p.To) + " " + reason)
 	u.verdict = true

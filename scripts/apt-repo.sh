@@ -112,7 +112,7 @@ promote)
 	v=${1:?usage: apt-repo.sh promote VERSION}
 	debver=${v#v}
 	debver=${debver/-/\~}
-	n=$(ap repo search palier-canary "\$Version (= $debver)" 2>/dev/null | wc -l || true)
+	n=$(ap repo search palier-canary "\$Version (= $debver)" 2>/dev/null | wc -l || true) # search with a query lists every match
 	[ "$n" -gt 0 ] || { echo "apt-repo: nothing of version $debver in canary" >&2; exit 1; }
 	ap repo copy palier-canary palier-stable "\$Version (= $debver)" >/dev/null
 	publish stable
@@ -120,7 +120,7 @@ promote)
 	;;
 list)
 	for suite in ${1:-$SUITES}; do
-		ap repo search "palier-$suite" 2>/dev/null | sed "s/^/$suite: /" || true
+		ap repo show -with-packages "palier-$suite" | sed -n '/^Packages:/,$p' | sed -e '1d' -e "s/^ */$suite: /"
 	done
 	;;
 *)

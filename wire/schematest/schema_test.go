@@ -308,7 +308,7 @@ var samples = []sample{
 	{wire.TypeAlarmAcknowledged, wire.AlarmAcknowledgedData{Epoch: "k3v9x2mq7c", Seq: 4812, By: "Chiara (permanence)", At: t0.Add(-time.Minute)}},
 	{wire.TypeUpdateApplied, wire.UpdateData{From: "v1.4.0", To: "v1.4.1", Wave: 7}},
 	{wire.TypeUpdateFailed, wire.UpdateData{From: "v1.4.0", To: "v1.4.1", Wave: 7, Reason: "apt-get: E: Version '1.4.1' for 'palier-agent' was not found"}},
-	{wire.TypeUpdateRolledBack, wire.UpdateData{From: "v1.4.1", To: "v1.4.2", Wave: 8, Reason: "no health verdict within 5m0s"}},
+	{wire.TypeUpdateRolledBack, wire.UpdateData{From: "v1.4.1", To: "v1.4.2", Wave: 8, Reason: "no health verdict from 1.4.2 within 300s"}},
 }
 
 func event(t *testing.T, seq uint64, s sample) wire.Event {
