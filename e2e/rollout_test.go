@@ -170,6 +170,11 @@ func TestRolloutWavesThroughTheReceiver(t *testing.T) {
 	if code != http.StatusCreated || w1.Counts[store.TargetPending] != 2 || w1.State != store.WaveRunning {
 		t.Fatalf("wave 1: %d %+v", code, w1)
 	}
+	// A second wave may not take a cabin the first has not finished with.
+	if code, _, e := post(api, `{"version":"v1.1.1","channel":"canary","cabins":["rollout-site/c4"],"max_failures":0,"by":"ops"}`); code != http.StatusBadRequest ||
+		!strings.Contains(e["error"], "running wave") {
+		t.Errorf("an overlapping wave: %d %v", code, e)
+	}
 	waitFor(t, 60*time.Second, "wave 1 done", func() bool {
 		if err := ctrl.Step(ctx); err != nil {
 			t.Logf("step: %v", err)

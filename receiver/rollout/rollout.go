@@ -100,6 +100,9 @@ func (c *Controller) Create(ctx context.Context, r Request, by string) (store.Wa
 	if err != nil {
 		return store.Wave{}, err
 	}
+	if err := c.checkOverlap(ctx, targets); err != nil {
+		return store.Wave{}, err
+	}
 	w, err := c.st.CreateWave(ctx, store.Wave{Version: r.Version, Channel: r.Channel, MaxFailures: r.MaxFailures, Step: r.Step,
 		CreatedBy: by, Created: c.Clock().UTC()}, targets)
 	if err != nil {
@@ -174,6 +177,35 @@ func (c *Controller) targets(ctx context.Context, r Request) ([]store.CabinKey, 
 	slices.SortFunc(pool, func(a, b store.CabinKey) int { return strings.Compare(hash(a), hash(b)) })
 	n := (len(pool)*r.Percent + 99) / 100
 	return pool[:n], nil
+}
+
+// checkOverlap refuses a wave with a cabin another running wave has not
+// finished with: the newer desired version would replace the older one
+// retained, and the older wave would count the cabin failed.
+func (c *Controller) checkOverlap(ctx context.Context, targets []store.CabinKey) error {
+	want := make(map[store.CabinKey]bool, len(targets))
+	for _, k := range targets {
+		want[k] = true
+	}
+	waves, err := c.st.Waves(ctx, 1000)
+	if err != nil {
+		return err
+	}
+	for _, w := range waves {
+		if w.State != store.WaveRunning {
+			continue
+		}
+		_, ts, err := c.st.Wave(ctx, w.ID)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			if (t.Status == store.TargetPending || t.Status == store.TargetTold) && want[store.CabinKey{Site: t.Site, Cabin: t.Cabin}] {
+				return &FieldError{"cabins", fmt.Sprintf("cabin %s/%s is %s in running wave %d (%s): stop it first", t.Site, t.Cabin, t.Status, w.ID, w.Version)}
+			}
+		}
+	}
+	return nil
 }
 
 // Waves lists the newest waves first.
@@ -316,20 +348,24 @@ func (c *Controller) stepWave(ctx context.Context, w store.Wave) error {
 		if t.Status != store.TargetPending {
 			continue
 		}
-		if err := c.tell(ctx, w, t, now); err != nil {
+		waiting, err := c.tell(ctx, w, t, now)
+		if err != nil {
 			return err
 		}
-		told++
+		if waiting {
+			told++
+		}
 	}
 	return nil
 }
 
 // tell publishes the desired version to a cabin; one that already runs it
-// is applied at once (it reports no update).
-func (c *Controller) tell(ctx context.Context, w store.Wave, t store.WaveTarget, now time.Time) error {
+// is applied at once (it reports no update). It says whether the wave now
+// waits for the cabin's answer.
+func (c *Controller) tell(ctx context.Context, w store.Wave, t store.WaveTarget, now time.Time) (bool, error) {
 	u := wire.Update{V: wire.Version, Site: t.Site, Cabin: t.Cabin, Version: w.Version, Channel: w.Channel, Wave: uint64(w.ID), At: now}
 	if err := c.pub.PublishUpdate(ctx, u); err != nil {
-		return err
+		return false, err
 	}
 	k := store.CabinKey{Site: t.Site, Cabin: t.Cabin}
 	status, reason := store.TargetTold, ""
@@ -340,7 +376,7 @@ func (c *Controller) tell(ctx context.Context, w store.Wave, t store.WaveTarget,
 	if err == nil && status != store.TargetTold {
 		_, err = c.st.SetTarget(ctx, w.ID, k, status, reason, now)
 	}
-	return err
+	return status == store.TargetTold, err
 }
 
 // resultTypes are the events that answer a wave, and what each makes of
