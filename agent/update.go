@@ -396,3 +396,56 @@ func (a *Agent) updateHealth() updateHealth {
 func (a *Agent) desiredVersion(d wire.Update) {
 	a.logger.Info("desired agent version", "version", d.Version, "wave", d.Wave, "decision", a.upd.desired(d))
 }
+
+// UpdateStatus is what a state folder says of updates, for
+// `palier-agent update status`.
+type UpdateStatus struct {
+	// Pending is the attempt under way ("" when none): from, to, wave.
+	Pending                  string
+	Previous                 string   // the version before the last applied update
+	Failed                   []string // versions not tried again while desired
+	Request, Health, Result  string   // the files as they are ("" when absent)
+	RecordErr, ResultErr     error
+	PendingSince, RequestAge time.Duration
+}
+
+// ReadUpdateStatus reads the update files of a state folder.
+func ReadUpdateStatus(dir string, now time.Time) UpdateStatus {
+	var st UpdateStatus
+	var rec updateRecord
+	if b, err := os.ReadFile(filepath.Join(dir, UpdateRecordFile)); err == nil {
+		st.RecordErr = json.Unmarshal(b, &rec)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		st.RecordErr = err
+	}
+	if p := rec.Pending; p != nil {
+		st.Pending = fmt.Sprintf("%s to %s (channel %s, wave %d)", p.From, p.To, p.Channel, p.Wave)
+		st.PendingSince = now.Sub(p.At).Round(time.Second)
+	}
+	st.Previous, st.Failed = rec.Previous, rec.Failed
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(cleanFile(b))
+	}
+	st.Request, st.Health, st.Result = read(UpdateRequestFile), read(UpdateHealthFile), read(UpdateResultFile)
+	if fi, err := os.Stat(filepath.Join(dir, UpdateRequestFile)); err == nil {
+		st.RequestAge = now.Sub(fi.ModTime()).Round(time.Second)
+	}
+	return st
+}
+
+// cleanFile keeps the lines of a small file printable.
+func cleanFile(b []byte) string {
+	if len(b) > 1024 {
+		b = b[:1024]
+	}
+	return strings.Map(func(r rune) rune {
+		if r != '\n' && (unicode.IsControl(r) || r == utf8.RuneError) {
+			return ' '
+		}
+		return r
+	}, string(b))
+}
