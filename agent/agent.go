@@ -131,9 +131,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
 		a.alarm.acknowledged(ack)
 	}
 	a.up.OnConfirmed = a.alarm.confirmed
-	a.upd = newUpdater(cfg.StateDir, buildinfo.Version(), logger.With("component", "update"))
-	a.upd.probe = a.updateHealth
-	a.up.OnUpdate = a.desiredVersion
+	a.setupUpdates()
 	if set, err := a.loadNotices(); err != nil {
 		logger.Warn("cached notices unreadable", "err", err)
 	} else if set != nil {
@@ -171,7 +169,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	// reporting without them.
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { a.fetchMedia(gctx); return nil })
-	g.Go(func() error { a.runUpdates(gctx); return nil })
+	g.Go(func() error { a.upd.run(gctx, time.Second); return nil })
 	g.Go(func() error {
 		if err := a.feed.Run(gctx); err != nil && gctx.Err() == nil {
 			a.logger.Error("screen feed stopped; telemetry goes on", "err", err)
@@ -276,6 +274,7 @@ func (a *Agent) poll(ctx context.Context) error {
 		a.dropped.Store(a.machine.Dropped())
 		a.emit(ctx, events)
 		a.recordAlarmAcks(ctx)
+		a.recordUpdates(ctx)
 		a.publishState()
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/palier-lifts/palier/atomicfile"
+	"github.com/palier-lifts/palier/buildinfo"
 	"github.com/palier-lifts/palier/sensors"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -129,6 +130,11 @@ type updater struct {
 	mu      sync.Mutex
 	rec     updateRecord
 	verdict bool // a health verdict was written by this process
+	// pending and wantHealth are what the poll loop records next
+	// (recordUpdates): only it appends to the outbox, which reads the
+	// state machine's counters.
+	pending    []wire.Event
+	wantHealth bool
 }
 
 func newUpdater(dir, own string, logger *slog.Logger) *updater {
@@ -364,22 +370,47 @@ func readHelperResult(path string) (map[string]string, error) {
 	return res, nil
 }
 
-// runUpdates follows an update across the restart until ctx ends: the
-// agent's side of the helper's protocol (docs/PACKAGING.md, "Agent updates").
-func (a *Agent) runUpdates(ctx context.Context) {
-	a.upd.emit = func(typ string, d wire.UpdateData) {
-		ev, err := wire.NewEvent(time.Now(), typ, d)
-		if err != nil {
-			a.logger.Error("encode update event", "type", typ, "err", err)
-			return
-		}
-		a.emit(ctx, []wire.Event{ev})
+// queue keeps an update event for the poll loop; called with u.mu held.
+func (u *updater) queue(typ string, d wire.UpdateData) {
+	ev, err := wire.NewEvent(u.now(), typ, d)
+	if err != nil {
+		u.logger.Error("encode update event", "type", typ, "err", err)
+		return
 	}
-	a.upd.kick = func() { a.appendHealth(ctx) }
-	// Say at once which version runs: after an update or a rollback the
-	// receiver would otherwise know only at the next heartbeat.
-	a.appendHealth(ctx)
-	a.upd.run(ctx, time.Second)
+	u.pending = append(u.pending, ev)
+}
+
+// take returns the update events to record and whether to record a
+// health event.
+func (u *updater) take() ([]wire.Event, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	evs, health := u.pending, u.wantHealth
+	u.pending, u.wantHealth = nil, false
+	return evs, health
+}
+
+// setupUpdates wires the updater into the agent: its events and health
+// requests go through the poll loop (recordUpdates). A starting agent says
+// at once which version runs: after an update or a rollback the receiver
+// would otherwise know only at the next heartbeat.
+func (a *Agent) setupUpdates() {
+	u := newUpdater(a.cfg.StateDir, buildinfo.Version(), a.logger.With("component", "update"))
+	u.probe = a.updateHealth
+	u.emit = u.queue
+	u.kick = func() { u.wantHealth = true }
+	u.wantHealth = true
+	a.upd = u
+	a.up.OnUpdate = a.desiredVersion
+}
+
+// recordUpdates records, from the poll loop, what the updater asked for.
+func (a *Agent) recordUpdates(ctx context.Context) {
+	evs, health := a.upd.take()
+	if health {
+		a.appendHealth(ctx)
+	}
+	a.emit(ctx, evs)
 }
 
 // updateHealth is what a newly installed agent checks of itself.
