@@ -57,7 +57,7 @@ if [ "${1:-}" = --updates ]; then
 	shift
 fi
 need_apt debootstrap qemu-user-static binfmt-support jq curl
-[ -z "$updates" ] || need_apt python3
+[ -z "$updates" ] || need_apt python3 aptly gnupg gpgv
 
 deb=${1:-$(ls -t dist/palier-agent_*_arm64.deb 2>/dev/null | head -1 || true)}
 if [ -z "$deb" ]; then
@@ -271,7 +271,7 @@ update() {
 	(exec chroot "$root" env PALIER_UPDATE_TIMEOUT=240 /usr/lib/palier/palier-agent-update) >"$work/helper-$v.log" 2>&1 &
 	local helper=$!
 	cur=$(installed)
-	while kill -0 "$helper" 2>/dev/null; do
+	follow() { # restart the agent if dpkg has installed another version
 		now=$(installed)
 		if [ "$now" != "$cur" ] && [[ $now == *" install ok installed" ]]; then
 			say "   dpkg: ${now%% *} installed; restarting the agent"
@@ -279,8 +279,12 @@ update() {
 			start_agent
 			cur=$now
 		fi
+	}
+	while kill -0 "$helper" 2>/dev/null; do
+		follow
 		sleep 1
 	done
+	follow # the last install may have ended with the helper
 	rc=0
 	wait "$helper" || rc=$?
 	sed 's/^/   helper: /' "$work/helper-$v.log" | grep -v '^   helper: \(Get\|Hit\|Reading\|Selecting\|Preparing\|Unpacking\|Setting\|Fetched\|Building\|Need\|The following\|  \|[0-9]\+ upgraded\)' | head -8
