@@ -28,6 +28,12 @@
 #     validated by kubeconform, their nats.conf by nats-server -t;
 #   - the platform's Prometheus alerting rules: promtool check rules and
 #     promtool test rules (Debian package prometheus);
+#   - agent updates: the apt repository (aptly) verifies with its keyring
+#     (gpgv) and lists the agent, the package ships that keyring, a
+#     disabled source and the pin, the update units verify, and the update
+#     helper refuses what the agent's folder may hold (a link, a version
+#     apt could read as more, another channel) without writing through links;
+#     the whole update path runs by hand: scripts/test-install.sh --updates;
 #   - the Go tests of the watchdog notifier and of the per-device permissions
 #     against a real in-process nats-server.
 # Every tool is pinned and installed when missing. Usage: scripts/test-packaging.sh
@@ -37,7 +43,7 @@ cd "$(dirname "$0")/.."
 
 K8S_VERSION=1.31.4 # the Kubernetes whose API the chart is validated against
 
-need_apt "${BASE_DEPS[@]}" qemu-user-static systemd openssl prometheus skopeo
+need_apt "${BASE_DEPS[@]}" qemu-user-static systemd openssl prometheus skopeo aptly gnupg gpgv
 need_go_tool helm "$HELM"
 need_go_tool kubeconform "$KUBECONFORM"
 need_nats_server
