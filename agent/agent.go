@@ -47,6 +47,7 @@ type Agent struct {
 	dropped    atomic.Uint64 // samples the state machine refused, copied from it after each poll
 
 	alarm alarmTracker // how far the current alarm got
+	upd   *updater     // the desired version and an update under way
 
 	remote     remote            // configurations set from a distance (remoteapply.go)
 	live       chan liveSettings // settings the poll loop changes live, newest wins
@@ -148,6 +149,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
 	}
 	a.up.OnConfirmed = a.alarm.confirmed
 	a.up.OnDesiredConfig = a.desired
+	a.setupUpdates()
 	if set, err := a.loadNotices(); err != nil {
 		logger.Warn("cached notices unreadable", "err", err)
 	} else if set != nil {
@@ -185,6 +187,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	// reporting without them.
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { a.fetchMedia(gctx); return nil })
+	g.Go(func() error { a.upd.run(gctx, time.Second); return nil })
 	g.Go(func() error {
 		if err := a.feed.Run(gctx); err != nil && gctx.Err() == nil {
 			a.logger.Error("screen feed stopped; telemetry goes on", "err", err)
@@ -301,6 +304,7 @@ func (a *Agent) poll(ctx context.Context) error {
 		a.dropped.Store(a.machine.Dropped())
 		a.emit(ctx, events)
 		a.recordAlarmAcks(ctx)
+		a.recordUpdates(ctx)
 		a.publishState()
 	}
 }

@@ -55,15 +55,15 @@ func (d Device) UserName() string {
 // Not {site}.{cabin}.>: that would let it forge its own acks.
 func (d Device) Publish() []string { return wire.DeviceSubjects(d.Site, d.Cabin) }
 
-// Subscribe is what the device may subscribe to: its acks and alarm
-// acknowledgements, its site's notices, the desired configuration of its
-// site and its own, and $MQTT.sub.>, where nats-server delivers QoS 1
+// Subscribe is what the device may subscribe to: its acks, alarm
+// acknowledgements and desired agent version (update), its site's notices,
+// the desired configuration of its site and its own, and $MQTT.sub.>, where nats-server delivers QoS 1
 // subscriptions. nats-server 2.15 allows that prefix to MQTT clients
 // implicitly (canSubscribeInternal; TestDeviceSubscriptions passes without
 // it); it stays for the older servers its documentation describes.
 func (d Device) Subscribe() []string {
-	return []string{wire.AckSubject(d.Site, d.Cabin), wire.AlarmAckSubject(d.Site, d.Cabin), wire.NoticesSubject(d.Site),
-		wire.SiteConfigSubject(d.Site), wire.ConfigSubject(d.Site, d.Cabin), "$MQTT.sub.>"}
+	return []string{wire.AckSubject(d.Site, d.Cabin), wire.AlarmAckSubject(d.Site, d.Cabin), wire.UpdateSubject(d.Site, d.Cabin),
+		wire.NoticesSubject(d.Site), wire.SiteConfigSubject(d.Site), wire.ConfigSubject(d.Site, d.Cabin), "$MQTT.sub.>"}
 }
 
 // ValidationError lists every problem of a fleet file.

@@ -28,6 +28,7 @@ import (
 	"github.com/palier-lifts/palier/receiver/alerting"
 	"github.com/palier-lifts/palier/receiver/httpapi"
 	"github.com/palier-lifts/palier/receiver/media"
+	"github.com/palier-lifts/palier/receiver/rollout"
 	"github.com/palier-lifts/palier/receiver/store"
 	"github.com/palier-lifts/palier/receiver/store/postgres"
 	"github.com/palier-lifts/palier/receiver/store/sqlite"
@@ -52,6 +53,7 @@ type Receiver struct {
 	watcher  *StateWatcher
 	leaves   *LeafWatch        // nil unless nats.leaf_monitor lists URLs
 	alerter  *alerting.Alerter // nil unless alerting lists Alertmanagers
+	rollout  *rollout.Controller
 	httpLn   net.Listener
 	httpSrv  *http.Server
 	metrics  *Metrics
@@ -226,8 +228,11 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 	if public == "" {
 		public = "http://" + r.httpLn.Addr().String()
 	}
+	if rs, ok := r.st.(rollout.Store); ok {
+		r.rollout = rollout.New(rs, r.notices, logger.With("component", "rollout"))
+	}
 	api, err := httpapi.New(httpapi.Options{
-		Store: r.st, Notices: r.notices, AlarmAcks: r.notices, Configs: r.notices, Media: md, PublicURL: strings.TrimRight(public, "/"),
+		Store: r.st, Notices: r.notices, AlarmAcks: r.notices, Configs: r.notices, Rollout: r.rollout, Media: md, PublicURL: strings.TrimRight(public, "/"),
 		MaxUploadBytes: cfg.HTTP.MaxUploadBytes, MaxSiteMediaBytes: cfg.HTTP.MaxSiteMediaBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Tokens: tokens,
 		Gatherer: r.Registry, Registerer: r.Registry, Logger: logger.With("component", "http"),
 	})
@@ -267,6 +272,10 @@ func (r *Receiver) MQTTAddr() string {
 // Store is the receiver's store.
 func (r *Receiver) Store() store.Store { return r.st }
 
+// Rollout is the receiver's update wave controller (nil when its store
+// keeps no waves); tests call its Step rather than wait for its interval.
+func (r *Receiver) Rollout() *rollout.Controller { return r.rollout }
+
 // Run works until ctx is done, then stops everything New started. It is
 // the one owner of the embedded NATS server's lifetime: the server stops
 // only after ingestion has returned and the connection has flushed, so the
@@ -295,6 +304,9 @@ func (r *Receiver) Run(ctx context.Context) error {
 		r.notices.RepublishAlarmAcks(gctx, r.st, alarmAckRepublishInterval)
 		return nil
 	})
+	if r.rollout != nil {
+		g.Go(func() error { r.rollout.Run(gctx, rollout.DefaultInterval); return nil })
+	}
 	g.Go(func() error {
 		r.notices.RepublishDesiredConfigs(gctx, r.st, configRetryInterval)
 		return nil

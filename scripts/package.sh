@@ -27,6 +27,17 @@
 #   palier-receiver amd64, arm64
 #   palier-display  amd64, arm64, armhf
 #
+# The signed apt repository (scripts/apt-repo.sh, reprepro): every .deb
+# added to the canary suite (PALIER_APT_SUITE) of $DIST/apt, or of a kept
+# release repository PALIER_APT_REPO; signed with PALIER_APT_KEY_FILE (or
+# PALIER_APT_KEY_ID), else a throwaway test key. palier-agent ships the
+# repository's public keyring and a disabled apt source.
+#
+#   PALIER_PACKAGES=agent scripts/package.sh   only palier-agent (arm64,
+#       armhf) and its repository: what the update test needs, in seconds
+#   AGENT_PROFILES=DIR                          the controller profiles the
+#       agent package ships (default sensors/profiles)
+#
 # The receiver's container image (scripts/image.sh), linux/amd64 and arm64,
 # without a container daemon or registry: an OCI image layout in
 # dist/oci/palier-receiver, its tarball dist/palier-receiver_<tag>.oci.tar
@@ -36,6 +47,9 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
 DIST=${DIST:-dist}
+PACKAGES=${PALIER_PACKAGES:-all}
+case $PACKAGES in all | agent) ;; *) echo "package: PALIER_PACKAGES=$PACKAGES (want all or agent)" >&2; exit 1 ;; esac
+AGENT_PROFILES=${AGENT_PROFILES:-sensors/profiles}
 
 need_apt "${BASE_DEPS[@]}"
 need_go_tool nfpm "$NFPM"
@@ -63,12 +77,20 @@ say "version $VERSION"
 LDFLAGS=$(palier_ldflags "$VERSION")
 mkdir -p "$DIST"
 rm -rf "$DIST"/*.deb "$DIST"/linux-* "$DIST"/oci "$DIST"/*.oci.* # nothing stale from an earlier layout
+# A build's own repository starts empty; a kept release repository grows.
+[ -n "${PALIER_APT_REPO:-}" ] || rm -rf "$DIST/apt"
+export PALIER_APT_REPO=${PALIER_APT_REPO:-$DIST/apt}
 
 # --- static binaries -------------------------------------------------------
 for target in arm64: arm:7; do
 	arch=${target%%:*} arm=${target#*:}
 	dir="$DIST/linux-$arch"
 	mkdir -p "$dir"
+	if [ "$PACKAGES" = agent ]; then
+		say "building agent for linux/$arch${arm:+ (GOARM=$arm)}"
+		gobuild "$arch" "$arm" "$dir/palier-agent" ./cmd/agent
+		continue
+	fi
 	what="agent, elevatorsim"
 	[ -n "$arm" ] || what="$what, receiver"
 	say "building $what for linux/$arch${arm:+ (GOARM=$arm)}"
@@ -77,6 +99,7 @@ for target in arm64: arm:7; do
 	# The receiver runs in the cloud, on amd64 or arm64 nodes: not on armv7.
 	[ -n "$arm" ] || gobuild "$arch" "$arm" "$dir/palier-receiver" ./cmd/receiver
 done
+if [ "$PACKAGES" = all ]; then
 mkdir -p "$DIST/linux-amd64"
 say "building receiver for linux/amd64"
 gobuild amd64 "" "$DIST/linux-amd64/palier-receiver" ./cmd/receiver
@@ -110,30 +133,39 @@ for target in arm64:aarch64-linux-gnu::arm64 arm:arm-linux-gnueabihf:7:armhf; do
 		go build -trimpath -buildvcs=false -ldflags "$LDFLAGS" -o "$DIST/linux-$arch/palier-display" ./cmd/display
 	display_arches+=("$deb")
 done
+fi # PACKAGES=all
 
 # --- Debian packages -------------------------------------------------------
 # nfpm expands VERSION and DEB_ARCH from the environment but not content
-# paths: BIN_DIR is filled in here.
+# paths: BIN_DIR, KEYRING and AGENT_PROFILES are filled in here.
 pkgconf=$(mktemp -d)
 trap 'rm -rf "$pkgconf"' EXIT
+keyring=$(scripts/apt-repo.sh key)
 pkg() { # pkg NAME DEBARCH GOARCH
 	local name=$1 deb=$2 goarch=$3
-	sed "s|\${BIN_DIR}|$DIST/linux-$goarch|g" "packaging/deb/$name.yaml" >"$pkgconf/$name.yaml"
+	sed -e "s|\${BIN_DIR}|$DIST/linux-$goarch|g" -e "s|\${KEYRING}|$keyring|g" -e "s|\${AGENT_PROFILES}|$AGENT_PROFILES|g" \
+		"packaging/deb/$name.yaml" >"$pkgconf/$name.yaml"
 	DEB_ARCH=$deb nfpm package --config "$pkgconf/$name.yaml" --packager deb --target "$DIST/" >&2
 }
 goarch_of() { case $1 in armhf) echo arm ;; *) echo "$1" ;; esac; }
 for deb in arm64 armhf; do
 	pkg palier-agent "$deb" "$(goarch_of "$deb")"
 done
-for deb in amd64 arm64; do
-	pkg palier-receiver "$deb" "$(goarch_of "$deb")"
-done
-for deb in "${display_arches[@]}"; do
-	pkg palier-display "$deb" "$(goarch_of "$deb")"
-done
+if [ "$PACKAGES" = all ]; then
+	for deb in amd64 arm64; do
+		pkg palier-receiver "$deb" "$(goarch_of "$deb")"
+	done
+	for deb in "${display_arches[@]}"; do
+		pkg palier-display "$deb" "$(goarch_of "$deb")"
+	done
+fi
+
+# --- the apt repository ----------------------------------------------------
+say "adding the packages to the ${PALIER_APT_SUITE:-canary} suite of $PALIER_APT_REPO"
+scripts/apt-repo.sh add "${PALIER_APT_SUITE:-canary}" "$DIST"/*.deb
 
 say "dist/:"
-ls -l "$DIST"/*.deb "$DIST"/*.oci.* >&2
+ls -l "$DIST"/*.deb "$DIST"/*.oci.* >&2 || true
 for f in "$DIST"/linux-*/palier-*; do
 	printf '%10d  %s\n' "$(stat -c %s "$f")" "$f" >&2
 done

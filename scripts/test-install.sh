@@ -23,7 +23,26 @@
 # the first time); every run starts from a fresh copy of it. Needs root
 # (chroot, mounts).
 #
-# Usage: scripts/test-install.sh [DEB]
+# With --updates, then the agent updates through the signed apt repository
+# (docs/PACKAGING.md, "Agent updates"), served on loopback from the host:
+#
+#   6. three agent versions built (PALIER_PACKAGES=agent scripts/package.sh):
+#      N and N+1, and a broken N+2 whose controller profile reads the wrong
+#      Modbus slave (the link never comes up); N promoted to stable, the
+#      others in canary;
+#   7. the cabin's apt source enabled; rollout waves through the
+#      receiver's API to N, to N+1 (applied), then to N+2: the agent
+#      writes its request, the update helper (run as root, as its unit
+#      would) installs exactly that version, the new agent checks its
+#      health, and N+2's unhealthy verdict makes the helper roll back to
+#      N+1; the receiver shows update_applied, update_rolled_back, the
+#      stopped wave and the version the cabin runs.
+#
+# systemd does not run in the chroot, so what the package's postinst
+# restart would do is done here: the agent is restarted whenever dpkg
+# finished installing another version.
+#
+# Usage: scripts/test-install.sh [--updates] [DEB]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -32,7 +51,13 @@ if [ "$(id -u)" != 0 ]; then
 	exec sudo -E env "PATH=$PATH" "$0" "$@"
 fi
 fail() { echo "test-install: FAIL: $*" >&2; exit 1; }
+updates=
+if [ "${1:-}" = --updates ]; then
+	updates=1
+	shift
+fi
 need_apt debootstrap qemu-user-static binfmt-support jq curl
+[ -z "$updates" ] || need_apt python3 aptly gnupg gpgv
 
 deb=${1:-$(ls -t dist/palier-agent_*_arm64.deb 2>/dev/null | head -1 || true)}
 if [ -z "$deb" ]; then
@@ -181,3 +206,108 @@ for _ in $(seq 100); do kill -0 "$agent" 2>/dev/null || break; sleep 0.2; done
 kill -0 "$agent" 2>/dev/null && fail "the agent did not stop on SIGTERM within 20 s"
 wait "$agent" || fail "the agent exited with $? on SIGTERM: $(tail -5 "$work/agent.log")"
 say "installed, provisioned, diagnosed, commissioned and reporting: $version on Debian 12 arm64"
+[ -n "$updates" ] || exit 0
+
+# --- agent updates ----------------------------------------------------------
+rapi=http://127.0.0.1:28080/api/v1/rollout/waves
+state=$root/var/lib/palier
+N=v9.0.0 N1=v9.0.1 N2=v9.0.2
+debver() { local v=${1#v}; echo "${v/-/\~}"; }
+
+say "6. three agent versions and the signed repository"
+export PALIER_APT_REPO=$work/repo
+mkdir -p "$work/profiles-broken"
+cp -r sensors/profiles/. "$work/profiles-broken/"
+sed -i 's/^slave: 1$/slave: 7/' "$work/profiles-broken/palier-sim.yaml"
+grep -q '^slave: 7$' "$work/profiles-broken/palier-sim.yaml" || fail "could not break the N+2 profile"
+for spec in "$N:" "$N1:" "$N2:$work/profiles-broken"; do
+	v=${spec%%:*} prof=${spec#*:}
+	DIST=$work/dist-$v VERSION=$v PALIER_PACKAGES=agent AGENT_PROFILES=${prof:-sensors/profiles} \
+		scripts/package.sh >"$work/package-$v.log" 2>&1 || fail "package.sh $v: $(tail -5 "$work/package-$v.log")"
+done
+scripts/apt-repo.sh promote "$N" >/dev/null 2>&1 || fail "promote $N to stable"
+scripts/apt-repo.sh list | sed 's/^/   /'
+gpgv --keyring "$PALIER_APT_REPO/palier-archive-keyring.gpg" "$PALIER_APT_REPO/public/dists/canary/InRelease" 2>/dev/null ||
+	fail "the canary suite's InRelease does not verify with the repository's keyring"
+(cd "$PALIER_APT_REPO/public" && exec python3 -m http.server --bind 127.0.0.1 28081) >"$work/http.log" 2>&1 &
+for _ in $(seq 50); do curl -sf http://127.0.0.1:28081/dists/stable/InRelease >/dev/null && break; sleep 0.2; done
+
+say "7. rollout waves to $N, $N1 and the broken $N2"
+sed -i -e 's|^URIs:.*|URIs: http://127.0.0.1:28081|' -e 's|^Enabled:.*|Enabled: yes|' "$root/etc/apt/sources.list.d/palier.sources"
+# The package under test shipped the same (test) keyring the repository signs with.
+cmp -s "$root/usr/share/keyrings/palier-archive-keyring.gpg" "$PALIER_APT_REPO/palier-archive-keyring.gpg" ||
+	fail "the installed keyring is not the repository's (build dist/ and the versions with the same key)"
+
+start_agent() {
+	# shellcheck disable=SC2086
+	(exec chroot "$root" setpriv --reuid=palier --regid=palier --init-groups $run >>"$work/agent.log" 2>&1) &
+	agent=$!
+}
+stop_agent() {
+	kill -TERM "$agent" 2>/dev/null || true
+	wait "$agent" 2>/dev/null || true
+}
+installed() { in_root dpkg-query -W -f='${Version} ${Status}' palier-agent 2>/dev/null || true; }
+cabin_version() { curl -sf http://127.0.0.1:28080/api/v1/cabins/test-install/a1 | jq -r .agent_version; }
+
+# wave VERSION CHANNEL: makes a wave of the one cabin, prints its id.
+wave() {
+	curl -sf -X POST "$rapi" -H 'Content-Type: application/json' \
+		-d "{\"version\":\"$1\",\"channel\":\"$2\",\"cabins\":[\"test-install/a1\"],\"max_failures\":0,\"by\":\"test-install\"}" | jq -r .id
+}
+wave_state() { curl -sf "$rapi/$1" | jq -r '.state + " " + .cabins[0].status'; }
+
+# update WAVE-VERSION CHANNEL WANT-STATE WANT-INSTALLED: a wave, the agent's
+# request, the helper run as root as its unit would, the agent restarted
+# as postinst would each time dpkg installed another version.
+update() {
+	local v=$1 channel=$2 want_state=$3 want_installed=$4 id t0 cur now rc
+	t0=$(date +%s)
+	id=$(wave "$v" "$channel")
+	[ -n "$id" ] && [ "$id" != null ] || fail "the receiver refused the wave to $v"
+	for _ in $(seq 60); do [ -f "$state/update-request" ] && break; sleep 1; done
+	[ -f "$state/update-request" ] || fail "the agent wrote no update request for $v: $(tail -5 "$work/agent.log")"
+	say "   wave $id: the agent asks for $(grep '^version=' "$state/update-request")"
+	(exec chroot "$root" env PALIER_UPDATE_TIMEOUT=240 /usr/lib/palier/palier-agent-update) >"$work/helper-$v.log" 2>&1 &
+	local helper=$!
+	cur=$(installed)
+	follow() { # restart the agent if dpkg has installed another version
+		now=$(installed)
+		if [ "$now" != "$cur" ] && [[ $now == *" install ok installed" ]]; then
+			say "   dpkg: ${now%% *} installed; restarting the agent"
+			stop_agent
+			start_agent
+			cur=$now
+		fi
+	}
+	while kill -0 "$helper" 2>/dev/null; do
+		follow
+		sleep 1
+	done
+	follow # the last install may have ended with the helper
+	rc=0
+	wait "$helper" || rc=$?
+	sed 's/^/   helper: /' "$work/helper-$v.log" | grep -v '^   helper: \(Get\|Hit\|Reading\|Selecting\|Preparing\|Unpacking\|Setting\|Fetched\|Building\|Need\|The following\|  \|[0-9]\+ upgraded\)' | head -8
+	[ "$(installed)" = "$(debver "$want_installed") install ok installed" ] ||
+		fail "after the wave to $v dpkg has $(installed), want $(debver "$want_installed")"
+	for _ in $(seq 90); do
+		[ "$(wave_state "$id")" = "$want_state" ] && [ "$(cabin_version)" = "$want_installed" ] && break
+		sleep 1
+	done
+	[ "$(wave_state "$id")" = "$want_state" ] || fail "wave $id is '$(wave_state "$id")', want '$want_state': $(curl -s "$rapi/$id")"
+	[ "$(cabin_version)" = "$want_installed" ] || fail "the receiver says the cabin runs $(cabin_version), want $want_installed"
+	say "   wave $id: $(wave_state "$id"); the cabin runs $(cabin_version) (helper exit $rc, $(($(date +%s) - t0)) s)"
+}
+
+start_agent
+update "$N" stable "done applied" "$N"
+update "$N1" canary "done applied" "$N1"
+update "$N2" canary "stopped rolled_back" "$N1"
+ev=$(curl -sf "$api/events?type=update_rolled_back" | jq -c '.events[-1].data')
+say "   update_rolled_back: $ev"
+jq -e --arg to "$N2" --arg from "$N1" '.to == $to and .from == $from and (.reason | test("unhealthy"))' <<<"$ev" >/dev/null ||
+	fail "update_rolled_back says $ev"
+[ "$(curl -sf "$api/events?type=update_applied" | jq '.events | length')" = 2 ] || fail "want two update_applied events"
+grep -q "unhealthy" "$work/helper-$N2.log" || fail "the helper did not roll back on the agent's verdict: $(cat "$work/helper-$N2.log")"
+stop_agent
+say "updated $N -> $N1 through the signed repository; the broken $N2 rolled back to $N1"

@@ -28,6 +28,12 @@
 #     validated by kubeconform, their nats.conf by nats-server -t;
 #   - the platform's Prometheus alerting rules: promtool check rules and
 #     promtool test rules (Debian package prometheus);
+#   - agent updates: the apt repository (aptly) verifies with its keyring
+#     (gpgv) and lists the agent, the package ships that keyring, a
+#     disabled source and the pin, the update units verify, and the update
+#     helper refuses what the agent's folder may hold (a link, a version
+#     apt could read as more, another channel) without writing through links;
+#     the whole update path runs by hand: scripts/test-install.sh --updates;
 #   - the Go tests of the watchdog notifier and of the per-device permissions
 #     against a real in-process nats-server.
 # Every tool is pinned and installed when missing. Usage: scripts/test-packaging.sh
@@ -37,7 +43,7 @@ cd "$(dirname "$0")/.."
 
 K8S_VERSION=1.31.4 # the Kubernetes whose API the chart is validated against
 
-need_apt "${BASE_DEPS[@]}" qemu-user-static systemd openssl prometheus skopeo
+need_apt "${BASE_DEPS[@]}" qemu-user-static systemd openssl prometheus skopeo aptly gnupg gpgv
 need_go_tool helm "$HELM"
 need_go_tool kubeconform "$KUBECONFORM"
 need_nats_server
@@ -75,11 +81,14 @@ Architecture: $arch" ] || fail "$deb: control says $field"
 	done
 	# Nothing outside the places a package may write (and their parents).
 	local stray
-	stray=$(grep -vE '^/(etc/palier|usr/bin|usr/lib/systemd/system|usr/lib/udev/rules\.d|usr/share/palier|usr/share/doc/palier-[a-z]+)(/|$)' <<<"$list" |
-		grep -vxE '/|/etc/|/usr/|/usr/lib/|/usr/lib/systemd/|/usr/lib/udev/|/usr/share/|/usr/share/doc/' || true)
+	stray=$(grep -vE '^/(etc/palier|usr/bin|usr/lib/systemd/system|usr/lib/udev/rules\.d|usr/share/palier|usr/share/doc/palier-[a-z]+|usr/lib/palier)(/|$)' <<<"$list" |
+		grep -vxE '/etc/apt/sources\.list\.d/palier\.sources|/etc/apt/preferences\.d/palier-agent\.pref|/usr/share/keyrings/palier-archive-keyring\.gpg' |
+		grep -vxE '/|/etc/|/etc/apt/|/etc/apt/sources\.list\.d/|/etc/apt/preferences\.d/|/usr/|/usr/lib/|/usr/lib/systemd/|/usr/lib/udev/|/usr/share/|/usr/share/doc/|/usr/share/keyrings/' || true)
 	[ -z "$stray" ] || fail "$deb installs outside its places: $(tr '\n' ' ' <<<"$stray")"
 }
 agent_files=(/usr/bin/palier-agent /usr/lib/systemd/system/palier-agent.service /usr/lib/udev/rules.d/60-palier.rules
+	/usr/lib/palier/palier-agent-update /usr/lib/systemd/system/palier-agent-update.service /usr/lib/systemd/system/palier-agent-update.path
+	/usr/share/keyrings/palier-archive-keyring.gpg /etc/apt/sources.list.d/palier.sources /etc/apt/preferences.d/palier-agent.pref
 	/etc/palier/agent.yaml /usr/share/palier/profiles/palier-sim.yaml /usr/share/palier/profiles/generic.yaml
 	/usr/share/palier/profiles/contacts/relay-board.yaml)
 for arch in arm64 armhf; do
@@ -192,8 +201,8 @@ for deb in "dist/palier-agent_${debver}_arm64.deb" "dist/palier-receiver_${debve
 done
 # cage comes from Debian at install time; verify only needs an executable.
 printf '#!/bin/sh\n' >"$root/usr/bin/cage" && chmod +x "$root/usr/bin/cage"
-for unit in palier-agent palier-receiver palier-display; do
-	out=$(systemd-analyze verify --root="$root" "$unit.service" 2>&1) || fail "systemd-analyze verify $unit: $out"
+for unit in palier-agent.service palier-receiver.service palier-display.service palier-agent-update.service palier-agent-update.path; do
+	out=$(systemd-analyze verify --root="$root" "$unit" 2>&1) || fail "systemd-analyze verify $unit: $out"
 	[ -z "$out" ] || fail "systemd-analyze verify $unit warns: $out"
 done
 # systemd 252 (Debian 12) takes the threshold in tenths (20 = 2.0).
@@ -214,6 +223,45 @@ for key in 'Restart=always' 'WatchdogSec=' 'Type=notify' 'NoNewPrivileges=yes' '
 	grep -q "^$key" packaging/systemd/palier-agent.service || fail "palier-agent.service lacks $key"
 done
 ! grep -q '^PrivateDevices=yes' packaging/systemd/palier-agent.service || fail "palier-agent.service must not hide devices (PrivateDevices=yes hides the serial port)"
+
+# --- agent updates: the apt repository and the helper's refusals ----------
+# The whole path (apt from the served repository, upgrade, rollback) runs
+# by hand in scripts/test-install.sh --updates; this part takes seconds.
+say "apt repository and update helper"
+repo=dist/apt
+gpgv --keyring "$repo/palier-archive-keyring.gpg" "$repo/public/dists/canary/InRelease" 2>/dev/null ||
+	fail "dists/canary/InRelease does not verify with $repo/palier-archive-keyring.gpg"
+for arch in arm64 armhf; do
+	pk="$repo/public/dists/canary/main/binary-$arch/Packages"
+	awk -v v="$debver" '/^Package: palier-agent$/ {p = 1} p && $0 == "Version: " v {found = 1} /^$/ {p = 0} END {exit !found}' "$pk" ||
+		fail "$pk does not list palier-agent $debver"
+	grep -q '^Origin: Palier$' "$repo/public/dists/canary/Release" || fail "the canary Release has no Origin: Palier (the pin needs it)"
+done
+rm -rf "$work/x" && mkdir "$work/x" && dpkg-deb -x "dist/palier-agent_${debver}_arm64.deb" "$work/x"
+cmp -s "$work/x/usr/share/keyrings/palier-archive-keyring.gpg" "$repo/palier-archive-keyring.gpg" || fail "the agent ships another keyring than the repository's"
+grep -qx 'Enabled: no' "$work/x/etc/apt/sources.list.d/palier.sources" || fail "the shipped apt source is not disabled"
+grep -q '^Pin: release o=Palier$' "$work/x/etc/apt/preferences.d/palier-agent.pref" || fail "no pin on the Palier origin"
+grep -q 'palier-agent-update.path' "$work/ctl/agent/postinst" || fail "postinst does not enable the update path unit"
+! grep -q 'palier-agent-update.service' "$work/ctl/agent/postinst" "$work/ctl/agent/prerm" || fail "a maintainer script touches the helper's service (it may be the apt running it)"
+helper="$work/x/usr/lib/palier/palier-agent-update"
+sh -n "$helper" || fail "palier-agent-update: syntax error"
+# The helper refuses what the agent's folder may hold, before apt: a
+# request that is a link, a version apt could read as more than one.
+hstate="$work/helper-state"
+check_refusal() { # REQUEST-SETUP WANT-REASON
+	rm -rf "$hstate" && mkdir -p "$hstate/own"
+	eval "$1"
+	PALIER_STATE_DIR=$hstate PALIER_UPDATE_STATE=$hstate/own PALIER_APT_SOURCES=$hstate/none.sources sh "$helper" 2>/dev/null && fail "the helper accepted: $1"
+	grep -q '^status=failed$' "$hstate/update-result" || fail "no failed result for: $1"
+	grep -q "^reason=.*$2" "$hstate/update-result" || fail "the helper's reason for $1: $(grep reason= "$hstate/update-result")"
+	[ ! -e "$hstate/update-request" ] || fail "the helper left the request of: $1"
+}
+check_refusal 'ln -s /etc/shadow "$hstate/update-request"' 'not a plain file'
+check_refusal 'printf "version=1.0.0 palier-display\nchannel=stable\n" >"$hstate/update-request"' 'no valid version'
+check_refusal 'printf "version=-o=APT::x\nchannel=stable\n" >"$hstate/update-request"' 'no valid version'
+check_refusal 'printf "version=1.0.0\nchannel=beta\n" >"$hstate/update-request"' "channel 'beta'"
+check_refusal 'printf "version=1.0.0\nchannel=stable\n" >"$hstate/update-request"; ln -s /etc/passwd "$hstate/update-result"' 'no Palier apt source'
+! grep -q 'status=' /etc/passwd || fail "the helper wrote through a link"
 
 # --- binaries: versions under qemu, sizes ----------------------------------
 say "ARM binaries under qemu-user-static"

@@ -72,6 +72,11 @@ type Uplink struct {
 	// not block.
 	OnAlarmAck func(wire.AlarmAck)
 
+	// OnUpdate, when set before Run, receives each valid desired agent
+	// version for this cabin (others are refused and counted), from a paho
+	// handler: it must not block.
+	OnUpdate func(wire.Update)
+
 	// OnConfirmed, when set before Run, is told of each end-to-end ack the
 	// outbox applied: every event of epoch up to upTo, and those in
 	// stored, is at the receiver. From a paho handler: it must not block.
@@ -115,7 +120,7 @@ type Uplink struct {
 }
 
 type counters struct {
-	batches, events, acks, badAcks, badNotices, badAlarmAcks, badConfigs, connects, quarantined, standIns, publishErrors, rotations atomic.Uint64
+	batches, events, acks, badAcks, badNotices, badAlarmAcks, badConfigs, badUpdates, connects, quarantined, standIns, publishErrors, rotations atomic.Uint64
 }
 
 // Stats are the uplink's running totals.
@@ -128,6 +133,7 @@ type Stats struct {
 	BadNotices    uint64 // notice sets refused as invalid
 	BadAlarmAcks  uint64 // alarm acknowledgements refused as invalid
 	BadConfigs    uint64 // desired configurations refused as malformed or for another cabin
+	BadUpdates    uint64 // desired versions refused as invalid
 	Connects      uint64 // sessions established
 	Quarantined   uint64 // unsendable entries set aside once their stand-in was confirmed
 	StandIns      uint64 // "dropped" stand-ins published for unsendable entries
@@ -215,6 +221,7 @@ func (u *Uplink) Stats() Stats {
 		BadNotices:    u.stats.badNotices.Load(),
 		BadAlarmAcks:  u.stats.badAlarmAcks.Load(),
 		BadConfigs:    u.stats.badConfigs.Load(),
+		BadUpdates:    u.stats.badUpdates.Load(),
 		Connects:      u.stats.connects.Load(),
 		Quarantined:   u.stats.quarantined.Load(),
 		StandIns:      u.stats.standIns.Load(),
@@ -348,6 +355,18 @@ func (u *Uplink) session(ctx context.Context, conn Conn) error {
 					}
 					u.logger.Warn("no remote configuration on this session: the cabin keeps the one it runs; regenerate the broker's users (receiver users render)", "topic", topic, "err", err)
 				}
+			}
+		}
+		if u.OnUpdate != nil {
+			if err := conn.Subscribe(sctx, u.topics.Update, 1, u.handleUpdate); err != nil {
+				select {
+				case <-conn.Lost():
+					return err
+				default:
+				}
+				// As for alarm_ack: a fleet file from before updates refuses
+				// it, and the cabin keeps reporting on its current version.
+				u.logger.Warn("no agent updates on this session: the cabin keeps its version; regenerate the broker's users (receiver users render)", "err", err)
 			}
 		}
 		return nil
@@ -735,6 +754,21 @@ func (u *Uplink) handleDesiredConfig(topic string, payload []byte) {
 		return
 	}
 	u.OnDesiredConfig(d)
+}
+
+func (u *Uplink) handleUpdate(_ string, payload []byte) {
+	up, err := wire.DecodeUpdate(payload)
+	if err == nil && (up.Site != u.site || up.Cabin != u.cabin) {
+		err = fmt.Errorf("for %s/%s, not this cabin %s/%s", up.Site, up.Cabin, u.site, u.cabin)
+	}
+	if err != nil {
+		u.stats.badUpdates.Add(1)
+		u.logger.Warn("ignoring invalid desired version", "err", err)
+		return
+	}
+	if u.OnUpdate != nil {
+		u.OnUpdate(up)
+	}
 }
 
 // MaxNoticeJump bounds how far a notice set's version may pass the last

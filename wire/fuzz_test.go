@@ -130,3 +130,32 @@ func FuzzDecodeAlarmAck(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeUpdate: what the agent takes from its update topic (a retained
+// message that decides what a root helper installs) is well formed and
+// round-trips, and its version is one the helper can name safely.
+func FuzzDecodeUpdate(f *testing.F) {
+	f.Add([]byte(goodUpdate))
+	f.Add([]byte(`{"v":1,"site":"s","cabin":"c","version":"v1.0.0; rm -rf /","channel":"stable","wave":1,"at":"2026-11-24T09:02:10Z"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		u, err := wire.DecodeUpdate(b)
+		if err != nil {
+			return
+		}
+		if err := u.Validate(); err != nil {
+			t.Fatalf("decoded update does not validate: %v", err)
+		}
+		for _, r := range u.Version {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '+') {
+				t.Fatalf("version %q holds %q", u.Version, r)
+			}
+		}
+		again, err := json.Marshal(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wire.DecodeUpdate(again); err != nil {
+			t.Fatalf("round trip refused: %v\n%s", err, again)
+		}
+	})
+}

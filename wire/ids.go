@@ -42,6 +42,9 @@ type Topics struct {
 	// of its site (DesiredConfig; downlink, retained).
 	Config     string
 	SiteConfig string
+	// Update is palier/v1/{site}/{cabin}/update: the agent version the
+	// cabin should run (downlink, retained; Update).
+	Update string
 }
 
 // TopicsFor returns the topics of a cabin. The ids must have passed ValidateID.
@@ -57,6 +60,7 @@ func TopicsFor(site, cabin string) Topics {
 
 		Config:     ConfigTopic(site, cabin),
 		SiteConfig: SiteConfigTopic(site),
+		Update:     UpdateTopic(site, cabin),
 	}
 }
 

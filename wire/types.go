@@ -26,6 +26,9 @@ const (
 	TypeConfigApplied     = "config_applied"     // ConfigAppliedData
 	TypeConfigRefused     = "config_refused"     // ConfigRefusedData
 	TypeConfigRolledBack  = "config_rolled_back" // ConfigRolledBackData
+	TypeUpdateApplied     = "update_applied"     // UpdateData
+	TypeUpdateFailed      = "update_failed"      // UpdateData
+	TypeUpdateRolledBack  = "update_rolled_back" // UpdateData
 )
 
 // Directions.
@@ -282,6 +285,8 @@ func newData(t string) any {
 		return new(ConfigRefusedData)
 	case TypeConfigRolledBack:
 		return new(ConfigRolledBackData)
+	case TypeUpdateApplied, TypeUpdateFailed, TypeUpdateRolledBack:
+		return new(UpdateData)
 	}
 	return nil
 }

@@ -57,6 +57,8 @@ func usage(w io.Writer) {
   agent commission [--config FILE] [--duration D] [--report FILE]
                                  show every signal live while you run the lift, then
                                  report what was seen and what is left to test
+  agent update status [--config FILE | --state-dir DIR]
+                                 what the agent and its update helper are doing
   agent version                  print the version
 `)
 }
@@ -99,6 +101,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		ctx, stop := shutdown.OnSignal(slog.New(slog.DiscardHandler))
 		defer stop()
 		return runCommission(ctx, args[1:], stdout, stderr, commissionDeps{openGPIO: new(gpio.Host).Open})
+	case "update":
+		if len(args) < 2 || args[1] != "status" {
+			usage(stderr)
+			return 2
+		}
+		return updateStatus(args[2:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "palier agent", buildinfo.Version())
 		return 0

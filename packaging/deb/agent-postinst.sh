@@ -35,6 +35,10 @@ if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-decon
 			deb-systemd-helper update-state palier-agent.service >/dev/null || true
 			deb-systemd-helper enable palier-agent.service >/dev/null || true
 		fi
+		# The update helper's path unit; never its service, which may be
+		# the apt running this very script.
+		deb-systemd-helper unmask palier-agent-update.path >/dev/null || true
+		deb-systemd-helper enable palier-agent-update.path >/dev/null || true
 	fi
 	if [ -d /run/systemd/system ]; then
 		systemctl --system daemon-reload >/dev/null || true
@@ -44,6 +48,7 @@ if [ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-decon
 		else
 			deb-systemd-invoke start palier-agent.service >/dev/null || true
 		fi
+		deb-systemd-invoke start palier-agent-update.path >/dev/null || true
 	fi
 fi
 exit 0

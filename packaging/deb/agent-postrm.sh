@@ -8,12 +8,15 @@ if [ -d /run/systemd/system ]; then
 fi
 if [ "$1" = "remove" ] && command -v deb-systemd-helper >/dev/null; then
 	deb-systemd-helper mask palier-agent.service >/dev/null || true
+	deb-systemd-helper mask palier-agent-update.path >/dev/null || true
 fi
 if [ "$1" = "purge" ]; then
 	if command -v deb-systemd-helper >/dev/null; then
 		deb-systemd-helper purge palier-agent.service >/dev/null || true
 		deb-systemd-helper unmask palier-agent.service >/dev/null || true
+		deb-systemd-helper purge palier-agent-update.path >/dev/null || true
+		deb-systemd-helper unmask palier-agent-update.path >/dev/null || true
 	fi
-	rm -rf /var/lib/palier
+	rm -rf /var/lib/palier /var/lib/palier-update
 fi
 exit 0

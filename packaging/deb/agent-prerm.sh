@@ -4,5 +4,6 @@
 set -e
 if [ -d /run/systemd/system ] && [ "$1" = "remove" ]; then
 	deb-systemd-invoke stop palier-agent.service >/dev/null || true
+	deb-systemd-invoke stop palier-agent-update.path >/dev/null || true
 fi
 exit 0

@@ -20,6 +20,7 @@ import (
 
 	"github.com/palier-lifts/palier/receiver/media"
 	"github.com/palier-lifts/palier/receiver/report"
+	"github.com/palier-lifts/palier/receiver/rollout"
 	"github.com/palier-lifts/palier/receiver/situation"
 	"github.com/palier-lifts/palier/receiver/store"
 	"github.com/palier-lifts/palier/wire"
@@ -52,6 +53,8 @@ type Options struct {
 	// Configs sends desired configurations to the cabins; nil stores
 	// them only.
 	Configs ConfigPublisher
+	// Rollout runs agent update waves; nil: no rollout routes.
+	Rollout *rollout.Controller
 	// Media keeps uploads: a directory, or a bucket the receivers share;
 	// nil: no uploads.
 	Media media.Store
@@ -134,6 +137,9 @@ func New(o Options) (*API, error) {
 	m.Handle("GET /api/v1/cabins/{site}/{cabin}/config", a.auth(RoleRead, http.HandlerFunc(a.getCabinConfig)))
 	m.Handle("PUT /api/v1/cabins/{site}/{cabin}/config", a.auth(RoleAdmin, http.HandlerFunc(a.putCabinConfig)))
 	m.Handle("POST /api/v1/media", a.auth(RoleAdmin, http.HandlerFunc(a.uploadMedia)))
+	if o.Rollout != nil {
+		a.rolloutRoutes(m)
+	}
 	m.Handle("POST /api/v1/sites/{site}/media", a.auth(RoleAdmin, http.HandlerFunc(a.uploadMedia)))
 	// Media are public: agents download them without a token, and a
 	// SHA-256 cannot be guessed.

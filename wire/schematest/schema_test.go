@@ -41,9 +41,10 @@ const (
 	noticesSchema  = "notices"
 	alarmAckSchema = "alarm_ack"
 	configSchema   = "config"
+	updateSchema   = "update"
 )
 
-var schemaNames = []string{batchSchema, ackSchema, stateSchema, noticesSchema, alarmAckSchema, configSchema}
+var schemaNames = []string{batchSchema, ackSchema, stateSchema, noticesSchema, alarmAckSchema, configSchema, updateSchema}
 
 func schemaPath(name string) string { return filepath.Join(schemaDir, name+".schema.json") }
 
@@ -154,10 +155,12 @@ func kindOf(msg []byte) (string, error) {
 		return alarmAckSchema, nil
 	case has("config") && has("version"):
 		return configSchema, nil
+	case has("version") && has("channel"):
+		return updateSchema, nil
 	case has("epoch") && has("seq"):
 		return ackSchema, nil
 	}
-	return "", errors.New("neither a batch (events), a notice set (notices), a state (floor, doors), an alarm acknowledgement (alarms, by), a desired configuration (config, version) nor an ack (epoch, seq)")
+	return "", errors.New("neither a batch (events), a notice set (notices), a state (floor, doors), an alarm acknowledgement (alarms, by), a desired configuration (config, version), an update (version, channel) nor an ack (epoch, seq)")
 }
 
 // goDecode decodes a message with package wire's decoder for its kind;
@@ -177,6 +180,8 @@ func goDecode(kind string, msg []byte) error {
 		_, err = wire.DecodeAlarmAck(msg)
 	case configSchema:
 		_, err = wire.DecodeDesiredConfig(msg)
+	case updateSchema:
+		_, err = wire.DecodeUpdate(msg)
 	}
 	return err
 }
@@ -309,6 +314,9 @@ var samples = []sample{
 	{wire.TypeConfigApplied, wire.ConfigAppliedData{SiteVersion: 4, CabinVersion: 2, Restart: true, Changed: []string{"controller.profile", "events.trip_too_long"}}},
 	{wire.TypeConfigRefused, wire.ConfigRefusedData{Scope: wire.ConfigScopeCabin, Version: 3, Problems: []string{"events.trip_too_long: machine config: trip_too_long is -1m0s (want a positive duration)"}}},
 	{wire.TypeConfigRolledBack, wire.ConfigRolledBackData{FromSite: 4, FromCabin: 3, SiteVersion: 4, CabinVersion: 2, Reason: "controller link lost for 2m0s after applying (grace 2m0s)"}},
+	{wire.TypeUpdateApplied, wire.UpdateData{From: "v1.4.0", To: "v1.4.1", Wave: 7}},
+	{wire.TypeUpdateFailed, wire.UpdateData{From: "v1.4.0", To: "v1.4.1", Wave: 7, Reason: "apt-get: E: Version '1.4.1' for 'palier-agent' was not found"}},
+	{wire.TypeUpdateRolledBack, wire.UpdateData{From: "v1.4.1", To: "v1.4.2", Wave: 8, Reason: "no health verdict from 1.4.2 within 300s"}},
 }
 
 func event(t *testing.T, seq uint64, s sample) wire.Event {
@@ -635,6 +643,7 @@ func TestSchemaMatchesGoStructs(t *testing.T) {
 		{configSchema, "#/$defs/events", reflect.TypeFor[wire.EventsOverlay]()},
 		{configSchema, "#/$defs/outbox", reflect.TypeFor[wire.OutboxOverlay]()},
 		{configSchema, "#/$defs/uplink", reflect.TypeFor[wire.UplinkOverlay]()},
+		{updateSchema, "#", reflect.TypeFor[wire.Update]()},
 	}
 	for _, s := range samples {
 		pairs = append(pairs, pair{batchSchema, "#/$defs/" + s.typ + "_data", reflect.TypeOf(s.data)})

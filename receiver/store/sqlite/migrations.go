@@ -81,6 +81,8 @@ var migrations = []string{
 	store.TimelineTable("INTEGER"),
 	// 7: desired configurations of sites and cabins, every version (wire.DesiredConfig).
 	store.DesiredConfigsTable("INTEGER"),
+	// 8: rollout waves and their cabins (store.Wave).
+	store.RolloutTables("INTEGER PRIMARY KEY", "INTEGER"),
 }
 
 // migrate applies the migrations the database has not seen, each in its

@@ -47,6 +47,7 @@ func Run(t *testing.T, open Opener) {
 		{"AlarmLifecycle", testAlarmLifecycle},
 		{"Timeline", testTimeline},
 		{"DesiredConfigs", testDesiredConfigs},
+		{"RolloutWaves", testRolloutWaves},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
