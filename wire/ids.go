@@ -37,6 +37,9 @@ type Topics struct {
 	// acknowledgements of the cabin's alarm (downlink, retained).
 	AlarmAck string
 	Notices  string // palier/v1/{site}/notices: the building's notices (downlink, retained)
+	// Credential is palier/v1/{site}/{cabin}/credential: a new credential
+	// (downlink, QoS 1, never retained).
+	Credential string
 }
 
 // TopicsFor returns the topics of a cabin. The ids must have passed ValidateID.
@@ -49,6 +52,8 @@ func TopicsFor(site, cabin string) Topics {
 		Ack:      base + "ack",
 		AlarmAck: AlarmAckTopic(site, cabin),
 		Notices:  NoticesTopic(site),
+
+		Credential: CredentialTopic(site, cabin),
 	}
 }
 

@@ -273,6 +273,8 @@ func newData(t string) any {
 		return new(LostData)
 	case TypeAlarmAcknowledged:
 		return new(AlarmAcknowledgedData)
+	case TypeCredentialRotated:
+		return new(CredentialRotatedData)
 	}
 	return nil
 }
