@@ -1,0 +1,457 @@
+package agentcred_test
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/nats-io/nats.go"
+
+	"github.com/palier-lifts/palier/agentcred"
+	"github.com/palier-lifts/palier/devcred"
+	"github.com/palier-lifts/palier/devcred/devcredtest"
+	"github.com/palier-lifts/palier/natsauth"
+	"github.com/palier-lifts/palier/outbox"
+	"github.com/palier-lifts/palier/uplink"
+	"github.com/palier-lifts/palier/wire"
+)
+
+var cabins = flag.Int("rotate.cabins", 100, "cabins in TestRotateFleet")
+
+const guard = devcredtest.Guard
+
+func quiet() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+}
+
+// cabin is a cabin's real outbox, uplink and credential store.
+type cabin struct {
+	name     string
+	ob       *outbox.Outbox
+	up       *uplink.Uplink
+	cred     *agentcred.Store
+	appended atomic.Int64
+}
+
+const site = "les-pins"
+
+func startCabin(t *testing.T, ctx context.Context, l *devcredtest.Leaf, dir, name string, first devcred.Credential) *cabin {
+	t.Helper()
+	return startCabinGrace(t, ctx, l, dir, name, first, time.Minute)
+}
+
+func startCabinGrace(t *testing.T, ctx context.Context, l *devcredtest.Leaf, dir, name string, first devcred.Credential, grace time.Duration) *cabin {
+	t.Helper()
+	ob, err := outbox.Open(ctx, filepath.Join(dir, name, "outbox.db"), outbox.Options{Logger: quiet(), ResendAfter: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ob.Close() })
+	path := filepath.Join(dir, name, "credential.jwt")
+	if err := os.WriteFile(path, []byte(first.JWT+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := uplink.DefaultConfig()
+	cfg.Broker = "ssl://" + l.MQTTAddr
+	cfg.Protocol = uplink.Protocol311
+	cfg.Username = site + "-" + name
+	cfg.TLS.CAFile = l.CAFile
+	cfg.TLS.ServerName = "127.0.0.1"
+	cfg.BackoffMin, cfg.BackoffMax = 100*time.Millisecond, time.Second
+	up, err := uplink.New(cfg, site, name, ob, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cabin{name: name, ob: ob, up: up}
+	c.cred, err = agentcred.Open(agentcred.Options{
+		Path: path, Site: site, Cabin: name, Logger: quiet(), Grace: grace,
+		Append: func(ctx context.Context, ev wire.Event) error {
+			b, err := json.Marshal(ev)
+			if err != nil {
+				return err
+			}
+			if _, err := ob.Append(context.Background(), outbox.ClassOf(ev.Type), b); err != nil {
+				return err
+			}
+			c.appended.Add(1)
+			return nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.cred.Current() != first.ID {
+		t.Fatalf("cabin %s: credential %q on disk, want %s", name, c.cred.Current(), first.ID)
+	}
+	up.SwitchPassword(c.cred.Password())
+	up.OnCredential = c.cred.Deliver
+	up.OnSession = c.cred.SessionUp
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); up.Run(ctx) }()
+	go func() { defer wg.Done(); c.cred.Run(ctx, up) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return c
+}
+
+// send appends an arrival every interval until ctx is done.
+func (c *cabin) send(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for floor := 0; ; floor = (floor + 1) % 8 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		ev, _ := wire.NewEvent(time.Now(), wire.TypeArrival, wire.ArrivalData{Floor: floor})
+		b, _ := json.Marshal(ev)
+		if _, err := c.ob.Append(context.Background(), outbox.ClassEvents, b); err == nil {
+			c.appended.Add(1)
+		}
+	}
+}
+
+// receiver stands in for the receiver's part: it stores every event once
+// per (cabin, epoch, seq), acknowledges cumulatively, and on each
+// credential_rotated revokes the previous credential.
+type receiver struct {
+	t       *testing.T
+	auth    *devcred.Authority
+	nc, sys *nats.Conn
+	mu      sync.Mutex
+	stored  map[string]map[uint64]bool // cabin/epoch → seqs
+	rotated map[string]wire.CredentialRotatedData
+	revokes chan string
+	errs    atomic.Int64
+	revoked atomic.Int64
+}
+
+func (r *receiver) handle(m *nats.Msg) {
+	b, err := wire.DecodeBatchForward(m.Data)
+	if err != nil {
+		r.errs.Add(1)
+		return
+	}
+	key := b.Cabin + "/" + b.Epoch
+	r.mu.Lock()
+	if r.stored[key] == nil {
+		r.stored[key] = map[uint64]bool{}
+	}
+	for _, ev := range b.Events {
+		r.stored[key][ev.Seq] = true
+		if ev.Type == wire.TypeCredentialRotated {
+			var d wire.CredentialRotatedData
+			if json.Unmarshal(ev.Data, &d) != nil {
+				r.errs.Add(1)
+				continue
+			}
+			// A report made again (a delivery repeated before the first
+			// report arrived) changes nothing.
+			if _, seen := r.rotated[b.Cabin]; !seen {
+				if d.Previous != "" {
+					r.revokes <- d.Previous
+				}
+				r.rotated[b.Cabin] = d
+			}
+		}
+	}
+	var upTo uint64
+	for upTo+1 > 0 && r.stored[key][upTo+1] {
+		upTo++
+	}
+	r.mu.Unlock()
+	if upTo > 0 {
+		ack, _ := json.Marshal(wire.Ack{V: wire.Version, Epoch: b.Epoch, Seq: upTo})
+		_ = r.nc.Publish(wire.AckSubject(b.Site, b.Cabin), ack)
+	}
+}
+
+// revoker revokes in batches, as a receiver would after a burst of
+// reports: one account JWT pushed per batch, not one per cabin.
+func (r *receiver) revoker(ctx context.Context) {
+	for {
+		var ids []string
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-r.revokes:
+			ids = append(ids, id)
+		}
+	more:
+		for {
+			select {
+			case id := <-r.revokes:
+				ids = append(ids, id)
+			default:
+				break more
+			}
+		}
+		pctx, cancel := context.WithTimeout(ctx, guard)
+		err := r.auth.Revoke(pctx, r.sys, ids, time.Now())
+		cancel()
+		if err != nil {
+			r.t.Errorf("revoke %d credentials: %v", len(ids), err)
+			return
+		}
+		r.revoked.Add(int64(len(ids)))
+	}
+}
+
+// TestRotateFleet rotates every cabin's credential while the cabins send
+// events: each receives its new credential over MQTT (QoS 1, not
+// retained), stores it, reconnects with it and reports credential_rotated;
+// the receiver revokes the previous one. No event is lost, every cabin
+// ends on its new credential, the old ones are refused.
+func TestRotateFleet(t *testing.T) {
+	began := time.Now()
+	l := devcredtest.StartLeaf(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &receiver{t: t, auth: l.Auth, nc: l.Service(t), sys: l.System(t),
+		stored: map[string]map[uint64]bool{}, rotated: map[string]wire.CredentialRotatedData{}, revokes: make(chan string, *cabins)}
+	if _, err := r.nc.Subscribe(wire.EventsSubject, r.handle); err != nil {
+		t.Fatal(err)
+	}
+	go r.revoker(ctx)
+
+	dir := t.TempDir()
+	fleet := make([]*cabin, *cabins)
+	first := make([]devcred.Credential, *cabins)
+	for i := range fleet {
+		name := fmt.Sprintf("c%03d", i)
+		var err error
+		first[i], err = l.Auth.IssueDevice(natsauth.Device{Site: site, Cabin: name}, time.Now(), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fleet[i] = startCabin(t, ctx, l, dir, name, first[i])
+	}
+	sendCtx, stopSending := context.WithCancel(ctx)
+	var senders sync.WaitGroup
+	for _, c := range fleet {
+		senders.Add(1)
+		go func() { defer senders.Done(); c.send(sendCtx, 500*time.Millisecond) }()
+	}
+	waitFor(t, "every cabin connected", func() bool {
+		for _, c := range fleet {
+			if !c.up.Connected() {
+				return false
+			}
+		}
+		return true
+	})
+
+	t.Logf("%s: %d cabins connected", time.Since(began).Round(time.Millisecond), len(fleet))
+	// The receiver's MQTT connection delivers the new credentials.
+	svc, err := l.Auth.IssueService("palier-receiver", []string{"MQTT"}, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := mqtt.NewClientOptions().AddBroker("ssl://" + l.MQTTAddr).SetTLSConfig(l.TLS).
+		SetClientID("palier_receiver_test").SetUsername(svc.Name).SetPassword(svc.JWT).
+		SetCleanSession(true).SetConnectTimeout(guard).SetWriteTimeout(guard)
+	pub := mqtt.NewClient(o)
+	if tok := pub.Connect(); !tok.WaitTimeout(guard) || tok.Error() != nil {
+		t.Fatalf("receiver's MQTT connection: %v", tok.Error())
+	}
+	defer pub.Disconnect(0)
+	next := make([]devcred.Credential, *cabins)
+	var progress string
+	defer func() {
+		if !t.Failed() {
+			return
+		}
+		t.Logf("rotation: %s", progress)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, c := range fleet {
+			if _, ok := r.rotated[c.name]; !ok {
+				t.Logf("cabin %s not reported: credential %s, uplink %+v, outbox %+v, %d appended, %d stored",
+					c.name, c.cred.Current(), c.up.Stats(), c.ob.Stats(), c.appended.Load(), len(r.stored[c.name+"/"+c.ob.Epoch()]))
+			}
+		}
+	}()
+	for i, c := range fleet {
+		next[i], err = l.Auth.IssueDevice(natsauth.Device{Site: site, Cabin: c.name}, time.Now(), 2*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Deliver to every cabin that has not reported yet, again every few
+	// seconds, as the receiver does: a QoS 1 message to a cabin that is
+	// reconnecting at that moment is lost (clean sessions, not retained).
+	deliver := func() {
+		r.mu.Lock()
+		var toks []mqtt.Token
+		for i, c := range fleet {
+			if _, ok := r.rotated[c.name]; ok {
+				continue
+			}
+			b, _ := json.Marshal(next[i].Delivery())
+			toks = append(toks, pub.Publish(wire.CredentialTopic(site, c.name), 1, false, b))
+		}
+		r.mu.Unlock()
+		for _, tok := range toks {
+			if tok.WaitTimeout(6*guard) && tok.Error() != nil {
+				t.Errorf("deliver credential: %v", tok.Error())
+			}
+		}
+	}
+	deliver()
+	redelivered := 0
+	lastDelivery := time.Now()
+	waitFor(t, "every cabin reported its new credential", func() bool {
+		if time.Since(lastDelivery) > 5*time.Second {
+			deliver()
+			redelivered++
+			lastDelivery = time.Now()
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if len(r.rotated) != len(fleet) {
+			switched := 0
+			for i, c := range fleet {
+				if c.cred.Current() == next[i].ID {
+					switched++
+				}
+			}
+			progress = fmt.Sprintf("%d reported, %d switched", len(r.rotated), switched)
+			return false
+		}
+		return true
+	})
+	t.Logf("%s: every cabin rotated (deliveries repeated %d times)", time.Since(began).Round(time.Millisecond), redelivered)
+	stopSending()
+	senders.Wait()
+	waitFor(t, "every event stored", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, c := range fleet {
+			if int64(len(r.stored[c.name+"/"+c.ob.Epoch()])) != c.appended.Load() {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("%s: every event stored", time.Since(began).Round(time.Millisecond))
+	waitFor(t, "every previous credential revoked", func() bool { return r.revoked.Load() == int64(len(fleet)) })
+	cancel()
+
+	var events int64
+	for i, c := range fleet {
+		d := r.rotated[c.name]
+		if d.ID != next[i].ID || d.Previous != first[i].ID {
+			t.Errorf("cabin %s reported %s after %s, want %s after %s", c.name, d.ID, d.Previous, next[i].ID, first[i].ID)
+		}
+		if c.cred.Current() != next[i].ID {
+			t.Errorf("cabin %s uses %s, want %s", c.name, c.cred.Current(), next[i].ID)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, c.name, "credential.jwt"))
+		if err != nil || string(b) != next[i].JWT+"\n" {
+			t.Errorf("cabin %s's credential file is not the new credential (%v)", c.name, err)
+		}
+		if st, err := os.Stat(filepath.Join(dir, c.name, "credential.jwt")); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("cabin %s's credential file mode: %v %v, want 0600", c.name, st.Mode(), err)
+		}
+		if c.up.Password() != next[i].JWT {
+			t.Errorf("cabin %s's uplink connects with another password", c.name)
+		}
+		if st := c.ob.Stats(); st.Evicted+st.Dropped != 0 {
+			t.Errorf("cabin %s lost events: %+v", c.name, st)
+		}
+		events += c.appended.Load()
+	}
+	if r.errs.Load() != 0 {
+		t.Errorf("%d undecodable batches", r.errs.Load())
+	}
+	// The old credentials are refused now.
+	o = mqtt.NewClientOptions().AddBroker("ssl://" + l.MQTTAddr).SetTLSConfig(l.TLS).
+		SetClientID(wire.ClientID(site, "c000") + "_old").SetUsername("old").SetPassword(first[0].JWT).
+		SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(guard)
+	old := mqtt.NewClient(o)
+	if tok := old.Connect(); tok.WaitTimeout(guard) && tok.Error() == nil {
+		old.Disconnect(0)
+		t.Error("a revoked credential connected")
+	}
+	t.Logf("%d cabins rotated, %d events stored, none lost", len(fleet), events)
+}
+
+// waitFor waits for ok, bounded: the bound fails the test, it does not
+// measure anything.
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(6 * guard)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRefusedCredentialFallsBack: a delivered credential the broker
+// refuses (signed by keys it does not trust) is given up after the grace
+// period: the cabin goes back to its previous credential, file and
+// session, reports no rotation, and its events keep flowing.
+func TestRefusedCredentialFallsBack(t *testing.T) {
+	l := devcredtest.StartLeaf(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &receiver{t: t, auth: l.Auth, nc: l.Service(t), sys: l.System(t),
+		stored: map[string]map[uint64]bool{}, rotated: map[string]wire.CredentialRotatedData{}, revokes: make(chan string, 1)}
+	if _, err := r.nc.Subscribe(wire.EventsSubject, r.handle); err != nil {
+		t.Fatal(err)
+	}
+	first, err := l.Auth.IssueDevice(natsauth.Device{Site: site, Cabin: "a"}, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	c := startCabinGrace(t, ctx, l, dir, "a", first, time.Second)
+	waitFor(t, "cabin connected", c.up.Connected)
+	connects := c.up.Stats().Connects
+
+	other, err := devcred.NewAuthority("PALIER")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, err := other.IssueDevice(natsauth.Device{Site: site, Cabin: "a"}, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(bad.Delivery())
+	c.cred.Deliver(b)
+	waitFor(t, "the cabin back on its previous credential", func() bool {
+		return c.up.Stats().Connects > connects && c.up.Connected() && c.up.Password() == first.JWT
+	})
+	if c.cred.Current() != first.ID {
+		t.Errorf("current credential %s, want the previous %s", c.cred.Current(), first.ID)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "a", "credential.jwt")); err != nil || string(got) != first.JWT+"\n" {
+		t.Errorf("credential file not restored (%v)", err)
+	}
+	sctx, stop := context.WithTimeout(ctx, time.Second)
+	c.send(sctx, 100*time.Millisecond)
+	stop()
+	waitFor(t, "events stored", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return int64(len(r.stored["a/"+c.ob.Epoch()])) == c.appended.Load() && c.appended.Load() > 0
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.rotated) != 0 {
+		t.Errorf("rotation reported: %+v", r.rotated)
+	}
+}
