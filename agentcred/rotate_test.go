@@ -455,3 +455,75 @@ func TestRefusedCredentialFallsBack(t *testing.T) {
 		t.Errorf("rotation reported: %+v", r.rotated)
 	}
 }
+
+// TestRevokedCabinKeepsItsEvents: a cabin revoked while it sends is cut
+// off at once and refused while it keeps appending; re-provisioned (a new
+// credential on disk, the agent restarted on the same outbox, as agent
+// provision does), it delivers every event it queued meanwhile.
+func TestRevokedCabinKeepsItsEvents(t *testing.T) {
+	l := devcredtest.StartLeaf(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &receiver{t: t, auth: l.Auth, nc: l.Service(t), sys: l.System(t),
+		stored: map[string]map[uint64]bool{}, rotated: map[string]wire.CredentialRotatedData{}, revokes: make(chan string, 1)}
+	if _, err := r.nc.Subscribe(wire.EventsSubject, r.handle); err != nil {
+		t.Fatal(err)
+	}
+	first, err := l.Auth.IssueDevice(natsauth.Device{Site: site, Cabin: "a"}, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cctx, stopCabin := context.WithCancel(ctx)
+	c := startCabin(t, cctx, l, dir, "a", first)
+	sctx, stopSending := context.WithCancel(ctx)
+	sent := make(chan struct{})
+	go func() { defer close(sent); c.send(sctx, 20*time.Millisecond) }()
+	stored := func() int {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return len(r.stored["a/"+c.ob.Epoch()])
+	}
+	waitFor(t, "events flowing", func() bool { return stored() >= 10 })
+
+	rctx, rcancel := context.WithTimeout(ctx, guard)
+	defer rcancel()
+	if err := l.Auth.Revoke(rctx, r.sys, []string{first.ID}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the revoked cabin disconnected", func() bool { return !c.up.Connected() })
+	// Revoked: the cabin keeps appending while its uplink is refused.
+	before := stored()
+	queued := c.appended.Load()
+	waitFor(t, "events queued while revoked", func() bool { return c.appended.Load() >= queued+50 })
+	stopSending()
+	<-sent
+	if got := stored(); got > before {
+		// Only what was in flight at the revocation may still arrive.
+		t.Logf("%d events arrived after the revocation (in flight)", got-before)
+	}
+	if c.up.Connected() {
+		t.Fatal("revoked cabin reconnected")
+	}
+	if st := c.up.Stats(); st.Connects != 1 {
+		t.Errorf("revoked cabin connected %d times, want once", st.Connects)
+	}
+	epoch, appended := c.ob.Epoch(), c.appended.Load()
+	stopCabin()
+	// Close the outbox the way the agent does on exit, then re-provision.
+	if err := c.ob.Close(); err != nil {
+		t.Fatal(err)
+	}
+	second, err := l.Auth.IssueDevice(natsauth.Device{Site: site, Cabin: "a"}, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := startCabin(t, ctx, l, dir, "a", second)
+	if c2.ob.Epoch() != epoch {
+		t.Fatalf("outbox epoch %s after re-provisioning, want %s (the same file)", c2.ob.Epoch(), epoch)
+	}
+	waitFor(t, "every event queued while revoked stored", func() bool { return int64(stored()) == appended })
+	if st := c2.ob.Stats(); st.Evicted+st.Dropped != 0 {
+		t.Errorf("events lost: %+v", st)
+	}
+}
