@@ -301,6 +301,7 @@ var samples = []sample{
 	{wire.TypeLost, wire.LostData{Reason: wire.LostEvicted, Ranges: []wire.Range{{3, 5}, {9, 9}}, Count: 4, Bytes: 812,
 		Classes: map[string]uint64{"telemetry": 3, "events": 1}}},
 	{wire.TypeAlarmAcknowledged, wire.AlarmAcknowledgedData{Epoch: "k3v9x2mq7c", Seq: 4812, By: "Chiara (permanence)", At: t0.Add(-time.Minute)}},
+	{wire.TypeCredentialRotated, wire.CredentialRotatedData{ID: "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4", Previous: "UAHJLSMRZSFOCBNIHYBPFTZMDKW3LBMR6IYQL5YUH3SLUASV4SLKBXN7", Expires: t0.Add(90 * 24 * time.Hour)}},
 }
 
 func event(t *testing.T, seq uint64, s sample) wire.Event {
