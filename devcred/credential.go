@@ -38,12 +38,6 @@ func (c Credential) Delivery() wire.CredentialDelivery {
 	return wire.CredentialDelivery{V: wire.Version, ID: c.ID, JWT: c.JWT, Expires: c.Expires}
 }
 
-// DeviceSubscribe is what a cabin's credential may subscribe to: what its
-// password user may (natsauth.Device.Subscribe) and its credential topic.
-func DeviceSubscribe(d natsauth.Device) []string {
-	return append(d.Subscribe(), wire.CredentialSubject(d.Site, d.Cabin))
-}
-
 // IssueDevice signs a credential for a cabin, valid from now for ttl:
 // MQTT only, publishing and subscribing to exactly its own subjects.
 func (a *Authority) IssueDevice(d natsauth.Device, now time.Time, ttl time.Duration) (Credential, error) {
@@ -53,7 +47,7 @@ func (a *Authority) IssueDevice(d natsauth.Device, now time.Time, ttl time.Durat
 	if err := wire.ValidateID(d.Cabin); err != nil {
 		return Credential{}, fmt.Errorf("issue credential: cabin %w", err)
 	}
-	return a.issue(d.UserName(), d.Site, d.Cabin, []string{jwt.ConnectionTypeMqtt}, d.Publish(), DeviceSubscribe(d), now, ttl)
+	return a.issue(d.UserName(), d.Site, d.Cabin, []string{jwt.ConnectionTypeMqtt}, d.Publish(), d.Subscribe(), now, ttl)
 }
 
 // IssueService signs a credential for a trusted service (the receiver's

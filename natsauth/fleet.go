@@ -56,12 +56,14 @@ func (d Device) UserName() string {
 func (d Device) Publish() []string { return wire.DeviceSubjects(d.Site, d.Cabin) }
 
 // Subscribe is what the device may subscribe to: its acks and alarm
-// acknowledgements, its site's notices, and $MQTT.sub.>, where nats-server delivers QoS 1
+// acknowledgements, its site's notices, its credential topic (where a
+// fleet moving from passwords receives its first credential, see
+// package devcred), and $MQTT.sub.>, where nats-server delivers QoS 1
 // subscriptions. nats-server 2.15 allows that prefix to MQTT clients
 // implicitly (canSubscribeInternal; TestDeviceSubscriptions passes without
 // it); it stays for the older servers its documentation describes.
 func (d Device) Subscribe() []string {
-	return []string{wire.AckSubject(d.Site, d.Cabin), wire.AlarmAckSubject(d.Site, d.Cabin), wire.NoticesSubject(d.Site), "$MQTT.sub.>"}
+	return []string{wire.AckSubject(d.Site, d.Cabin), wire.AlarmAckSubject(d.Site, d.Cabin), wire.NoticesSubject(d.Site), wire.CredentialSubject(d.Site, d.Cabin), "$MQTT.sub.>"}
 }
 
 // ValidationError lists every problem of a fleet file.
