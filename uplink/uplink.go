@@ -231,6 +231,11 @@ func (u *Uplink) Run(ctx context.Context) error {
 	}
 	for attempt := 0; ; attempt++ {
 		opts.Password = u.Password()
+		if opts.Username == "" && opts.Password != "" {
+			// MQTT sends a password only with a user name; nats-server
+			// ignores the name when the password is a credential (JWT).
+			opts.Username = opts.ClientID
+		}
 		u.cred.using(opts.Password)
 		conn, err := u.connect(ctx, opts)
 		if ctx.Err() != nil {
