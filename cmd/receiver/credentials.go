@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/palier-lifts/palier/atomicfile"
+	"github.com/palier-lifts/palier/devcred"
+	"github.com/palier-lifts/palier/natsauth"
+)
+
+const credentialsUsage = `usage:
+  credentials init --out FILE
+      make a new authority (operator, system and PALIER account keys), 0600
+  credentials trust --authority FILE [--account-jwt FILE] [--out FILE]
+      write the operator-mode leaf node's trust.conf (default stdout); on a
+      running fleet pass the resolver's current account JWT (it holds the
+      revocations), or the leaf will take the new one and forget them
+  credentials issue --authority FILE --site SITE --cabin CABIN [--ttl 2160h] --out FILE
+      sign a cabin's credential into FILE (0600), for agent provision
+  credentials service --authority FILE --name NAME [--clients MQTT] [--ttl 2160h] --out FILE
+      sign a service's credential (the receiver's MQTT password) into FILE
+  credentials revoke --authority FILE --leaf tls://HOST:4222 [--ca FILE] ID...
+      revoke credentials by public id on the leaf node: their sessions close
+      at once and they are refused from then on
+`
+
+// credentials runs "receiver credentials ...", the cabins' NATS user JWTs
+// (package devcred, docs/OPERATIONS.md). It returns the exit code: 0 done,
+// 1 failed, 2 usage.
+func credentials(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, credentialsUsage)
+		return 2
+	}
+	cmds := map[string]func([]string, io.Writer) error{
+		"init": credInit, "trust": credTrust, "issue": credIssue, "service": credService, "revoke": credRevoke,
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprint(stderr, credentialsUsage)
+		return 2
+	}
+	if err := cmd(args[1:], stdout); err != nil {
+		if errors.Is(err, errUsage) {
+			fmt.Fprint(stderr, credentialsUsage)
+			return 2
+		}
+		fmt.Fprintln(stderr, "credentials "+args[0]+":", err)
+		return 1
+	}
+	return 0
+}
+
+var errUsage = errors.New("usage")
+
+func credFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("credentials "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+func credInit(args []string, stdout io.Writer) error {
+	fs := credFlags("init")
+	out := fs.String("out", "", "authority file to create")
+	if fs.Parse(args) != nil || *out == "" || fs.NArg() != 0 {
+		return errUsage
+	}
+	if _, err := os.Stat(*out); err == nil {
+		return fmt.Errorf("%s exists: an authority is made once (a new one orphans every credential)", *out)
+	}
+	a, err := devcred.NewAuthority("PALIER")
+	if err != nil {
+		return err
+	}
+	if err := a.WriteFile(*out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s (secret: encrypt it with sops)\noperator        %s\nsystem account  %s\nPALIER account  %s  (PALIER_ACCOUNT of leaf-jwt.conf)\n",
+		*out, a.OperatorPublicKey(), a.SystemPublicKey(), a.AccountPublicKey())
+	return nil
+}
+
+func credTrust(args []string, stdout io.Writer) error {
+	fs := credFlags("trust")
+	authPath := fs.String("authority", "", "authority file")
+	accPath := fs.String("account-jwt", "", "the resolver's current account JWT")
+	out := fs.String("out", "", "output file (default stdout)")
+	if fs.Parse(args) != nil || *authPath == "" || fs.NArg() != 0 {
+		return errUsage
+	}
+	a, err := devcred.LoadAuthority(*authPath)
+	if err != nil {
+		return err
+	}
+	var acc string
+	if *accPath != "" {
+		b, err := os.ReadFile(*accPath)
+		if err != nil {
+			return fmt.Errorf("read account JWT: %w", err)
+		}
+		acc = strings.TrimSpace(string(b))
+		if _, err := a.Revocations(acc); err != nil {
+			return fmt.Errorf("--account-jwt %s: %w", *accPath, err)
+		}
+	} else if acc, err = a.AccountJWT(nil); err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if err := a.RenderTrust(&b, acc); err != nil {
+		return err
+	}
+	if *out == "" {
+		_, err = stdout.Write(b.Bytes())
+		return err
+	}
+	// Public keys and signed JWTs only: readable by nats-server's group.
+	if err := atomicfile.Write(*out, b.Bytes(), 0o640); err != nil {
+		return fmt.Errorf("write trust: %w", err)
+	}
+	return nil
+}
+
+func credIssue(args []string, stdout io.Writer) error {
+	fs := credFlags("issue")
+	authPath := fs.String("authority", "", "authority file")
+	site := fs.String("site", "", "site id")
+	cabin := fs.String("cabin", "", "cabin id")
+	ttl := fs.Duration("ttl", devcred.DefaultTTL, "validity")
+	out := fs.String("out", "", "credential file to write (0600)")
+	if fs.Parse(args) != nil || *authPath == "" || *out == "" || fs.NArg() != 0 {
+		return errUsage
+	}
+	a, err := devcred.LoadAuthority(*authPath)
+	if err != nil {
+		return err
+	}
+	c, err := a.IssueDevice(natsauth.Device{Site: *site, Cabin: *cabin}, time.Now(), *ttl)
+	if err != nil {
+		return err
+	}
+	return writeCredential(stdout, *out, c)
+}
+
+func credService(args []string, stdout io.Writer) error {
+	fs := credFlags("service")
+	authPath := fs.String("authority", "", "authority file")
+	name := fs.String("name", "", "service user name, e.g. palier-receiver")
+	clients := fs.String("clients", "MQTT", "connection types, comma separated (MQTT, STANDARD)")
+	ttl := fs.Duration("ttl", devcred.DefaultTTL, "validity")
+	out := fs.String("out", "", "credential file to write (0600)")
+	if fs.Parse(args) != nil || *authPath == "" || *out == "" || *name == "" || fs.NArg() != 0 {
+		return errUsage
+	}
+	a, err := devcred.LoadAuthority(*authPath)
+	if err != nil {
+		return err
+	}
+	c, err := a.IssueService(*name, strings.Split(*clients, ","), time.Now(), *ttl)
+	if err != nil {
+		return err
+	}
+	return writeCredential(stdout, *out, c)
+}
+
+func writeCredential(stdout io.Writer, path string, c devcred.Credential) error {
+	if err := atomicfile.Write(path, []byte(c.JWT+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write credential: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s: credential %s for %s, expires %s\n", path, c.ID, c.Name, c.Expires.UTC().Format(time.RFC3339))
+	return nil
+}
+
+func credRevoke(args []string, stdout io.Writer) error {
+	fs := credFlags("revoke")
+	authPath := fs.String("authority", "", "authority file")
+	leaf := fs.String("leaf", "", "the leaf node's NATS URL, tls://host:4222")
+	caPath := fs.String("ca", "", "CA of the leaf's certificate (default: the system's)")
+	if fs.Parse(args) != nil || *authPath == "" || *leaf == "" || fs.NArg() == 0 {
+		return errUsage
+	}
+	a, err := devcred.LoadAuthority(*authPath)
+	if err != nil {
+		return err
+	}
+	for _, id := range fs.Args() {
+		if len(id) != 56 || id[0] != 'U' {
+			return fmt.Errorf("%q is not a credential id (56 characters starting with U)", id)
+		}
+	}
+	token, seed, err := a.SystemUser("palier-credentials", time.Now(), 10*time.Minute)
+	if err != nil {
+		return err
+	}
+	opts := []nats.Option{nats.UserJWTAndSeed(token, seed), nats.Timeout(10 * time.Second), nats.Name("receiver credentials revoke")}
+	if *caPath != "" {
+		pem, err := os.ReadFile(*caPath)
+		if err != nil {
+			return fmt.Errorf("read --ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--ca %s: no PEM certificate in it", *caPath)
+		}
+		opts = append(opts, nats.Secure(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}))
+	}
+	nc, err := nats.Connect(*leaf, opts...)
+	if err != nil {
+		return fmt.Errorf("connect to the leaf's system account at %s: %w", *leaf, err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Revoke(ctx, nc, fs.Args(), time.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "revoked %d credentials on %s\n", fs.NArg(), *leaf)
+	return nil
+}

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/palier-lifts/palier/devcred"
+	"github.com/palier-lifts/palier/devcred/devcredtest"
+	"github.com/palier-lifts/palier/wire"
+)
+
+func TestCredentialsInitAndTrust(t *testing.T) {
+	dir := t.TempDir()
+	auth := filepath.Join(dir, "authority.yaml")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"credentials", "init", "--out", auth}, &stdout, &stderr); code != 0 {
+		t.Fatalf("init: exit %d: %s", code, stderr.String())
+	}
+	st, err := os.Stat(auth)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("authority file: %v %v, want mode 0600", st.Mode(), err)
+	}
+	a, err := devcred.LoadAuthority(auth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), a.AccountPublicKey()) {
+		t.Errorf("init did not print the account's public key: %s", stdout.String())
+	}
+	if code := run([]string{"credentials", "init", "--out", auth}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "exists") {
+		t.Errorf("init over an existing authority: exit %d, %s", code, stderr.String())
+	}
+	stdout.Reset()
+	if code := run([]string{"credentials", "trust", "--authority", auth}, &stdout, &stderr); code != 0 {
+		t.Fatalf("trust: exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{"operator: ", "system_account: \"" + a.SystemPublicKey(), a.AccountPublicKey() + ": "} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("trust.conf lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	// A readable authority is refused: its keys admit anyone.
+	if err := os.Chmod(auth, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := run([]string{"credentials", "trust", "--authority", auth}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "chmod 600") {
+		t.Errorf("trust with a readable authority: exit %d, %s", code, stderr.String())
+	}
+	if code := run([]string{"credentials", "frobnicate"}, &stdout, &stderr); code != 2 {
+		t.Errorf("unknown subcommand: exit %d, want 2", code)
+	}
+}
+
+// TestCredentialsIssueAndRevoke: a cabin's credential issued by the
+// command connects to the operator-mode leaf; revoked by the command, its
+// session closes and it is refused.
+func TestCredentialsIssueAndRevoke(t *testing.T) {
+	l := devcredtest.StartLeaf(t)
+	dir := t.TempDir()
+	auth := filepath.Join(dir, "authority.yaml")
+	if err := l.Auth.WriteFile(auth); err != nil {
+		t.Fatal(err)
+	}
+	cred := filepath.Join(dir, "credential.jwt")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"credentials", "issue", "--authority", auth, "--site", "les-pins", "--cabin", "a", "--ttl", "1h", "--out", cred}, &stdout, &stderr); code != 0 {
+		t.Fatalf("issue: exit %d: %s", code, stderr.String())
+	}
+	b, err := os.ReadFile(cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := devcred.Parse(string(b))
+	if err != nil || c.Site != "les-pins" || c.Cabin != "a" {
+		t.Fatalf("issued %+v, %v", c, err)
+	}
+	if code := run([]string{"credentials", "issue", "--authority", auth, "--site", "Les Pins", "--cabin", "a", "--out", cred}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "site") {
+		t.Errorf("issue for a bad site id: exit %d, %s", code, stderr.String())
+	}
+
+	lost := make(chan struct{}, 1)
+	o := mqtt.NewClientOptions().AddBroker("ssl://" + l.MQTTAddr).SetTLSConfig(l.TLS).
+		SetClientID(wire.ClientID("les-pins", "a")).SetUsername("les-pins-a").SetPassword(c.JWT).
+		SetAutoReconnect(false).SetConnectTimeout(devcredtest.Guard).
+		SetConnectionLostHandler(func(mqtt.Client, error) { lost <- struct{}{} })
+	cl := mqtt.NewClient(o)
+	if tok := cl.Connect(); !tok.WaitTimeout(devcredtest.Guard) || tok.Error() != nil {
+		t.Fatalf("connect with the issued credential: %v", tok.Error())
+	}
+	defer cl.Disconnect(0)
+	stdout.Reset()
+	if code := run([]string{"credentials", "revoke", "--authority", auth, "--leaf", l.ClientURL, "--ca", l.CAFile, c.ID}, &stdout, &stderr); code != 0 {
+		t.Fatalf("revoke: exit %d: %s", code, stderr.String())
+	}
+	select {
+	case <-lost:
+	case <-time.After(devcredtest.Guard):
+		t.Fatal("revoked cabin still connected")
+	}
+	cl2 := mqtt.NewClient(o)
+	if tok := cl2.Connect(); tok.WaitTimeout(devcredtest.Guard) && tok.Error() == nil {
+		cl2.Disconnect(0)
+		t.Fatal("revoked credential connected again")
+	}
+	if code := run([]string{"credentials", "revoke", "--authority", auth, "--leaf", l.ClientURL, "not-an-id"}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "not a credential id") {
+		t.Errorf("revoke a bad id: exit %d, %s", code, stderr.String())
+	}
+}
