@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,18 +72,50 @@ func Open(o Options) (*Store, error) {
 	}
 	s := &Store{o: o, deliveries: make(chan []byte, 4), sessions: make(chan string, 4)}
 	c, err := s.read(o.Path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return s, nil
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, err
+	case !c.Expires.IsZero() && !o.Now().Before(c.Expires):
+		o.Logger.Error("credential expired: connecting with the password, if any (re-provision the cabin: agent provision)", "id", c.ID, "expired", c.Expires)
+	default:
+		s.current = &c
 	}
-	if err != nil {
+	if err := s.adoptProvisioned(); err != nil {
 		return nil, err
 	}
-	if !c.Expires.IsZero() && !o.Now().Before(c.Expires) {
-		o.Logger.Error("credential expired: connecting with the password, if any (re-provision the cabin: agent provision)", "id", c.ID, "expired", c.Expires)
-		return s, nil
-	}
-	s.current = &c
 	return s, nil
+}
+
+// adoptProvisioned takes a credential given as the password (agent
+// provision writes palier.yaml's password: into password_file) when it is
+// this cabin's, unexpired, and not adopted before: re-provisioning is how a
+// revoked cabin, or one whose credential expired, comes back. The id of
+// the one adopted is kept beside the file (Path + ".provisioned"), so the
+// same password does not undo a later rotation at the next start.
+func (s *Store) adoptProvisioned() error {
+	pc, err := devcred.Parse(s.o.Password)
+	if err != nil || pc.Site != s.o.Site || pc.Cabin != s.o.Cabin {
+		return nil // a password, or not this cabin's: the broker decides
+	}
+	if !pc.Expires.IsZero() && !s.o.Now().Before(pc.Expires) {
+		return nil
+	}
+	record := s.o.Path + ".provisioned"
+	if b, err := os.ReadFile(record); err == nil && strings.TrimSpace(string(b)) == pc.ID {
+		return nil // adopted already; rotations since then stand
+	}
+	if s.current == nil || s.current.ID != pc.ID {
+		if err := atomicfile.Write(s.o.Path, []byte(pc.JWT+"\n"), 0o600); err != nil {
+			return fmt.Errorf("store provisioned credential: %w", err)
+		}
+		s.o.Logger.Info("provisioned credential adopted", "id", pc.ID, "expires", pc.Expires)
+		s.current = &pc
+	}
+	if err := atomicfile.Write(record, []byte(pc.ID+"\n"), 0o600); err != nil {
+		return fmt.Errorf("record provisioned credential: %w", err)
+	}
+	return nil
 }
 
 func (s *Store) read(path string) (devcred.Credential, error) {

@@ -72,7 +72,6 @@ func (a *Authority) issueKeyed(name string, now time.Time, ttl time.Duration) (s
 	}
 	uc := jwt.NewUserClaims(pub(user))
 	uc.Name = name
-	uc.IssuedAt = now.Unix()
 	uc.Expires = now.Add(ttl).Unix()
 	uc.AllowedConnectionTypes.Add(jwt.ConnectionTypeStandard)
 	token, err := uc.Encode(a.Account)
@@ -93,7 +92,7 @@ func (a *Authority) issue(name, site, cabin string, clients, pubAllow, subAllow 
 	id := pub(user)
 	uc := jwt.NewUserClaims(id)
 	uc.Name = name
-	uc.IssuedAt = now.Unix()
+	// iat is set by Encode, to the clock's now; now only places expiry.
 	exp := now.Add(ttl).Truncate(time.Second)
 	uc.Expires = exp.Unix()
 	// MQTT cannot sign the server's nonce: the token alone admits.
