@@ -19,6 +19,7 @@ import (
 // Uplink is what the store needs of the uplink.
 type Uplink interface {
 	SwitchPassword(password string)
+	Connected() bool
 }
 
 // Options of a Store.
@@ -50,6 +51,9 @@ type Store struct {
 	// previous is the id of the credential current replaced, for a
 	// report made again ("" after a restart: the receiver has it).
 	previous string
+	// staged is a credential that brought no session up when it came
+	// (Path + ".staged"); Run tries it when the current one stops working.
+	staged *devcred.Credential
 	// deliveries and sessions come from paho handlers, which must not
 	// block: Run takes them from here.
 	deliveries chan []byte
@@ -83,6 +87,9 @@ func Open(o Options) (*Store, error) {
 	}
 	if err := s.adoptProvisioned(); err != nil {
 		return nil, err
+	}
+	if c, err := s.read(o.Path + ".staged"); err == nil && (c.Expires.IsZero() || o.Now().Before(c.Expires)) {
+		s.staged = &c
 	}
 	return s, nil
 }
@@ -180,10 +187,34 @@ type pending struct {
 	prev *devcred.Credential
 }
 
-// Run applies deliveries until ctx is done.
+// Run applies deliveries until ctx is done. While the uplink has had no
+// session for a whole grace period and a staged credential waits (one
+// that brought no session up when it came, such as the first credential
+// of a fleet whose leaf node still takes passwords), it tries that one,
+// and goes back after the grace period if it does not work either: a leaf
+// node switched to credentials (or back) finds every cabin within two
+// grace periods, with no site visit.
 func (s *Store) Run(ctx context.Context, up Uplink) error {
 	var p *pending
 	var timer <-chan time.Time
+	tick := time.NewTicker(s.o.Grace)
+	defer tick.Stop()
+	lastUp := s.o.Now()
+	switchTo := func(c devcred.Credential, why string) {
+		if err := s.store(c); err != nil {
+			s.o.Logger.Error("credential not stored: keeping the current one", "err", err)
+			return
+		}
+		prev := s.current
+		if p != nil {
+			prev = p.prev // the one that last worked
+		}
+		p = &pending{next: c, prev: prev}
+		s.setCurrent(&c)
+		timer = time.After(s.o.Grace)
+		s.o.Logger.Info(why+": reconnecting with it", "id", c.ID, "expires", c.Expires)
+		up.SwitchPassword(c.JWT)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -203,20 +234,9 @@ func (s *Store) Run(ctx context.Context, up Uplink) error {
 				s.report(ctx, c, s.previous)
 				continue
 			}
-			if err := s.store(c); err != nil {
-				s.o.Logger.Error("credential not stored: keeping the current one", "err", err)
-				continue
-			}
-			prev := s.current
-			if p != nil {
-				prev = p.prev // the one that last worked
-			}
-			p = &pending{next: c, prev: prev}
-			s.setCurrent(&c)
-			timer = time.After(s.o.Grace)
-			s.o.Logger.Info("new credential stored: reconnecting with it", "id", c.ID, "expires", c.Expires)
-			up.SwitchPassword(c.JWT)
+			switchTo(c, "new credential stored")
 		case pw := <-s.sessions:
+			lastUp = s.o.Now()
 			if p == nil || pw != p.next.JWT {
 				continue
 			}
@@ -227,26 +247,52 @@ func (s *Store) Run(ctx context.Context, up Uplink) error {
 			s.report(ctx, p.next, prevID)
 			s.previous = prevID
 			_ = os.Remove(s.o.Path + ".prev")
+			if s.staged != nil && s.staged.ID == p.next.ID {
+				s.unstage()
+			}
 			p, timer = nil, nil
 		case <-timer:
 			if p == nil {
 				continue
 			}
-			s.o.Logger.Error("new credential brought no session up: back to the previous one", "id", p.next.ID, "grace", s.o.Grace)
+			s.o.Logger.Error("credential brought no session up: back to the previous one, this one kept for later", "id", p.next.ID, "grace", s.o.Grace)
+			s.stage(p.next)
 			s.setCurrent(p.prev)
 			if err := s.restore(p.prev); err != nil {
 				s.o.Logger.Error("previous credential not restored on disk", "err", err)
 			}
 			up.SwitchPassword(s.Password())
 			p, timer = nil, nil
+			lastUp = s.o.Now()
+		case <-tick.C:
+			if up.Connected() {
+				lastUp = s.o.Now()
+				continue
+			}
+			if p != nil || s.staged == nil || s.o.Now().Sub(lastUp) < s.o.Grace {
+				continue
+			}
+			if !s.staged.Expires.IsZero() && !s.o.Now().Before(s.staged.Expires) {
+				s.unstage()
+				continue
+			}
+			switchTo(*s.staged, "no session for a grace period: trying the staged credential")
 		}
 	}
 }
 
-func (s *Store) setCurrent(c *devcred.Credential) {
-	s.mu.Lock()
-	s.current = c
-	s.mu.Unlock()
+// stage keeps a credential that did not work yet, for when the current one
+// stops working.
+func (s *Store) stage(c devcred.Credential) {
+	s.staged = &c
+	if err := atomicfile.Write(s.o.Path+".staged", []byte(c.JWT+"\n"), 0o600); err != nil {
+		s.o.Logger.Error("staged credential not stored", "err", err)
+	}
+}
+
+func (s *Store) unstage() {
+	s.staged = nil
+	_ = os.Remove(s.o.Path + ".staged")
 }
 
 // check decodes a delivery and makes sure it is a usable credential of
@@ -308,4 +354,10 @@ func (s *Store) report(ctx context.Context, c devcred.Credential, prev string) {
 		return
 	}
 	s.o.Logger.Info("credential rotated", "id", c.ID, "previous", prev)
+}
+
+func (s *Store) setCurrent(c *devcred.Credential) {
+	s.mu.Lock()
+	s.current = c
+	s.mu.Unlock()
 }

@@ -135,6 +135,7 @@ type receiver struct {
 	revokes chan string
 	errs    atomic.Int64
 	revoked atomic.Int64
+	ack     atomic.Pointer[nats.Conn] // acknowledges on this one when set (after a cutover)
 }
 
 func (r *receiver) handle(m *nats.Msg) {
@@ -173,7 +174,11 @@ func (r *receiver) handle(m *nats.Msg) {
 	r.mu.Unlock()
 	if upTo > 0 {
 		ack, _ := json.Marshal(wire.Ack{V: wire.Version, Epoch: b.Epoch, Seq: upTo})
-		_ = r.nc.Publish(wire.AckSubject(b.Site, b.Cabin), ack)
+		nc := r.nc
+		if c := r.ack.Load(); c != nil {
+			nc = c
+		}
+		_ = nc.Publish(wire.AckSubject(b.Site, b.Cabin), ack)
 	}
 }
 

@@ -41,6 +41,7 @@ type Leaf struct {
 	TLS       *tls.Config // trusts the leaf's certificate
 	opts      *server.Options
 	dir       string
+	plainMQTT bool
 }
 
 // StartLeaf starts a leaf node from packaging/nats/leaf-jwt.conf trusting
@@ -52,8 +53,24 @@ func StartLeaf(t testing.TB) *Leaf {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return StartLeafWith(t, auth, Options{MQTTPort: -1})
+}
+
+// Options of StartLeafWith.
+type Options struct {
+	// MQTTPort to listen on; -1 picks a free one. A fixed one lets a test
+	// put the leaf where another broker was (a fleet's cutover).
+	MQTTPort int
+	// PlainMQTT turns the MQTT listener's TLS off, to stand in for a
+	// broker that had none on that port.
+	PlainMQTT bool
+}
+
+// StartLeafWith starts the leaf trusting auth.
+func StartLeafWith(t testing.TB, auth *devcred.Authority, o Options) *Leaf {
+	t.Helper()
 	dir := t.TempDir()
-	l := &Leaf{Auth: auth, dir: dir}
+	l := &Leaf{Auth: auth, dir: dir, plainMQTT: o.PlainMQTT}
 	conf, err := os.ReadFile(filepath.Join(repoRoot(t), "packaging", "nats", "leaf-jwt.conf"))
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +96,7 @@ func StartLeaf(t testing.TB) *Leaf {
 	t.Setenv("PALIER_ACCOUNT", auth.AccountPublicKey())
 	t.Setenv("PALIER_HUB_URL", "tls://palier-leaf:nope@127.0.0.1:1")
 	t.Setenv("PALIER_HUB_CA", cert)
-	l.start(t, -1, -1)
+	l.start(t, -1, o.MQTTPort)
 	t.Cleanup(l.Stop)
 	return l
 }
@@ -99,6 +116,9 @@ func (l *Leaf) start(t testing.TB, port, mqttPort int) {
 	opts.MQTT.Port = mqttPort
 	opts.NoSigs = true
 	opts.NoLog = true
+	if l.plainMQTT {
+		opts.MQTT.TLSConfig = nil
+	}
 	l.opts = opts
 	ns, err := server.NewServer(l.opts)
 	if err != nil {
