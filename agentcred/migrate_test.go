@@ -53,7 +53,7 @@ func TestMigrateFromPasswords(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer oldNC.Close()
-	r := &receiver{t: t, nc: oldNC, stored: map[string]map[uint64]bool{}, rotated: map[string]wire.CredentialRotatedData{}, revokes: make(chan string, 1)}
+	r := &receiver{t: t, nc: oldNC, stored: map[string]map[uint64]bool{}, rotated: map[string]wire.CredentialRotatedData{}}
 	if _, err := oldNC.Subscribe(wire.EventsSubject, r.handle); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -123,8 +124,8 @@ func (c *cabin) send(ctx context.Context, every time.Duration) {
 }
 
 // receiver stands in for the receiver's part: it stores every event once
-// per (cabin, epoch, seq), acknowledges cumulatively, and on each
-// credential_rotated revokes the previous credential.
+// per (cabin, epoch, seq), acknowledges cumulatively, and notes each
+// cabin's first credential_rotated.
 type receiver struct {
 	t       *testing.T
 	auth    *devcred.Authority
@@ -132,9 +133,7 @@ type receiver struct {
 	mu      sync.Mutex
 	stored  map[string]map[uint64]bool // cabin/epoch → seqs
 	rotated map[string]wire.CredentialRotatedData
-	revokes chan string
 	errs    atomic.Int64
-	revoked atomic.Int64
 	ack     atomic.Pointer[nats.Conn] // acknowledges on this one when set (after a cutover)
 }
 
@@ -160,9 +159,6 @@ func (r *receiver) handle(m *nats.Msg) {
 			// A report made again (a delivery repeated before the first
 			// report arrived) changes nothing.
 			if _, seen := r.rotated[b.Cabin]; !seen {
-				if d.Previous != "" {
-					r.revokes <- d.Previous
-				}
 				r.rotated[b.Cabin] = d
 			}
 		}
@@ -182,37 +178,6 @@ func (r *receiver) handle(m *nats.Msg) {
 	}
 }
 
-// revoker revokes in batches, as a receiver would after a burst of
-// reports: one account JWT pushed per batch, not one per cabin.
-func (r *receiver) revoker(ctx context.Context) {
-	for {
-		var ids []string
-		select {
-		case <-ctx.Done():
-			return
-		case id := <-r.revokes:
-			ids = append(ids, id)
-		}
-	more:
-		for {
-			select {
-			case id := <-r.revokes:
-				ids = append(ids, id)
-			default:
-				break more
-			}
-		}
-		pctx, cancel := context.WithTimeout(ctx, guard)
-		err := r.auth.Revoke(pctx, r.sys, ids, time.Now())
-		cancel()
-		if err != nil {
-			r.t.Errorf("revoke %d credentials: %v", len(ids), err)
-			return
-		}
-		r.revoked.Add(int64(len(ids)))
-	}
-}
-
 // TestRotateFleet rotates every cabin's credential while the cabins send
 // events: each receives its new credential over MQTT (QoS 1, not
 // retained), stores it, reconnects with it and reports credential_rotated;
@@ -224,11 +189,10 @@ func TestRotateFleet(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r := &receiver{t: t, auth: l.Auth, nc: l.Service(t), sys: l.System(t),
-		stored: map[string]map[uint64]bool{}, rotated: map[string]wire.CredentialRotatedData{}, revokes: make(chan string, *cabins)}
+		stored: map[string]map[uint64]bool{}, rotated: map[string]wire.CredentialRotatedData{}}
 	if _, err := r.nc.Subscribe(wire.EventsSubject, r.handle); err != nil {
 		t.Fatal(err)
 	}
-	go r.revoker(ctx)
 
 	dir := t.TempDir()
 	fleet := make([]*cabin, *cabins)
@@ -271,13 +235,10 @@ func TestRotateFleet(t *testing.T) {
 		t.Fatalf("receiver's MQTT connection: %v", tok.Error())
 	}
 	defer pub.Disconnect(0)
-	next := make([]devcred.Credential, *cabins)
-	var progress string
 	defer func() {
 		if !t.Failed() {
 			return
 		}
-		t.Logf("rotation: %s", progress)
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		for _, c := range fleet {
@@ -287,56 +248,40 @@ func TestRotateFleet(t *testing.T) {
 			}
 		}
 	}()
+	// The rotation as the operator runs it (receiver credentials rotate):
+	// issue, deliver, deliver again to the silent, revoke the previous
+	// credentials of those that report.
+	devices := make([]natsauth.Device, len(fleet))
 	for i, c := range fleet {
-		next[i], err = l.Auth.IssueDevice(natsauth.Device{Site: site, Cabin: c.name}, time.Now(), 2*time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
+		devices[i] = natsauth.Device{Site: site, Cabin: c.name}
 	}
-	// Deliver to every cabin that has not reported yet, again every few
-	// seconds, as the receiver does: a QoS 1 message to a cabin that is
-	// reconnecting at that moment is lost (clean sessions, not retained).
-	deliver := func() {
-		r.mu.Lock()
-		var toks []mqtt.Token
-		for i, c := range fleet {
-			if _, ok := r.rotated[c.name]; ok {
-				continue
+	var nextMu sync.Mutex
+	next := map[string]string{} // cabin → new credential id, as reported
+	rctx, rcancel := context.WithTimeout(ctx, 6*guard)
+	defer rcancel()
+	res, err := l.Auth.Rotate(rctx, devcred.RotateOptions{
+		Devices: devices, TTL: 2 * time.Hour, Resend: 5 * time.Second,
+		Events: l.Service(t), System: r.sys,
+		Publish: func(ctx context.Context, topic string, payload []byte) error {
+			tok := pub.Publish(topic, 1, false, payload)
+			if !tok.WaitTimeout(6 * guard) {
+				return fmt.Errorf("publish %s: no PUBACK", topic)
 			}
-			b, _ := json.Marshal(next[i].Delivery())
-			toks = append(toks, pub.Publish(wire.CredentialTopic(site, c.name), 1, false, b))
-		}
-		r.mu.Unlock()
-		for _, tok := range toks {
-			if tok.WaitTimeout(6*guard) && tok.Error() != nil {
-				t.Errorf("deliver credential: %v", tok.Error())
-			}
-		}
-	}
-	deliver()
-	redelivered := 0
-	lastDelivery := time.Now()
-	waitFor(t, "every cabin reported its new credential", func() bool {
-		if time.Since(lastDelivery) > 5*time.Second {
-			deliver()
-			redelivered++
-			lastDelivery = time.Now()
-		}
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if len(r.rotated) != len(fleet) {
-			switched := 0
-			for i, c := range fleet {
-				if c.cred.Current() == next[i].ID {
-					switched++
-				}
-			}
-			progress = fmt.Sprintf("%d reported, %d switched", len(r.rotated), switched)
-			return false
-		}
-		return true
+			return tok.Error()
+		},
+		OnReport: func(d natsauth.Device, rep wire.CredentialRotatedData) {
+			nextMu.Lock()
+			next[d.Cabin] = rep.ID
+			nextMu.Unlock()
+		},
 	})
-	t.Logf("%s: every cabin rotated (deliveries repeated %d times)", time.Since(began).Round(time.Millisecond), redelivered)
+	if err != nil {
+		t.Fatalf("rotate: %v (%+v)", err, res)
+	}
+	if res.Issued != len(fleet) || res.Reported != len(fleet) || res.Revoked != len(fleet) || len(res.Pending) != 0 {
+		t.Fatalf("rotation %+v, want all %d issued, reported and revoked", res, len(fleet))
+	}
+	t.Logf("%s: every cabin rotated", time.Since(began).Round(time.Millisecond))
 	stopSending()
 	senders.Wait()
 	waitFor(t, "every event stored", func() bool {
@@ -350,27 +295,26 @@ func TestRotateFleet(t *testing.T) {
 		return true
 	})
 	t.Logf("%s: every event stored", time.Since(began).Round(time.Millisecond))
-	waitFor(t, "every previous credential revoked", func() bool { return r.revoked.Load() == int64(len(fleet)) })
 	cancel()
 
 	var events int64
 	for i, c := range fleet {
 		d := r.rotated[c.name]
-		if d.ID != next[i].ID || d.Previous != first[i].ID {
-			t.Errorf("cabin %s reported %s after %s, want %s after %s", c.name, d.ID, d.Previous, next[i].ID, first[i].ID)
+		if d.ID != next[c.name] || d.Previous != first[i].ID {
+			t.Errorf("cabin %s reported %s after %s, want %s after %s", c.name, d.ID, d.Previous, next[c.name], first[i].ID)
 		}
-		if c.cred.Current() != next[i].ID {
-			t.Errorf("cabin %s uses %s, want %s", c.name, c.cred.Current(), next[i].ID)
+		if c.cred.Current() != d.ID {
+			t.Errorf("cabin %s uses %s, want %s", c.name, c.cred.Current(), d.ID)
 		}
 		b, err := os.ReadFile(filepath.Join(dir, c.name, "credential.jwt"))
-		if err != nil || string(b) != next[i].JWT+"\n" {
-			t.Errorf("cabin %s's credential file is not the new credential (%v)", c.name, err)
+		if err != nil || strings.TrimSpace(string(b)) != c.up.Password() {
+			t.Errorf("cabin %s's credential file is not what it connects with (%v)", c.name, err)
 		}
 		if st, err := os.Stat(filepath.Join(dir, c.name, "credential.jwt")); err != nil || st.Mode().Perm() != 0o600 {
 			t.Errorf("cabin %s's credential file mode: %v %v, want 0600", c.name, st.Mode(), err)
 		}
-		if c.up.Password() != next[i].JWT {
-			t.Errorf("cabin %s's uplink connects with another password", c.name)
+		if p, err := devcred.Parse(c.up.Password()); err != nil || p.ID != d.ID {
+			t.Errorf("cabin %s's uplink connects with another password (%v)", c.name, err)
 		}
 		if st := c.ob.Stats(); st.Evicted+st.Dropped != 0 {
 			t.Errorf("cabin %s lost events: %+v", c.name, st)
@@ -414,7 +358,7 @@ func TestRefusedCredentialFallsBack(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r := &receiver{t: t, auth: l.Auth, nc: l.Service(t), sys: l.System(t),
-		stored: map[string]map[uint64]bool{}, rotated: map[string]wire.CredentialRotatedData{}, revokes: make(chan string, 1)}
+		stored: map[string]map[uint64]bool{}, rotated: map[string]wire.CredentialRotatedData{}}
 	if _, err := r.nc.Subscribe(wire.EventsSubject, r.handle); err != nil {
 		t.Fatal(err)
 	}
@@ -470,7 +414,7 @@ func TestRevokedCabinKeepsItsEvents(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r := &receiver{t: t, auth: l.Auth, nc: l.Service(t), sys: l.System(t),
-		stored: map[string]map[uint64]bool{}, rotated: map[string]wire.CredentialRotatedData{}, revokes: make(chan string, 1)}
+		stored: map[string]map[uint64]bool{}, rotated: map[string]wire.CredentialRotatedData{}}
 	if _, err := r.nc.Subscribe(wire.EventsSubject, r.handle); err != nil {
 		t.Fatal(err)
 	}
