@@ -175,12 +175,14 @@ func (a *Authority) Rotate(ctx context.Context, o RotateOptions) (RotateResult, 
 			deliver()
 		case <-check.C:
 		}
-		if err := revoke(ctx); err != nil && ctx.Err() == nil {
-			return finish(fmt.Errorf("rotate: %w", err))
-		}
+		// Whether all have reported is read before revoking, so that the
+		// last reports are revoked before Rotate returns.
 		mu.Lock()
 		all := len(reported) == len(cabins)
 		mu.Unlock()
+		if err := revoke(ctx); err != nil && ctx.Err() == nil {
+			return finish(fmt.Errorf("rotate: %w", err))
+		}
 		if all {
 			return finish(nil)
 		}
