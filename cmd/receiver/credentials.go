@@ -13,11 +13,13 @@ import (
 	"strings"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/nats-io/nats.go"
 
 	"github.com/palier-lifts/palier/atomicfile"
 	"github.com/palier-lifts/palier/devcred"
 	"github.com/palier-lifts/palier/natsauth"
+	"github.com/palier-lifts/palier/wire"
 )
 
 const credentialsUsage = `usage:
@@ -34,6 +36,10 @@ const credentialsUsage = `usage:
   credentials revoke --authority FILE --leaf tls://HOST:4222 [--ca FILE] ID...
       revoke credentials by public id on the leaf node: their sessions close
       at once and they are refused from then on
+  credentials rotate --authority FILE --leaf tls://HOST:4222 --mqtt ssl://HOST:8883 [--ca FILE]
+                     (--fleet FILE | --cabin SITE/CABIN...) [--ttl 2160h] [--resend 30s] [--timeout 30m]
+      give each cabin a new credential over MQTT, deliver again to those that
+      have not reported, revoke the previous credential of each that reports
 `
 
 // credentials runs "receiver credentials ...", the cabins' NATS user JWTs
@@ -45,7 +51,7 @@ func credentials(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmds := map[string]func([]string, io.Writer) error{
-		"init": credInit, "trust": credTrust, "issue": credIssue, "service": credService, "revoke": credRevoke,
+		"init": credInit, "trust": credTrust, "issue": credIssue, "service": credService, "revoke": credRevoke, "rotate": credRotate,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
@@ -203,21 +209,13 @@ func credRevoke(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := []nats.Option{nats.UserJWTAndSeed(token, seed), nats.Timeout(10 * time.Second), nats.Name("receiver credentials revoke")}
-	if *caPath != "" {
-		pem, err := os.ReadFile(*caPath)
-		if err != nil {
-			return fmt.Errorf("read --ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("--ca %s: no PEM certificate in it", *caPath)
-		}
-		opts = append(opts, nats.Secure(&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}))
-	}
-	nc, err := nats.Connect(*leaf, opts...)
+	tc, err := leafTLS(*caPath)
 	if err != nil {
-		return fmt.Errorf("connect to the leaf's system account at %s: %w", *leaf, err)
+		return err
+	}
+	nc, err := connectLeaf(*leaf, tc, nats.UserJWTAndSeed(token, seed))
+	if err != nil {
+		return err
 	}
 	defer nc.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -227,4 +225,149 @@ func credRevoke(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "revoked %d credentials on %s\n", fs.NArg(), *leaf)
 	return nil
+}
+
+// cabinList is a repeatable --cabin site/cabin flag.
+type cabinList []natsauth.Device
+
+func (l *cabinList) String() string { return fmt.Sprint(len(*l)) }
+func (l *cabinList) Set(v string) error {
+	site, cabin, ok := strings.Cut(v, "/")
+	if !ok {
+		return fmt.Errorf("%q is not site/cabin", v)
+	}
+	*l = append(*l, natsauth.Device{Site: site, Cabin: cabin})
+	return nil
+}
+
+func credRotate(args []string, stdout io.Writer) error {
+	fs := credFlags("rotate")
+	authPath := fs.String("authority", "", "authority file")
+	leaf := fs.String("leaf", "", "the leaf node's NATS URL, tls://host:4222")
+	mqttURL := fs.String("mqtt", "", "the leaf node's MQTT URL, ssl://host:8883")
+	caPath := fs.String("ca", "", "CA of the leaf's certificate (default: the system's)")
+	fleetPath := fs.String("fleet", "", "fleet file: rotate every device in it")
+	var cabins cabinList
+	fs.Var(&cabins, "cabin", "site/cabin to rotate (repeatable)")
+	ttl := fs.Duration("ttl", devcred.DefaultTTL, "validity of the new credentials")
+	resend := fs.Duration("resend", 30*time.Second, "deliver again to cabins that have not reported after this")
+	timeout := fs.Duration("timeout", 30*time.Minute, "give up on cabins that have not reported after this")
+	if fs.Parse(args) != nil || *authPath == "" || *leaf == "" || *mqttURL == "" || fs.NArg() != 0 || (*fleetPath == "") == (len(cabins) == 0) {
+		return errUsage
+	}
+	if *fleetPath != "" {
+		f, err := natsauth.ParseFile(*fleetPath)
+		if err != nil {
+			return err
+		}
+		cabins = f.Devices
+	}
+	a, err := devcred.LoadAuthority(*authPath)
+	if err != nil {
+		return err
+	}
+	tc, err := leafTLS(*caPath)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	sysTok, sysSeed, err := a.SystemUser("palier-credentials", now, *timeout+10*time.Minute)
+	if err != nil {
+		return err
+	}
+	accTok, accSeed, err := a.AccountUser("palier-credentials", now, *timeout+10*time.Minute)
+	if err != nil {
+		return err
+	}
+	sys, err := connectLeaf(*leaf, tc, nats.UserJWTAndSeed(sysTok, sysSeed))
+	if err != nil {
+		return err
+	}
+	defer sys.Close()
+	events, err := connectLeaf(*leaf, tc, nats.UserJWTAndSeed(accTok, accSeed))
+	if err != nil {
+		return err
+	}
+	defer events.Close()
+	svc, err := a.IssueService("palier-credentials", []string{"MQTT"}, now, *timeout+10*time.Minute)
+	if err != nil {
+		return err
+	}
+	pub, err := connectMQTT(*mqttURL, tc, svc)
+	if err != nil {
+		return err
+	}
+	defer pub.Disconnect(250)
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	res, err := a.Rotate(ctx, devcred.RotateOptions{
+		Devices: cabins, TTL: *ttl, Resend: *resend, Events: events, System: sys,
+		Publish: func(ctx context.Context, topic string, payload []byte) error {
+			tok := pub.Publish(topic, 1, false, payload)
+			select {
+			case <-tok.Done():
+				return tok.Error()
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		},
+		OnReport: func(d natsauth.Device, r wire.CredentialRotatedData) {
+			fmt.Fprintf(stdout, "%s/%s now on %s (previous %s)\n", d.Site, d.Cabin, r.ID, orPassword(r.Previous))
+		},
+	})
+	fmt.Fprintf(stdout, "%d issued, %d reported, %d previous revoked\n", res.Issued, res.Reported, res.Revoked)
+	if len(res.Pending) > 0 {
+		return fmt.Errorf("%d cabins did not report within %s (they keep their current credential until it expires; run rotate again): %s",
+			len(res.Pending), *timeout, strings.Join(res.Pending, " "))
+	}
+	if err != nil {
+		return err
+	}
+	return nil
+}
+
+func orPassword(id string) string {
+	if id == "" {
+		return "a password"
+	}
+	return id
+}
+
+func leafTLS(caPath string) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caPath == "" {
+		return tc, nil
+	}
+	pem, err := os.ReadFile(caPath)
+	if err != nil {
+		return nil, fmt.Errorf("read --ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--ca %s: no PEM certificate in it", caPath)
+	}
+	tc.RootCAs = pool
+	return tc, nil
+}
+
+func connectLeaf(url string, tc *tls.Config, auth nats.Option) (*nats.Conn, error) {
+	nc, err := nats.Connect(url, auth, nats.Secure(tc), nats.Timeout(10*time.Second), nats.Name("receiver credentials"))
+	if err != nil {
+		return nil, fmt.Errorf("connect to the leaf at %s: %w", url, err)
+	}
+	return nc, nil
+}
+
+func connectMQTT(url string, tc *tls.Config, c devcred.Credential) (mqtt.Client, error) {
+	o := mqtt.NewClientOptions().AddBroker(url).SetTLSConfig(tc).SetClientID("palier_credentials_" + c.ID[len(c.ID)-8:]).
+		SetUsername(c.Name).SetPassword(c.JWT).SetCleanSession(true).SetConnectTimeout(10 * time.Second)
+	cl := mqtt.NewClient(o)
+	tok := cl.Connect()
+	if !tok.WaitTimeout(15 * time.Second) {
+		return nil, fmt.Errorf("connect to the leaf's MQTT at %s: no answer", url)
+	}
+	if err := tok.Error(); err != nil {
+		return nil, fmt.Errorf("connect to the leaf's MQTT at %s: %w", url, err)
+	}
+	return cl, nil
 }

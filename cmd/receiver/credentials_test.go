@@ -2,16 +2,24 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/palier-lifts/palier/agentcred"
 	"github.com/palier-lifts/palier/devcred"
 	"github.com/palier-lifts/palier/devcred/devcredtest"
+	"github.com/palier-lifts/palier/natsauth"
+	"github.com/palier-lifts/palier/outbox"
+	"github.com/palier-lifts/palier/uplink"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -110,5 +118,77 @@ func TestCredentialsIssueAndRevoke(t *testing.T) {
 	}
 	if code := run([]string{"credentials", "revoke", "--authority", auth, "--leaf", l.ClientURL, "not-an-id"}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "not a credential id") {
 		t.Errorf("revoke a bad id: exit %d, %s", code, stderr.String())
+	}
+}
+
+// TestCredentialsRotate: the command rotates a real cabin (outbox, uplink,
+// credential store) on the operator-mode leaf and revokes its previous
+// credential; a cabin that never reports is named when it gives up.
+func TestCredentialsRotate(t *testing.T) {
+	l := devcredtest.StartLeaf(t)
+	dir := t.TempDir()
+	auth := filepath.Join(dir, "authority.yaml")
+	if err := l.Auth.WriteFile(auth); err != nil {
+		t.Fatal(err)
+	}
+	dev := natsauth.Device{Site: "les-pins", Cabin: "a"}
+	first, err := l.Auth.IssueDevice(dev, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ob, err := outbox.Open(ctx, filepath.Join(dir, "outbox.db"), outbox.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	credPath := filepath.Join(dir, "credential.jwt")
+	if err := os.WriteFile(credPath, []byte(first.JWT), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := uplink.DefaultConfig()
+	cfg.Broker, cfg.Protocol = "ssl://"+l.MQTTAddr, uplink.Protocol311
+	cfg.TLS.CAFile, cfg.TLS.ServerName = l.CAFile, "127.0.0.1"
+	up, err := uplink.New(cfg, dev.Site, dev.Cabin, ob, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := agentcred.Open(agentcred.Options{Path: credPath, Site: dev.Site, Cabin: dev.Cabin,
+		Append: func(ctx context.Context, ev wire.Event) error {
+			b, _ := json.Marshal(ev)
+			_, err := ob.Append(ctx, outbox.ClassOf(ev.Type), b)
+			return err
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.SwitchPassword(store.Password())
+	up.OnCredential, up.OnSession = store.Deliver, store.SessionUp
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Add(2)
+	go func() { defer wg.Done(); up.Run(ctx) }()
+	go func() { defer wg.Done(); store.Run(ctx, up) }()
+
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"credentials", "rotate", "--authority", auth, "--leaf", l.ClientURL, "--mqtt", "ssl://" + l.MQTTAddr,
+		"--ca", l.CAFile, "--cabin", "les-pins/a", "--cabin", "les-pins/ghost", "--resend", "1s", "--timeout", "4s"}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "les-pins/ghost") || strings.Contains(stderr.String(), "les-pins/a ") {
+		t.Fatalf("rotate: exit %d, %s\n%s; want exit 1 naming only the ghost cabin", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "2 issued, 1 reported, 1 previous revoked") {
+		t.Errorf("rotate said:\n%s", stdout.String())
+	}
+	if store.Current() == first.ID || store.Current() == "" {
+		t.Errorf("the cabin still uses %q", store.Current())
+	}
+	o := mqtt.NewClientOptions().AddBroker("ssl://" + l.MQTTAddr).SetTLSConfig(l.TLS).
+		SetClientID("palier_les-pins_a_old").SetUsername("x").SetPassword(first.JWT).
+		SetAutoReconnect(false).SetConnectTimeout(devcredtest.Guard)
+	if cl := mqtt.NewClient(o); cl.Connect().WaitTimeout(devcredtest.Guard) && cl.IsConnected() {
+		cl.Disconnect(0)
+		t.Error("the previous credential still connects")
 	}
 }

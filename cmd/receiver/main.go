@@ -6,7 +6,7 @@
 //	receiver --version              print the version
 //	receiver config check FILE      validate a config file and exit
 //	receiver users render|check|hash ...   per-device NATS users (see docs/PACKAGING.md)
-//	receiver credentials init|trust|issue|service|revoke ...   cabins' NATS credentials (docs/OPERATIONS.md)
+//	receiver credentials init|trust|issue|service|revoke|rotate ...   cabins' NATS credentials (docs/OPERATIONS.md)
 package main
 
 import (
@@ -34,7 +34,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "", "config file (YAML); default: built-in defaults")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage:\n  receiver [--config FILE]\n  receiver --version\n  receiver config check FILE\n  receiver users render|check|hash ...\n  receiver credentials init|trust|issue|service|revoke ...\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage:\n  receiver [--config FILE]\n  receiver --version\n  receiver config check FILE\n  receiver users render|check|hash ...\n  receiver credentials init|trust|issue|service|revoke|rotate ...\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
