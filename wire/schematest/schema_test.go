@@ -40,9 +40,10 @@ const (
 	stateSchema    = "state"
 	noticesSchema  = "notices"
 	alarmAckSchema = "alarm_ack"
+	credSchema     = "credential"
 )
 
-var schemaNames = []string{batchSchema, ackSchema, stateSchema, noticesSchema, alarmAckSchema}
+var schemaNames = []string{batchSchema, ackSchema, stateSchema, noticesSchema, alarmAckSchema, credSchema}
 
 func schemaPath(name string) string { return filepath.Join(schemaDir, name+".schema.json") }
 
@@ -153,8 +154,10 @@ func kindOf(msg []byte) (string, error) {
 		return alarmAckSchema, nil
 	case has("epoch") && has("seq"):
 		return ackSchema, nil
+	case has("jwt") && has("id"):
+		return credSchema, nil
 	}
-	return "", errors.New("neither a batch (events), a notice set (notices), a state (floor, doors), an alarm acknowledgement (alarms, by) nor an ack (epoch, seq)")
+	return "", errors.New("neither a batch (events), a notice set (notices), a state (floor, doors), an alarm acknowledgement (alarms, by), an ack (epoch, seq) nor a credential delivery (jwt, id)")
 }
 
 // goDecode decodes a message with package wire's decoder for its kind;
@@ -172,6 +175,8 @@ func goDecode(kind string, msg []byte) error {
 		_, err = wire.DecodeNoticeSet(msg)
 	case alarmAckSchema:
 		_, err = wire.DecodeAlarmAck(msg)
+	case credSchema:
+		_, err = wire.DecodeCredentialDelivery(msg)
 	}
 	return err
 }
@@ -593,6 +598,7 @@ func TestSchemaMatchesGoStructs(t *testing.T) {
 		{noticesSchema, "#/$defs/media", reflect.TypeFor[wire.Media]()},
 		{alarmAckSchema, "#", reflect.TypeFor[wire.AlarmAck]()},
 		{alarmAckSchema, "#/$defs/alarm_ref", reflect.TypeFor[wire.AlarmRef]()},
+		{credSchema, "#", reflect.TypeFor[wire.CredentialDelivery]()},
 	}
 	for _, s := range samples {
 		pairs = append(pairs, pair{batchSchema, "#/$defs/" + s.typ + "_data", reflect.TypeOf(s.data)})
