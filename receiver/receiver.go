@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/palier-lifts/palier/configfile"
+	"github.com/palier-lifts/palier/devcred"
 	"github.com/palier-lifts/palier/natsauth"
 	"github.com/palier-lifts/palier/natsembed"
 	"github.com/palier-lifts/palier/receiver/alerting"
@@ -56,6 +57,7 @@ type Receiver struct {
 	httpSrv  *http.Server
 	metrics  *Metrics
 	Registry *prometheus.Registry
+	creds    *devcred.Manager // nil unless credentials are configured
 }
 
 // Run starts a receiver and runs it until ctx is done.
@@ -226,10 +228,14 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 	if public == "" {
 		public = "http://" + r.httpLn.Addr().String()
 	}
+	if r.creds, err = openCredentials(cfg.Credentials, logger.With("component", "credentials")); err != nil {
+		return nil, err
+	}
 	api, err := httpapi.New(httpapi.Options{
 		Store: r.st, Notices: r.notices, AlarmAcks: r.notices, Media: md, PublicURL: strings.TrimRight(public, "/"),
 		MaxUploadBytes: cfg.HTTP.MaxUploadBytes, MaxSiteMediaBytes: cfg.HTTP.MaxSiteMediaBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Tokens: tokens,
 		Gatherer: r.Registry, Registerer: r.Registry, Logger: logger.With("component", "http"),
+		Credentials: apiCredentials(r.creds),
 	})
 	if err != nil {
 		return nil, err
@@ -318,6 +324,9 @@ func (r *Receiver) close() {
 	}
 	if r.notices != nil {
 		r.notices.Close()
+	}
+	if r.creds != nil {
+		r.creds.Close()
 	}
 	if r.nc != nil {
 		r.nc.FlushTimeout(2 * time.Second) // lets acks in flight leave
