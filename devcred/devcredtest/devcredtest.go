@@ -64,6 +64,10 @@ type Options struct {
 	// PlainMQTT turns the MQTT listener's TLS off, to stand in for a
 	// broker that had none on that port.
 	PlainMQTT bool
+	// HubURL is the hub's leafnode URL with the leaf's user
+	// (tls://palier-leaf:PASSWORD@host:port) and HubCA its certificate;
+	// empty: a hub that is not there.
+	HubURL, HubCA string
 }
 
 // StartLeafWith starts the leaf trusting auth.
@@ -96,6 +100,10 @@ func StartLeafWith(t testing.TB, auth *devcred.Authority, o Options) *Leaf {
 	t.Setenv("PALIER_ACCOUNT", auth.AccountPublicKey())
 	t.Setenv("PALIER_HUB_URL", "tls://palier-leaf:nope@127.0.0.1:1")
 	t.Setenv("PALIER_HUB_CA", cert)
+	if o.HubURL != "" {
+		t.Setenv("PALIER_HUB_URL", o.HubURL)
+		t.Setenv("PALIER_HUB_CA", o.HubCA)
+	}
 	l.start(t, -1, o.MQTTPort)
 	t.Cleanup(l.Stop)
 	return l
@@ -195,6 +203,12 @@ func write(t testing.TB, path string, b []byte) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// WriteCert writes a self-signed certificate for 127.0.0.1 into dir and
+// returns its paths and a pool that trusts it.
+func WriteCert(t testing.TB, dir string) (certPath, keyPath string, pool *x509.CertPool) {
+	return writeCert(t, dir)
 }
 
 // writeCert writes a self-signed certificate for 127.0.0.1.
