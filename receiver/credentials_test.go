@@ -1,6 +1,7 @@
 package receiver
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -9,9 +10,13 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
+	"github.com/palier-lifts/palier/devcred"
 	"github.com/palier-lifts/palier/devcred/devcredtest"
 	"github.com/palier-lifts/palier/natsauth"
+	"github.com/palier-lifts/palier/natsembed"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -94,4 +99,63 @@ func TestReceiverRevokesThroughItsAPI(t *testing.T) {
 	case <-time.After(devcredtest.Guard):
 		t.Fatal("revoked cabin still connected")
 	}
+}
+
+// TestLeafTakeoverWithCredentialsIsReported: on an operator-mode leaf a
+// cabin's connection is listed by its credential's public key; the watch
+// names it by the credential's site and cabin tags, so a cabin holding
+// another's client id is still counted, and one under its own is not.
+func TestLeafTakeoverWithCredentialsIsReported(t *testing.T) {
+	l := devcredtest.StartLeafWith(t, mustAuthority(t), devcredtest.Options{MQTTPort: -1, Monitor: true})
+	devs := []natsauth.Device{{Site: "s1", Cabin: "c1"}, {Site: "s1", Cabin: "c2"}}
+	var users []natsembed.User
+	for _, d := range devs {
+		users = append(users, natsembed.User{Name: d.UserName(), ClientID: wire.ClientID(d.Site, d.Cabin)})
+	}
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	w := NewLeafWatch([]string{l.MonitorURL()}, users, time.Hour, m, testLogger(t))
+	dial := func(d natsauth.Device, clientID string) {
+		c, err := l.Auth.IssueDevice(d, time.Now(), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("ssl://" + l.MQTTAddr).SetTLSConfig(l.TLS).
+			SetClientID(clientID).SetUsername(c.Name).SetPassword(c.JWT).SetAutoReconnect(false).SetConnectTimeout(devcredtest.Guard))
+		if tok := cl.Connect(); !tok.WaitTimeout(devcredtest.Guard) || tok.Error() != nil {
+			t.Fatalf("%s as %s: %v", clientID, d.UserName(), tok.Error())
+		}
+		t.Cleanup(func() { cl.Disconnect(0) })
+	}
+	takeovers := func() float64 {
+		var d dto.Metric
+		if err := m.ClientIDTakeovers.Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		return d.GetCounter().GetValue()
+	}
+	ctx := context.Background()
+	dial(devs[0], wire.ClientID("s1", "c1"))
+	if err := w.check(ctx, l.MonitorURL()); err != nil {
+		t.Fatal(err)
+	}
+	if n := takeovers(); n != 0 {
+		t.Fatalf("%v takeovers counted for a cabin under its own id", n)
+	}
+	dial(devs[1], wire.ClientID("s1", "c1")+"_x") // c2's credential, c1's id
+	if err := w.check(ctx, l.MonitorURL()); err != nil {
+		t.Fatal(err)
+	}
+	if n := takeovers(); n != 1 {
+		t.Fatalf("%v takeovers counted, want 1 (c2's credential under c1's id)", n)
+	}
+}
+
+func mustAuthority(t *testing.T) *devcred.Authority {
+	t.Helper()
+	a, err := devcred.NewAuthority("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

@@ -42,6 +42,15 @@ type Leaf struct {
 	opts      *server.Options
 	dir       string
 	plainMQTT bool
+	monitor   bool
+}
+
+// MonitorURL is the base URL of the monitoring endpoints (Options.Monitor).
+func (l *Leaf) MonitorURL() string {
+	if a := l.Server.MonitorAddr(); a != nil {
+		return "http://" + a.String()
+	}
+	return ""
 }
 
 // StartLeaf starts a leaf node from packaging/nats/leaf-jwt.conf trusting
@@ -68,13 +77,15 @@ type Options struct {
 	// (tls://palier-leaf:PASSWORD@host:port) and HubCA its certificate;
 	// empty: a hub that is not there.
 	HubURL, HubCA string
+	// Monitor serves the monitoring endpoints on a free port (MonitorURL).
+	Monitor bool
 }
 
 // StartLeafWith starts the leaf trusting auth.
 func StartLeafWith(t testing.TB, auth *devcred.Authority, o Options) *Leaf {
 	t.Helper()
 	dir := t.TempDir()
-	l := &Leaf{Auth: auth, dir: dir, plainMQTT: o.PlainMQTT}
+	l := &Leaf{Auth: auth, dir: dir, plainMQTT: o.PlainMQTT, monitor: o.Monitor}
 	conf, err := os.ReadFile(filepath.Join(repoRoot(t), "packaging", "nats", "leaf-jwt.conf"))
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +131,9 @@ func (l *Leaf) start(t testing.TB, port, mqttPort int) {
 	opts.Host = "127.0.0.1"
 	opts.Port = port
 	opts.HTTPPort = 0
+	if l.monitor {
+		opts.HTTPHost, opts.HTTPPort = "127.0.0.1", -1
+	}
 	opts.MQTT.Host = "127.0.0.1"
 	opts.MQTT.Port = mqttPort
 	opts.NoSigs = true
