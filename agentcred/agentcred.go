@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/palier-lifts/palier/atomicfile"
-	"github.com/palier-lifts/palier/devcred"
+	"github.com/palier-lifts/palier/devcred/token"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -47,13 +47,13 @@ type Store struct {
 	o  Options
 	mu sync.Mutex // guards current, which Run changes
 	// current is the credential in use; nil: the password.
-	current *devcred.Credential
+	current *token.Credential
 	// previous is the id of the credential current replaced, for a
 	// report made again ("" after a restart: the receiver has it).
 	previous string
 	// staged is a credential that brought no session up when it came
 	// (Path + ".staged"); Run tries it when the current one stops working.
-	staged *devcred.Credential
+	staged *token.Credential
 	// deliveries and sessions come from paho handlers, which must not
 	// block: Run takes them from here.
 	deliveries chan []byte
@@ -101,7 +101,7 @@ func Open(o Options) (*Store, error) {
 // the one adopted is kept beside the file (Path + ".provisioned"), so the
 // same password does not undo a later rotation at the next start.
 func (s *Store) adoptProvisioned() error {
-	pc, err := devcred.Parse(s.o.Password)
+	pc, err := token.Parse(s.o.Password)
 	if err != nil || pc.Site != s.o.Site || pc.Cabin != s.o.Cabin {
 		return nil // a password, or not this cabin's: the broker decides
 	}
@@ -125,17 +125,17 @@ func (s *Store) adoptProvisioned() error {
 	return nil
 }
 
-func (s *Store) read(path string) (devcred.Credential, error) {
+func (s *Store) read(path string) (token.Credential, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return devcred.Credential{}, fmt.Errorf("read credential: %w", err)
+		return token.Credential{}, fmt.Errorf("read credential: %w", err)
 	}
-	c, err := devcred.Parse(string(b))
+	c, err := token.Parse(string(b))
 	if err != nil {
-		return devcred.Credential{}, fmt.Errorf("credential %s: %w", path, err)
+		return token.Credential{}, fmt.Errorf("credential %s: %w", path, err)
 	}
 	if c.Site != s.o.Site || c.Cabin != s.o.Cabin {
-		return devcred.Credential{}, fmt.Errorf("credential %s is cabin %s/%s's, not %s/%s", path, c.Site, c.Cabin, s.o.Site, s.o.Cabin)
+		return token.Credential{}, fmt.Errorf("credential %s is cabin %s/%s's, not %s/%s", path, c.Site, c.Cabin, s.o.Site, s.o.Cabin)
 	}
 	return c, nil
 }
@@ -183,8 +183,8 @@ func (s *Store) SessionUp(password string) {
 
 // pending is a switch not yet proven by a session.
 type pending struct {
-	next devcred.Credential
-	prev *devcred.Credential
+	next token.Credential
+	prev *token.Credential
 }
 
 // Run applies deliveries until ctx is done. While the uplink has had no
@@ -200,7 +200,7 @@ func (s *Store) Run(ctx context.Context, up Uplink) error {
 	tick := time.NewTicker(s.o.Grace)
 	defer tick.Stop()
 	lastUp := s.o.Now()
-	switchTo := func(c devcred.Credential, why string) {
+	switchTo := func(c token.Credential, why string) {
 		if err := s.store(c); err != nil {
 			s.o.Logger.Error("credential not stored: keeping the current one", "err", err)
 			return
@@ -283,7 +283,7 @@ func (s *Store) Run(ctx context.Context, up Uplink) error {
 
 // stage keeps a credential that did not work yet, for when the current one
 // stops working.
-func (s *Store) stage(c devcred.Credential) {
+func (s *Store) stage(c token.Credential) {
 	s.staged = &c
 	if err := atomicfile.Write(s.o.Path+".staged", []byte(c.JWT+"\n"), 0o600); err != nil {
 		s.o.Logger.Error("staged credential not stored", "err", err)
@@ -297,30 +297,30 @@ func (s *Store) unstage() {
 
 // check decodes a delivery and makes sure it is a usable credential of
 // this cabin.
-func (s *Store) check(b []byte) (devcred.Credential, error) {
+func (s *Store) check(b []byte) (token.Credential, error) {
 	d, err := wire.DecodeCredentialDelivery(b)
 	if err != nil {
-		return devcred.Credential{}, err
+		return token.Credential{}, err
 	}
-	c, err := devcred.Parse(d.JWT)
+	c, err := token.Parse(d.JWT)
 	if err != nil {
-		return devcred.Credential{}, fmt.Errorf("credential delivery: jwt: %w", err)
+		return token.Credential{}, fmt.Errorf("credential delivery: jwt: %w", err)
 	}
 	if c.ID != d.ID {
-		return devcred.Credential{}, fmt.Errorf("credential delivery: id %s, but the jwt is %s's", d.ID, c.ID)
+		return token.Credential{}, fmt.Errorf("credential delivery: id %s, but the jwt is %s's", d.ID, c.ID)
 	}
 	if c.Site != s.o.Site || c.Cabin != s.o.Cabin {
-		return devcred.Credential{}, fmt.Errorf("credential delivery: jwt is cabin %s/%s's, not %s/%s", c.Site, c.Cabin, s.o.Site, s.o.Cabin)
+		return token.Credential{}, fmt.Errorf("credential delivery: jwt is cabin %s/%s's, not %s/%s", c.Site, c.Cabin, s.o.Site, s.o.Cabin)
 	}
 	if !c.Expires.IsZero() && !s.o.Now().Before(c.Expires) {
-		return devcred.Credential{}, fmt.Errorf("credential delivery: expired at %s", c.Expires)
+		return token.Credential{}, fmt.Errorf("credential delivery: expired at %s", c.Expires)
 	}
 	return c, nil
 }
 
 // store keeps the current credential as the previous one and writes the
 // new one, each 0600 and atomically.
-func (s *Store) store(c devcred.Credential) error {
+func (s *Store) store(c token.Credential) error {
 	if s.current != nil {
 		if err := atomicfile.Write(s.o.Path+".prev", []byte(s.current.JWT+"\n"), 0o600); err != nil {
 			return fmt.Errorf("keep previous credential: %w", err)
@@ -334,7 +334,7 @@ func (s *Store) store(c devcred.Credential) error {
 
 // restore puts the previous credential back on disk (or removes the file
 // when the password was in use).
-func (s *Store) restore(prev *devcred.Credential) error {
+func (s *Store) restore(prev *token.Credential) error {
 	if prev == nil {
 		if err := os.Remove(s.o.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
@@ -344,7 +344,7 @@ func (s *Store) restore(prev *devcred.Credential) error {
 	return atomicfile.Write(s.o.Path, []byte(prev.JWT+"\n"), 0o600)
 }
 
-func (s *Store) report(ctx context.Context, c devcred.Credential, prev string) {
+func (s *Store) report(ctx context.Context, c token.Credential, prev string) {
 	ev, err := wire.NewEvent(s.o.Now(), wire.TypeCredentialRotated, wire.CredentialRotatedData{ID: c.ID, Previous: prev, Expires: c.Expires.UTC()})
 	if err == nil {
 		err = s.o.Append(ctx, ev)
@@ -356,7 +356,7 @@ func (s *Store) report(ctx context.Context, c devcred.Credential, prev string) {
 	s.o.Logger.Info("credential rotated", "id", c.ID, "previous", prev)
 }
 
-func (s *Store) setCurrent(c *devcred.Credential) {
+func (s *Store) setCurrent(c *token.Credential) {
 	s.mu.Lock()
 	s.current = c
 	s.mu.Unlock()

@@ -2,12 +2,12 @@ package devcred
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
 
+	"github.com/palier-lifts/palier/devcred/token"
 	"github.com/palier-lifts/palier/natsauth"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -24,22 +24,11 @@ const (
 	MaxTTL     = 120 * 24 * time.Hour
 )
 
-// Credential is one issued user JWT.
-type Credential struct {
-	ID      string // the user's public key: the credential's public id
-	JWT     string // the bearer token: the MQTT password, a secret
-	Name    string // {site}-{cabin} for a cabin, the user name for a service
-	Site    string // "" for a service
-	Cabin   string
-	Issued  time.Time
-	Expires time.Time
-}
+// Credential is one issued user JWT (token.Credential).
+type Credential = token.Credential
 
-// Delivery is the credential as the cabin receives it on its credential
-// topic.
-func (c Credential) Delivery() wire.CredentialDelivery {
-	return wire.CredentialDelivery{V: wire.Version, ID: c.ID, JWT: c.JWT, Expires: c.Expires}
-}
+// Parse decodes a credential and checks its signature (token.Parse).
+func Parse(t string) (Credential, error) { return token.Parse(t) }
 
 // IssueDevice signs a credential for a cabin, valid from now for ttl:
 // MQTT only, publishing and subscribing to exactly its own subjects.
@@ -111,31 +100,6 @@ func (a *Authority) issue(name, site, cabin string, clients, pubAllow, subAllow 
 		return Credential{}, fmt.Errorf("issue credential for %s: %w", name, err)
 	}
 	return Credential{ID: id, JWT: token, Name: name, Site: site, Cabin: cabin, Issued: time.Unix(uc.IssuedAt, 0), Expires: exp}, nil
-}
-
-// Parse decodes a credential and checks its signature against the issuer
-// it names (not whether the broker trusts that issuer: the broker does).
-func Parse(token string) (Credential, error) {
-	uc, err := jwt.DecodeUserClaims(strings.TrimSpace(token))
-	if err != nil {
-		return Credential{}, fmt.Errorf("parse credential: %w", err)
-	}
-	c := Credential{ID: uc.Subject, JWT: strings.TrimSpace(token), Name: uc.Name, Issued: time.Unix(uc.IssuedAt, 0)}
-	if uc.Expires > 0 {
-		c.Expires = time.Unix(uc.Expires, 0)
-	}
-	for _, tag := range uc.Tags {
-		if v, ok := strings.CutPrefix(tag, "site:"); ok {
-			c.Site = v
-		}
-		if v, ok := strings.CutPrefix(tag, "cabin:"); ok {
-			c.Cabin = v
-		}
-	}
-	if !uc.BearerToken {
-		return Credential{}, fmt.Errorf("parse credential %s: not a bearer token (an MQTT client cannot use it)", c.ID)
-	}
-	return c, nil
 }
 
 // AccountJWT is the PALIER account's JWT, signed by the operator:
