@@ -3,6 +3,7 @@ package devcred_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -308,3 +309,41 @@ func TestForeignCredentialRefused(t *testing.T) {
 		t.Fatalf("own credential: %v", err)
 	}
 }
+
+// TestManagerComesBackAfterALeafRestart: the manager's connections sign
+// their users afresh at each reconnection; after the leaf restarts it
+// revokes again.
+func TestManagerComesBackAfterALeafRestart(t *testing.T) {
+	l := devcredtest.StartLeaf(t)
+	m, err := devcred.Connect(l.Auth, devcred.LeafConfig{NATSURL: l.ClientURL, MQTTURL: "ssl://" + l.MQTTAddr, TLS: l.TLS}, slogDiscard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	l.Restart(t)
+	a := issue(t, l, "les-pins", "a", time.Now(), time.Hour)
+	lost := make(chan error, 1)
+	if _, err := connect(t, l, a, wire.ClientID("les-pins", "a"), lost); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(guard)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := m.Revoke(ctx, []string{a.ID})
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("revoke after the leaf's restart: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	select {
+	case <-lost:
+	case <-time.After(guard):
+		t.Fatal("revoked cabin still connected")
+	}
+}
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }

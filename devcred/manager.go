@@ -2,16 +2,19 @@ package devcred
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 
 	"github.com/palier-lifts/palier/natsauth"
 )
@@ -48,8 +51,8 @@ type Manager struct {
 	cancel context.CancelFunc
 }
 
-// Connect opens the manager's connections to the leaf. Its users are
-// valid for a day and signed again at each Connect.
+// Connect opens the manager's connections to the leaf, as users it signs
+// again at each reconnection.
 func Connect(a *Authority, cfg LeafConfig, logger *slog.Logger) (*Manager, error) {
 	if cfg.TTL == 0 {
 		cfg.TTL = DefaultTTL
@@ -65,39 +68,40 @@ func Connect(a *Authority, cfg LeafConfig, logger *slog.Logger) (*Manager, error
 	}
 	m := &Manager{a: a, cfg: cfg, logger: logger, busy: map[string]bool{}}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
-	now := time.Now()
-	sysTok, sysSeed, err := a.SystemUser("palier-credentials", now, 24*time.Hour)
-	if err != nil {
-		return nil, err
-	}
-	accTok, accSeed, err := a.AccountUser("palier-credentials", now, 24*time.Hour)
-	if err != nil {
-		return nil, err
-	}
-	connect := func(token, seed string) (*nats.Conn, error) {
-		nc, err := nats.Connect(cfg.NATSURL, nats.UserJWTAndSeed(token, seed), nats.Secure(cfg.TLS),
+	// Every (re)connection signs its user afresh, valid an hour: the
+	// server closes a session whose JWT expires, and a manager runs for
+	// months.
+	connect := func(account nkeys.KeyPair, name string) (*nats.Conn, error) {
+		nc, err := nats.Connect(cfg.NATSURL, freshUser(account, name), nats.Secure(cfg.TLS),
 			nats.Timeout(10*time.Second), nats.Name("palier credentials"), nats.MaxReconnects(-1))
 		if err != nil {
 			return nil, fmt.Errorf("connect to the leaf at %s: %w", cfg.NATSURL, err)
 		}
 		return nc, nil
 	}
-	if m.sys, err = connect(sysTok, sysSeed); err != nil {
+	var err error
+	if m.sys, err = connect(a.System, "palier-credentials"); err != nil {
 		return nil, err
 	}
-	if m.events, err = connect(accTok, accSeed); err != nil {
+	if m.events, err = connect(a.Account, "palier-credentials"); err != nil {
 		m.sys.Close()
 		return nil, err
 	}
-	svc, err := a.IssueService("palier-credentials", []string{"MQTT"}, now, 24*time.Hour)
-	if err != nil {
+	suffix := make([]byte, 5)
+	if _, err := rand.Read(suffix); err != nil {
 		m.Close()
 		return nil, err
 	}
 	o := mqtt.NewClientOptions().AddBroker(cfg.MQTTURL).SetTLSConfig(cfg.TLS).
-		SetClientID("palier_credentials_" + strings.ToLower(svc.ID[len(svc.ID)-10:])).
-		SetUsername(svc.Name).SetPassword(svc.JWT).SetCleanSession(true).
-		SetConnectTimeout(10 * time.Second).SetAutoReconnect(true)
+		SetClientID("palier_credentials_" + hex.EncodeToString(suffix)).
+		SetCredentialsProvider(func() (string, string) {
+			c, err := a.IssueService("palier-credentials", []string{"MQTT"}, time.Now(), time.Hour)
+			if err != nil {
+				logger.Error("sign the MQTT service credential", "err", err)
+			}
+			return c.Name, c.JWT
+		}).
+		SetCleanSession(true).SetConnectTimeout(10 * time.Second).SetAutoReconnect(true)
 	m.mqtt = mqtt.NewClient(o)
 	tok := m.mqtt.Connect()
 	if !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
@@ -105,6 +109,27 @@ func Connect(a *Authority, cfg LeafConfig, logger *slog.Logger) (*Manager, error
 		return nil, fmt.Errorf("connect to the leaf's MQTT at %s: %v", cfg.MQTTURL, tok.Error())
 	}
 	return m, nil
+}
+
+// freshUser authenticates as one user of account, whose JWT is signed
+// again, valid an hour, at each connection.
+func freshUser(account nkeys.KeyPair, name string) nats.Option {
+	user, err := nkeys.CreateUser()
+	return nats.UserJWT(func() (string, error) {
+		if err != nil {
+			return "", err
+		}
+		uc := jwt.NewUserClaims(pub(user))
+		uc.Name = name
+		uc.Expires = time.Now().Add(time.Hour).Unix()
+		uc.AllowedConnectionTypes.Add(jwt.ConnectionTypeStandard)
+		return uc.Encode(account)
+	}, func(nonce []byte) ([]byte, error) {
+		if err != nil {
+			return nil, err
+		}
+		return user.Sign(nonce)
+	})
 }
 
 // Close stops the rotations under way and closes the connections.

@@ -78,7 +78,9 @@ func (a *Authority) Rotate(ctx context.Context, o RotateOptions) (RotateResult, 
 	var mu sync.Mutex
 	reported := map[string]bool{}
 	var toRevoke []string
-	sub, err := o.Events.Subscribe(wire.EventsSubject, func(m *nats.Msg) {
+	// Each cabin's own events subject: not the whole fleet's traffic for
+	// the length of a rotation.
+	onEvents := func(m *nats.Msg) {
 		b, err := wire.DecodeBatchForward(m.Data)
 		if err != nil {
 			return
@@ -108,11 +110,14 @@ func (a *Authority) Rotate(ctx context.Context, o RotateOptions) (RotateResult, 
 			}
 			mu.Unlock()
 		}
-	})
-	if err != nil {
-		return RotateResult{}, fmt.Errorf("rotate: watch reports: %w", err)
 	}
-	defer sub.Unsubscribe()
+	for _, c := range cabins {
+		sub, err := o.Events.Subscribe(wire.EventsSubjectOf(c.dev.Site, c.dev.Cabin), onEvents)
+		if err != nil {
+			return RotateResult{}, fmt.Errorf("rotate: watch reports: %w", err)
+		}
+		defer sub.Unsubscribe()
+	}
 	if err := o.Events.FlushWithContext(ctx); err != nil {
 		return RotateResult{}, fmt.Errorf("rotate: watch reports: %w", err)
 	}
