@@ -5,9 +5,13 @@
 // is up with it, naming the new credential's public id. The receiver then
 // revokes the previous one.
 //
-// A new credential that brings no session up within Options.Grace is given
-// up: the previous one (or the password) comes back, file and uplink; it
-// stays valid, since the receiver revokes it only on the report. The same
+// A new credential that brings no session up within Options.Grace is put
+// aside (staged): the previous one (or the password) comes back, file and
+// uplink; it stays valid, since the receiver revokes it only on the
+// report. When the uplink then has no session for a whole grace period,
+// the staged one is tried again: that is how a fleet moves from passwords
+// to credentials without a site visit. A credential given as the password
+// by agent provision is adopted once (re-provisioning). The same
 // credential delivered again is reported again, which repairs a report
 // lost with an outbox that was reset.
 package agentcred

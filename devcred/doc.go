@@ -17,6 +17,14 @@
 //     re-signs it and pushes it to the resolver over the system account
 //     ($SYS.REQ.CLAIMS.UPDATE); nats-server then closes every connection
 //     of a revoked user and refuses its next CONNECT.
+//   - Rotate: issues new credentials, delivers them on the cabins'
+//     credential topics (again to those that stay silent), and revokes the
+//     previous credential of each cabin that reports credential_rotated.
+//   - Manager: the leaf connections Rotate and Revoke need, as users it
+//     signs afresh at each connection; the receiver's API and the
+//     "receiver credentials" command use it.
+//   - token (subpackage): the Credential type and Parse, all the agent
+//     needs, without a NATS client.
 //
 // Why JWTs and not short-lived client certificates: docs/SECURITY.md,
 // "Device credentials".
