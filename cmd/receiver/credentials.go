@@ -15,6 +15,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/nats-io/nats.go"
+	"gopkg.in/yaml.v3"
 
 	"github.com/palier-lifts/palier/atomicfile"
 	"github.com/palier-lifts/palier/devcred"
@@ -256,11 +257,10 @@ func credRotate(args []string, stdout io.Writer) error {
 		return errUsage
 	}
 	if *fleetPath != "" {
-		f, err := natsauth.ParseFile(*fleetPath)
-		if err != nil {
+		var err error
+		if cabins, err = fleetDevices(*fleetPath); err != nil {
 			return err
 		}
-		cabins = f.Devices
 	}
 	a, err := devcred.LoadAuthority(*authPath)
 	if err != nil {
@@ -370,4 +370,32 @@ func connectMQTT(url string, tc *tls.Config, c devcred.Credential) (mqtt.Client,
 		return nil, fmt.Errorf("connect to the leaf's MQTT at %s: %w", url, err)
 	}
 	return cl, nil
+}
+
+// fleetDevices reads the devices of a fleet file for a rotation: their
+// sites and cabins only. Once a fleet has moved to credentials its
+// password hashes are gone or stale, and they do not matter here.
+func fleetDevices(path string) ([]natsauth.Device, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read fleet: %w", err)
+	}
+	var f struct {
+		Devices []natsauth.Device `yaml:"devices"`
+	}
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("fleet %s: %w", path, err)
+	}
+	for i, d := range f.Devices {
+		if err := wire.ValidateID(d.Site); err != nil {
+			return nil, fmt.Errorf("fleet %s: devices[%d].site %w", path, i, err)
+		}
+		if err := wire.ValidateID(d.Cabin); err != nil {
+			return nil, fmt.Errorf("fleet %s: devices[%d].cabin %w", path, i, err)
+		}
+	}
+	if len(f.Devices) == 0 {
+		return nil, fmt.Errorf("fleet %s: no devices", path)
+	}
+	return f.Devices, nil
 }

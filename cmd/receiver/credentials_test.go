@@ -172,11 +172,20 @@ func TestCredentialsRotate(t *testing.T) {
 	go func() { defer wg.Done(); up.Run(ctx) }()
 	go func() { defer wg.Done(); store.Run(ctx, up) }()
 
+	// A fleet file after the move to credentials: no password hashes.
+	fleet := filepath.Join(dir, "fleet.yaml")
+	if err := os.WriteFile(fleet, []byte("devices:\n  - site: les-pins\n    cabin: a\n  - site: les-pins\n    cabin: ghost\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"credentials", "rotate", "--authority", auth, "--leaf", l.ClientURL, "--mqtt", "ssl://" + l.MQTTAddr,
-		"--ca", l.CAFile, "--cabin", "les-pins/a", "--cabin", "les-pins/ghost", "--resend", "1s", "--timeout", "4s"}, &stdout, &stderr)
+		"--ca", l.CAFile, "--fleet", fleet, "--resend", "1s", "--timeout", "4s"}, &stdout, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "les-pins/ghost") || strings.Contains(stderr.String(), "les-pins/a ") {
 		t.Fatalf("rotate: exit %d, %s\n%s; want exit 1 naming only the ghost cabin", code, stdout.String(), stderr.String())
+	}
+	if code := run([]string{"credentials", "rotate", "--authority", auth, "--leaf", l.ClientURL, "--mqtt", "ssl://" + l.MQTTAddr,
+		"--cabin", "les-pins"}, &bytes.Buffer{}, &bytes.Buffer{}); code != 2 {
+		t.Errorf("--cabin without a slash: exit %d, want 2 (usage)", code)
 	}
 	if !strings.Contains(stdout.String(), "2 issued, 1 reported, 1 previous revoked") {
 		t.Errorf("rotate said:\n%s", stdout.String())
