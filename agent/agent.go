@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/palier-lifts/palier/agentcred"
 	"github.com/palier-lifts/palier/atomicfile"
 	"github.com/palier-lifts/palier/buildinfo"
 	"github.com/palier-lifts/palier/hal/gpio"
@@ -33,6 +34,7 @@ type Agent struct {
 
 	ob        *outbox.Outbox
 	up        *uplink.Uplink
+	cred      *agentcred.Store // the cabin's credential (agent/credential.go)
 	feed      *livefeed.Server
 	ctrl      *sensors.Controller
 	openGPIO  gpio.Opener // nil: periph's host drivers
@@ -150,6 +152,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
 	a.up.OnConfirmed = a.alarm.confirmed
 	a.up.OnDesiredConfig = a.desired
 	a.setupUpdates()
+	if err := a.setupCredential(); err != nil {
+		a.ob.Close()
+		return nil, err
+	}
 	if set, err := a.loadNotices(); err != nil {
 		logger.Warn("cached notices unreadable", "err", err)
 	} else if set != nil {
@@ -188,6 +194,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { a.fetchMedia(gctx); return nil })
 	g.Go(func() error { a.upd.run(gctx, time.Second); return nil })
+	g.Go(func() error { return a.cred.Run(gctx, a.up) })
 	g.Go(func() error {
 		if err := a.feed.Run(gctx); err != nil && gctx.Err() == nil {
 			a.logger.Error("screen feed stopped; telemetry goes on", "err", err)

@@ -57,13 +57,16 @@ func (d Device) Publish() []string { return wire.DeviceSubjects(d.Site, d.Cabin)
 
 // Subscribe is what the device may subscribe to: its acks, alarm
 // acknowledgements and desired agent version (update), its site's notices,
-// the desired configuration of its site and its own, and $MQTT.sub.>, where nats-server delivers QoS 1
+// the desired configuration of its site and its own, its credential topic
+// (where a fleet moving from passwords receives its first credential, see
+// package devcred), and $MQTT.sub.>, where nats-server delivers QoS 1
 // subscriptions. nats-server 2.15 allows that prefix to MQTT clients
 // implicitly (canSubscribeInternal; TestDeviceSubscriptions passes without
 // it); it stays for the older servers its documentation describes.
 func (d Device) Subscribe() []string {
 	return []string{wire.AckSubject(d.Site, d.Cabin), wire.AlarmAckSubject(d.Site, d.Cabin), wire.UpdateSubject(d.Site, d.Cabin),
-		wire.NoticesSubject(d.Site), wire.SiteConfigSubject(d.Site), wire.ConfigSubject(d.Site, d.Cabin), "$MQTT.sub.>"}
+		wire.NoticesSubject(d.Site), wire.SiteConfigSubject(d.Site), wire.ConfigSubject(d.Site, d.Cabin),
+		wire.CredentialSubject(d.Site, d.Cabin), "$MQTT.sub.>"}
 }
 
 // ValidationError lists every problem of a fleet file.

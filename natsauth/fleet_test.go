@@ -88,7 +88,7 @@ func TestRenderPermissions(t *testing.T) {
 	for _, want := range []string{
 		`{user: "les-pins-a", password: "` + validHash + `", allowed_connection_types: ["MQTT"],`,
 		`publish: {allow: ["palier.v1.les-pins.a.events", "palier.v1.les-pins.a.state", "palier.v1.les-pins.a.status"]}`,
-		`subscribe: {allow: ["palier.v1.les-pins.a.ack", "palier.v1.les-pins.a.alarm_ack", "palier.v1.les-pins.a.update", "palier.v1.les-pins.notices", "palier.v1.les-pins.config", "palier.v1.les-pins.a.config", "$MQTT.sub.>"]}`,
+		`subscribe: {allow: ["palier.v1.les-pins.a.ack", "palier.v1.les-pins.a.alarm_ack", "palier.v1.les-pins.a.update", "palier.v1.les-pins.notices", "palier.v1.les-pins.config", "palier.v1.les-pins.a.config", "palier.v1.les-pins.a.credential", "$MQTT.sub.>"]}`,
 		"jetstream: enabled",
 	} {
 		if !strings.Contains(out, want) {

@@ -28,6 +28,9 @@ type Config struct {
 	Log      LogConfig      `yaml:"log"`
 	Alerting AlertingConfig `yaml:"alerting"`
 	Media    MediaConfig    `yaml:"media"`
+	// Credentials: the cabins' credentials on an operator-mode leaf
+	// (receiver/credentials.go).
+	Credentials CredentialsConfig `yaml:"credentials"`
 }
 
 // MediaConfig says where uploaded media live when not in http.media_dir.
@@ -365,6 +368,7 @@ func (c *Config) Validate() error {
 	if iv := c.Alerting.Interval; iv != 0 && (iv < time.Second || iv > 5*time.Minute) {
 		bad("alerting.interval", "%s (want 1s to 5m: an entrapment must reach someone within a minute)", iv)
 	}
+	c.Credentials.validate(bad)
 	s := &c.Stream
 	checkStreamName(bad, "stream.name", s.Name)
 	checkStreamName(bad, "stream.dead_letter", s.DeadLetter)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/palier-lifts/palier/natsembed"
+	"github.com/palier-lifts/palier/wire"
 )
 
 // LeafWatch looks for client-id takeovers on leaf nodes the receiver does
@@ -27,13 +28,21 @@ type LeafWatch struct {
 	log      *slog.Logger
 	metrics  *Metrics
 	seen     map[string]map[uint64]bool // per leaf: the connections already reported
+	byID     map[string]string          // a device's client id → its user name
 }
 
 // NewLeafWatch watches urls (base URLs of monitoring endpoints, e.g.
 // http://leaf:8222) against the bindings of users.
 func NewLeafWatch(urls []string, users []natsembed.User, every time.Duration, metrics *Metrics, logger *slog.Logger) *LeafWatch {
-	return &LeafWatch{urls: urls, bindings: natsembed.NewBindings(users), every: every,
+	w := &LeafWatch{urls: urls, bindings: natsembed.NewBindings(users), every: every,
 		client: &http.Client{Timeout: 10 * time.Second}, log: logger, metrics: metrics, seen: map[string]map[uint64]bool{}}
+	w.byID = map[string]string{}
+	for _, u := range users {
+		if u.ClientID != "" {
+			w.byID[u.ClientID] = u.Name
+		}
+	}
+	return w
 }
 
 // Run polls every interval until ctx is done.
@@ -57,11 +66,12 @@ func (w *LeafWatch) Run(ctx context.Context) error {
 // connz is what /connz?auth=1 says of each connection that matters here.
 type connz struct {
 	Connections []struct {
-		Cid            uint64 `json:"cid"`
-		IP             string `json:"ip"`
-		Port           int    `json:"port"`
-		AuthorizedUser string `json:"authorized_user"`
-		MQTTClient     string `json:"mqtt_client"`
+		Cid            uint64   `json:"cid"`
+		IP             string   `json:"ip"`
+		Port           int      `json:"port"`
+		AuthorizedUser string   `json:"authorized_user"`
+		MQTTClient     string   `json:"mqtt_client"`
+		Tags           []string `json:"tags"` // a credential's: site:..., cabin:...
 	} `json:"connections"`
 }
 
@@ -90,7 +100,8 @@ func (w *LeafWatch) check(ctx context.Context, base string) error {
 		if c.MQTTClient == "" || c.AuthorizedUser == "" {
 			continue
 		}
-		owner, ok := w.bindings.Check(c.AuthorizedUser, c.MQTTClient)
+		user := w.userOf(c.AuthorizedUser, c.Tags)
+		owner, ok := w.bindings.Check(user, c.MQTTClient)
 		if ok {
 			continue
 		}
@@ -100,7 +111,29 @@ func (w *LeafWatch) check(ctx context.Context, base string) error {
 		}
 		w.metrics.ClientIDTakeovers.Inc()
 		w.log.Warn("MQTT client id held by the wrong user on a leaf node: rotate that user's password (this receiver cannot disconnect it there)",
-			"leaf", base, "user", c.AuthorizedUser, "client_id", c.MQTTClient, "owner", owner, "remote", net.JoinHostPort(c.IP, strconv.Itoa(c.Port)))
+			"leaf", base, "user", user, "client_id", c.MQTTClient, "owner", owner, "remote", net.JoinHostPort(c.IP, strconv.Itoa(c.Port)))
 	}
 	return nil
+}
+
+// userOf names a connection's user as the fleet file does. A credential
+// (a user JWT on an operator-mode leaf) is listed by its public key; its
+// site: and cabin: tags say whose it is.
+func (w *LeafWatch) userOf(authorized string, tags []string) string {
+	var site, cabin string
+	for _, t := range tags {
+		if v, ok := strings.CutPrefix(t, "site:"); ok {
+			site = v
+		}
+		if v, ok := strings.CutPrefix(t, "cabin:"); ok {
+			cabin = v
+		}
+	}
+	if site == "" || cabin == "" {
+		return authorized
+	}
+	if name, ok := w.byID[wire.ClientID(site, cabin)]; ok {
+		return name
+	}
+	return authorized
 }

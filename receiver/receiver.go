@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/palier-lifts/palier/configfile"
+	"github.com/palier-lifts/palier/devcred"
 	"github.com/palier-lifts/palier/natsauth"
 	"github.com/palier-lifts/palier/natsembed"
 	"github.com/palier-lifts/palier/receiver/alerting"
@@ -58,6 +59,7 @@ type Receiver struct {
 	httpSrv  *http.Server
 	metrics  *Metrics
 	Registry *prometheus.Registry
+	creds    *devcred.Manager // nil unless credentials are configured
 }
 
 // Run starts a receiver and runs it until ctx is done.
@@ -231,10 +233,14 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 	if rs, ok := r.st.(rollout.Store); ok {
 		r.rollout = rollout.New(rs, r.notices, logger.With("component", "rollout"))
 	}
+	if r.creds, err = openCredentials(cfg.Credentials, logger.With("component", "credentials")); err != nil {
+		return nil, err
+	}
 	api, err := httpapi.New(httpapi.Options{
 		Store: r.st, Notices: r.notices, AlarmAcks: r.notices, Configs: r.notices, Rollout: r.rollout, Media: md, PublicURL: strings.TrimRight(public, "/"),
 		MaxUploadBytes: cfg.HTTP.MaxUploadBytes, MaxSiteMediaBytes: cfg.HTTP.MaxSiteMediaBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Tokens: tokens,
 		Gatherer: r.Registry, Registerer: r.Registry, Logger: logger.With("component", "http"),
+		Credentials: apiCredentials(r.creds),
 	})
 	if err != nil {
 		return nil, err
@@ -334,6 +340,9 @@ func (r *Receiver) close() {
 	}
 	if r.notices != nil {
 		r.notices.Close()
+	}
+	if r.creds != nil {
+		r.creds.Close()
 	}
 	if r.nc != nil {
 		r.nc.FlushTimeout(2 * time.Second) // lets acks in flight leave

@@ -88,6 +88,18 @@ type Uplink struct {
 	// not block.
 	OnDesiredConfig func(wire.DesiredConfig)
 
+	// OnCredential, when set before Run, receives each message on the
+	// cabin's credential topic (a new credential from the receiver), from a
+	// paho handler: it must not block. See SwitchPassword.
+	OnCredential func(payload []byte)
+
+	// OnSession, when set before Run, is told each time a session is up
+	// (connected and subscribed), with the password it authenticated
+	// with. It must not block.
+	OnSession func(password string)
+
+	cred credential
+
 	// StateDir, when set before Run, is a directory where the uplink keeps
 	// the little it must remember across restarts: the MQTT version that
 	// protocol auto detected for the broker. Empty means remember in memory
@@ -168,6 +180,7 @@ func New(cfg Config, site, cabin string, q Queue, logger *slog.Logger) (*Uplink,
 		dialers:   defaultDialers(),
 	}
 	u.SetRateLimit(cfg.RateLimit)
+	u.cred.now = make(chan struct{}, 1)
 	// Secrets and certificates are read now: a password or CA file that
 	// cannot be read stops the agent at start, loudly, instead of an
 	// uplink that never connects while the outbox fills.
@@ -249,6 +262,13 @@ func (u *Uplink) Run(ctx context.Context) error {
 		u.protoMu.Unlock()
 	}
 	for attempt := 0; ; attempt++ {
+		opts.Password = u.Password()
+		if opts.Username == "" && opts.Password != "" {
+			// MQTT sends a password only with a user name; nats-server
+			// ignores the name when the password is a credential (JWT).
+			opts.Username = opts.ClientID
+		}
+		u.cred.using(opts.Password)
 		conn, err := u.connect(ctx, opts)
 		if ctx.Err() != nil {
 			if conn != nil {
@@ -266,6 +286,7 @@ func (u *Uplink) Run(ctx context.Context) error {
 				return nil
 			}
 		}
+		u.cred.settled(opts.Password)
 		u.stats.connects.Add(1)
 		u.logger.Info("connected to broker", "broker", u.cfg.Broker, "protocol", conn.Protocol())
 		began, batches := time.Now(), u.stats.batches.Load()
@@ -369,7 +390,7 @@ func (u *Uplink) session(ctx context.Context, conn Conn) error {
 				u.logger.Warn("no agent updates on this session: the cabin keeps its version; regenerate the broker's users (receiver users render)", "err", err)
 			}
 		}
-		return nil
+		return u.subscribeCredential(sctx, conn)
 	}
 	if err := setup(); err != nil {
 		conn.Close()
@@ -377,6 +398,9 @@ func (u *Uplink) session(ctx context.Context, conn Conn) error {
 	}
 	u.connected.Store(true)
 	defer u.connected.Store(false)
+	if u.OnSession != nil {
+		u.OnSession(u.cred.inUse())
+	}
 
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -403,6 +427,12 @@ func (u *Uplink) session(ctx context.Context, conn Conn) error {
 		default:
 		}
 		return err
+	case <-u.cred.now:
+		// A new credential: settle the leases and reconnect with it.
+		cancel()
+		wg.Wait()
+		conn.Close()
+		return nil
 	case reason := <-u.rollback:
 		// Settle every lease (the drain and its publishes end), then
 		// renumber under a new epoch; the next session sends it all.

@@ -45,6 +45,9 @@ type Topics struct {
 	// Update is palier/v1/{site}/{cabin}/update: the agent version the
 	// cabin should run (downlink, retained; Update).
 	Update string
+	// Credential is palier/v1/{site}/{cabin}/credential: a new credential
+	// (downlink, QoS 1, never retained).
+	Credential string
 }
 
 // TopicsFor returns the topics of a cabin. The ids must have passed ValidateID.
@@ -61,6 +64,7 @@ func TopicsFor(site, cabin string) Topics {
 		Config:     ConfigTopic(site, cabin),
 		SiteConfig: SiteConfigTopic(site),
 		Update:     UpdateTopic(site, cabin),
+		Credential: CredentialTopic(site, cabin),
 	}
 }
 

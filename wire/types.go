@@ -287,6 +287,8 @@ func newData(t string) any {
 		return new(ConfigRolledBackData)
 	case TypeUpdateApplied, TypeUpdateFailed, TypeUpdateRolledBack:
 		return new(UpdateData)
+	case TypeCredentialRotated:
+		return new(CredentialRotatedData)
 	}
 	return nil
 }

@@ -67,6 +67,9 @@ type Options struct {
 	// RequestTimeout bounds reading a request's body and writing its
 	// answer; an upload gets its size at 64 KiB/s more. Default 30s.
 	RequestTimeout time.Duration
+	// Credentials rotates and revokes the cabins' credentials; nil: the
+	// credential endpoints answer 503.
+	Credentials Credentials
 	// Tokens maps each bearer token to its role; empty means no access control.
 	Tokens   map[string]Role
 	Gatherer prometheus.Gatherer
@@ -141,6 +144,7 @@ func New(o Options) (*API, error) {
 		a.rolloutRoutes(m)
 	}
 	m.Handle("POST /api/v1/sites/{site}/media", a.auth(RoleAdmin, http.HandlerFunc(a.uploadMedia)))
+	a.credentialRoutes(m)
 	// Media are public: agents download them without a token, and a
 	// SHA-256 cannot be guessed.
 	m.HandleFunc("GET /media/{sha256}", a.getMedia)

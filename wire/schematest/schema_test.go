@@ -42,9 +42,10 @@ const (
 	alarmAckSchema = "alarm_ack"
 	configSchema   = "config"
 	updateSchema   = "update"
+	credSchema     = "credential"
 )
 
-var schemaNames = []string{batchSchema, ackSchema, stateSchema, noticesSchema, alarmAckSchema, configSchema, updateSchema}
+var schemaNames = []string{batchSchema, ackSchema, stateSchema, noticesSchema, alarmAckSchema, configSchema, updateSchema, credSchema}
 
 func schemaPath(name string) string { return filepath.Join(schemaDir, name+".schema.json") }
 
@@ -159,8 +160,10 @@ func kindOf(msg []byte) (string, error) {
 		return updateSchema, nil
 	case has("epoch") && has("seq"):
 		return ackSchema, nil
+	case has("jwt") && has("id"):
+		return credSchema, nil
 	}
-	return "", errors.New("neither a batch (events), a notice set (notices), a state (floor, doors), an alarm acknowledgement (alarms, by), a desired configuration (config, version), an update (version, channel) nor an ack (epoch, seq)")
+	return "", errors.New("neither a batch (events), a notice set (notices), a state (floor, doors), an alarm acknowledgement (alarms, by), a desired configuration (config, version), an update (version, channel), an ack (epoch, seq) nor a credential delivery (jwt, id)")
 }
 
 // goDecode decodes a message with package wire's decoder for its kind;
@@ -182,6 +185,8 @@ func goDecode(kind string, msg []byte) error {
 		_, err = wire.DecodeDesiredConfig(msg)
 	case updateSchema:
 		_, err = wire.DecodeUpdate(msg)
+	case credSchema:
+		_, err = wire.DecodeCredentialDelivery(msg)
 	}
 	return err
 }
@@ -317,6 +322,7 @@ var samples = []sample{
 	{wire.TypeUpdateApplied, wire.UpdateData{From: "v1.4.0", To: "v1.4.1", Wave: 7}},
 	{wire.TypeUpdateFailed, wire.UpdateData{From: "v1.4.0", To: "v1.4.1", Wave: 7, Reason: "apt-get: E: Version '1.4.1' for 'palier-agent' was not found"}},
 	{wire.TypeUpdateRolledBack, wire.UpdateData{From: "v1.4.1", To: "v1.4.2", Wave: 8, Reason: "no health verdict from 1.4.2 within 300s"}},
+	{wire.TypeCredentialRotated, wire.CredentialRotatedData{ID: "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4", Previous: "UAHJLSMRZSFOCBNIHYBPFTZMDKW3LBMR6IYQL5YUH3SLUASV4SLKBXN7", Expires: t0.Add(90 * 24 * time.Hour)}},
 }
 
 func event(t *testing.T, seq uint64, s sample) wire.Event {
@@ -644,6 +650,7 @@ func TestSchemaMatchesGoStructs(t *testing.T) {
 		{configSchema, "#/$defs/outbox", reflect.TypeFor[wire.OutboxOverlay]()},
 		{configSchema, "#/$defs/uplink", reflect.TypeFor[wire.UplinkOverlay]()},
 		{updateSchema, "#", reflect.TypeFor[wire.Update]()},
+		{credSchema, "#", reflect.TypeFor[wire.CredentialDelivery]()},
 	}
 	for _, s := range samples {
 		pairs = append(pairs, pair{batchSchema, "#/$defs/" + s.typ + "_data", reflect.TypeOf(s.data)})
