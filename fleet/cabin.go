@@ -142,6 +142,11 @@ func openCabin(ctx context.Context, cfg *Config, profile *sensors.Profile, n int
 	}
 	c.up.OnConfirmed = c.confirmedUpTo
 	c.up.OnDesiredConfig = c.desired
+	// The agent subscribes to its desired version and its credential too:
+	// the broker holds a JetStream consumer per QoS 1 subscription, so the
+	// generator takes them all, as a cabin does, and ignores what comes.
+	c.up.OnUpdate = func(wire.Update) {}
+	c.up.OnCredential = func([]byte) {}
 	return c, nil
 }
 

@@ -37,16 +37,17 @@ type Config struct {
 	// MaxConsumers bounds the JetStream consumers of one stream; 0 means
 	// DefaultMaxConsumers, -1 no bound. nats-server's MQTT layer makes
 	// one durable consumer per QoS 1 subscription, all on its one
-	// $MQTT_msgs stream, and every cabin holds three (ack, alarm_ack,
-	// notices): nats-server's own default of 1,000 refused every cabin
-	// past about 330 (SUBACK 0x80, "maximum consumers limit reached").
+	// $MQTT_msgs stream, and every cabin holds seven (wire.Topics: ack,
+	// alarm_ack, notices, update, credential, its site's and its own
+	// config): nats-server's own default of 1,000 refuses every cabin past
+	// about 140 (SUBACK 0x80, "maximum consumers limit reached").
 	MaxConsumers int
 }
 
 // DefaultMaxConsumers is the bound on one stream's consumers unless
-// Config.MaxConsumers says otherwise: three QoS 1 subscriptions per cabin
-// for 30,000 cabins, far more than one server's MQTT layer carries (see
-// docs/BENCHMARKS.md, "Fleet"), so the bound is never what stops a fleet,
+// Config.MaxConsumers says otherwise: seven QoS 1 subscriptions per cabin
+// for 14,000 cabins, far more than one server's MQTT layer carries (see
+// docs/SIZING.md), so the bound is never what stops a fleet,
 // while a runaway client still meets one.
 const DefaultMaxConsumers = 100_000
 

@@ -3,17 +3,10 @@ package uplink_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/packets"
-
-	"github.com/palier-lifts/palier/internal/logtest"
 	"github.com/palier-lifts/palier/uplink"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -86,59 +79,5 @@ func TestAlarmAcksAndConfirmationsReachTheAgent(t *testing.T) {
 	defer mu.Unlock()
 	if len(acks) != 1 {
 		t.Fatalf("%d acknowledgements taken, want 1", len(acks))
-	}
-}
-
-// A broker whose ACL refuses the alarm_ack subscription (a fleet file from
-// before it) still gets the cabin's events: the session goes on without.
-func TestRefusedAlarmAckSubscriptionKeepsTheSession(t *testing.T) {
-	for _, proto := range []string{uplink.Protocol311, uplink.Protocol5} {
-		t.Run("mqtt"+proto, func(t *testing.T) {
-			topics := wire.TopicsFor(site, cabin)
-			srv := mochi.New(&mochi.Options{InlineClient: true, Logger: discard()})
-			if err := srv.AddHook(new(auth.Hook), &auth.Options{Ledger: &auth.Ledger{
-				Auth: auth.AuthRules{{Allow: true}},
-				// What an older fleet file allows, which has no alarm_ack.
-				ACL: auth.ACLRules{{Filters: auth.Filters{
-					auth.RString(topics.Events):  auth.WriteOnly,
-					auth.RString(topics.State):   auth.WriteOnly,
-					auth.RString(topics.Status):  auth.WriteOnly,
-					auth.RString(topics.Ack):     auth.ReadOnly,
-					auth.RString(topics.Notices): auth.ReadOnly,
-					// mochi allows what no filter names: deny it by name.
-					auth.RString(topics.AlarmAck): auth.Deny,
-				}}},
-			}}); err != nil {
-				t.Fatal(err)
-			}
-			addr := serveMochi(t, srv)
-			got := newSeqCounter()
-			if err := srv.Subscribe(wire.TopicsFor(site, cabin).Events, 1, func(_ *mochi.Client, _ packets.Subscription, pk packets.Packet) {
-				got.add(pk.Payload)
-			}); err != nil {
-				t.Fatal(err)
-			}
-			cfg := uplink.DefaultConfig()
-			cfg.Protocol = proto
-			cfg.Broker = "tcp://" + addr
-			ob := openOutbox(t)
-			appendArrivals(t, ob, 5)
-			var logs logtest.Buffer
-			up, err := uplink.New(cfg, site, cabin, ob, slog.New(slog.NewTextHandler(&logs, nil)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- up.Run(ctx) }()
-			defer stopRun(t, cancel, done)
-			eventually(t, "the events published", func() bool { return got.distinct() == 5 })
-			if !strings.Contains(logs.String(), "no alarm acknowledgements on this session") {
-				t.Fatalf("the refusal was not reported; log:\n%s", logs.String())
-			}
-			if up.Stats().Connects != 1 {
-				t.Fatalf("%d sessions, want 1: the refusal must not end it", up.Stats().Connects)
-			}
-		})
 	}
 }

@@ -3,17 +3,10 @@ package uplink_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-	"github.com/mochi-mqtt/server/v2/packets"
-
-	"github.com/palier-lifts/palier/internal/logtest"
 	"github.com/palier-lifts/palier/uplink"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -72,57 +65,6 @@ func TestDesiredConfigsReachTheAgent(t *testing.T) {
 	defer mu.Unlock()
 	if got[wire.ConfigScopeSite] != 4 || got[wire.ConfigScopeCabin] != 2 {
 		t.Fatalf("a refused configuration reached the agent: %v", got)
-	}
-}
-
-// A broker that refuses the config subscriptions (a fleet file from before
-// them) still gets the cabin's events.
-func TestRefusedConfigSubscriptionKeepsTheSession(t *testing.T) {
-	topics := wire.TopicsFor(site, cabin)
-	srv := mochi.New(&mochi.Options{InlineClient: true, Logger: discard()})
-	if err := srv.AddHook(new(auth.Hook), &auth.Options{Ledger: &auth.Ledger{
-		Auth: auth.AuthRules{{Allow: true}},
-		ACL: auth.ACLRules{{Filters: auth.Filters{
-			auth.RString(topics.Events):     auth.WriteOnly,
-			auth.RString(topics.State):      auth.WriteOnly,
-			auth.RString(topics.Status):     auth.WriteOnly,
-			auth.RString(topics.Ack):        auth.ReadOnly,
-			auth.RString(topics.Notices):    auth.ReadOnly,
-			auth.RString(topics.AlarmAck):   auth.ReadOnly,
-			auth.RString(topics.Config):     auth.Deny,
-			auth.RString(topics.SiteConfig): auth.Deny,
-		}}},
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	addr := serveMochi(t, srv)
-	got := newSeqCounter()
-	if err := srv.Subscribe(topics.Events, 1, func(_ *mochi.Client, _ packets.Subscription, pk packets.Packet) {
-		got.add(pk.Payload)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	cfg := uplink.DefaultConfig()
-	cfg.Protocol = uplink.Protocol311
-	cfg.Broker = "tcp://" + addr
-	ob := openOutbox(t)
-	appendArrivals(t, ob, 5)
-	var logs logtest.Buffer
-	up, err := uplink.New(cfg, site, cabin, ob, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	up.OnDesiredConfig = func(wire.DesiredConfig) {}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- up.Run(ctx) }()
-	defer stopRun(t, cancel, done)
-	eventually(t, "the events published", func() bool { return got.distinct() == 5 })
-	if n := strings.Count(logs.String(), "no remote configuration on this session"); n != 2 {
-		t.Fatalf("%d refusals reported, want 2 (one per topic); log:\n%s", n, logs.String())
-	}
-	if up.Stats().Connects != 1 {
-		t.Fatalf("%d sessions, want 1", up.Stats().Connects)
 	}
 }
 

@@ -1,7 +1,6 @@
 package uplink
 
 import (
-	"context"
 	"sync"
 )
 
@@ -66,23 +65,4 @@ func (u *Uplink) Password() string {
 		return u.cred.password
 	}
 	return u.opts.Password
-}
-
-// subscribeCredential subscribes to the cabin's credential topic when
-// OnCredential is set. A broker whose users predate credentials refuses
-// the subscription: the session goes on without it.
-func (u *Uplink) subscribeCredential(ctx context.Context, conn Conn) error {
-	if u.OnCredential == nil {
-		return nil
-	}
-	err := conn.Subscribe(ctx, u.topics.Credential, 1, func(_ string, payload []byte) { u.OnCredential(payload) })
-	if err != nil {
-		select {
-		case <-conn.Lost():
-			return err
-		default:
-		}
-		u.logger.Warn("no credential deliveries on this session: the broker's users predate them (receiver users render)", "err", err)
-	}
-	return nil
 }

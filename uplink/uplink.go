@@ -354,43 +354,21 @@ func (u *Uplink) session(ctx context.Context, conn Conn) error {
 		if err := conn.Subscribe(sctx, u.topics.Notices, 1, u.handleNotices); err != nil {
 			return err
 		}
-		if err := conn.Subscribe(sctx, u.topics.AlarmAck, 1, u.handleAlarmAck); err != nil {
-			select {
-			case <-conn.Lost():
-				return err
-			default:
-			}
-			// A fleet file from before alarm acknowledgements refuses the
-			// subscription: events matter more than the screen's wording.
-			u.logger.Warn("no alarm acknowledgements on this session: the screen cannot say an operator answered; regenerate the broker's users (receiver users render)", "err", err)
-		}
-		if u.OnDesiredConfig != nil {
-			// One subscription per topic; refused, as by a fleet file from
-			// before remote configuration, the cabin keeps its config.
-			for _, topic := range []string{u.topics.SiteConfig, u.topics.Config} {
-				if err := conn.Subscribe(sctx, topic, 1, u.handleDesiredConfig); err != nil {
-					select {
-					case <-conn.Lost():
-						return err
-					default:
-					}
-					u.logger.Warn("no remote configuration on this session: the cabin keeps the one it runs; regenerate the broker's users (receiver users render)", "topic", topic, "err", err)
-				}
-			}
-		}
-		if u.OnUpdate != nil {
-			if err := conn.Subscribe(sctx, u.topics.Update, 1, u.handleUpdate); err != nil {
+		// The downlinks that came after the first agents: a broker whose
+		// users were rendered before them refuses the subscription, and the
+		// session goes on without (events matter more), saying what the
+		// cabin misses and how to mend it.
+		for _, o := range u.optionalDownlinks() {
+			if err := conn.Subscribe(sctx, o.topic, 1, o.handle); err != nil {
 				select {
 				case <-conn.Lost():
 					return err
 				default:
 				}
-				// As for alarm_ack: a fleet file from before updates refuses
-				// it, and the cabin keeps reporting on its current version.
-				u.logger.Warn("no agent updates on this session: the cabin keeps its version; regenerate the broker's users (receiver users render)", "err", err)
+				u.logger.Warn("no "+o.what+" on this session: "+o.without+"; regenerate the broker's users (receiver users render)", "topic", o.topic, "err", err)
 			}
 		}
-		return u.subscribeCredential(sctx, conn)
+		return nil
 	}
 	if err := setup(); err != nil {
 		conn.Close()
@@ -712,6 +690,31 @@ func (u *Uplink) handleAck(_ string, payload []byte) {
 	if n > 0 {
 		u.logger.Debug("events confirmed end to end", "epoch", ack.Epoch, "up_to", ack.Seq, "confirmed", n)
 	}
+}
+
+// optionalDownlink is a subscription a session may go without.
+type optionalDownlink struct {
+	topic, what, without string
+	handle               func(topic string, payload []byte)
+}
+
+// optionalDownlinks are the subscriptions this uplink's callbacks ask for,
+// beyond its acks and notices.
+func (u *Uplink) optionalDownlinks() []optionalDownlink {
+	ds := []optionalDownlink{{u.topics.AlarmAck, "alarm acknowledgements", "the screen cannot say an operator answered", u.handleAlarmAck}}
+	if u.OnDesiredConfig != nil {
+		for _, t := range []string{u.topics.SiteConfig, u.topics.Config} {
+			ds = append(ds, optionalDownlink{t, "remote configuration", "the cabin keeps the one it runs", u.handleDesiredConfig})
+		}
+	}
+	if u.OnUpdate != nil {
+		ds = append(ds, optionalDownlink{u.topics.Update, "agent updates", "the cabin keeps its version", u.handleUpdate})
+	}
+	if u.OnCredential != nil {
+		ds = append(ds, optionalDownlink{u.topics.Credential, "credential deliveries", "the cabin keeps its credential",
+			func(_ string, payload []byte) { u.OnCredential(payload) }})
+	}
+	return ds
 }
 
 func (u *Uplink) handleNotices(_ string, payload []byte) {

@@ -60,12 +60,18 @@ func TopicsFor(site, cabin string) Topics {
 		Ack:      base + "ack",
 		AlarmAck: AlarmAckTopic(site, cabin),
 		Notices:  NoticesTopic(site),
-
 		Config:     ConfigTopic(site, cabin),
 		SiteConfig: SiteConfigTopic(site),
 		Update:     UpdateTopic(site, cabin),
 		Credential: CredentialTopic(site, cabin),
 	}
+}
+
+// Downlinks are the topics an agent subscribes to, each at QoS 1: on a
+// NATS broker, one JetStream consumer each for as long as the session
+// lasts, which is what bounds the cabins a broker's consumer limit admits.
+func (t Topics) Downlinks() []string {
+	return []string{t.Ack, t.AlarmAck, t.Notices, t.Update, t.Credential, t.SiteConfig, t.Config}
 }
 
 // NATS subject filters that capture every cabin's events, state snapshots
