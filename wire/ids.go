@@ -54,12 +54,12 @@ type Topics struct {
 func TopicsFor(site, cabin string) Topics {
 	base := "palier/v1/" + site + "/" + cabin + "/"
 	return Topics{
-		Events:   base + "events",
-		State:    base + "state",
-		Status:   base + "status",
-		Ack:      base + "ack",
-		AlarmAck: AlarmAckTopic(site, cabin),
-		Notices:  NoticesTopic(site),
+		Events:     base + "events",
+		State:      base + "state",
+		Status:     base + "status",
+		Ack:        base + "ack",
+		AlarmAck:   AlarmAckTopic(site, cabin),
+		Notices:    NoticesTopic(site),
 		Config:     ConfigTopic(site, cabin),
 		SiteConfig: SiteConfigTopic(site),
 		Update:     UpdateTopic(site, cabin),
