@@ -197,7 +197,7 @@ func (g *guarded) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusForbidden, "site", "%s may not use site %q (its sites: %s)", p.describe(), site, strings.Join(p.Sites, ", "))
 			return
 		}
-	} else if len(p.Sites) > 0 && !filtersBySite(r.Pattern) {
+	} else if len(p.Sites) > 0 && g.need != permSelf && !filtersBySite(r.Pattern) {
 		writeError(w, http.StatusForbidden, "Authorization", "%s is limited to sites; %s %s spans every site", p.describe(), r.Method, r.URL.Path)
 		return
 	}
@@ -260,10 +260,10 @@ func (a *API) sessionPrincipal(ctx context.Context, sid string) (Principal, stri
 	}
 	now := a.o.Clock()
 	switch {
-	case now.Sub(s.LastSeen) > a.o.SessionIdle:
+	case now.Sub(s.LastSeen) >= a.o.SessionIdle:
 		acc.DeleteSession(ctx, h)
 		return Principal{}, fmt.Sprintf("session idle for more than %s", a.o.SessionIdle)
-	case now.Sub(s.Created) > a.o.SessionMax:
+	case now.Sub(s.Created) >= a.o.SessionMax:
 		acc.DeleteSession(ctx, h)
 		return Principal{}, fmt.Sprintf("session older than %s", a.o.SessionMax)
 	}
