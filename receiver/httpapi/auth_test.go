@@ -577,18 +577,26 @@ func TestDefaultArgon2(t *testing.T) {
 	}
 }
 
-// BenchmarkArgon2 measures one login's hash with the shipped parameters
+// BenchmarkArgon2 measures one login's hash with the shipped parameters,
+// beside OWASP's smallest recommended ones for comparison
 // (docs/BENCHMARKS.md, "Password hashing").
 func BenchmarkArgon2(b *testing.B) {
-	h, err := HashPassword(password, DefaultArgon2)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if ok, _ := VerifyPassword(password, h); !ok {
-			b.Fatal("no match")
-		}
+	for _, c := range []struct {
+		name string
+		p    Argon2Params
+	}{{"default-m64MiB-t3-p2", DefaultArgon2}, {"owasp-m19MiB-t2-p1", Argon2Params{MemoryKiB: 19 << 10, Time: 2, Threads: 1}}} {
+		b.Run(c.name, func(b *testing.B) {
+			h, err := HashPassword(password, c.p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if ok, _ := VerifyPassword(password, h); !ok {
+					b.Fatal("no match")
+				}
+			}
+		})
 	}
 }
 
