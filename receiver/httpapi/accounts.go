@@ -159,8 +159,11 @@ func DecodeLogin(b []byte) (LoginRequest, *APIError) {
 	if l.Password == "" {
 		return l, &APIError{Param: "password", Error: "empty"}
 	}
-	if len(l.Name) > 64 || len(l.Password) > MaxPasswordLen {
-		return l, &APIError{Param: "password", Error: "name or password too long"}
+	if len(l.Name) > 64 {
+		return l, &APIError{Param: "name", Error: fmt.Sprintf("%d bytes (account names have at most 64)", len(l.Name))}
+	}
+	if len(l.Password) > MaxPasswordLen {
+		return l, &APIError{Param: "password", Error: fmt.Sprintf("%d bytes (passwords have at most %d)", len(l.Password), MaxPasswordLen)}
 	}
 	return l, nil
 }
