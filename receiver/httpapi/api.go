@@ -28,7 +28,8 @@ import (
 // Role of a bearer token.
 type Role int
 
-// Roles, each allowing what the previous one does.
+// Roles: read, operator and admin each allow what the previous one does;
+// manager stands apart (Role.allows says what each may).
 const (
 	RoleNone Role = iota
 	RoleRead
