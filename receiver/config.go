@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/palier-lifts/palier/configfile"
+	"github.com/palier-lifts/palier/wire"
 )
 
 // Config is the receiver's configuration file. Paths left empty default to
@@ -161,8 +162,17 @@ type HTTPConfig struct {
 	// PublicURL is how devices reach this listener; media URLs in notices
 	// start with it. Default http://{listen}.
 	PublicURL string `yaml:"public_url"`
-	// Tokens: without any, the API listens on loopback only.
+	// Tokens: without any, and without accounts, the API listens on
+	// loopback only.
 	Tokens []TokenConfig `yaml:"tokens"`
+	// Accounts turns on people's accounts (kept in the store, made with
+	// "receiver accounts add") and the login page; access control is then
+	// on even without tokens.
+	Accounts bool `yaml:"accounts"`
+	// SessionIdle ends a login unused this long (default 30m);
+	// SessionMax ends any login this old (default 12h).
+	SessionIdle time.Duration `yaml:"session_idle"`
+	SessionMax  time.Duration `yaml:"session_max"`
 	// MediaDir holds uploaded files by SHA-256; default StateDir/media.
 	// One receiver only: several share a bucket instead (media.s3).
 	MediaDir       string `yaml:"media_dir"`
@@ -215,7 +225,10 @@ type S3Config struct {
 // TokenConfig is one bearer token.
 type TokenConfig struct {
 	Name string `yaml:"name"`
-	Role string `yaml:"role"` // read or admin
+	Role string `yaml:"role"` // read, operator, manager or admin
+	// Sites limits the token to these sites; empty: every site (a
+	// manager's token needs sites).
+	Sites []string `yaml:"sites"`
 	// File holds the token (one line); tokens are never in the config itself.
 	File string `yaml:"file"`
 }
@@ -447,8 +460,8 @@ func (c *Config) Validate() error {
 		bad("http.listen", "%q (want host:port, e.g. 127.0.0.1:8080)", h.Listen)
 	} else if port == "" {
 		bad("http.listen", "%q has no port (want host:port)", h.Listen)
-	} else if len(h.Tokens) == 0 && !loopback(host) {
-		bad("http.listen", "%q is not loopback and http.tokens is empty (want tokens, or a loopback address such as 127.0.0.1:8080)", h.Listen)
+	} else if len(h.Tokens) == 0 && !h.Accounts && !loopback(host) {
+		bad("http.listen", "%q is not loopback and http.tokens is empty (want tokens, http.accounts: true, or a loopback address such as 127.0.0.1:8080)", h.Listen)
 	}
 	if h.PublicURL != "" && !strings.HasPrefix(h.PublicURL, "http://") && !strings.HasPrefix(h.PublicURL, "https://") {
 		bad("http.public_url", "%q (want http:// or https:// URL)", h.PublicURL)
@@ -469,6 +482,12 @@ func (c *Config) Validate() error {
 	if h.IdleTimeout < time.Second {
 		bad("http.idle_timeout", "%s (want at least 1s)", h.IdleTimeout)
 	}
+	if h.SessionIdle != 0 && h.SessionIdle < time.Minute {
+		bad("http.session_idle", "%s (want at least 1m, or nothing for 30m)", h.SessionIdle)
+	}
+	if h.SessionMax != 0 && (h.SessionMax < h.SessionIdle || h.SessionMax > 30*24*time.Hour) {
+		bad("http.session_max", "%s (want between http.session_idle and 720h, or nothing for 12h)", h.SessionMax)
+	}
 	if h.MaxSiteMediaBytes < h.MaxUploadBytes || h.MaxSiteMediaBytes > h.MaxMediaBytes {
 		bad("http.max_site_media_bytes", "%d (want between http.max_upload_bytes %d and http.max_media_bytes %d)", h.MaxSiteMediaBytes, h.MaxUploadBytes, h.MaxMediaBytes)
 	}
@@ -487,8 +506,19 @@ func (c *Config) Validate() error {
 			bad(f+".name", "%q used twice (want unique names)", t.Name)
 		}
 		names[t.Name] = true
-		if t.Role != RoleRead && t.Role != RoleOperator && t.Role != RoleAdmin {
-			bad(f+".role", "%q (want read, operator or admin)", t.Role)
+		if t.Role != RoleRead && t.Role != RoleOperator && t.Role != RoleManager && t.Role != RoleAdmin {
+			bad(f+".role", "%q (want read, operator, manager or admin)", t.Role)
+		}
+		if t.Role == RoleManager && len(t.Sites) == 0 {
+			bad(f+".sites", "empty (a manager's token needs the sites it manages)")
+		}
+		if t.Role == RoleAdmin && len(t.Sites) > 0 {
+			bad(f+".sites", "an admin token has every site (leave sites empty, or choose the manager role)")
+		}
+		for j, s := range t.Sites {
+			if err := wire.ValidateID(s); err != nil {
+				bad(fmt.Sprintf("%s.sites[%d]", f, j), "%v", err)
+			}
 		}
 		if t.File == "" {
 			bad(f+".file", "empty (want the path of a file holding the token)")
@@ -514,6 +544,7 @@ func (c *Config) Validate() error {
 const (
 	RoleRead     = "read"
 	RoleOperator = "operator" // read, and acknowledge and close alarms
+	RoleManager  = "manager"  // read, and write the notices of its sites
 	RoleAdmin    = "admin"
 )
 

@@ -211,7 +211,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 	if err != nil {
 		return nil, err
 	}
-	tokens := map[string]httpapi.Role{}
+	tokens := map[string]httpapi.Token{}
 	for _, t := range cfg.HTTP.Tokens {
 		v, err := configfile.ReadSecret(t.File)
 		if err != nil {
@@ -220,7 +220,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 		if len(v) < MinTokenLength {
 			return nil, fmt.Errorf("http.tokens %s: the token in %s has %d characters (want at least %d: make one with openssl rand -hex 16)", t.Name, t.File, len(v), MinTokenLength)
 		}
-		tokens[v] = map[string]httpapi.Role{RoleRead: httpapi.RoleRead, RoleOperator: httpapi.RoleOperator, RoleAdmin: httpapi.RoleAdmin}[t.Role]
+		role, _ := httpapi.ParseRole(t.Role) // validated already
+		tokens[v] = httpapi.Token{Name: t.Name, Role: role, Sites: t.Sites}
 	}
 	if r.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return nil, fmt.Errorf("listen HTTP: %w", err)
@@ -238,7 +239,8 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 	}
 	api, err := httpapi.New(httpapi.Options{
 		Store: r.st, Notices: r.notices, AlarmAcks: r.notices, Configs: r.notices, Rollout: r.rollout, Media: md, PublicURL: strings.TrimRight(public, "/"),
-		MaxUploadBytes: cfg.HTTP.MaxUploadBytes, MaxSiteMediaBytes: cfg.HTTP.MaxSiteMediaBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Tokens: tokens,
+		MaxUploadBytes: cfg.HTTP.MaxUploadBytes, MaxSiteMediaBytes: cfg.HTTP.MaxSiteMediaBytes, RequestTimeout: cfg.HTTP.RequestTimeout, Grants: tokens,
+		Accounts: cfg.HTTP.Accounts, SessionIdle: cfg.HTTP.SessionIdle, SessionMax: cfg.HTTP.SessionMax,
 		Gatherer: r.Registry, Registerer: r.Registry, Logger: logger.With("component", "http"),
 		Credentials: apiCredentials(r.creds),
 	})

@@ -7,6 +7,7 @@
 //	receiver config check FILE      validate a config file and exit
 //	receiver users render|check|hash ...   per-device NATS users (see docs/PACKAGING.md)
 //	receiver credentials init|trust|issue|service|revoke|rotate ...   cabins' NATS credentials (docs/OPERATIONS.md)
+//	receiver accounts add|passwd|remove|list ...   people's accounts (see docs/OPERATIONS.md)
 package main
 
 import (
@@ -34,7 +35,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "", "config file (YAML); default: built-in defaults")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage:\n  receiver [--config FILE]\n  receiver --version\n  receiver config check FILE\n  receiver users render|check|hash ...\n  receiver credentials init|trust|issue|service|revoke|rotate ...\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage:\n  receiver [--config FILE]\n  receiver --version\n  receiver config check FILE\n  receiver users render|check|hash ...\n  receiver credentials init|trust|issue|service|revoke|rotate ...\n  receiver accounts add|passwd|remove|list ...\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -53,6 +54,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		if rest[0] == "credentials" {
 			return credentials(rest[1:], stdout, stderr)
+		}
+		if rest[0] == "accounts" {
+			return accounts(context.Background(), rest[1:], os.Stdin, stdout, stderr)
 		}
 		fmt.Fprintf(stderr, "receiver: unknown command %q\n", rest)
 		fs.Usage()

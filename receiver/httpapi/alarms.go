@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/palier-lifts/palier/receiver/store"
@@ -158,6 +159,7 @@ func (a *API) acknowledge(w http.ResponseWriter, r *http.Request) {
 		res.Alarms = append(res.Alarms, x.ID())
 	}
 	a.o.Logger.Info("alarm acknowledged", "site", id[0], "cabin", id[1], "by", body.By, "alarms", res.Alarms)
+	a.auditSite(r, AuditAlarmAck, id[0], id[1], fmt.Sprintf("alarms %s, signed %q: %s", strings.Join(res.Alarms, ", "), body.By, body.Message))
 	if a.o.AlarmAcks != nil {
 		if err := a.o.AlarmAcks.PublishAlarmAck(r.Context(), store.AlarmAckOf(id[0], id[1], acked)); err != nil {
 			a.o.Logger.Error("publish alarm acknowledgement; it is published again later", "site", id[0], "cabin", id[1], "err", err)
@@ -198,5 +200,6 @@ func (a *API) closeAlarm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.o.Logger.Info("alarm closed by an operator", "site", id[0], "cabin", id[1], "alarm", closed.ID(), "by", body.By, "reason", body.Reason)
+	a.auditSite(r, AuditAlarmClose, id[0], id[1]+"/"+closed.ID(), fmt.Sprintf("signed %q: %s", body.By, body.Reason))
 	writeJSON(w, http.StatusOK, alarmJSON(closed))
 }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -29,13 +28,17 @@ import (
 // Role of a bearer token.
 type Role int
 
-// Roles, each allowing what the previous one does.
+// Roles: read, operator and admin each allow what the previous one does;
+// manager stands apart (Role.allows says what each may).
 const (
 	RoleNone Role = iota
 	RoleRead
 	// RoleOperator also acknowledges and closes alarms.
 	RoleOperator
 	RoleAdmin
+	// RoleManager writes the notices of its sites and reads their cabins,
+	// reports and audit trail; it is not above or below the others.
+	RoleManager
 )
 
 // NoticePublisher sends a site's whole notice set to its cabins.
@@ -70,9 +73,23 @@ type Options struct {
 	// Credentials rotates and revokes the cabins' credentials; nil: the
 	// credential endpoints answer 503.
 	Credentials Credentials
-	// Tokens maps each bearer token to its role; empty means no access control.
-	Tokens   map[string]Role
-	Gatherer prometheus.Gatherer
+	// Tokens maps each bearer token to its role; empty, with Grants empty
+	// and Accounts off, means no access control.
+	Tokens map[string]Role
+	// Grants maps bearer tokens to a name, a role and optional sites.
+	Grants map[string]Token
+	// Accounts turns on people's accounts (kept in Store) and their
+	// login sessions; access control is then on even without tokens.
+	Accounts bool
+	// SessionIdle ends a session unused this long (default 30 min);
+	// SessionMax ends any session this old (default 12 h).
+	SessionIdle, SessionMax time.Duration
+	// Passwords are the argon2id parameters of new password hashes;
+	// zero: DefaultArgon2.
+	Passwords Argon2Params
+	// LoginLimits bound failed logins; zero: DefaultLoginLimits.
+	LoginLimits LoginLimits
+	Gatherer    prometheus.Gatherer
 	// Registerer receives the HTTP metrics; nil registers nothing.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
@@ -85,7 +102,11 @@ type Options struct {
 // API is the HTTP handler.
 type API struct {
 	o            Options
-	mux          *http.ServeMux
+	mux          *routeMux
+	tokens       map[string]Token
+	logins       *throttle
+	hashing      chan struct{} // one slot per password hash allowed at once
+	loginCSP     string
 	requests     *prometheus.CounterVec
 	dashboardCSP string
 }
@@ -110,7 +131,8 @@ func New(o Options) (*API, error) {
 	if o.RequestTimeout == 0 {
 		o.RequestTimeout = 30 * time.Second
 	}
-	a := &API{o: o, mux: http.NewServeMux(), dashboardCSP: dashboardCSP(dashboard)}
+	a := &API{o: o, mux: &routeMux{ServeMux: http.NewServeMux()}, dashboardCSP: dashboardCSP(dashboard), loginCSP: dashboardCSP(loginPage)}
+	a.setupAccounts()
 	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "palier_receiver_http_requests_total", Help: "HTTP requests by route and status code.",
 	}, []string{"route", "code"})
@@ -132,9 +154,9 @@ func New(o Options) (*API, error) {
 	m.Handle("GET /api/v1/cabins/{site}/{cabin}/timeline", a.auth(RoleRead, http.HandlerFunc(a.cabinTimeline)))
 	m.Handle("GET /api/v1/sites/{site}/report", a.auth(RoleRead, http.HandlerFunc(a.siteReport)))
 	m.Handle("GET /api/v1/sites/{site}/notices", a.auth(RoleRead, http.HandlerFunc(a.getNotices)))
-	m.Handle("POST /api/v1/sites/{site}/notices", a.auth(RoleAdmin, http.HandlerFunc(a.createNotice)))
-	m.Handle("PUT /api/v1/sites/{site}/notices/{id}", a.auth(RoleAdmin, http.HandlerFunc(a.putNotice)))
-	m.Handle("DELETE /api/v1/sites/{site}/notices/{id}", a.auth(RoleAdmin, http.HandlerFunc(a.deleteNotice)))
+	m.Handle("POST /api/v1/sites/{site}/notices", a.guard(permNotices, http.HandlerFunc(a.createNotice)))
+	m.Handle("PUT /api/v1/sites/{site}/notices/{id}", a.guard(permNotices, http.HandlerFunc(a.putNotice)))
+	m.Handle("DELETE /api/v1/sites/{site}/notices/{id}", a.guard(permNotices, http.HandlerFunc(a.deleteNotice)))
 	m.Handle("GET /api/v1/sites/{site}/config", a.auth(RoleRead, http.HandlerFunc(a.getSiteConfig)))
 	m.Handle("PUT /api/v1/sites/{site}/config", a.auth(RoleAdmin, http.HandlerFunc(a.putSiteConfig)))
 	m.Handle("GET /api/v1/cabins/{site}/{cabin}/config", a.auth(RoleRead, http.HandlerFunc(a.getCabinConfig)))
@@ -143,8 +165,9 @@ func New(o Options) (*API, error) {
 	if o.Rollout != nil {
 		a.rolloutRoutes(m)
 	}
-	m.Handle("POST /api/v1/sites/{site}/media", a.auth(RoleAdmin, http.HandlerFunc(a.uploadMedia)))
+	m.Handle("POST /api/v1/sites/{site}/media", a.guard(permNotices, http.HandlerFunc(a.uploadMedia)))
 	a.credentialRoutes(m)
+	a.accountRoutes(m)
 	// Media are public: agents download them without a token, and a
 	// SHA-256 cannot be guessed.
 	m.HandleFunc("GET /media/{sha256}", a.getMedia)
@@ -231,36 +254,6 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc.Encode(v)
 }
 
-func (a *API) auth(need Role, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(a.o.Tokens) == 0 {
-			h.ServeHTTP(w, r)
-			return
-		}
-		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || tok == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="palier"`)
-			writeError(w, http.StatusUnauthorized, "Authorization", "missing bearer token (send Authorization: Bearer TOKEN)")
-			return
-		}
-		role := RoleNone
-		for t, rl := range a.o.Tokens { // compare with every token, in constant time each
-			if subtle.ConstantTimeCompare([]byte(t), []byte(tok)) == 1 {
-				role = rl
-			}
-		}
-		switch {
-		case role == RoleNone:
-			w.Header().Set("WWW-Authenticate", `Bearer realm="palier", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "Authorization", "unknown bearer token")
-		case role < need:
-			writeError(w, http.StatusForbidden, "Authorization", "this token is read-only; %s %s needs an admin token", r.Method, r.URL.Path)
-		default:
-			h.ServeHTTP(w, r)
-		}
-	})
-}
-
 func (a *API) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
@@ -303,9 +296,11 @@ func (a *API) listCabins(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
-	out := make([]cabinView, len(cs))
+	out := make([]cabinView, 0, len(cs))
 	for i := range cs {
-		out[i] = a.view(cs[i], situations[i])
+		if inScope(r, cs[i].Site) {
+			out = append(out, a.view(cs[i], situations[i]))
+		}
 	}
 	page, next := filterCabins(out, q)
 	linkNext(w, r, next)

@@ -279,6 +279,11 @@ func (a *API) putConfig(w http.ResponseWriter, r *http.Request, site, cabin stri
 		a.storeError(w, r, err)
 		return
 	}
+	target := cabin
+	if target == "" {
+		target = "(site)"
+	}
+	a.auditSite(r, AuditConfig, site, target, fmt.Sprintf("version %d, fields %s, signed %q", d.Version, strings.Join(agentconfig.Fields(d.Config), ","), d.By))
 	if a.o.Configs != nil {
 		if err := a.o.Configs.PublishDesiredConfig(r.Context(), d); err != nil {
 			a.o.Logger.Error("publish desired configuration", "site", site, "cabin", cabin, "version", d.Version, "err", err)

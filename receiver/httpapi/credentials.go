@@ -25,7 +25,7 @@ var _ Credentials = (*devcred.Manager)(nil)
 const maxRevokeIDs = 1000
 
 // credentialRoutes adds the credential endpoints (admin).
-func (a *API) credentialRoutes(m *http.ServeMux) {
+func (a *API) credentialRoutes(m *routeMux) {
 	m.Handle("POST /api/v1/cabins/{site}/{cabin}/credential/rotate", a.auth(RoleAdmin, http.HandlerFunc(a.rotateCredential)))
 	m.Handle("POST /api/v1/credentials/revoke", a.auth(RoleAdmin, http.HandlerFunc(a.revokeCredentials)))
 }

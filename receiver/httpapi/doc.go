@@ -4,9 +4,16 @@
 // uPlot it loads embedded under static/). docs/API.md documents it.
 //
 // Concepts:
-//   - Roles: a bearer token is read (GET only) or admin (everything). With
-//     no tokens configured every request is allowed, which is why the
-//     receiver then listens on loopback only.
+//   - Callers (auth.go): a bearer token (machines) or an account's login
+//     session (people, accounts.go, login.html), each with a role (read,
+//     operator, manager, admin) and optional sites. One guard checks the
+//     role, a session's CSRF header and the path's {site} for every route;
+//     list endpoints spanning sites filter by inScope. Logins are hashed
+//     with argon2id (auth_password.go) and throttled (auth_throttle.go).
+//     With no tokens and no accounts every request is allowed, which is
+//     why the receiver then listens on loopback only.
+//   - Audit (audit.go): who changed which notice, alarm, configuration,
+//     wave or account, and who logged in, per site.
 //   - APIError: every failure is JSON {"error", "param"} naming the bad
 //     parameter when there is one.
 //   - Notice changes: each one rewrites the site's whole notice set with

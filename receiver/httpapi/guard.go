@@ -50,7 +50,7 @@ func secure(h http.Header, csp string) {
 // Host name that is not this receiver's (DNS rebinding). It returns the
 // parameter at fault and why, or "" if the request may go on.
 func (a *API) crossSite(r *http.Request) (param, why string) {
-	if len(a.o.Tokens) == 0 && r.URL.Path != "/healthz" && !a.hostAllowed(r.Host) {
+	if a.open() && r.URL.Path != "/healthz" && !a.hostAllowed(r.Host) {
 		return "Host", "\"" + r.Host + "\" is not a name of this receiver (allowed: loopback names and the host of public_url)"
 	}
 	switch r.Method {

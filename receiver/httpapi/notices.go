@@ -96,7 +96,8 @@ type changeError struct {
 
 // change applies fn to the site's notice set as a new version, stores it and
 // publishes it. A concurrent change by another receiver makes it start over.
-func (a *API) change(w http.ResponseWriter, r *http.Request, site string, okCode int, fn func(set *wire.NoticeSet) *changeError) {
+// action and target name the change in the audit trail.
+func (a *API) change(w http.ResponseWriter, r *http.Request, site string, okCode int, action, target string, fn func(set *wire.NoticeSet) *changeError) {
 	for attempt := 0; attempt < 5; attempt++ {
 		set, err := a.o.Store.NoticeSet(r.Context(), site)
 		if errors.Is(err, store.ErrNotFound) {
@@ -135,6 +136,7 @@ func (a *API) change(w http.ResponseWriter, r *http.Request, site string, okCode
 			a.storeError(w, r, err)
 			return
 		}
+		a.auditSite(r, action, site, target, fmt.Sprintf("notice set version %d", set.Version))
 		if a.o.Notices != nil {
 			if err := a.o.Notices.PublishNotices(r.Context(), set); err != nil {
 				a.o.Logger.Error("publish notices", "site", site, "version", set.Version, "err", err)
@@ -157,7 +159,7 @@ func (a *API) createNotice(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a.change(w, r, id[0], http.StatusCreated, func(set *wire.NoticeSet) *changeError {
+	a.change(w, r, id[0], http.StatusCreated, AuditNoticeCreate, n.ID, func(set *wire.NoticeSet) *changeError {
 		if slices.ContainsFunc(set.Notices, func(x wire.Notice) bool { return x.ID == n.ID }) {
 			return &changeError{http.StatusConflict, APIError{Param: "id", Error: fmt.Sprintf("notice %q exists (PUT it to change it)", n.ID)}}
 		}
@@ -183,7 +185,7 @@ func (a *API) putNotice(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "id", "body id %q differs from the path's %q", n.ID, id[1])
 		return
 	}
-	a.change(w, r, id[0], http.StatusOK, func(set *wire.NoticeSet) *changeError {
+	a.change(w, r, id[0], http.StatusOK, AuditNoticeEdit, id[1], func(set *wire.NoticeSet) *changeError {
 		i := slices.IndexFunc(set.Notices, func(x wire.Notice) bool { return x.ID == id[1] })
 		if i < 0 {
 			return &changeError{http.StatusNotFound, APIError{Param: "id", Error: fmt.Sprintf("no notice %q on site %s (POST to create it)", id[1], id[0])}}
@@ -198,7 +200,7 @@ func (a *API) deleteNotice(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a.change(w, r, id[0], http.StatusOK, func(set *wire.NoticeSet) *changeError {
+	a.change(w, r, id[0], http.StatusOK, AuditNoticeWithdraw, id[1], func(set *wire.NoticeSet) *changeError {
 		i := slices.IndexFunc(set.Notices, func(x wire.Notice) bool { return x.ID == id[1] })
 		if i < 0 {
 			return &changeError{http.StatusNotFound, APIError{Param: "id", Error: fmt.Sprintf("no notice %q on site %s", id[1], id[0])}}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -17,7 +18,7 @@ import (
 const maxRolloutBody = 1 << 20
 
 // rolloutRoutes serves the rollout waves (docs/API.md, "Rollout waves").
-func (a *API) rolloutRoutes(m *http.ServeMux) {
+func (a *API) rolloutRoutes(m *routeMux) {
 	m.Handle("GET /api/v1/rollout/waves", a.auth(RoleRead, http.HandlerFunc(a.listWaves)))
 	m.Handle("POST /api/v1/rollout/waves", a.auth(RoleAdmin, http.HandlerFunc(a.createWave)))
 	m.Handle("GET /api/v1/rollout/waves/{id}", a.auth(RoleRead, http.HandlerFunc(a.getWave)))
@@ -71,6 +72,7 @@ func (a *API) createWave(w http.ResponseWriter, r *http.Request) {
 		a.storeError(w, r, err)
 		return
 	}
+	a.audit(r, AuditWaveCreate, nil, strconv.FormatInt(wave.ID, 10), fmt.Sprintf("version %s, channel %s, signed %q", wave.Version, wave.Channel, body.By))
 	p, err := a.o.Rollout.Progress(r.Context(), wave.ID)
 	if err != nil {
 		a.storeError(w, r, err)
@@ -130,6 +132,7 @@ func (a *API) stopWave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.o.Logger.Info("rollout wave stopped", "wave", id, "by", body.By)
+	a.audit(r, AuditWaveStop, nil, strconv.FormatInt(id, 10), fmt.Sprintf("signed %q", body.By))
 	if p, err = a.o.Rollout.Progress(r.Context(), id); err != nil {
 		a.storeError(w, r, err)
 		return

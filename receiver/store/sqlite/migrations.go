@@ -83,6 +83,8 @@ var migrations = []string{
 	store.DesiredConfigsTable("INTEGER"),
 	// 8: rollout waves and their cabins (store.Wave).
 	store.RolloutTables("INTEGER PRIMARY KEY", "INTEGER"),
+	// 9: people's accounts, their sessions, the audit trail (store.Account).
+	store.AccountTables("INTEGER PRIMARY KEY", "INTEGER"),
 }
 
 // migrate applies the migrations the database has not seen, each in its

@@ -33,6 +33,7 @@ type Store struct {
 	path string
 	w    *sql.DB // the one writer connection
 	r    *sql.DB // read-only connections
+	store.SQLAccounts
 }
 
 var _ store.Store = (*Store)(nil)
@@ -81,7 +82,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s for reading: %w", path, err)
 	}
 	r.SetMaxOpenConns(opts.ReadConns)
-	return &Store{path: path, w: w, r: r}, nil
+	return &Store{path: path, w: w, r: r, SQLAccounts: store.SQLAccounts{W: execer{w}, R: reader{r}}}, nil
 }
 
 // Close closes both pools.

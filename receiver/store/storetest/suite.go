@@ -48,6 +48,8 @@ func Run(t *testing.T, open Opener) {
 		{"Timeline", testTimeline},
 		{"DesiredConfigs", testDesiredConfigs},
 		{"RolloutWaves", testRolloutWaves},
+		{"Accounts", testAccounts},
+		{"Audit", testAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
