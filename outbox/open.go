@@ -49,6 +49,9 @@ func Open(ctx context.Context, path string, opts Options) (*Outbox, error) {
 	if err := recoverSideFiles(path, log); err != nil {
 		return nil, fmt.Errorf("open outbox %s: %w", path, err)
 	}
+	if err := createIfMissing(path, opts); err != nil {
+		return nil, fmt.Errorf("open outbox %s: %w", path, err)
+	}
 
 	db, st, epoch, err := openAndLoad(path, opts)
 	var dmg *damagedError
@@ -120,7 +123,39 @@ func recoverSideFiles(path string, log interface{ Warn(string, ...any) }) error 
 	if err := os.Remove(path + ".compact"); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove stale compaction copy: %w", err)
 	}
+	if err := os.Remove(path + ".init"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove stale first file: %w", err)
+	}
 	return nil
+}
+
+// createIfMissing makes the first outbox file beside path and renames it
+// into place once bbolt has written and synced it, so that a process
+// killed during its very first start leaves no file, never an empty or
+// half-written one: at path, an empty file can then only be damage (a
+// file system that lost what it held), which is reported, never taken
+// for a new outbox. Found by TestCrashKill, whose first kill can strike
+// while bbolt creates the file.
+func createIfMissing(path string, opts Options) error {
+	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+		return nil // there, or unreadable: Open says which
+	}
+	tmp := path + ".init"
+	db, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if err != nil {
+		return fmt.Errorf("create %s: %w", tmp, err)
+	}
+	if err := initIfEmpty(db, opts.Now(), nil); err != nil {
+		_ = db.Close()
+		return fmt.Errorf("create %s: %w", tmp, err)
+	}
+	if err := db.Close(); err != nil {
+		return fmt.Errorf("create %s: %w", tmp, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("put the new outbox in place: %w", err)
+	}
+	return syncDir(path)
 }
 
 // openAndLoad opens the file, checks it and loads its state. A damaged file is

@@ -131,8 +131,9 @@ go_test() {
 	mkdir -p .artifacts
 	local log=.artifacts/go-test.log
 	local status=0
-	go test "$@" 2>&1 | tee "$log" || true
-	status=${PIPESTATUS[0]}
+	# PIPESTATUS is read in the same list: after "|| true" it would be
+	# true's, and a failed test would pass (as it did from stop 22 on).
+	go test "$@" 2>&1 | tee "$log" || status=${PIPESTATUS[0]}
 	if [ "$status" -eq 0 ]; then
 		return 0
 	fi
