@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -242,4 +243,14 @@ func incidents(ctx context.Context, st store.Store, mc *MonthlyCabin, site, cab 
 		mc.Alarms.MedianAckSeconds, mc.Alarms.MaxAckSeconds = &med, &mx
 	}
 	return nil
+}
+
+// Languages the monthly report is written in; the first is the default.
+var Languages = []string{"fr", "en", "it"}
+
+// PDFPath is where the PDF of a site's month in lang lives under a
+// reports directory: {site}/{month}.{lang}.pdf. The job that renders it
+// and the API that serves it agree through it.
+func PDFPath(site, month, lang string) string {
+	return filepath.Join(site, month+"."+lang+".pdf")
 }
