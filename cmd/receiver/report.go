@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/palier-lifts/palier/atomicfile"
 	"github.com/palier-lifts/palier/receiver"
 	"github.com/palier-lifts/palier/receiver/report"
 	"github.com/palier-lifts/palier/receiver/reportpdf"
@@ -132,30 +133,23 @@ func reportCmd(ctx context.Context, args []string, now time.Time, stdout, stderr
 	return 0
 }
 
-// writePDF renders m into path through a temporary file, so that the API
-// never serves half a PDF.
+// writePDF renders m into path through a temporary file
+// (atomicfile), so that the API never serves half a PDF, even after a
+// power cut.
 func writePDF(path string, m report.Monthly, lang string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".report-*.pdf")
+	f, err := atomicfile.Create(filepath.Dir(path), ".report-*.pdf")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	defer os.Remove(f.Name())
+	defer f.Abort()
 	if err := reportpdf.Render(f, m, lang); err != nil {
-		f.Close()
 		return err
 	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
+	if err := f.Chmod(0o640); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return f.Commit(path)
 }
