@@ -190,3 +190,19 @@ func TestEnergyValidate(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseMonth: whatever the API's month parameter holds, ParseMonth
+// returns a calendar month or an error, never a panic.
+func FuzzParseMonth(f *testing.F) {
+	f.Add("2026-11")
+	f.Add("0000-01")
+	f.Fuzz(func(t *testing.T, s string) {
+		since, until, err := ParseMonth(s, time.UTC)
+		if err != nil {
+			return
+		}
+		if since.Day() != 1 || until != since.AddDate(0, 1, 0) || since.Format("2006-01") != s {
+			t.Fatalf("%q: [%s, %s) is not that month", s, since, until)
+		}
+	})
+}
