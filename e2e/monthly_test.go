@@ -144,7 +144,7 @@ steps:
 		t.Fatalf("pdftotext: %v %s", err, out)
 	}
 	text := strings.Join(strings.Fields(string(out)), " ")
-	for _, w := range []string{"Cabine " + cabin, "Pannes signalées 1", "code 31", "Alarmes (bouton d'appel) 1 · 1 prises en compte", "Énergie estimée"} {
+	for _, w := range []string{"Cabine " + cabin, "Pannes signalées 1", "code 31", "Alarmes (bouton d'appel) 1 · prises en compte : 1", "Énergie estimée"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("%q missing from the PDF:\n%s", w, text)
 		}

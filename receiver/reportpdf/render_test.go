@@ -67,7 +67,7 @@ func TestRenderLanguages(t *testing.T) {
 		{"fr", []string{"Rapport mensuel des ascenseurs — m — mars 2026", "Période : du 1 mars 2026 au 31 mars 2026", "Cabine a", "Cabine b",
 			"Disponibilité", "Trajets 62 · 2,0 par jour en moyenne", "Cycles de porte 31", "Pannes signalées 2 · durée cumulée 2 h 20 min",
 			"code 31 (door lock)", "en cours à la fin du mois", "Personnes bloquées 1 · total 40 min 0 s", "prise en compte après 1 min 30 s",
-			"Alarmes (bouton d'appel) 3 · 2 prises en compte · délai médian de prise en compte 2 min 45 s", "jamais prise en compte",
+			"Alarmes (bouton d'appel) 3 · prises en compte : 2 · délai médian de prise en compte 2 min 45 s", "jamais prise en compte",
 			"Énergie estimée", "Estimation, non une mesure au compteur", "ISO 25745-2", "veille 150 W, trajet 8,0 Wh", "Pas encore disponible", "Page 1 / "}},
 		{"en", []string{"Monthly lift report — m — March 2026", "Cabin a", "Trips 62 · 2.0 a day on average", "Door cycles 31",
 			"median time to acknowledge 2 min 45 s", "Estimated energy", "An estimate, not a meter reading", "Not yet available"}},

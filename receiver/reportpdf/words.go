@@ -32,7 +32,7 @@ var languages = map[string]words{
 		unavailable: "Indisponibilité", outOfService: "hors service", entrapment: "personne bloquée", offline: "boîtier hors ligne",
 		linkLost: "liaison avec l'armoire perdue", trips: "Trajets", perDay: "%s par jour en moyenne", busiestDay: "jour le plus chargé : %s (%d)",
 		doorCycles: "Cycles de porte", faults: "Pannes signalées", faultTime: "durée cumulée %s", stillActive: "en cours à la fin du mois",
-		entrapments: "Personnes bloquées", alarms: "Alarmes (bouton d'appel)", acknowledged: "%d prises en compte",
+		entrapments: "Personnes bloquées", alarms: "Alarmes (bouton d'appel)", acknowledged: "prises en compte : %d",
 		medianAck: "délai médian de prise en compte %s", maxAck: "délai maximal %s", neverAck: "jamais prise en compte",
 		energy: "Énergie estimée", standby: "veille %s", running: "déplacements %s", noEnergy: "non estimée : aucun paramètre d'énergie pour ce site",
 		energyBasis: "Estimation, non une mesure au compteur : selon la méthode de la norme ISO 25745-2, puissance de veille × temps surveillé hors trajets, " +
@@ -51,7 +51,7 @@ var languages = map[string]words{
 		unavailable: "Unavailable", outOfService: "out of service", entrapment: "passenger trapped", offline: "box offline",
 		linkLost: "link to the controller lost", trips: "Trips", perDay: "%s a day on average", busiestDay: "busiest day: %s (%d)",
 		doorCycles: "Door cycles", faults: "Faults reported", faultTime: "total duration %s", stillActive: "still active at the end of the month",
-		entrapments: "Passengers trapped", alarms: "Alarms (call button)", acknowledged: "%d acknowledged",
+		entrapments: "Passengers trapped", alarms: "Alarms (call button)", acknowledged: "acknowledged: %d",
 		medianAck: "median time to acknowledge %s", maxAck: "longest %s", neverAck: "never acknowledged",
 		energy: "Estimated energy", standby: "standby %s", running: "trips %s", noEnergy: "not estimated: no energy parameters for this site",
 		energyBasis: "An estimate, not a meter reading: in the manner of ISO 25745-2, standby power × the monitored time not spent in trips, " +
@@ -70,7 +70,7 @@ var languages = map[string]words{
 		unavailable: "Indisponibilità", outOfService: "fuori servizio", entrapment: "persona bloccata", offline: "dispositivo non in linea",
 		linkLost: "collegamento con il quadro perso", trips: "Corse", perDay: "%s al giorno in media", busiestDay: "giorno più intenso: %s (%d)",
 		doorCycles: "Cicli porte", faults: "Guasti segnalati", faultTime: "durata complessiva %s", stillActive: "ancora in corso a fine mese",
-		entrapments: "Persone bloccate", alarms: "Allarmi (pulsante di chiamata)", acknowledged: "%d presi in carico",
+		entrapments: "Persone bloccate", alarms: "Allarmi (pulsante di chiamata)", acknowledged: "presi in carico: %d",
 		medianAck: "tempo mediano di presa in carico %s", maxAck: "tempo massimo %s", neverAck: "mai preso in carico",
 		energy: "Energia stimata", standby: "attesa %s", running: "corse %s", noEnergy: "non stimata: nessun parametro energetico per questo sito",
 		energyBasis: "Una stima, non una lettura del contatore: secondo il metodo della norma ISO 25745-2, potenza in attesa × tempo monitorato fuori dalle corse, " +
