@@ -16,6 +16,14 @@ type SiteConfig struct {
 	// (measured, or from the maker's data sheet), for the estimate in the
 	// monthly report. Absent: the report has no energy estimate.
 	Energy *report.Energy `yaml:"energy"`
+	// Cabins: settings of cabins that differ from the site's, by cabin id.
+	Cabins map[string]CabinSiteConfig `yaml:"cabins"`
+}
+
+// CabinSiteConfig is a cabin's own settings within its site's.
+type CabinSiteConfig struct {
+	// Energy replaces the site's energy parameters for this cabin.
+	Energy *report.Energy `yaml:"energy"`
 }
 
 // validateSites checks the sites' ids and energy parameters.
@@ -29,6 +37,16 @@ func (c *Config) validateSites(p *configfile.Problems) {
 		if s.Energy != nil {
 			p.Nest(field+".energy", s.Energy.Validate(""))
 		}
+		for cabin, c := range s.Cabins {
+			cfield := field + ".cabins." + cabin
+			if err := wire.ValidateID(cabin); err != nil {
+				p.Add(cfield, "cabin id %v", err)
+				continue
+			}
+			if c.Energy != nil {
+				p.Nest(cfield+".energy", c.Energy.Validate(""))
+			}
+		}
 	}
 }
 
@@ -39,13 +57,19 @@ func (c *Config) validateReports(p *configfile.Problems) {
 	}
 }
 
-// SiteEnergy returns a site's energy parameters, or nil when it has none.
-func (c *Config) SiteEnergy(site string) *report.Energy {
-	if s, ok := c.Sites[site]; ok && s.Energy != nil {
-		e := *s.Energy
-		return &e
+// SiteEnergy returns a site's energy parameters, for its cabins.
+func (c *Config) SiteEnergy(site string) report.SiteEnergy {
+	s := c.Sites[site]
+	out := report.SiteEnergy{Default: s.Energy}
+	for id, cc := range s.Cabins {
+		if cc.Energy != nil {
+			if out.Cabins == nil {
+				out.Cabins = map[string]report.Energy{}
+			}
+			out.Cabins[id] = *cc.Energy
+		}
 	}
-	return nil
+	return out
 }
 
 // ReportsConfig says where the monthly report job writes its PDFs and

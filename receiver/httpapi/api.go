@@ -98,8 +98,8 @@ type Options struct {
 	// shown stale; default three wire.PresenceInterval.
 	StaleAfter time.Duration
 	// SiteEnergy gives a site's energy parameters for the monthly
-	// report's estimate; nil, or nil for a site: no estimate.
-	SiteEnergy func(site string) *report.Energy
+	// report's estimate; nil: no estimate.
+	SiteEnergy func(site string) report.SiteEnergy
 	// Play is the proof of play of the monthly report; nil: notices shown
 	// are reported as not yet available.
 	Play report.PlaySource

@@ -15,11 +15,11 @@ import (
 func TestMonthlyReport(t *testing.T) {
 	dir := t.TempDir()
 	f, clock := accountsFixture(t, func(o *Options) {
-		o.SiteEnergy = func(site string) *report.Energy {
+		o.SiteEnergy = func(site string) report.SiteEnergy {
 			if site == "les-pins" {
-				return &report.Energy{StandbyW: 100, TripWh: 8}
+				return report.SiteEnergy{Default: &report.Energy{StandbyW: 100, TripWh: 8}}
 			}
-			return nil
+			return report.SiteEnergy{}
 		}
 		o.ReportsDir = dir
 	})

@@ -22,6 +22,25 @@ type Energy struct {
 	PerFloorWh float64 `yaml:"per_floor_wh" json:"per_floor_wh"`
 }
 
+// SiteEnergy is a site's energy parameters: Default for its cabins,
+// Cabins for those that differ (a hydraulic lift beside a traction one).
+type SiteEnergy struct {
+	Default *Energy
+	Cabins  map[string]Energy
+}
+
+// For returns a cabin's parameters, or nil when it has none.
+func (s SiteEnergy) For(cabin string) *Energy {
+	if e, ok := s.Cabins[cabin]; ok {
+		return &e
+	}
+	if s.Default != nil {
+		e := *s.Default
+		return &e
+	}
+	return nil
+}
+
 // Bounds of the parameters: beyond them, a unit was mistaken (kW for W).
 const (
 	MaxStandbyW = 5000
@@ -66,7 +85,7 @@ type EnergyEstimate struct {
 // EnergyBasis says, in the report, what the estimate rests on.
 const EnergyBasis = "estimate, not a meter reading: in the manner of ISO 25745-2, standby power x the monitored time not spent in trips, " +
 	"plus per trip the energy of a one-floor trip and of each further floor travelled, from the parameters set for the site " +
-	"(receiver config sites.<site>.energy); time not monitored (before the cabin was first heard from, after now) is left out"
+	"(receiver config sites.<site>.energy, or sites.<site>.cabins.<cabin>.energy for a cabin that differs); time not monitored (before the cabin was first heard from, after now) is left out"
 
 // estimate computes the estimate from the monitored time, the time spent
 // running trips and the trips' floors.

@@ -25,8 +25,8 @@ type Monthly struct {
 	Cabins []MonthlyCabin `json:"cabins"`
 	// NoticesShown is the proof of play of the site's notices.
 	NoticesShown NoticesShown `json:"notices_shown"`
-	// EnergyBasis says what the energy estimates rest on; empty when the
-	// site has no energy parameters.
+	// EnergyBasis says what the energy estimates rest on; empty when no
+	// cabin of the site has energy parameters.
 	EnergyBasis string `json:"energy_basis,omitempty"`
 }
 
@@ -41,7 +41,7 @@ type MonthlyCabin struct {
 	Entrapments []Incident `json:"entrapments"`
 	// Alarms are the alarm button's alarms raised in the month.
 	Alarms AlarmSummary `json:"alarms"`
-	// Energy is nil when the site has no energy parameters.
+	// Energy is nil when the cabin has no energy parameters.
 	Energy *EnergyEstimate `json:"energy"`
 }
 
@@ -114,8 +114,9 @@ const noteNoPlay = "not yet available: the screens' proof of play is not recorde
 
 // MonthOptions are a monthly report's inputs besides the store.
 type MonthOptions struct {
-	// Energy is the site's energy parameters; nil: no estimate.
-	Energy *Energy
+	// Energy is the site's energy parameters; a cabin without any gets
+	// no estimate.
+	Energy SiteEnergy
 	// Play is the proof of play; nil: not available.
 	Play PlaySource
 }
@@ -146,9 +147,6 @@ func Month(ctx context.Context, st store.Store, site, month string, now time.Tim
 	if now.Before(end) {
 		end = now
 	}
-	if o.Energy != nil {
-		m.EnergyBasis = EnergyBasis
-	}
 	all, err := st.Cabins(ctx)
 	if err != nil {
 		return m, fmt.Errorf("monthly report %s: %w", site, err)
@@ -171,9 +169,10 @@ func Month(ctx context.Context, st store.Store, site, month string, now time.Tim
 		if err := incidents(ctx, st, &mc, site, c.Cabin, since, end); err != nil {
 			return m, fmt.Errorf("monthly report %s/%s: %w", site, c.Cabin, err)
 		}
-		if o.Energy != nil {
-			e := o.Energy.estimate(rc.MonitoredSeconds, x.runningSeconds, rc.Trips, x.floors)
+		if p := o.Energy.For(c.Cabin); p != nil {
+			e := p.estimate(rc.MonitoredSeconds, x.runningSeconds, rc.Trips, x.floors)
 			mc.Energy = &e
+			m.EnergyBasis = EnergyBasis
 		}
 		m.Cabins = append(m.Cabins, mc)
 	}

@@ -74,7 +74,7 @@ var monthEnergy = Energy{StandbyW: 150, TripWh: 8, PerFloorWh: 2}
 func TestMonthlyGolden(t *testing.T) {
 	engines(t, func(t *testing.T, st store.Store) {
 		monthFeed(t, st)
-		m, err := Month(context.Background(), st, "m", "2026-03", day0.AddDate(0, 2, 0), time.UTC, MonthOptions{Energy: &monthEnergy})
+		m, err := Month(context.Background(), st, "m", "2026-03", day0.AddDate(0, 2, 0), time.UTC, MonthOptions{Energy: SiteEnergy{Default: &monthEnergy, Cabins: map[string]Energy{"b": {StandbyW: 300, TripWh: 20}}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,6 +120,10 @@ func TestMonthlyGolden(t *testing.T) {
 		running := (62*8 + 62*3*2) / 1000.0
 		if e := a.Energy; e == nil || math.Abs(e.StandbyKWh-standby) > 1e-3 || e.RunningKWh != running || e.FloorsTravelled != 248 {
 			t.Errorf("energy %+v, want standby %.3f kWh, running %.3f kWh", e, standby, running)
+		}
+		// Cabin b has parameters of its own.
+		if e := m.Cabins[1].Energy; e == nil || e.Params.StandbyW != 300 || e.RunningKWh != 0.02 {
+			t.Errorf("b's energy %+v, want its own parameters: 300 W, one trip of 20 Wh", e)
 		}
 		if m.NoticesShown.Available || !strings.Contains(m.NoticesShown.Note, "not yet available") {
 			t.Errorf("notices shown %+v, want not available, and said so", m.NoticesShown)

@@ -87,16 +87,9 @@ func Render(w io.Writer, m report.Monthly, lang string) error {
 		}
 	}
 	if m.EnergyBasis != "" {
-		for _, c := range m.Cabins {
-			if c.Energy == nil {
-				continue
-			}
-			p := c.Energy.Params
-			pdf.Ln(3)
-			pdf.SetFont("go", "", 8)
-			pdf.MultiCell(width, 4, fmt.Sprintf(t.energyBasis, t.num(p.StandbyW, 0), t.num(p.TripWh, 1), t.num(p.PerFloorWh, 1)), "", "L", false)
-			break
-		}
+		pdf.Ln(3)
+		pdf.SetFont("go", "", 8)
+		pdf.MultiCell(width, 4, t.energyBasis, "", "L", false)
 	}
 	if err := pdf.Output(w); err != nil {
 		return fmt.Errorf("render report %s %s: %w", m.Site, m.Month, err)
@@ -207,8 +200,10 @@ func cabin(pdf *fpdf.Fpdf, t words, c report.MonthlyCabin, loc *time.Location) {
 	row(pdf, t.alarms, alarms)
 
 	if e := c.Energy; e != nil {
+		p := e.Params
 		row(pdf, t.energy, t.num(e.TotalKWh, 1)+" kWh ("+fmt.Sprintf(t.standby, t.num(e.StandbyKWh, 1)+" kWh")+", "+
-			fmt.Sprintf(t.running, t.num(e.RunningKWh, 1)+" kWh")+")")
+			fmt.Sprintf(t.running, t.num(e.RunningKWh, 1)+" kWh")+")\n"+
+			fmt.Sprintf(t.energyParams, t.num(p.StandbyW, 0), t.num(p.TripWh, 1), t.num(p.PerFloorWh, 1)))
 	} else {
 		row(pdf, t.energy, t.noEnergy)
 	}

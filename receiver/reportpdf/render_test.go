@@ -68,7 +68,7 @@ func TestRenderLanguages(t *testing.T) {
 			"Disponibilité", "Trajets 62 · 2,0 par jour en moyenne", "Cycles de porte 31", "Pannes signalées 2 · durée cumulée 2 h 20 min",
 			"code 31 (door lock)", "en cours à la fin du mois", "Personnes bloquées 1 · total 40 min 0 s", "prise en compte après 1 min 30 s",
 			"Alarmes (bouton d'appel) 3 · prises en compte : 2 · délai médian de prise en compte 2 min 45 s", "jamais prise en compte",
-			"Énergie estimée", "Estimation, non une mesure au compteur", "ISO 25745-2", "veille 150 W, trajet 8,0 Wh", "Pas encore disponible", "Page 1 / "}},
+			"Énergie estimée", "Estimation, non une mesure au compteur", "ISO 25745-2", "paramètres : veille 150 W, trajet 8,0 Wh, étage supplémentaire 2,0 Wh", "paramètres : veille 300 W, trajet 20,0 Wh", "Pas encore disponible", "Page 1 / "}},
 		{"en", []string{"Monthly lift report — m — March 2026", "Cabin a", "Trips 62 · 2.0 a day on average", "Door cycles 31",
 			"median time to acknowledge 2 min 45 s", "Estimated energy", "An estimate, not a meter reading", "Not yet available"}},
 		{"it", []string{"Rapporto mensile degli ascensori — m — marzo 2026", "Cabina a", "Disponibilità", "Corse 62 · 2,0 al giorno in media",

@@ -17,6 +17,7 @@ type words struct {
 	faults, faultTime, stillActive, entrapments       string
 	alarms, acknowledged, medianAck, maxAck, neverAck string
 	energy, standby, running, noEnergy, energyBasis   string
+	energyParams                                      string
 	noticesShown, noticesUnavailable, notice, shown   string
 	tripsPerDayChart, page, none, total, code         string
 	truncated, ackAfter                               string
@@ -36,8 +37,9 @@ var languages = map[string]words{
 		medianAck: "délai médian de prise en compte %s", maxAck: "délai maximal %s", neverAck: "jamais prise en compte",
 		energy: "Énergie estimée", standby: "veille %s", running: "déplacements %s", noEnergy: "non estimée : aucun paramètre d'énergie pour ce site",
 		energyBasis: "Estimation, non une mesure au compteur : selon la méthode de la norme ISO 25745-2, puissance de veille × temps surveillé hors trajets, " +
-			"plus par trajet l'énergie d'un trajet d'un étage et de chaque étage supplémentaire parcouru, d'après les paramètres du site " +
-			"(veille %s W, trajet %s Wh, étage supplémentaire %s Wh). Le temps non surveillé n'est pas compté.",
+			"plus par trajet l'énergie d'un trajet d'un étage et de chaque étage supplémentaire parcouru, d'après les paramètres réglés pour " +
+			"chaque cabine (indiqués avec son estimation). Le temps non surveillé n'est pas compté.",
+		energyParams: "paramètres : veille %s W, trajet %s Wh, étage supplémentaire %s Wh",
 		noticesShown: "Avis affichés sur les écrans", noticesUnavailable: "Pas encore disponible : la preuve d'affichage n'est pas encore enregistrée.",
 		notice: "avis", shown: "affiché %d fois, %s", tripsPerDayChart: "Trajets par jour", page: "Page %d / %s", none: "aucune", total: "total", code: "code",
 		ackAfter:  "prise en compte après %s",
@@ -55,8 +57,9 @@ var languages = map[string]words{
 		medianAck: "median time to acknowledge %s", maxAck: "longest %s", neverAck: "never acknowledged",
 		energy: "Estimated energy", standby: "standby %s", running: "trips %s", noEnergy: "not estimated: no energy parameters for this site",
 		energyBasis: "An estimate, not a meter reading: in the manner of ISO 25745-2, standby power × the monitored time not spent in trips, " +
-			"plus per trip the energy of a one-floor trip and of each further floor travelled, from the site's parameters " +
-			"(standby %s W, trip %s Wh, further floor %s Wh). Time not monitored is not counted.",
+			"plus per trip the energy of a one-floor trip and of each further floor travelled, from the parameters set for " +
+			"each cabin (given with its estimate). Time not monitored is not counted.",
+		energyParams: "parameters: standby %s W, trip %s Wh, further floor %s Wh",
 		noticesShown: "Notices shown on the screens", noticesUnavailable: "Not yet available: proof of play is not recorded yet.",
 		notice: "notice", shown: "shown %d times, %s", tripsPerDayChart: "Trips per day", page: "Page %d of %s", none: "none", total: "total", code: "code",
 		ackAfter:  "acknowledged after %s",
@@ -74,8 +77,9 @@ var languages = map[string]words{
 		medianAck: "tempo mediano di presa in carico %s", maxAck: "tempo massimo %s", neverAck: "mai preso in carico",
 		energy: "Energia stimata", standby: "attesa %s", running: "corse %s", noEnergy: "non stimata: nessun parametro energetico per questo sito",
 		energyBasis: "Una stima, non una lettura del contatore: secondo il metodo della norma ISO 25745-2, potenza in attesa × tempo monitorato fuori dalle corse, " +
-			"più per corsa l'energia di una corsa di un piano e di ogni piano ulteriore percorso, dai parametri del sito " +
-			"(attesa %s W, corsa %s Wh, piano ulteriore %s Wh). Il tempo non monitorato non è contato.",
+			"più per corsa l'energia di una corsa di un piano e di ogni piano ulteriore percorso, dai parametri impostati per " +
+			"ogni cabina (indicati con la sua stima). Il tempo non monitorato non è contato.",
+		energyParams: "parametri: attesa %s W, corsa %s Wh, piano ulteriore %s Wh",
 		noticesShown: "Avvisi mostrati sugli schermi", noticesUnavailable: "Non ancora disponibile: la prova di visualizzazione non è ancora registrata.",
 		notice: "avviso", shown: "mostrato %d volte, %s", tripsPerDayChart: "Corse al giorno", page: "Pagina %d di %s", none: "nessuno", total: "totale", code: "codice",
 		ackAfter:  "preso in carico dopo %s",
