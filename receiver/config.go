@@ -32,6 +32,10 @@ type Config struct {
 	// Credentials: the cabins' credentials on an operator-mode leaf
 	// (receiver/credentials.go).
 	Credentials CredentialsConfig `yaml:"credentials"`
+	// Sites: per-site settings, by site id (config_sites.go).
+	Sites map[string]SiteConfig `yaml:"sites"`
+	// Reports: where the monthly report PDFs are kept (config_sites.go).
+	Reports ReportsConfig `yaml:"reports"`
 }
 
 // MediaConfig says where uploaded media live when not in http.media_dir.
@@ -382,6 +386,8 @@ func (c *Config) Validate() error {
 		bad("alerting.interval", "%s (want 1s to 5m: an entrapment must reach someone within a minute)", iv)
 	}
 	c.Credentials.validate(bad)
+	c.validateSites(&p)
+	c.validateReports(&p)
 	s := &c.Stream
 	checkStreamName(bad, "stream.name", s.Name)
 	checkStreamName(bad, "stream.dead_letter", s.DeadLetter)

@@ -243,6 +243,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 		Accounts: cfg.HTTP.Accounts, SessionIdle: cfg.HTTP.SessionIdle, SessionMax: cfg.HTTP.SessionMax,
 		Gatherer: r.Registry, Registerer: r.Registry, Logger: logger.With("component", "http"),
 		Credentials: apiCredentials(r.creds),
+		SiteEnergy:  cfg.SiteEnergy, ReportsDir: cfg.ReportsDir(),
 	})
 	if err != nil {
 		return nil, err

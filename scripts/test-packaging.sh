@@ -96,7 +96,8 @@ for arch in arm64 armhf; do
 done
 for arch in amd64 arm64; do
 	check_deb "dist/palier-receiver_${debver}_${arch}.deb" palier-receiver "$arch" \
-		/usr/bin/palier-receiver /usr/lib/systemd/system/palier-receiver.service /etc/palier/receiver.yaml
+		/usr/bin/palier-receiver /usr/lib/systemd/system/palier-receiver.service /etc/palier/receiver.yaml \
+		/usr/lib/systemd/system/palier-receiver-report.service /usr/lib/systemd/system/palier-receiver-report.timer
 done
 for arch in amd64 arm64 armhf; do
 	check_deb "dist/palier-display_${debver}_${arch}.deb" palier-display "$arch" \
@@ -201,7 +202,8 @@ for deb in "dist/palier-agent_${debver}_arm64.deb" "dist/palier-receiver_${debve
 done
 # cage comes from Debian at install time; verify only needs an executable.
 printf '#!/bin/sh\n' >"$root/usr/bin/cage" && chmod +x "$root/usr/bin/cage"
-for unit in palier-agent.service palier-receiver.service palier-display.service palier-agent-update.service palier-agent-update.path; do
+for unit in palier-agent.service palier-receiver.service palier-display.service palier-agent-update.service palier-agent-update.path \
+	palier-receiver-report.service palier-receiver-report.timer; do
 	out=$(systemd-analyze verify --root="$root" "$unit" 2>&1) || fail "systemd-analyze verify $unit: $out"
 	[ -z "$out" ] || fail "systemd-analyze verify $unit warns: $out"
 done
@@ -211,7 +213,7 @@ out=$(systemd-analyze security --offline=true --threshold=2.0 --root="$root" pal
 if grep -q 'Failed to parse threshold' <<<"$out"; then
 	threshold=20
 fi
-for unit in palier-agent palier-receiver; do
+for unit in palier-agent palier-receiver palier-receiver-report; do
 	score=$(systemd-analyze security --offline=true --root="$root" "$unit.service" 2>&1 | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\).*/\1/p')
 	systemd-analyze security --offline=true --threshold=$threshold --root="$root" "$unit.service" >/dev/null 2>&1 ||
 		fail "$unit exposure $score is above 2.0"

@@ -13,7 +13,7 @@ STATICCHECK=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # Debian (scripts/test-fresh.sh) has none of them, and need_apt takes no
 # recommendations.
 need_apt "${BASE_DEPS[@]}" "${EBITEN_BUILD_DEPS[@]}" "${EBITEN_RUN_DEPS[@]}" "${DISPLAY_CROSS_DEPS[@]}" \
-	qemu-user-static chromium systemd openssl prometheus-alertmanager
+	qemu-user-static chromium systemd openssl prometheus-alertmanager poppler-utils
 need_go_tool staticcheck "$STATICCHECK"
 export PATH="$(go env GOPATH)/bin:$PATH"
 

@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 	_ "time/tzdata" // report time zones on hosts without /usr/share/zoneinfo
 
 	"github.com/palier-lifts/palier/buildinfo"
@@ -35,7 +36,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	configPath := fs.String("config", "", "config file (YAML); default: built-in defaults")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage:\n  receiver [--config FILE]\n  receiver --version\n  receiver config check FILE\n  receiver users render|check|hash ...\n  receiver credentials init|trust|issue|service|revoke|rotate ...\n  receiver accounts add|passwd|remove|list ...\n\nflags:\n")
+		fmt.Fprintf(stderr, "usage:\n  receiver [--config FILE]\n  receiver --version\n  receiver config check FILE\n  receiver users render|check|hash ...\n  receiver credentials init|trust|issue|service|revoke|rotate ...\n  receiver accounts add|passwd|remove|list ...\n  receiver report pdf ...\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -57,6 +58,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		if rest[0] == "accounts" {
 			return accounts(context.Background(), rest[1:], os.Stdin, stdout, stderr)
+		}
+		if rest[0] == "report" {
+			return reportCmd(context.Background(), rest[1:], time.Now(), stdout, stderr)
 		}
 		fmt.Fprintf(stderr, "receiver: unknown command %q\n", rest)
 		fs.Usage()

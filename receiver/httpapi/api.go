@@ -97,6 +97,15 @@ type Options struct {
 	// StaleAfter is how long an online cabin may go unheard before it is
 	// shown stale; default three wire.PresenceInterval.
 	StaleAfter time.Duration
+	// SiteEnergy gives a site's energy parameters for the monthly
+	// report's estimate; nil: no estimate.
+	SiteEnergy func(site string) report.SiteEnergy
+	// Play is the proof of play of the monthly report; nil: notices shown
+	// are reported as not yet available.
+	Play report.PlaySource
+	// ReportsDir holds the PDFs the monthly report job rendered
+	// (report.PDFPath); empty: none are served.
+	ReportsDir string
 }
 
 // API is the HTTP handler.
@@ -168,6 +177,7 @@ func New(o Options) (*API, error) {
 	m.Handle("POST /api/v1/sites/{site}/media", a.guard(permNotices, http.HandlerFunc(a.uploadMedia)))
 	a.credentialRoutes(m)
 	a.accountRoutes(m)
+	a.reportRoutes(m)
 	// Media are public: agents download them without a token, and a
 	// SHA-256 cannot be guessed.
 	m.HandleFunc("GET /media/{sha256}", a.getMedia)

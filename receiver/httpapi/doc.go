@@ -14,6 +14,9 @@
 //     why the receiver then listens on loopback only.
 //   - Audit (audit.go): who changed which notice, alarm, configuration,
 //     wave or account, and who logged in, per site.
+//   - Monthly reports (reports.go): the JSON computed on request; PDFs
+//     only served from the directory the report job renders into, never
+//     rendered here.
 //   - APIError: every failure is JSON {"error", "param"} naming the bad
 //     parameter when there is one.
 //   - Notice changes: each one rewrites the site's whole notice set with

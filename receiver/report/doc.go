@@ -14,4 +14,11 @@
 // unavailable; time before the cabin was first heard from, and time after
 // now, is not monitored. A cabin never heard from by the end of the period
 // has no availability (null), and a note that says so.
+//
+// Month (monthly.go) is the co-owners' report of one calendar month: the
+// same figures, with each fault's, entrapment's and alarm's duration and
+// acknowledgement delay (from the alarms' lifecycle), an energy estimate
+// in the manner of ISO 25745-2 from the site's parameters (energy.go), and
+// the notices shown, a seam (PlaySource) for proof of play reported as not
+// yet available until the store records it. reportpdf renders it.
 package report

@@ -77,7 +77,7 @@ func Site(ctx context.Context, st store.Store, site string, since, until, now ti
 		if c.Site != site {
 			continue
 		}
-		rc, err := cabin(ctx, st, site, c.Cabin, since, until, now, loc)
+		rc, _, err := cabin(ctx, st, site, c.Cabin, since, until, now, loc)
 		if err != nil {
 			return r, fmt.Errorf("report %s/%s: %w", site, c.Cabin, err)
 		}
@@ -104,14 +104,28 @@ func each(ctx context.Context, st store.Store, site, cabin, typ string, since, u
 	}
 }
 
-func cabin(ctx context.Context, st store.Store, site, cab string, since, until, now time.Time, loc *time.Location) (Cabin, error) {
+// detail is what the monthly report needs beyond a Cabin, gathered in
+// the same pass over the events.
+type detail struct {
+	runningSeconds float64 // the trips' durations
+	floors         int     // the trips' floors travelled
+	faults         []FaultSpan
+}
+
+func cabin(ctx context.Context, st store.Store, site, cab string, since, until, now time.Time, loc *time.Location) (Cabin, detail, error) {
 	c := Cabin{Cabin: cab, TripsPerDay: []DayCount{}, FaultCodes: map[int]int{}}
+	var x detail
 	perDay := map[string]int{}
 	if err := each(ctx, st, site, cab, wire.TypeTrip, since, until, func(e store.StoredEvent) {
 		c.Trips++
 		perDay[e.Time.In(loc).Format(time.DateOnly)]++
+		var d wire.TripData
+		if json.Unmarshal(e.Data, &d) == nil {
+			x.runningSeconds += float64(d.DurationMS) / 1000
+			x.floors += max(d.To-d.From, d.From-d.To)
+		}
 	}); err != nil {
-		return c, err
+		return c, x, err
 	}
 	// Every calendar day the period touches, in loc.
 	s := since.In(loc)
@@ -120,27 +134,48 @@ func cabin(ctx context.Context, st store.Store, site, cab string, since, until, 
 		c.TripsPerDay = append(c.TripsPerDay, DayCount{Day: day, Count: perDay[day]})
 	}
 	if err := each(ctx, st, site, cab, wire.TypeDoorCycle, since, until, func(store.StoredEvent) { c.DoorCycles++ }); err != nil {
-		return c, err
-	}
-	if err := each(ctx, st, site, cab, wire.TypeFault, since, until, func(e store.StoredEvent) {
-		var d wire.FaultData
-		if json.Unmarshal(e.Data, &d) == nil && d.Active {
-			c.FaultsRaised++
-			c.FaultCodes[d.Code]++
-		}
-	}); err != nil {
-		return c, err
-	}
-	tl, err := st.Timeline(ctx, site, cab, since, until)
-	if err != nil {
-		return c, err
+		return c, x, err
 	}
 	end := until
 	if now.Before(end) {
 		end = now
 	}
+	open := map[int]int{} // fault code -> index in x.faults while active
+	if err := each(ctx, st, site, cab, wire.TypeFault, since, until, func(e store.StoredEvent) {
+		var d wire.FaultData
+		if json.Unmarshal(e.Data, &d) != nil {
+			return
+		}
+		if d.Active {
+			c.FaultsRaised++
+			c.FaultCodes[d.Code]++
+			if _, ok := open[d.Code]; !ok {
+				open[d.Code] = len(x.faults)
+				x.faults = append(x.faults, FaultSpan{Code: d.Code, Text: d.Text, Severity: d.Severity, Raised: e.Time.UTC()})
+			}
+			return
+		}
+		// A clear of a fault raised before the period belongs to the
+		// period that counts it.
+		if i, ok := open[d.Code]; ok {
+			x.faults[i].Seconds = e.Time.Sub(x.faults[i].Raised).Seconds()
+			cleared := e.Time.UTC()
+			x.faults[i].Cleared = &cleared
+			delete(open, d.Code)
+		}
+	}); err != nil {
+		return c, x, err
+	}
+	// Still active at the end of the period (or now): counted until then.
+	for _, i := range open {
+		x.faults[i].Seconds = max(0, end.Sub(x.faults[i].Raised).Seconds())
+	}
+	tl, err := st.Timeline(ctx, site, cab, since, until)
+	if err != nil {
+		return c, x, err
+	}
 	c.Availability = availability(tl, since, end)
-	return c, nil
+	return c, x, nil
 }
 
 // Notes of a cabin whose availability is unknown.
