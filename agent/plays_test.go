@@ -1,0 +1,99 @@
+package agent
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/palier-lifts/palier/wire"
+)
+
+var playNow = time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+
+func rec(notice, lang string, from time.Time, span time.Duration, shownS, times int) wire.NoticeShownData {
+	return wire.NoticeShownData{Notice: notice, Version: 4, Lang: lang, Layout: "800x480", Orientation: wire.OrientationLandscape,
+		From: from, To: from.Add(span), ShownMS: int64(shownS) * 1000, Times: times}
+}
+
+func takeData(t *testing.T, p *playAggregator) []wire.NoticeShownData {
+	t.Helper()
+	var out []wire.NoticeShownData
+	for _, ev := range p.take() {
+		if ev.Type != wire.TypeNoticeShown {
+			t.Fatalf("event type %q", ev.Type)
+		}
+		d, err := wire.DecodeNoticeShown(ev.Data)
+		if err != nil {
+			t.Fatalf("event data %s: %v", ev.Data, err)
+		}
+		if !ev.Time.Equal(d.To) {
+			t.Fatalf("event time %s, want the record's end %s", ev.Time, d.To)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// TestPlayAggregatorMergesAndBounds: records of one notice and language
+// merge into one event whose time shown never exceeds its span; records
+// from the future, too old, or beyond the distinct-notice cap are refused.
+func TestPlayAggregatorMergesAndBounds(t *testing.T) {
+	p := newPlayAggregator(func() time.Time { return playNow }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m0 := playNow.Add(-3 * time.Minute)
+	p.add(rec("ag", "fr", m0, time.Minute, 20, 3))
+	p.add(rec("ag", "fr", m0.Add(time.Minute), time.Minute, 20, 3))
+	p.add(rec("ag", "en", m0, time.Minute, 10, 2))
+	// The same record three times (a display resending): capped by the span.
+	for range 3 {
+		p.add(rec("eau", "it", m0, time.Minute, 50, 1))
+	}
+	got := takeData(t, p)
+	if len(got) != 3 {
+		t.Fatalf("%d events, want 3: %+v", len(got), got)
+	}
+	byKey := map[string]wire.NoticeShownData{}
+	for _, d := range got {
+		byKey[d.Notice+"/"+d.Lang] = d
+	}
+	if d := byKey["ag/fr"]; d.ShownMS != 40_000 || d.Times != 6 || !d.From.Equal(m0) || !d.To.Equal(m0.Add(2*time.Minute)) {
+		t.Errorf("ag/fr merged to %+v", d)
+	}
+	if d := byKey["eau/it"]; d.ShownMS != 60_000 {
+		t.Errorf("eau/it resent thrice claims %d ms in a minute", d.ShownMS)
+	}
+	if len(p.take()) != 0 {
+		t.Fatal("take left records behind")
+	}
+
+	for _, bad := range []wire.NoticeShownData{
+		rec("ag", "fr", playNow.Add(2*time.Minute), time.Minute, 10, 1), // ends 3 min ahead
+		rec("ag", "fr", playNow.Add(-25*time.Hour), time.Minute, 10, 1), // a day old
+		rec("ag", "fr", playNow.Add(-time.Hour), 2*time.Hour, 10, 1),    // spans two hours
+		rec("Ag!", "fr", playNow.Add(-time.Hour), time.Minute, 10, 1),   // bad id
+	} {
+		p.add(bad)
+	}
+	if p.Refused() != 4 || len(p.take()) != 0 {
+		t.Fatalf("refused %d, want 4, and nothing kept", p.Refused())
+	}
+
+	// A display bug sending a new notice id every time: the period holds
+	// maxPlayKeys events, no more.
+	for i := range maxPlayKeys + 500 {
+		p.add(rec("n-"+itoa(i), "fr", playNow.Add(-time.Minute), time.Minute, 1, 1))
+	}
+	if n := len(p.take()); n != maxPlayKeys {
+		t.Fatalf("%d events in one period, want the cap %d", n, maxPlayKeys)
+	}
+	if p.Refused() != 4+500 {
+		t.Fatalf("refused %d, want 504", p.Refused())
+	}
+	b, _ := json.Marshal(rec("ag", "fr", m0, time.Minute, 20, 3))
+	if len(b) > 300 {
+		t.Errorf("a record is %d bytes; the outbox sizing assumes under 300", len(b))
+	}
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
