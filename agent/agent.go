@@ -199,7 +199,6 @@ func (a *Agent) Run(ctx context.Context) error {
 	// reporting without them.
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { a.fetchMedia(gctx); return nil })
-	g.Go(func() error { a.plays.run(gctx, a.playPeriod, a.emit); return nil })
 	g.Go(func() error { a.upd.run(gctx, time.Second); return nil })
 	g.Go(func() error { return a.cred.Run(gctx, a.up) })
 	g.Go(func() error {
@@ -278,12 +277,22 @@ func (a *Agent) poll(ctx context.Context) error {
 	defer tick.Stop()
 	health := time.NewTicker(a.cfg.Events.HeartbeatInterval)
 	defer health.Stop()
+	// The display's play records are appended here, with the other
+	// events: the machine's counters travel with each append and only
+	// this loop may read them.
+	plays := time.NewTicker(a.playPeriod)
+	defer plays.Stop()
 	poller := sensors.Poller{M: a.machine}
 	var events []wire.Event
 	for {
 		select {
 		case <-ctx.Done():
+			// What was merged is kept: the outbox closes after this loop.
+			a.emit(context.WithoutCancel(ctx), a.plays.take())
 			return nil
+		case <-plays.C:
+			a.emit(ctx, a.plays.take())
+			continue
 		case <-health.C:
 			a.appendHealth(ctx)
 			if err := saveCounters(a.countersPath(), a.machine.Counters()); err != nil {

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"log/slog"
 	"sort"
 	"sync"
@@ -139,20 +138,4 @@ func (p *playAggregator) Refused() uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.refused
-}
-
-// run appends the merged records every period until ctx is done, then
-// once more so that a stopping agent keeps what it merged.
-func (p *playAggregator) run(ctx context.Context, period time.Duration, emit func(context.Context, []wire.Event)) {
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			emit(context.WithoutCancel(ctx), p.take())
-			return
-		case <-t.C:
-			emit(ctx, p.take())
-		}
-	}
 }

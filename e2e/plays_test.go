@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -136,6 +137,13 @@ func TestNoticeShownThroughTheChain(t *testing.T) {
 
 	// The receiver answers what the display recorded, to the millisecond.
 	var got httpapi.PlaysJSON
+	defer func() {
+		if t.Failed() {
+			mu.Lock()
+			t.Logf("the display sent %v (lang: ms, times); the API answered %+v", sent, got)
+			mu.Unlock()
+		}
+	}()
 	waitFor(t, 60*time.Second, "the plays stored and answered", func() bool {
 		resp, err := http.Get(api + "/notices/ag-2026/plays?since=" + since.UTC().Format(time.RFC3339))
 		if err != nil {
@@ -148,8 +156,7 @@ func TestNoticeShownThroughTheChain(t *testing.T) {
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		want := float64(sent[wire.LangFR][0]+sent[wire.LangIT][0]) / 1000
-		return got.Shown == want
+		return math.Round(got.Shown*1000) == float64(sent[wire.LangFR][0]+sent[wire.LangIT][0])
 	})
 	mu.Lock()
 	defer mu.Unlock()
@@ -159,7 +166,7 @@ func TestNoticeShownThroughTheChain(t *testing.T) {
 	}
 	for _, l := range c.Languages {
 		want := sent[l.Lang]
-		if l.Shown != float64(want[0])/1000 || l.Times != want[1] {
+		if math.Round(l.Shown*1000) != float64(want[0]) || l.Times != want[1] {
 			t.Errorf("%s: the API says %.3f s, %d times; the display recorded %d ms, %d times", l.Lang, l.Shown, l.Times, want[0], want[1])
 		}
 	}

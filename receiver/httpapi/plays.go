@@ -49,17 +49,26 @@ func (a *API) noticePlays(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := PlaysJSON{Site: id[0], Notice: id[1], Since: since.UTC(), Until: until.UTC(), Cabins: []CabinPlayJSON{}}
+	// Sums in milliseconds, turned into seconds once: adding seconds as
+	// floats would answer 11.693000000000001.
+	var total int64
+	var cabinMS []int64
 	for _, p := range got { // ordered by cabin then language
 		if n := len(out.Cabins); n == 0 || out.Cabins[n-1].Cabin != p.Cabin {
 			out.Cabins = append(out.Cabins, CabinPlayJSON{Cabin: p.Cabin, Languages: []LangPlayJSON{}})
+			cabinMS = append(cabinMS, 0)
 		}
-		c := &out.Cabins[len(out.Cabins)-1]
-		s := float64(p.ShownMS) / 1000
-		c.Languages = append(c.Languages, LangPlayJSON{Lang: p.Lang, Shown: s, Times: p.Times, First: p.First.UTC(), Last: p.Last.UTC()})
-		c.Shown += s
+		i := len(out.Cabins) - 1
+		c := &out.Cabins[i]
+		c.Languages = append(c.Languages, LangPlayJSON{Lang: p.Lang, Shown: seconds(p.ShownMS), Times: p.Times, First: p.First.UTC(), Last: p.Last.UTC()})
+		cabinMS[i] += p.ShownMS
+		c.Shown = seconds(cabinMS[i])
 		c.Times += p.Times
-		out.Shown += s
+		total += p.ShownMS
 		out.Times += p.Times
 	}
+	out.Shown = seconds(total)
 	writeJSON(w, http.StatusOK, out)
 }
+
+func seconds(ms int64) float64 { return float64(ms) / 1000 }
