@@ -67,6 +67,21 @@ func TestPlayAggregatorMergesAndBounds(t *testing.T) {
 		t.Fatal("take left records behind")
 	}
 
+	// Four hours a display kept while the agent was away, a record a
+	// minute: merged per 10-minute slot, each valid, nothing lost.
+	back := playNow.Add(-4 * time.Hour).Truncate(playFlushPeriod)
+	for i := range 240 {
+		p.add(rec("ag", "fr", back.Add(time.Duration(i)*time.Minute), time.Minute, 30, 1))
+	}
+	got = takeData(t, p)
+	var total int64
+	for _, d := range got {
+		total += d.ShownMS
+	}
+	if len(got) < 24 || len(got) > 25 || total != 240*30_000 || p.Refused() != 0 {
+		t.Fatalf("a 4-hour backlog: %d events, %d ms, %d refused; want 24 or 25 events, %d ms, none refused", len(got), total, p.Refused(), 240*30_000)
+	}
+
 	for _, bad := range []wire.NoticeShownData{
 		rec("ag", "fr", playNow.Add(2*time.Minute), time.Minute, 10, 1), // ends 3 min ahead
 		rec("ag", "fr", playNow.Add(-25*time.Hour), time.Minute, 10, 1), // a day old
