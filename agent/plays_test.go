@@ -1,12 +1,20 @@
 package agent
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"periph.io/x/conn/v3/gpio"
+	"periph.io/x/conn/v3/gpio/gpiotest"
+
+	"github.com/palier-lifts/palier/livefeed"
+	"github.com/palier-lifts/palier/outbox"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -112,3 +120,113 @@ func TestPlayAggregatorMergesAndBounds(t *testing.T) {
 }
 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+// TestAgentAppendsPlaysFromTheScreen runs a whole agent (contacts through
+// periph's gpiotest pins, a real outbox, its live feed socket) and a
+// display-side connection that sends play records, junk and a record from
+// the future: the valid ones end up in the outbox as notice_shown
+// telemetry, merged, the others nowhere, and the connection keeps serving
+// the screen.
+func TestAgentAppendsPlaysFromTheScreen(t *testing.T) {
+	cfg := contactsConfig(t)
+	cfg.Controller.PollInterval = 10 * time.Millisecond
+	cfg.Events.HeartbeatInterval = time.Hour
+	pins := map[string]*gpiotest.Pin{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := New(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.SetGPIOOpener(func(name string) (gpio.PinIn, error) {
+		if pins[name] == nil {
+			pins[name] = &gpiotest.Pin{N: name, L: gpio.High}
+		}
+		return pins[name], nil
+	})
+	a.SetPlayPeriod(50 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+
+	var c *livefeed.Conn
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if c, err = livefeed.Dial(ctx, cfg.Screen.Socket); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the live feed never listened: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	defer c.Close()
+	c.ReadTimeout = 15 * time.Second
+	now := time.Now().Truncate(time.Minute)
+	send := func(d wire.NoticeShownData) {
+		t.Helper()
+		if err := c.Send(livefeed.Message{Type: livefeed.TypePlayed, Played: &d}, 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(rec("ag", "fr", now.Add(-2*time.Minute), time.Minute, 20, 2))
+	send(rec("ag", "fr", now.Add(-time.Minute), time.Minute, 25, 2)) // merges with the first if the same slot
+	send(rec("ag", "it", now.Add(-time.Minute), time.Minute, 12, 1))
+	send(rec("ag", "en", now.Add(time.Hour), time.Minute, 12, 1)) // from the future: refused
+	// Junk from a second client: refused by the feed, never reaching the agent.
+	junk, err := net.Dial("unix", cfg.Screen.Socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer junk.Close()
+	if _, err := junk.Write([]byte("{\"type\":\"state\"}\nnot json\n{\"type\":\"played\",\"played\":{\"notice\":\"x\"}}\n")); err != nil {
+		t.Fatal(err)
+	}
+	for a.plays.Refused() < 1 || a.feed.Refused() < 3 || a.Stats().Outbox.Pending[outbox.ClassTelemetry] < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("refused by the agent %d, by the feed %d, telemetry pending %d", a.plays.Refused(), a.feed.Refused(), a.Stats().Outbox.Pending[outbox.ClassTelemetry])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The screen's connection still serves it.
+	if line, err := c.NextLine(); err != nil || len(line) == 0 {
+		t.Fatalf("the screen's connection after junk: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond) // a few more flushes: nothing else may come
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	ob, err := outbox.Open(context.Background(), filepath.Join(cfg.StateDir, "outbox.db"), outbox.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	lctx, lcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer lcancel()
+	entries, err := ob.Lease(lctx, 100, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shown := map[string]int64{}
+	for _, e := range entries {
+		var ev wire.Event
+		if err := json.Unmarshal(e.Payload, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type != wire.TypeNoticeShown {
+			continue
+		}
+		if e.Class != outbox.ClassTelemetry {
+			t.Errorf("notice_shown in class %v, want telemetry", e.Class)
+		}
+		d, err := wire.DecodeNoticeShown(ev.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shown[d.Lang] += d.ShownMS
+	}
+	if shown["fr"] != 45_000 || shown["it"] != 12_000 || len(shown) != 2 {
+		t.Fatalf("shown per language %v, want fr 45 s, it 12 s, no en", shown)
+	}
+}
