@@ -1,8 +1,10 @@
 // Command display is the cabin screen: it shows the floor, the direction and
 // the building's notices it receives from the agent's live feed, and keeps
-// showing the last state while the agent is away.
+// showing the last state while the agent is away. It tells the agent which
+// notice it showed, in which language and for how long (proof of play,
+// docs/SCREEN.md).
 //
-//	display [--socket /run/palier/agent.sock] [--config display.yaml]
+//	display [--socket /run/palier/agent.sock] [--config display.yaml] [--play-period 1m]
 //	display --screenshot out.png --state state.json [--notices notices.json] [--config display.yaml] [--at RFC3339]
 //	display --screenshot out.png --socket PATH     (what the running agent shows now)
 //	display --version
