@@ -94,6 +94,8 @@ func TestBadInputsAreExplained(t *testing.T) {
 		{"bad config", []string{"--config", badConfig}, 2, "layout"},
 		{"config typo", []string{"--config", typo}, 2, "buildng"},
 		{"state without screenshot", []string{"--state", "testdata/state.json"}, 2, "--screenshot"},
+		{"play period too short", []string{"--play-period", "100ms"}, 2, "--play-period"},
+		{"play period too long", []string{"--play-period", "2h"}, 2, "want 1s to 59m55s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runDisplay(t, os.Environ(), tc.args...)
