@@ -48,6 +48,9 @@ type Agent struct {
 	pollErrors atomic.Uint64
 	dropped    atomic.Uint64 // samples the state machine refused, copied from it after each poll
 
+	plays      *playAggregator // the display's play records, merged (plays.go)
+	playPeriod time.Duration   // how often they are appended (playFlushPeriod)
+
 	alarm alarmTracker // how far the current alarm got
 	upd   *updater     // the desired version and an update under way
 
@@ -138,6 +141,9 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Agent, error) {
 	}
 	a.up.StateDir = cfg.StateDir // remembers which MQTT version the broker speaks
 	a.feed = livefeed.NewServer(cfg.Screen.Socket, logger.With("component", "livefeed"))
+	a.plays = newPlayAggregator(time.Now, logger.With("component", "plays"))
+	a.playPeriod = playFlushPeriod
+	a.feed.OnPlayed = a.plays.add
 	a.mediaSets = make(chan wire.NoticeSet, 1)
 	a.media, err = mediacache.Open(cfg.Screen.MediaDir, mediacache.Options{MaxBytes: cfg.Screen.MediaMaxBytes, TrustedHosts: cfg.MediaHosts(), Logger: logger.With("component", "media")})
 	if err != nil {
@@ -234,6 +240,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	return err
 }
 
+// SetPlayPeriod sets how often the display's play records are appended as
+// notice_shown events (a minute by default); for tests, which cannot wait
+// a minute. Call it before Run.
+func (a *Agent) SetPlayPeriod(d time.Duration) { a.playPeriod = d }
+
 // SetGPIOOpener replaces how contact lines are opened (periph's host
 // drivers by default): for tests with periph's gpiotest pins, and for
 // boards whose lines need another opener. Call it before Run.
@@ -266,12 +277,22 @@ func (a *Agent) poll(ctx context.Context) error {
 	defer tick.Stop()
 	health := time.NewTicker(a.cfg.Events.HeartbeatInterval)
 	defer health.Stop()
+	// The display's play records are appended here, with the other
+	// events: the machine's counters travel with each append and only
+	// this loop may read them.
+	plays := time.NewTicker(a.playPeriod)
+	defer plays.Stop()
 	poller := sensors.Poller{M: a.machine}
 	var events []wire.Event
 	for {
 		select {
 		case <-ctx.Done():
+			// What was merged is kept: the outbox closes after this loop.
+			a.emit(context.WithoutCancel(ctx), a.plays.take())
 			return nil
+		case <-plays.C:
+			a.emit(ctx, a.plays.take())
+			continue
 		case <-health.C:
 			a.appendHealth(ctx)
 			if err := saveCounters(a.countersPath(), a.machine.Counters()); err != nil {

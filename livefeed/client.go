@@ -40,6 +40,24 @@ func Dial(ctx context.Context, path string) (*Conn, error) {
 // Close closes the connection; a blocked Next returns.
 func (c *Conn) Close() error { return c.conn.Close() }
 
+// Send writes one message to the server (a client sends "played" lines),
+// giving up after timeout if positive.
+func (c *Conn) Send(m Message, timeout time.Duration) error {
+	line, err := EncodeMessage(m)
+	if err != nil {
+		return err
+	}
+	if timeout > 0 {
+		if err := c.conn.SetWriteDeadline(time.Now().Add(timeout)); err != nil {
+			return fmt.Errorf("live feed set write deadline: %w", err)
+		}
+	}
+	if _, err := c.conn.Write(line); err != nil {
+		return fmt.Errorf("live feed send %s: %w", m.Type, err)
+	}
+	return nil
+}
+
 // NextLine returns the next raw line, without its newline.
 func (c *Conn) NextLine() ([]byte, error) {
 	if c.ReadTimeout > 0 {
@@ -94,6 +112,73 @@ type Subscriber struct {
 	state   *wire.State
 	notices *wire.NoticeSet
 	skipped uint64
+	played  chan wire.NoticeShownData // records waiting for a connection
+	lost    uint64                    // records dropped: queue full or write failed
+}
+
+// MaxPendingPlays bounds the play records a subscriber keeps while the
+// agent is away; older ones are dropped beyond it (Subscriber.LostPlays).
+const MaxPendingPlays = 256
+
+// Played queues a play record for the agent; it never blocks. Records wait
+// across disconnections, up to MaxPendingPlays.
+func (s *Subscriber) Played(d wire.NoticeShownData) {
+	s.mu.Lock()
+	ch := s.queue()
+	s.mu.Unlock()
+	for {
+		select {
+		case ch <- d:
+			return
+		default:
+		}
+		// Full: the oldest record gives way to the newest.
+		select {
+		case <-ch:
+			s.mu.Lock()
+			s.lost++
+			s.mu.Unlock()
+		default:
+		}
+	}
+}
+
+// LostPlays returns how many play records were dropped (queue full while
+// the agent was away, or a write that failed).
+func (s *Subscriber) LostPlays() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lost
+}
+
+// queue returns the play queue, made on first use; s.mu must be held.
+func (s *Subscriber) queue() chan wire.NoticeShownData {
+	if s.played == nil {
+		s.played = make(chan wire.NoticeShownData, MaxPendingPlays)
+	}
+	return s.played
+}
+
+// sendPlays writes queued play records to c until done is closed or a
+// write fails.
+func (s *Subscriber) sendPlays(c *Conn, done <-chan struct{}) {
+	s.mu.Lock()
+	ch := s.queue()
+	s.mu.Unlock()
+	for {
+		select {
+		case <-done:
+			return
+		case d := <-ch:
+			if err := c.Send(Message{Type: TypePlayed, Played: &d}, 2*time.Second); err != nil {
+				s.mu.Lock()
+				s.lost++
+				s.mu.Unlock()
+				s.Logger.Warn("live feed: play record not sent", "err", err)
+				return
+			}
+		}
+	}
 }
 
 // Subscribe follows the live feed at path until ctx is done, calling fn for
@@ -172,6 +257,12 @@ func (s *Subscriber) once(ctx context.Context) (got bool, err error) {
 		defer s.OnLink(false)
 	}
 	s.Logger.Info("live feed connected", "socket", s.Path)
+	done := make(chan struct{})
+	var senders sync.WaitGroup
+	senders.Add(1)
+	go func() { defer senders.Done(); s.sendPlays(c, done) }()
+	defer senders.Wait()
+	defer close(done)
 	for {
 		line, err := c.NextLine()
 		if err != nil {

@@ -5,7 +5,10 @@
 // Message: a "state" (a wire.State), a "notices" (a wire.NoticeSet) or a
 // "keepalive". On connect the Server sends the current state and notices,
 // then every change, and a keep-alive at a fixed interval so a client can
-// tell a quiet agent from a dead one.
+// tell a quiet agent from a dead one. One line goes the other way: a
+// "played" play record (a wire.NoticeShownData) that the display sends and
+// the Server hands to OnPlayed (proof of play); the Server reads client
+// lines with a size bound and refuses any other type.
 //
 // The Server never lets a screen slow the agent down: each client has a
 // bounded mailbox with one slot per message type, in which the newest state

@@ -10,7 +10,8 @@ import (
 func FuzzDecodeMessage(f *testing.F) {
 	st := state(3)
 	ns := notices(2, "Réunion à 18h, salle du rez-de-chaussée.")
-	for _, m := range []Message{{Type: TypeState, State: &st}, {Type: TypeNotices, Notices: &ns}, {Type: TypeKeepalive, Time: t0}} {
+	p := play("ag-2026", 18)
+	for _, m := range []Message{{Type: TypeState, State: &st}, {Type: TypeNotices, Notices: &ns}, {Type: TypeKeepalive, Time: t0}, {Type: TypePlayed, Played: &p}} {
 		line, err := EncodeMessage(m)
 		if err != nil {
 			f.Fatal(err)

@@ -15,7 +15,14 @@ const (
 	TypeState     = "state"
 	TypeNotices   = "notices"
 	TypeKeepalive = "keepalive"
+	// TypePlayed goes the other way, display to agent: a notice was shown
+	// (proof of play). Only a server reads it.
+	TypePlayed = "played"
 )
+
+// MaxClientLineBytes bounds a line a client sends: one play record and its
+// envelope. A longer line ends the client's connection.
+const MaxClientLineBytes = wire.MaxNoticeShownBytes + 256
 
 // MaxLineBytes bounds one line: the largest notice set plus its envelope.
 const MaxLineBytes = wire.MaxNoticeSetBytes + 4<<10
@@ -25,12 +32,14 @@ const MaxLineBytes = wire.MaxNoticeSetBytes + 4<<10
 var ErrUnknownType = errors.New("unknown message type")
 
 // Message is one line of the feed. Exactly one of State and Notices is set
-// for the types that carry them; Time is set for keep-alives.
+// for the types that carry them; Time is set for keep-alives; Played for a
+// client's play record.
 type Message struct {
 	Type    string
 	State   *wire.State
 	Notices *wire.NoticeSet
 	Time    time.Time
+	Played  *wire.NoticeShownData
 }
 
 // envelope is the JSON form of a Message. Payloads stay raw so they are
@@ -40,6 +49,7 @@ type envelope struct {
 	State   json.RawMessage `json:"state,omitempty"`
 	Notices json.RawMessage `json:"notices,omitempty"`
 	Time    *time.Time      `json:"time,omitempty"`
+	Played  json.RawMessage `json:"played,omitempty"`
 }
 
 // EncodeMessage returns the line for m, with its trailing newline.
@@ -64,6 +74,16 @@ func EncodeMessage(m Message) ([]byte, error) {
 	case TypeKeepalive:
 		t := m.Time.UTC()
 		env.Time = &t
+	case TypePlayed:
+		if m.Played == nil {
+			return nil, errors.New("encode played message: no play record")
+		}
+		if err := m.Played.Validate(); err != nil {
+			return nil, fmt.Errorf("encode played message: %w", err)
+		}
+		if env.Played, err = json.Marshal(m.Played); err != nil {
+			return nil, fmt.Errorf("encode played message: %w", err)
+		}
 	default:
 		return nil, fmt.Errorf("encode message of type %q: %w", m.Type, ErrUnknownType)
 	}
@@ -115,6 +135,18 @@ func DecodeMessage(line []byte) (Message, error) {
 			m.Time = *env.Time
 		}
 		return m, nil
+	case TypePlayed:
+		if len(line) > MaxClientLineBytes {
+			return Message{}, fmt.Errorf("decode played message of %d bytes (at most %d): %w", len(line), MaxClientLineBytes, wire.ErrTooLarge)
+		}
+		if len(env.Played) == 0 {
+			return Message{}, errors.New("decode played message: no \"played\"")
+		}
+		p, err := wire.DecodeNoticeShown(env.Played)
+		if err != nil {
+			return Message{}, fmt.Errorf("decode played message: %w", err)
+		}
+		return Message{Type: TypePlayed, Played: &p}, nil
 	}
 	return Message{}, fmt.Errorf("decode message of type %q: %w", env.Type, ErrUnknownType)
 }

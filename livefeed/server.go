@@ -1,6 +1,7 @@
 package livefeed
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -36,12 +37,17 @@ type Server struct {
 	WriteTimeout time.Duration
 	// Now stamps keep-alives; injected for tests. Set before Run.
 	Now func() time.Time
+	// OnPlayed, if set, is called with each valid play record a client
+	// sends (a "played" line), from that client's reader goroutine. It must
+	// not block for long: the client's later lines wait. Set before Run.
+	OnPlayed func(wire.NoticeShownData)
 
 	mu      sync.Mutex
 	state   []byte // encoded line of the current state, nil before the first
 	notices []byte // encoded line of the current notice set
 	clients map[*client]struct{}
 	dropped uint64
+	refused uint64        // client lines refused (bad, unknown or too long)
 	ready   chan struct{} // closed once listening
 }
 
@@ -76,6 +82,14 @@ func (s *Server) Dropped() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.dropped
+}
+
+// Refused returns how many client lines were refused: undecodable, of a
+// type a client may not send, or too long.
+func (s *Server) Refused() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
 }
 
 // SetState publishes a new cabin state to every client.
@@ -223,16 +237,12 @@ func (s *Server) serve(ctx context.Context, c *client) {
 		delete(s.clients, c)
 		s.mu.Unlock()
 	}()
-	// A reader notices a client that hung up even while nothing is sent.
+	// A reader notices a client that hung up even while nothing is sent,
+	// and takes the play records a display sends.
 	gone := make(chan struct{})
 	go func() {
 		defer close(gone)
-		buf := make([]byte, 512)
-		for {
-			if _, err := c.conn.Read(buf); err != nil {
-				return
-			}
-		}
+		s.read(c)
 	}()
 	for {
 		select {
@@ -259,6 +269,43 @@ func (s *Server) serve(ctx context.Context, c *client) {
 				return
 			}
 		}
+	}
+}
+
+// read takes a client's lines until it hangs up. Play records go to
+// OnPlayed; anything else is refused and skipped. A line longer than
+// MaxClientLineBytes ends the connection: a client that sends one is broken,
+// and skipping to its next newline would mean reading unbounded bytes.
+func (s *Server) read(c *client) {
+	sc := bufio.NewScanner(c.conn)
+	sc.Buffer(make([]byte, 0, 1024), MaxClientLineBytes+1)
+	sc.Split(scanWholeLines)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(line) == 0 {
+			continue
+		}
+		m, err := DecodeMessage(line)
+		if err == nil && m.Type != TypePlayed {
+			err = fmt.Errorf("a client may not send %q lines", m.Type)
+		}
+		if err != nil {
+			s.mu.Lock()
+			s.refused++
+			s.mu.Unlock()
+			s.log.Warn("live feed: client line refused", "err", err, "bytes", len(line))
+			continue
+		}
+		if s.OnPlayed != nil {
+			s.OnPlayed(*m.Played)
+		}
+	}
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		s.mu.Lock()
+		s.refused++
+		s.mu.Unlock()
+		s.log.Warn("live feed: client line too long, client dropped", "max", MaxClientLineBytes)
+		c.conn.Close()
 	}
 }
 

@@ -14,6 +14,11 @@
 // comparable with ==; the drawing (package ui/screen) redraws only when the
 // View changes.
 //
+// A PlayRecorder observes the Views on screen and turns them into proof of
+// play records (wire.NoticeShownData): which notice of which set version,
+// in which language, how long and how many times, one record per notice
+// and language per period. The display sends them to the agent.
+//
 // This package must not import ebiten: the agent side builds with
 // CGO_ENABLED=0.
 package ui

@@ -289,6 +289,8 @@ func newData(t string) any {
 		return new(UpdateData)
 	case TypeCredentialRotated:
 		return new(CredentialRotatedData)
+	case TypeNoticeShown:
+		return new(NoticeShownData)
 	}
 	return nil
 }
@@ -310,7 +312,7 @@ func Safety(t string) bool {
 // first to be evicted from a full outbox.
 func Telemetry(t string) bool {
 	switch t {
-	case TypeHeartbeat, TypeHealth, TypeConfigApplied, TypeConfigRefused, TypeConfigRolledBack:
+	case TypeHeartbeat, TypeHealth, TypeConfigApplied, TypeConfigRefused, TypeConfigRolledBack, TypeNoticeShown:
 		return true
 	}
 	return false

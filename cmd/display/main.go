@@ -1,8 +1,10 @@
 // Command display is the cabin screen: it shows the floor, the direction and
 // the building's notices it receives from the agent's live feed, and keeps
-// showing the last state while the agent is away.
+// showing the last state while the agent is away. It tells the agent which
+// notice it showed, in which language and for how long (proof of play,
+// docs/SCREEN.md).
 //
-//	display [--socket /run/palier/agent.sock] [--config display.yaml]
+//	display [--socket /run/palier/agent.sock] [--config display.yaml] [--play-period 1m]
 //	display --screenshot out.png --state state.json [--notices notices.json] [--config display.yaml] [--at RFC3339]
 //	display --screenshot out.png --socket PATH     (what the running agent shows now)
 //	display --version
@@ -52,6 +54,7 @@ type options struct {
 	at         string
 	windowed   bool
 	debug      bool
+	playPeriod time.Duration
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -68,6 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.at, "at", "", "with --screenshot: the `time` to show (RFC 3339; default the state's time)")
 	fs.BoolVar(&o.windowed, "windowed", false, "stay windowed even if the config asks for fullscreen")
 	fs.BoolVar(&o.debug, "debug", false, "log at debug level")
+	fs.DurationVar(&o.playPeriod, "play-period", ui.DefaultPlayPeriod, "span of one proof-of-play record sent to the agent (1s to 1h; shorter than a minute only for tests)")
 	version := fs.Bool("version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -105,6 +109,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	}
+	if o.playPeriod < time.Second || o.playPeriod > time.Hour-ui.DefaultMaxPlayGap {
+		fmt.Fprintf(stderr, "display: --play-period %s: want 1s to 59m55s\n", o.playPeriod)
+		return 2
 	}
 	if o.state != "" || o.notices != "" || o.at != "" {
 		fmt.Fprintln(stderr, "display: --state, --notices and --at go with --screenshot")
@@ -182,13 +190,25 @@ func live(model *ui.Model, o options, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	source := func() ui.View {
+	input := func() ui.Input {
 		st, ns := sub.Last()
 		if ns == nil {
 			ns = cachedNotices.Load()
 		}
-		return model.View(ui.Input{State: st, Notices: ns, AgentUp: agentUp.Load(), Now: time.Now()})
+		return ui.Input{State: st, Notices: ns, AgentUp: agentUp.Load(), Now: time.Now()}
 	}
+	source := func() ui.View { return model.View(input()) }
+	// Proof of play: what is shown goes to the agent, a record per notice
+	// and language per minute (ui.PlayRecorder). The last records are
+	// queued when the window closes; they leave only if the connection
+	// is still up then.
+	playsDone := make(chan struct{})
+	go func() {
+		defer close(playsDone)
+		rec := ui.NewPlayRecorder(model.Config())
+		rec.Period = o.playPeriod
+		recordPlays(ctx, model, rec, time.Second, input, sub.Played)
+	}()
 	g := screen.NewGame(r, source)
 	g.Stop = func() bool { return ctx.Err() != nil }
 	// The clock and the rotation turn on whole seconds: look once a second.
@@ -198,6 +218,7 @@ func live(model *ui.Model, o options, logger *slog.Logger) error {
 	logger.Info("display starting", "socket", o.socket, "layout", cfg.Layout, "orientation", cfg.Orientation, "version", buildinfo.Version())
 	err = ebiten.RunGame(g)
 	cancel()
+	<-playsDone
 	<-subDone
 	if err != nil && !errors.Is(err, ebiten.Termination) {
 		return fmt.Errorf("run screen: %w", err)

@@ -14,12 +14,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/palier-lifts/palier/cmd/display/internal/needdisplay"
 	"github.com/palier-lifts/palier/livefeed"
+	"github.com/palier-lifts/palier/ui"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -92,6 +94,8 @@ func TestBadInputsAreExplained(t *testing.T) {
 		{"bad config", []string{"--config", badConfig}, 2, "layout"},
 		{"config typo", []string{"--config", typo}, 2, "buildng"},
 		{"state without screenshot", []string{"--state", "testdata/state.json"}, 2, "--screenshot"},
+		{"play period too short", []string{"--play-period", "100ms"}, 2, "--play-period"},
+		{"play period too long", []string{"--play-period", "2h"}, 2, "want 1s to 59m55s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runDisplay(t, os.Environ(), tc.args...)
@@ -162,6 +166,52 @@ func TestLiveFollowsTheAgent(t *testing.T) {
 		}
 	case <-time.After(guard):
 		t.Fatalf("display did not stop on SIGTERM: %s", stderr.String())
+	}
+}
+
+// TestLiveReportsPlays runs the display against a real live feed whose
+// agent takes play records: the notice it shows comes back as "played"
+// lines, with the set's version, the language and the layout, one record
+// per period (2 s here, a minute by default).
+func TestLiveReportsPlays(t *testing.T) {
+	sockDir, err := os.MkdirTemp("", "lf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(sockDir)
+	sock := filepath.Join(sockDir, "agent.sock")
+	s := livefeed.NewServer(sock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var mu sync.Mutex
+	var plays []wire.NoticeShownData
+	s.OnPlayed = func(p wire.NoticeShownData) { mu.Lock(); plays = append(plays, p); mu.Unlock() }
+	s.SetState(wire.State{V: 1, Site: "les-pins", Cabin: "a", Time: time.Now(), Floor: 0, Direction: "none",
+		Doors: []string{"open"}, Mode: "normal", Faults: []int{}, Link: "ok", Uplink: true})
+	s.SetNotices(wire.NoticeSet{V: 1, Site: "les-pins", Version: 9, Notices: []wire.Notice{{
+		ID: "ag-2026", Category: "assembly", Priority: "normal", Title: wire.Text{FR: "Assemblée générale"}, Body: wire.Text{FR: "Le 12 à 18 h"},
+		ValidFrom: time.Now().Add(-time.Hour)}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-s.Ready()
+
+	cmd := exec.Command(binary, "--socket", sock, "--config", "testdata/display.yaml", "--windowed", "--play-period", "2s")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(plays) >= 2 }, "two play records", &stderr)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range plays {
+		if p.Notice != "ag-2026" || p.Version != 9 || p.Lang != "fr" || p.Layout != "800x480" || p.Orientation != "landscape" {
+			t.Fatalf("record %+v", p)
+		}
+		if p.ShownMS < 1 || p.To.Sub(p.From) > 2*time.Second+ui.DefaultMaxPlayGap {
+			t.Fatalf("record %+v: span beyond its period", p)
+		}
 	}
 }
 

@@ -166,6 +166,7 @@ func New(o Options) (*API, error) {
 	m.Handle("POST /api/v1/sites/{site}/notices", a.guard(permNotices, http.HandlerFunc(a.createNotice)))
 	m.Handle("PUT /api/v1/sites/{site}/notices/{id}", a.guard(permNotices, http.HandlerFunc(a.putNotice)))
 	m.Handle("DELETE /api/v1/sites/{site}/notices/{id}", a.guard(permNotices, http.HandlerFunc(a.deleteNotice)))
+	m.Handle("GET /api/v1/sites/{site}/notices/{id}/plays", a.guard(permNotices, http.HandlerFunc(a.noticePlays)))
 	m.Handle("GET /api/v1/sites/{site}/config", a.auth(RoleRead, http.HandlerFunc(a.getSiteConfig)))
 	m.Handle("PUT /api/v1/sites/{site}/config", a.auth(RoleAdmin, http.HandlerFunc(a.putSiteConfig)))
 	m.Handle("GET /api/v1/cabins/{site}/{cabin}/config", a.auth(RoleRead, http.HandlerFunc(a.getCabinConfig)))

@@ -110,6 +110,11 @@ type Store interface {
 	// PutDesiredConfig stores d, a new version of its scope, if the newest
 	// stored is d.Version-1 (none for 1), else returns ErrVersionConflict.
 	PutDesiredConfig(ctx context.Context, d wire.DesiredConfig) error
+	// NoticePlays sums where and how long a site's notices were shown
+	// (notice_shown events) per notice, cabin and language, over records
+	// that start in [since, until); notice "" means every notice. Ordered
+	// by notice, cabin then language.
+	NoticePlays(ctx context.Context, site, notice string, since, until time.Time) ([]NoticePlays, error)
 	// Close releases the database.
 	Close() error
 }

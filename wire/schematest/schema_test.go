@@ -323,6 +323,7 @@ var samples = []sample{
 	{wire.TypeUpdateFailed, wire.UpdateData{From: "v1.4.0", To: "v1.4.1", Wave: 7, Reason: "apt-get: E: Version '1.4.1' for 'palier-agent' was not found"}},
 	{wire.TypeUpdateRolledBack, wire.UpdateData{From: "v1.4.1", To: "v1.4.2", Wave: 8, Reason: "no health verdict from 1.4.2 within 300s"}},
 	{wire.TypeCredentialRotated, wire.CredentialRotatedData{ID: "UDXU4RCSJNZOIQHZNWXHXORDPRTGNJAHAHFRGZNEEJCPQTT2M7NLCNF4", Previous: "UAHJLSMRZSFOCBNIHYBPFTZMDKW3LBMR6IYQL5YUH3SLUASV4SLKBXN7", Expires: t0.Add(90 * 24 * time.Hour)}},
+	{wire.TypeNoticeShown, wire.NoticeShownData{Notice: "ag-2026", Version: 12, Lang: wire.LangFR, Layout: "1024x600", Orientation: wire.OrientationLandscape, From: t0, To: t0.Add(time.Minute), ShownMS: 18000, Times: 3}},
 }
 
 func event(t *testing.T, seq uint64, s sample) wire.Event {

@@ -314,6 +314,9 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 				write.Queue(store.Numbered(st.SQL), st.Args...)
 			}
 		}
+		for _, p := range store.PlaysOf(batches, received) {
+			write.Queue(insertPlaySQL, store.PlayArgs(p)...)
+		}
 		event, _ := store.TimelineStatements("$")
 		queueTimeline(write, event, store.TimelineOf(batches, received))
 		if len(as) > 0 {

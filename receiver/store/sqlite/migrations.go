@@ -85,6 +85,8 @@ var migrations = []string{
 	store.RolloutTables("INTEGER PRIMARY KEY", "INTEGER"),
 	// 9: people's accounts, their sessions, the audit trail (store.Account).
 	store.AccountTables("INTEGER PRIMARY KEY", "INTEGER"),
+	// 10: what the cabin screens showed, one row per notice_shown event (store.PlayRow).
+	store.PlaysTable("INTEGER"),
 }
 
 // migrate applies the migrations the database has not seen, each in its

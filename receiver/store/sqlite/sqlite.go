@@ -149,6 +149,9 @@ func (s *Store) InsertBatches(ctx context.Context, batches []wire.Batch, receive
 	if err := putAlarms(ctx, tx, store.AlarmChangesOf(batches, received), received); err != nil {
 		return res, err
 	}
+	if err := putPlays(ctx, tx, store.PlaysOf(batches, received)); err != nil {
+		return res, err
+	}
 	event, _ := store.TimelineStatements("?")
 	if err := putTimeline(ctx, tx, event, store.TimelineOf(batches, received)); err != nil {
 		return res, err

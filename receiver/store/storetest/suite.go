@@ -50,6 +50,7 @@ func Run(t *testing.T, open Opener) {
 		{"RolloutWaves", testRolloutWaves},
 		{"Accounts", testAccounts},
 		{"Audit", testAudit},
+		{"NoticePlays", testNoticePlays},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
