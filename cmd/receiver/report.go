@@ -108,7 +108,7 @@ func reportCmd(ctx context.Context, args []string, now time.Time, stdout, stderr
 	}
 	failed := false
 	for _, site := range sites {
-		m, err := report.Month(ctx, st, site, *month, now, loc, report.MonthOptions{Energy: cfg.SiteEnergy(site)})
+		m, err := report.Month(ctx, st, site, *month, now, loc, report.MonthOptions{Energy: cfg.SiteEnergy(site), Play: report.StorePlays(st)})
 		if err != nil {
 			fmt.Fprintf(stderr, "report pdf: %v\n", err)
 			failed = true

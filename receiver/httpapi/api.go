@@ -100,8 +100,8 @@ type Options struct {
 	// SiteEnergy gives a site's energy parameters for the monthly
 	// report's estimate; nil: no estimate.
 	SiteEnergy func(site string) report.SiteEnergy
-	// Play is the proof of play of the monthly report; nil: notices shown
-	// are reported as not yet available.
+	// Play is the proof of play of the monthly report; nil: what Store
+	// recorded (report.StorePlays).
 	Play report.PlaySource
 	// ReportsDir holds the PDFs the monthly report job rendered
 	// (report.PDFPath); empty: none are served.

@@ -81,6 +81,9 @@ func (a *API) monthlyReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o := report.MonthOptions{Play: a.o.Play}
+	if o.Play == nil {
+		o.Play = report.StorePlays(a.o.Store)
+	}
 	if a.o.SiteEnergy != nil {
 		o.Energy = a.o.SiteEnergy(id[0])
 	}

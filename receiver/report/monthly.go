@@ -253,3 +253,22 @@ var Languages = []string{"fr", "en", "it"}
 func PDFPath(site, month, lang string) string {
 	return filepath.Join(site, month+"."+lang+".pdf")
 }
+
+// StorePlays is the proof of play the receiver's store records
+// (store.Store.NoticePlays): every notice of the site, per cabin and
+// language.
+func StorePlays(st store.Store) PlaySource { return storePlays{st} }
+
+type storePlays struct{ st store.Store }
+
+func (s storePlays) NoticesShown(ctx context.Context, site string, since, until time.Time) ([]NoticeShown, error) {
+	ps, err := s.st.NoticePlays(ctx, site, "", since, until)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]NoticeShown, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, NoticeShown{Notice: p.Notice, Cabin: p.Cabin, Language: p.Lang, Times: int(p.Times), Seconds: float64(p.ShownMS) / 1000})
+	}
+	return out, nil
+}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -207,6 +208,29 @@ func FuzzParseMonth(f *testing.F) {
 		}
 		if since.Day() != 1 || until != since.AddDate(0, 1, 0) || since.Format("2006-01") != s {
 			t.Fatalf("%q: [%s, %s) is not that month", s, since, until)
+		}
+	})
+}
+
+// TestMonthlyNoticesShownFromTheStore: the plays the store recorded from
+// the cabins' notice_shown events are the report's notices shown.
+func TestMonthlyNoticesShownFromTheStore(t *testing.T) {
+	engines(t, func(t *testing.T, st store.Store) {
+		a := &cabinLog{t: t, st: st, site: "m", cabin: "a"}
+		a.status(time.Hour, true)
+		from := day0.Add(2 * 24 * time.Hour)
+		for i, lang := range []string{"fr", "fr", "it"} {
+			at := from.Add(time.Duration(i) * 10 * time.Minute)
+			a.event(at.Sub(day0)+10*time.Minute, wire.TypeNoticeShown, wire.NoticeShownData{Notice: "water", Version: 3, Lang: lang,
+				Layout: "800x480", Orientation: "landscape", From: at, To: at.Add(10 * time.Minute), ShownMS: 90500, Times: 3})
+		}
+		m, err := Month(context.Background(), st, "m", "2026-03", day0.Add(40*24*time.Hour), time.UTC, MonthOptions{Play: StorePlays(st)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []NoticeShown{{Notice: "water", Cabin: "a", Language: "fr", Times: 6, Seconds: 181}, {Notice: "water", Cabin: "a", Language: "it", Times: 3, Seconds: 90.5}}
+		if !m.NoticesShown.Available || !reflect.DeepEqual(m.NoticesShown.Notices, want) {
+			t.Fatalf("notices shown %+v, want available and %+v", m.NoticesShown, want)
 		}
 	})
 }
