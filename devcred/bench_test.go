@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/palier-lifts/palier/devcred"
+	"github.com/palier-lifts/palier/internal/connstorm"
 	"github.com/palier-lifts/palier/natsauth"
 )
 
@@ -73,40 +73,15 @@ func BenchmarkConnectJWT(b *testing.B) {
 	noSig := func([]byte) ([]byte, error) { return nil, nil } // bearer: nothing to sign
 	url := srv.ClientURL()
 
-	b.ResetTimer()
-	start := time.Now()
-	work := make(chan int)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failed error
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				tok := creds[i%users]
-				nc, err := nats.Connect(url, nats.UserJWT(func() (string, error) { return tok, nil }, noSig), nats.Timeout(time.Minute))
-				if err != nil {
-					mu.Lock()
-					failed = err
-					mu.Unlock()
-					continue
-				}
-				nc.Close()
-			}
-		}()
-	}
-	for i := range b.N {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	if failed != nil {
-		b.Fatal(failed)
-	}
-	elapsed := time.Since(start)
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "connects/s")
-	b.ReportMetric(elapsed.Seconds()*2000/float64(b.N), "s/2000-cabin-storm")
+	connstorm.Measure(b, func(i int) error {
+		tok := creds[i%users]
+		nc, err := nats.Connect(url, nats.UserJWT(func() (string, error) { return tok, nil }, noSig), nats.Timeout(time.Minute))
+		if err != nil {
+			return err
+		}
+		nc.Close()
+		return nil
+	})
 }
 
 // BenchmarkCheck is the CPU of one credential check alone, beside the

@@ -2,13 +2,14 @@ package natsauth_test
 
 import (
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/palier-lifts/palier/internal/connstorm"
 )
 
 // BenchmarkConnectAuth measures what a reconnect storm costs the server in
@@ -42,39 +43,14 @@ func BenchmarkConnectAuth(b *testing.B) {
 			defer srv.Shutdown()
 			url := srv.ClientURL()
 
-			b.ResetTimer()
-			start := time.Now()
-			work := make(chan int)
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			var failed error
-			for range 8 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := range work {
-						nc, err := nats.Connect(url, nats.UserInfo(fmt.Sprintf("s1-c%d", i%users), password), nats.Timeout(time.Minute))
-						if err != nil {
-							mu.Lock()
-							failed = err
-							mu.Unlock()
-							continue
-						}
-						nc.Close()
-					}
-				}()
-			}
-			for i := range b.N {
-				work <- i
-			}
-			close(work)
-			wg.Wait()
-			if failed != nil {
-				b.Fatal(failed)
-			}
-			elapsed := time.Since(start)
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "connects/s")
-			b.ReportMetric(elapsed.Seconds()*2000/float64(b.N), "s/2000-cabin-storm")
+			connstorm.Measure(b, func(i int) error {
+				nc, err := nats.Connect(url, nats.UserInfo(fmt.Sprintf("s1-c%d", i%users), password), nats.Timeout(time.Minute))
+				if err != nil {
+					return err
+				}
+				nc.Close()
+				return nil
+			})
 		})
 	}
 }
