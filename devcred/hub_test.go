@@ -14,6 +14,7 @@ import (
 
 	"github.com/palier-lifts/palier/devcred"
 	"github.com/palier-lifts/palier/devcred/devcredtest"
+	"github.com/palier-lifts/palier/internal/nettest"
 	"github.com/palier-lifts/palier/natsauth"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -25,7 +26,7 @@ import (
 // acknowledgements reach the cabin.
 func TestLeafForwardsToTheHub(t *testing.T) {
 	dir := t.TempDir()
-	cert, key, pool := devcredtest.WriteCert(t, dir)
+	cert, key, pool := nettest.WriteCert(t, dir)
 	hash := func(pw string) string {
 		h, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.MinCost)
 		if err != nil {

@@ -1,15 +1,9 @@
 package natsauth
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -23,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/palier-lifts/palier/internal/nettest"
 	"github.com/palier-lifts/palier/natsembed"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -54,47 +49,6 @@ func testFleet(t *testing.T) Fleet {
 	return f
 }
 
-// writeCert writes a self-signed certificate for 127.0.0.1 and returns
-// the cert and key paths and a pool that trusts it.
-func writeCert(t *testing.T, dir string) (certPath, keyPath string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "palier-leaf-test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		DNSNames:              []string{"localhost"},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPath, keyPath = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certPath, keyPath, pool
-}
-
 type leaf struct {
 	ns       *server.Server
 	mqttAddr string
@@ -123,7 +77,7 @@ func startLeaf(t *testing.T, f Fleet) *leaf {
 		t.Fatal(err)
 	}
 	out.Close()
-	cert, key, pool := writeCert(t, dir)
+	cert, key, pool := nettest.WriteCert(t, dir)
 	t.Setenv("PALIER_LEAF_NAME", "leaf-test")
 	t.Setenv("PALIER_STORE_DIR", filepath.Join(dir, "js"))
 	t.Setenv("PALIER_MQTT_CERT", cert)
@@ -390,7 +344,7 @@ func TestDeviceAuthentication(t *testing.T) {
 // with the example fleet the way nats-server does.
 func TestShippedConfigsParse(t *testing.T) {
 	dir := t.TempDir()
-	cert, key, _ := writeCert(t, dir)
+	cert, key, _ := nettest.WriteCert(t, dir)
 	f, err := ParseFile(filepath.Join("..", "packaging", "nats", "fleet.example.yaml"))
 	if err != nil {
 		t.Fatal(err)

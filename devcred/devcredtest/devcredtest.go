@@ -2,14 +2,7 @@ package devcredtest
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -22,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/palier-lifts/palier/devcred"
+	"github.com/palier-lifts/palier/internal/nettest"
 )
 
 // Guard bounds waits in tests; never a timing assertion.
@@ -96,7 +90,7 @@ func StartLeafWith(t testing.TB, auth *devcred.Authority, o Options) *Leaf {
 		t.Fatal(err)
 	}
 	write(t, filepath.Join(dir, "trust.conf"), trust.Bytes())
-	cert, key, pool := writeCert(t, dir)
+	cert, key, pool := nettest.WriteCert(t, dir)
 	l.CAFile = cert
 	l.TLS = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 	t.Setenv("PALIER_LEAF_NAME", "leaf-test")
@@ -213,45 +207,4 @@ func write(t testing.TB, path string, b []byte) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// WriteCert writes a self-signed certificate for 127.0.0.1 into dir and
-// returns its paths and a pool that trusts it.
-func WriteCert(t testing.TB, dir string) (certPath, keyPath string, pool *x509.CertPool) {
-	return writeCert(t, dir)
-}
-
-// writeCert writes a self-signed certificate for 127.0.0.1.
-func writeCert(t testing.TB, dir string) (certPath, keyPath string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "palier-leaf-test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPath, keyPath = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	write(t, certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	write(t, keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certPath, keyPath, pool
 }
