@@ -14,7 +14,6 @@ import (
 
 	"github.com/palier-lifts/palier/agent"
 	"github.com/palier-lifts/palier/livefeed"
-	"github.com/palier-lifts/palier/simulator"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -33,20 +32,7 @@ func TestAlarmWordingFollowsTheTruth(t *testing.T) {
 	rcfg.HTTP.Listen = "127.0.0.1:0"
 	rcv, _ := startReceiver(t, ctx, rcfg)
 
-	sc, err := simulator.ParseScenario("alarm_held", strings.NewReader("start_floor: 2\nsteps:\n  - wait: 1s\n  - alarm: true\n  - wait: 30m\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := simulator.New(simulator.Config{Speed: 1, Seed: 7, Baud: 19200, Scenario: sc}, log.With("part", "sim"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pty, err := simulator.OpenPTY("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pty.Close() })
-	go sim.Serve(ctx, pty)
+	_, pty, _ := playScenario(t, ctx, "alarm_held", "start_floor: 2\nsteps:\n  - wait: 1s\n  - alarm: true\n  - wait: 30m\n", 1)
 
 	acfg := agentConfig(t, dir, pty.Path(), "tcp://"+rcv.MQTTAddr())
 	ag, err := agent.New(ctx, acfg, log.With("part", "agent"))

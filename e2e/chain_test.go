@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -199,7 +200,22 @@ func startSimulator(t *testing.T, ctx context.Context, name string, speed float6
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err = simulator.New(simulator.Config{Speed: speed, Seed: 7, Baud: 19200, Scenario: sc}, logger(t).With("part", "sim"))
+	return serveScenario(t, ctx, sc, speed)
+}
+
+// playScenario is startSimulator with the scenario given as YAML.
+func playScenario(t *testing.T, ctx context.Context, name, yaml string, speed float64) (sim *simulator.Simulator, pty *simulator.PTY, done <-chan error) {
+	t.Helper()
+	sc, err := simulator.ParseScenario(name, strings.NewReader(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveScenario(t, ctx, sc, speed)
+}
+
+func serveScenario(t *testing.T, ctx context.Context, sc *simulator.Scenario, speed float64) (sim *simulator.Simulator, pty *simulator.PTY, done <-chan error) {
+	t.Helper()
+	sim, err := simulator.New(simulator.Config{Speed: speed, Seed: 7, Baud: 19200, Scenario: sc}, logger(t).With("part", "sim"))
 	if err != nil {
 		t.Fatal(err)
 	}

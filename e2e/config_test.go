@@ -13,7 +13,6 @@ import (
 
 	"github.com/palier-lifts/palier/agent"
 	"github.com/palier-lifts/palier/receiver/httpapi"
-	"github.com/palier-lifts/palier/simulator"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -32,20 +31,7 @@ func TestRemoteConfigThroughTheChain(t *testing.T) {
 	rcv, _ := startReceiver(t, ctx, receiverConfig(filepath.Join(dir, "receiver")))
 	api := "http://" + rcv.HTTPAddr()
 
-	sc, err := simulator.ParseScenario("still", strings.NewReader("start_floor: 2\nsteps:\n  - wait: 1h\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := simulator.New(simulator.Config{Speed: 1, Baud: 19200, Scenario: sc}, log.With("part", "sim"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pty, err := simulator.OpenPTY("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pty.Close() })
-	go sim.Serve(ctx, pty)
+	_, pty, _ := playScenario(t, ctx, "still", "start_floor: 2\nsteps:\n  - wait: 1h\n", 1)
 
 	acfg := agentConfig(t, dir, pty.Path(), "tcp://"+rcv.MQTTAddr())
 	acfg.Events.MaxSampleGap = 5 * time.Second

@@ -17,7 +17,6 @@ import (
 	"github.com/palier-lifts/palier/receiver"
 	"github.com/palier-lifts/palier/receiver/report"
 	"github.com/palier-lifts/palier/receiver/reportpdf"
-	"github.com/palier-lifts/palier/simulator"
 )
 
 // TestMonthlyReportThroughTheChain plays trips, a fault and an alarm in
@@ -36,7 +35,7 @@ func TestMonthlyReportThroughTheChain(t *testing.T) {
 	rcfg.Sites = map[string]receiver.SiteConfig{site: {Energy: &report.Energy{StandbyW: 150, TripWh: 8, PerFloorWh: 2}}}
 	rcv, _ := startReceiver(t, ctx, rcfg)
 
-	sc, err := simulator.ParseScenario("month", strings.NewReader(`start_floor: 0
+	_, pty, _ := playScenario(t, ctx, "month", `start_floor: 0
 steps:
   - wait: 2s
   - call: 3
@@ -49,20 +48,7 @@ steps:
   - wait: 2s
   - alarm: true
   - wait: 30m
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := simulator.New(simulator.Config{Speed: 4, Seed: 7, Baud: 19200, Scenario: sc}, log.With("part", "sim"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pty, err := simulator.OpenPTY("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pty.Close() })
-	go sim.Serve(ctx, pty)
+`, 4)
 	acfg := agentConfig(t, dir, pty.Path(), "tcp://"+rcv.MQTTAddr())
 	ag, err := agent.New(ctx, acfg, log.With("part", "agent"))
 	if err != nil {

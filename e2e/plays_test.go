@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 	"github.com/palier-lifts/palier/agent"
 	"github.com/palier-lifts/palier/livefeed"
 	"github.com/palier-lifts/palier/receiver/httpapi"
-	"github.com/palier-lifts/palier/simulator"
 	"github.com/palier-lifts/palier/ui"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -37,20 +35,7 @@ func TestNoticeShownThroughTheChain(t *testing.T) {
 	log := logger(t)
 	rcv, _ := startReceiver(t, ctx, receiverConfig(filepath.Join(dir, "receiver")))
 
-	sc, err := simulator.ParseScenario("idle", strings.NewReader("start_floor: 0\nsteps:\n  - wait: 30m\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := simulator.New(simulator.Config{Speed: 1, Seed: 7, Baud: 19200, Scenario: sc}, log.With("part", "sim"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pty, err := simulator.OpenPTY("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pty.Close() })
-	go sim.Serve(ctx, pty)
+	_, pty, _ := playScenario(t, ctx, "idle", "start_floor: 0\nsteps:\n  - wait: 30m\n", 1)
 
 	acfg := agentConfig(t, dir, pty.Path(), "tcp://"+rcv.MQTTAddr())
 	ag, err := agent.New(ctx, acfg, log.With("part", "agent"))
