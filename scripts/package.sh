@@ -52,7 +52,7 @@ case $PACKAGES in all | agent) ;; *) echo "package: PALIER_PACKAGES=$PACKAGES (w
 AGENT_PROFILES=${AGENT_PROFILES:-sensors/profiles}
 
 need_apt "${BASE_DEPS[@]}"
-need_go_tool nfpm "$NFPM"
+need_check_tool nfpm "$NFPM"
 export PATH="$(go env GOPATH)/bin:$PATH"
 
 # --- version ---------------------------------------------------------------
