@@ -50,10 +50,14 @@ func (c *Config) validateSites(p *configfile.Problems) {
 	}
 }
 
-// validateReports checks the reports directory.
+// validateReports checks where the reports are kept.
 func (c *Config) validateReports(p *configfile.Problems) {
 	if d := c.Reports.Dir; d != "" && !filepath.IsAbs(d) {
 		p.Add("reports.dir", "%q is relative (want an absolute path)", d)
+	}
+	checkS3(p.Add, "reports.s3", c.Reports.S3)
+	if c.Reports.Dir != "" && c.Reports.S3.Endpoint != "" {
+		p.Add("reports.dir", "set with reports.s3.endpoint (the PDFs live in one place: want reports.dir or reports.s3, not both)")
 	}
 }
 
@@ -77,6 +81,11 @@ func (c *Config) SiteEnergy(site string) report.SiteEnergy {
 type ReportsConfig struct {
 	// Dir holds {site}/{YYYY-MM}.{lang}.pdf; default StateDir/reports.
 	Dir string `yaml:"dir"`
+	// S3 keeps them in a bucket instead (under its prefix), so that
+	// every receiver replica serves what the report job rendered
+	// wherever it ran (the Helm chart's CronJob): the same settings as
+	// media.s3; one bucket may hold both under different prefixes.
+	S3 S3Config `yaml:"s3"`
 }
 
 // ReportsDir is the reports directory, defaulted.

@@ -40,6 +40,9 @@ sites:
 		{"sites:\n  \"a b\":\n    energy: {standby_w: 100}\n", "sites.a b: site id"},
 		{"sites:\n  les-pins:\n    energy: {standby_kw: 1}\n", "standby_kw"},
 		{"reports:\n  dir: reports\n", "reports.dir: \"reports\" is relative"},
+		{"reports:\n  dir: /srv/reports\n  s3: {endpoint: \"https://s3.example\", bucket: palier, region: eu-west-3, access_key_file: /dev/null, secret_key_file: /dev/null}\n", "reports.dir: set with reports.s3.endpoint"},
+		{"reports:\n  s3: {bucket: palier}\n", "reports.s3.endpoint: empty with bucket set"},
+		{"reports:\n  s3: {endpoint: \"https://s3.example\", bucket: Palier_Reports, region: eu-west-3, access_key_file: /dev/null, secret_key_file: /dev/null}\n", "reports.s3.bucket"},
 		{"sites:\n  les-pins:\n    cabins:\n      b:\n        energy: {standby_w: 100, per_floor_wh: -1}\n", "sites.les-pins.cabins.b.energy: per_floor_wh: -1"},
 		{"sites:\n  les-pins:\n    cabins:\n      B:\n        energy: {standby_w: 100}\n", "sites.les-pins.cabins.B: cabin id"},
 	} {

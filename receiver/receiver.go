@@ -29,6 +29,7 @@ import (
 	"github.com/palier-lifts/palier/receiver/alerting"
 	"github.com/palier-lifts/palier/receiver/httpapi"
 	"github.com/palier-lifts/palier/receiver/media"
+	"github.com/palier-lifts/palier/receiver/reportfiles"
 	"github.com/palier-lifts/palier/receiver/rollout"
 	"github.com/palier-lifts/palier/receiver/store"
 	"github.com/palier-lifts/palier/receiver/store/postgres"
@@ -211,6 +212,10 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 	if err != nil {
 		return nil, err
 	}
+	reports, err := OpenReports(setupCtx, cfg)
+	if err != nil {
+		return nil, err
+	}
 	tokens := map[string]httpapi.Token{}
 	for _, t := range cfg.HTTP.Tokens {
 		v, err := configfile.ReadSecret(t.File)
@@ -243,7 +248,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 		Accounts: cfg.HTTP.Accounts, SessionIdle: cfg.HTTP.SessionIdle, SessionMax: cfg.HTTP.SessionMax,
 		Gatherer: r.Registry, Registerer: r.Registry, Logger: logger.With("component", "http"),
 		Credentials: apiCredentials(r.creds),
-		SiteEnergy:  cfg.SiteEnergy, ReportsDir: cfg.ReportsDir(),
+		SiteEnergy:  cfg.SiteEnergy, Reports: reports,
 	})
 	if err != nil {
 		return nil, err
@@ -361,6 +366,53 @@ func (r *Receiver) close() {
 	}
 }
 
+// bucketConfig reads the credentials and CA of an S3 setting (field
+// names it in errors).
+func bucketConfig(field string, s S3Config) (media.BucketConfig, error) {
+	access, err := configfile.ReadSecret(s.AccessKeyFile)
+	if err != nil {
+		return media.BucketConfig{}, fmt.Errorf("%s.access_key_file: %w", field, err)
+	}
+	secret, err := configfile.ReadSecret(s.SecretKeyFile)
+	if err != nil {
+		return media.BucketConfig{}, fmt.Errorf("%s.secret_key_file: %w", field, err)
+	}
+	var roots *x509.CertPool
+	if s.CAFile != "" {
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			return media.BucketConfig{}, fmt.Errorf("%s.ca_file: %w", field, err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return media.BucketConfig{}, fmt.Errorf("%s.ca_file %s: no PEM certificate in it", field, s.CAFile)
+		}
+	}
+	return media.BucketConfig{
+		Endpoint: s.Endpoint, Bucket: s.Bucket, Region: s.Region, AccessKey: access, SecretKey: secret,
+		PathStyle: s.PathStyle, RootCAs: roots, Prefix: s.Prefix,
+	}, nil
+}
+
+// OpenReports opens where the monthly report PDFs live: the bucket of
+// reports.s3, or else the directory reports.dir (default
+// StateDir/reports).
+func OpenReports(ctx context.Context, cfg Config) (reportfiles.Store, error) {
+	s := cfg.Reports.S3
+	if s.Endpoint == "" {
+		return reportfiles.NewDir(cfg.ReportsDir()), nil
+	}
+	bc, err := bucketConfig("reports.s3", s)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := media.Client(ctx, bc)
+	if err != nil {
+		return nil, fmt.Errorf("reports.s3: %w", err)
+	}
+	return reportfiles.NewBucket(cl, s.Bucket, s.Prefix), nil
+}
+
 // openMedia opens where uploads live: the bucket of media.s3, shared
 // by every receiver, or else the directory http.media_dir. It says where,
 // for the log.
@@ -374,33 +426,15 @@ func openMedia(ctx context.Context, cfg Config) (media.Store, string, error) {
 		return d, h.MediaDir, nil
 	}
 	s := cfg.Media.S3
-	access, err := configfile.ReadSecret(s.AccessKeyFile)
+	bc, err := bucketConfig("media.s3", s)
 	if err != nil {
-		return nil, "", fmt.Errorf("media.s3.access_key_file: %w", err)
+		return nil, "", err
 	}
-	secret, err := configfile.ReadSecret(s.SecretKeyFile)
-	if err != nil {
-		return nil, "", fmt.Errorf("media.s3.secret_key_file: %w", err)
-	}
-	var roots *x509.CertPool
-	if s.CAFile != "" {
-		pem, err := os.ReadFile(s.CAFile)
-		if err != nil {
-			return nil, "", fmt.Errorf("media.s3.ca_file: %w", err)
-		}
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pem) {
-			return nil, "", fmt.Errorf("media.s3.ca_file %s: no PEM certificate in it", s.CAFile)
-		}
-	}
-	b, err := media.OpenBucket(ctx, media.BucketConfig{
-		Endpoint: s.Endpoint, Bucket: s.Bucket, Region: s.Region, AccessKey: access, SecretKey: secret,
-		PathStyle: s.PathStyle, RootCAs: roots, Prefix: s.Prefix,
-		// Uploads are hashed and checked here before they are sent: at
-		// most http.max_upload_bytes each, removed once sent or refused.
-		SpoolDir: filepath.Join(cfg.StateDir, "media-uploads"),
-		MaxTotal: h.MaxMediaBytes,
-	})
+	bc.SpoolDir = filepath.Join(cfg.StateDir, "media-uploads")
+	bc.MaxTotal = h.MaxMediaBytes
+	// Uploads are hashed and checked in SpoolDir before they are sent:
+	// at most http.max_upload_bytes each, removed once sent or refused.
+	b, err := media.OpenBucket(ctx, bc)
 	if err != nil {
 		return nil, "", fmt.Errorf("media.s3: %w", err)
 	}

@@ -417,6 +417,22 @@ refuse 'lost at the next restart' "${prod[@]}" --set replicaCount=1,config.media
 refuse 'without config.nats.url' "${prod[@]}" --set config.nats=null
 refuse 'secretFiles has no "s3-access-key"' -f packaging/helmfile/environments/production/values.yaml
 refuse 'outside state_dir' --set config.store.path=/data/receiver.db
+refuse 'the job'"'"'s PDFs would be written to its own emptyDir' "${prod[@]}" --set config.reports=null
+refuse 'config.reports.s3.access_key_file is "/etc/palier/secrets/reports-key" but secretFiles has no "reports-key"' "${prod[@]}" \
+	--set config.reports.s3.access_key_file=/etc/palier/secrets/reports-key
+# The monthly report job: on the receiver's node with its volume (one
+# receiver), or writing to the reports bucket (several); its own labels, so
+# the Service never sends it requests; its own NetworkPolicy.
+for want in 'kind: CronJob' 'timeZone: "Europe/Monaco"' '"report", "pdf", "--config", "/etc/palier/receiver.yaml"' \
+	'podAffinity:' 'app.kubernetes.io/name: palier-receiver-report' 'name: palier-palier-receiver-report'; do
+	grep -qF -- "$want" "$work/default.yaml" || fail "the default render's report job lacks '$want'"
+done
+for want in 'kind: CronJob' 'prefix: reports/' 'app.kubernetes.io/name: palier-receiver-report'; do
+	grep -qF -- "$want" "$work/production.yaml" || fail "the production render's report job lacks '$want'"
+done
+[ "$(grep -c 'claimName:' "$work/default.yaml")" = 2 ] || fail "the default render's report job does not mount the receiver's volume"
+! helm template palier "$chart" --kube-version "$K8S_VERSION" --set reportJob.enabled=false | grep -qF 'kind: CronJob' ||
+	fail "reportJob.enabled=false still renders the CronJob"
 # What it allows besides the two: one receiver with PostgreSQL and S3, and
 # one with SQLite on the volume and media in S3.
 helm template palier "$chart" --kube-version "$K8S_VERSION" "${prod[@]}" --set replicaCount=1 >/dev/null

@@ -1,19 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/palier-lifts/palier/atomicfile"
 	"github.com/palier-lifts/palier/receiver"
 	"github.com/palier-lifts/palier/receiver/report"
+	"github.com/palier-lifts/palier/receiver/reportfiles"
 	"github.com/palier-lifts/palier/receiver/reportpdf"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -21,8 +21,8 @@ import (
 const reportUsage = `usage:
   report pdf --config FILE [--site SITE]... [--month YYYY-MM] [--tz ZONE] [--lang fr,en,it] [--out FILE]
     renders the monthly report of each site (default: every site with cabins) for the
-    month (default: the last month over, in ZONE) into reports.dir/{site}/{month}.{lang}.pdf,
-    where the API serves it, or into --out (one site, one language)
+    month (default: the last month over, in ZONE) into reports.dir/{site}/{month}.{lang}.pdf
+    or the reports.s3 bucket, where the API serves it, or into --out (one site, one language)
 `
 
 // reportCmd runs "receiver report pdf ...": the monthly report job, a
@@ -36,7 +36,7 @@ func reportCmd(ctx context.Context, args []string, now time.Time, stdout, stderr
 	}
 	fs := flag.NewFlagSet("report pdf", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "the receiver's config file (YAML): its store, reports.dir and sites' energy parameters")
+	configPath := fs.String("config", "", "the receiver's config file (YAML): its store, reports.dir or reports.s3 and sites' energy parameters")
 	month := fs.String("month", "", "the month, YYYY-MM; default: the last month over")
 	tz := fs.String("tz", "UTC", "the IANA time zone of the month's days, e.g. Europe/Paris")
 	langs := fs.String("lang", report.Languages[0], "the languages, comma-separated: "+strings.Join(report.Languages, ", "))
@@ -94,6 +94,11 @@ func reportCmd(ctx context.Context, args []string, now time.Time, stdout, stderr
 		return 1
 	}
 	defer st.Close()
+	files, err := receiver.OpenReports(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "report pdf: %v\n", err)
+		return 1
+	}
 	if len(sites) == 0 {
 		cabins, err := st.Cabins(ctx)
 		if err != nil {
@@ -115,41 +120,26 @@ func reportCmd(ctx context.Context, args []string, now time.Time, stdout, stderr
 			continue
 		}
 		for _, lang := range languages {
-			path := *out
-			if path == "" {
-				path = filepath.Join(cfg.ReportsDir(), report.PDFPath(site, *month, lang))
-			}
-			if err := writePDF(path, m, lang); err != nil {
+			var pdf bytes.Buffer
+			if err := reportpdf.Render(&pdf, m, lang); err != nil {
 				fmt.Fprintf(stderr, "report pdf: %v\n", err)
 				failed = true
 				continue
 			}
-			fmt.Fprintln(stdout, path)
+			dst, name := files, report.PDFPath(site, *month, lang)
+			if *out != "" {
+				dst, name = reportfiles.NewDir(filepath.Dir(*out)), filepath.Base(*out)
+			}
+			if err := dst.Put(ctx, name, pdf.Bytes()); err != nil {
+				fmt.Fprintf(stderr, "report pdf: %v\n", err)
+				failed = true
+				continue
+			}
+			fmt.Fprintln(stdout, dst.Where(name))
 		}
 	}
 	if failed {
 		return 1
 	}
 	return 0
-}
-
-// writePDF renders m into path through a temporary file
-// (atomicfile), so that the API never serves half a PDF, even after a
-// power cut.
-func writePDF(path string, m report.Monthly, lang string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	f, err := atomicfile.Create(filepath.Dir(path), ".report-*.pdf")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer f.Abort()
-	if err := reportpdf.Render(f, m, lang); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o640); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return f.Commit(path)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palier-lifts/palier/internal/s3test"
 	"github.com/palier-lifts/palier/receiver"
+	"github.com/palier-lifts/palier/receiver/report"
 	"github.com/palier-lifts/palier/receiver/store/storetest"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -23,40 +26,9 @@ func TestReportPDFCommand(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "receiver.yaml")
 	os.WriteFile(cfgPath, []byte("state_dir: "+dir+"\nsites:\n  les-pins:\n    energy: {standby_w: 200, trip_wh: 10, per_floor_wh: 3}\n"), 0o600)
-	cfg, err := receiver.ParseFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	st, err := receiver.OpenStore(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nov := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	var seq uint64
-	ev := func(at time.Duration, typ string, data any) wire.Event {
-		seq++
-		e := storetest.Event(seq, typ, data)
-		e.Time = nov.Add(at)
-		return e
-	}
-	for _, site := range []string{"les-pins", "villa-b"} {
-		if err := st.UpdateStatus(ctx, site, "a", true, nov.Add(-time.Hour)); err != nil {
-			t.Fatal(err)
-		}
-		b := wire.Batch{V: wire.Version, Site: site, Cabin: "a", Epoch: "e", Events: []wire.Event{
-			ev(9*time.Hour, wire.TypeTrip, wire.TripData{From: 0, To: 3, Direction: "up", DurationMS: 9000}),
-			ev(10*time.Hour, wire.TypeTrip, wire.TripData{From: 3, To: 0, Direction: "down", DurationMS: 9000}),
-			ev(24*time.Hour, wire.TypeTrip, wire.TripData{From: 0, To: 1, Direction: "up", DurationMS: 5000}),
-			ev(48*time.Hour, wire.TypeEntrapment, wire.EntrapmentData{Active: true, Floor: 1}),
-			ev(48*time.Hour+25*time.Minute, wire.TypeEntrapment, wire.EntrapmentData{Active: false, Floor: 1}),
-		}}
-		if _, err := st.InsertBatches(ctx, []wire.Batch{b}, nov.Add(72*time.Hour)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	st.Close()
+	seedReports(t, cfgPath)
 
+	ctx := context.Background()
 	now := time.Date(2026, 12, 5, 8, 0, 0, 0, time.UTC)
 	run := func(args ...string) (int, string, string) {
 		var out, errb bytes.Buffer
@@ -130,4 +102,91 @@ func pdfText(t *testing.T, pdf string) string {
 		t.Fatalf("pdftotext %s: %v\n%s", pdf, err, out)
 	}
 	return strings.Join(strings.Fields(string(out)), " ")
+}
+
+// seedReports stores November 2026 of two sites, one cabin each, in the
+// store cfgPath names.
+func seedReports(t *testing.T, cfgPath string) {
+	t.Helper()
+	cfg, err := receiver.ParseFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := receiver.OpenStore(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nov := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	var seq uint64
+	ev := func(at time.Duration, typ string, data any) wire.Event {
+		seq++
+		e := storetest.Event(seq, typ, data)
+		e.Time = nov.Add(at)
+		return e
+	}
+	for _, site := range []string{"les-pins", "villa-b"} {
+		if err := st.UpdateStatus(ctx, site, "a", true, nov.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		b := wire.Batch{V: wire.Version, Site: site, Cabin: "a", Epoch: "e", Events: []wire.Event{
+			ev(9*time.Hour, wire.TypeTrip, wire.TripData{From: 0, To: 3, Direction: "up", DurationMS: 9000}),
+			ev(10*time.Hour, wire.TypeTrip, wire.TripData{From: 3, To: 0, Direction: "down", DurationMS: 9000}),
+			ev(24*time.Hour, wire.TypeTrip, wire.TripData{From: 0, To: 1, Direction: "up", DurationMS: 5000}),
+			ev(48*time.Hour, wire.TypeEntrapment, wire.EntrapmentData{Active: true, Floor: 1}),
+			ev(48*time.Hour+25*time.Minute, wire.TypeEntrapment, wire.EntrapmentData{Active: false, Floor: 1}),
+		}}
+		if _, err := st.InsertBatches(ctx, []wire.Batch{b}, nov.Add(72*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+}
+
+// TestReportPDFToBucket runs the job as the Helm chart's CronJob does,
+// with reports.s3: the PDFs land in the bucket under the prefix, where
+// every receiver replica reads them (OpenReports, as the API does).
+func TestReportPDFToBucket(t *testing.T) {
+	srv := s3test.Start(t, s3test.Options{TLS: true})
+	access, secret := srv.KeyFiles(t)
+	bucket := srv.Bucket(t)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "receiver.yaml")
+	os.WriteFile(cfgPath, []byte("state_dir: "+dir+"\nreports:\n  s3:\n    endpoint: "+srv.Endpoint+"\n    bucket: "+bucket+
+		"\n    region: "+s3test.Region+"\n    access_key_file: "+access+"\n    secret_key_file: "+secret+"\n    ca_file: "+srv.CAFile+
+		"\n    path_style: true\n    prefix: palier/reports/\n"), 0o600)
+	seedReports(t, cfgPath)
+	ctx := context.Background()
+	var out, errb bytes.Buffer
+	if code := reportCmd(ctx, []string{"pdf", "--config", cfgPath, "--site", "les-pins"}, time.Date(2026, 12, 1, 3, 30, 0, 0, time.UTC), &out, &errb); code != 0 {
+		t.Fatalf("report pdf: %d %s %s", code, out.String(), errb.String())
+	}
+	if want := "s3://" + bucket + "/palier/reports/les-pins/2026-11.fr.pdf\n"; out.String() != want {
+		t.Fatalf("wrote %q, want %q", out.String(), want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "reports")); !os.IsNotExist(err) {
+		t.Fatalf("the job also wrote to the state directory: %v", err)
+	}
+	cfg, err := receiver.ParseFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := receiver.OpenReports(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := files.Open(ctx, report.PDFPath("les-pins", "2026-11", "fr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	local := filepath.Join(dir, "from-bucket.pdf")
+	b, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(local, b, 0o600)
+	if fr := pdfText(t, local); !strings.Contains(fr, "Rapport mensuel des ascenseurs — les-pins — novembre 2026") {
+		t.Errorf("PDF from the bucket:\n%s", fr)
+	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/palier-lifts/palier/receiver/media"
 	"github.com/palier-lifts/palier/receiver/report"
+	"github.com/palier-lifts/palier/receiver/reportfiles"
 	"github.com/palier-lifts/palier/receiver/rollout"
 	"github.com/palier-lifts/palier/receiver/situation"
 	"github.com/palier-lifts/palier/receiver/store"
@@ -103,9 +104,9 @@ type Options struct {
 	// Play is the proof of play of the monthly report; nil: what Store
 	// recorded (report.StorePlays).
 	Play report.PlaySource
-	// ReportsDir holds the PDFs the monthly report job rendered
-	// (report.PDFPath); empty: none are served.
-	ReportsDir string
+	// Reports holds the PDFs the monthly report job rendered
+	// (report.PDFPath); nil: none are served.
+	Reports reportfiles.Store
 }
 
 // API is the HTTP handler.

@@ -2,15 +2,13 @@ package httpapi
 
 import (
 	"errors"
-	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/palier-lifts/palier/receiver/report"
+	"github.com/palier-lifts/palier/receiver/reportfiles"
 )
 
 // The monthly report: its JSON is computed on request (a month's events,
@@ -95,7 +93,7 @@ func (a *API) monthlyReport(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rep)
 }
 
-// monthlyPDF serves a PDF the report job rendered into ReportsDir.
+// monthlyPDF serves a PDF the report job rendered into Reports.
 func (a *API) monthlyPDF(w http.ResponseWriter, r *http.Request) {
 	id, ok := ids(w, r, "site")
 	if !ok {
@@ -113,14 +111,14 @@ func (a *API) monthlyPDF(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "lang", "%q (want %s)", lang, strings.Join(report.Languages, ", "))
 		return
 	}
-	if a.o.ReportsDir == "" {
-		writeError(w, http.StatusNotFound, "", "this receiver serves no report PDFs (reports.dir is not set)")
+	if a.o.Reports == nil {
+		writeError(w, http.StatusNotFound, "", "this receiver serves no report PDFs")
 		return
 	}
-	// The site id and month are checked already: the path stays in the
-	// directory.
-	f, err := os.Open(filepath.Join(a.o.ReportsDir, report.PDFPath(id[0], month, lang)))
-	if errors.Is(err, fs.ErrNotExist) {
+	// The site id and month are checked already: the name stays in the
+	// directory or prefix.
+	f, err := a.o.Reports.Open(r.Context(), report.PDFPath(id[0], month, lang))
+	if errors.Is(err, reportfiles.ErrNotFound) {
 		writeError(w, http.StatusNotFound, "month", "no PDF of %s for %s in %s yet: the monthly job renders it after the month (receiver report pdf, see docs/OPERATIONS.md)", month, id[0], lang)
 		return
 	}
@@ -130,12 +128,7 @@ func (a *API) monthlyPDF(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "", "report PDF unreadable")
-		return
-	}
 	w.Header().Set("Content-Type", "application/pdf")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+id[0]+"-"+month+"-"+lang+`.pdf"`)
-	http.ServeContent(w, r, "", st.ModTime(), f)
+	http.ServeContent(w, r, "", f.ModTime, f)
 }

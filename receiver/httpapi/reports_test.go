@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/palier-lifts/palier/receiver/report"
+	"github.com/palier-lifts/palier/receiver/reportfiles"
 )
 
 func TestMonthlyReport(t *testing.T) {
@@ -21,7 +22,7 @@ func TestMonthlyReport(t *testing.T) {
 			}
 			return report.SiteEnergy{}
 		}
-		o.ReportsDir = dir
+		o.Reports = reportfiles.NewDir(dir)
 	})
 	bearer := func(tok string) func(*http.Request) {
 		return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }

@@ -70,38 +70,9 @@ type Bucket struct {
 // OpenBucket connects to the bucket and checks that it exists and that the
 // credentials may read it.
 func OpenBucket(ctx context.Context, c BucketConfig) (*Bucket, error) {
-	u, err := url.Parse(c.Endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("open media bucket: endpoint %q is not http(s)://host[:port]", c.Endpoint)
-	}
-	secure := u.Scheme == "https"
-	tr, err := minio.DefaultTransport(secure)
+	cl, err := Client(ctx, c)
 	if err != nil {
 		return nil, fmt.Errorf("open media bucket: %w", err)
-	}
-	if secure {
-		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: c.RootCAs}
-	}
-	lookup := minio.BucketLookupDNS
-	if c.PathStyle {
-		lookup = minio.BucketLookupPath
-	}
-	cl, err := minio.New(u.Host, &minio.Options{
-		Creds:        credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
-		Secure:       secure,
-		Region:       c.Region,
-		BucketLookup: lookup,
-		Transport:    tr,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open media bucket %s at %s: %w", c.Bucket, c.Endpoint, err)
-	}
-	ok, err := cl.BucketExists(ctx, c.Bucket)
-	if err != nil {
-		return nil, fmt.Errorf("open media bucket %s at %s: %w", c.Bucket, c.Endpoint, err)
-	}
-	if !ok {
-		return nil, fmt.Errorf("open media bucket %s at %s: no such bucket (create it, or fix media.s3.bucket)", c.Bucket, c.Endpoint)
 	}
 	if err := os.MkdirAll(c.SpoolDir, 0o750); err != nil {
 		return nil, fmt.Errorf("open media bucket: spool folder: %w", err)
@@ -238,4 +209,44 @@ func (b *Bucket) commit(ctx context.Context, f *atomicfile.File, sum string, siz
 		return fmt.Errorf("put %s: %w", key, err)
 	}
 	return nil
+}
+
+// Client connects to c's S3 server and checks that c.Bucket exists; the
+// report PDFs (receiver/reportfiles) use it too. Only Endpoint, Bucket,
+// Region, the keys, PathStyle and RootCAs are read.
+func Client(ctx context.Context, c BucketConfig) (*minio.Client, error) {
+	u, err := url.Parse(c.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("endpoint %q is not http(s)://host[:port]", c.Endpoint)
+	}
+	secure := u.Scheme == "https"
+	tr, err := minio.DefaultTransport(secure)
+	if err != nil {
+		return nil, err
+	}
+	if secure {
+		tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: c.RootCAs}
+	}
+	lookup := minio.BucketLookupDNS
+	if c.PathStyle {
+		lookup = minio.BucketLookupPath
+	}
+	cl, err := minio.New(u.Host, &minio.Options{
+		Creds:        credentials.NewStaticV4(c.AccessKey, c.SecretKey, ""),
+		Secure:       secure,
+		Region:       c.Region,
+		BucketLookup: lookup,
+		Transport:    tr,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s at %s: %w", c.Bucket, c.Endpoint, err)
+	}
+	ok, err := cl.BucketExists(ctx, c.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s at %s: %w", c.Bucket, c.Endpoint, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("bucket %s at %s: no such bucket (create it, or fix the bucket's name)", c.Bucket, c.Endpoint)
+	}
+	return cl, nil
 }

@@ -22,3 +22,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "palier-receiver.secretName" -}}
 {{- default (include "palier-receiver.fullname" .) .Values.existingSecret -}}
 {{- end -}}
+
+{{- /*
+The report job's pods: labels of their own, so that neither the
+Deployment nor the Service selects them.
+*/ -}}
+{{- define "palier-receiver.reportSelectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}-report
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}

@@ -53,19 +53,51 @@ should the receiver rename them, change the three lines that read them.
 {{- fail (printf "config.store.driver %q: want sqlite (one receiver) or postgres (several)" $driver) -}}
 {{- end -}}
 
-{{- if $s3.bucket -}}
-{{- if not $s3.endpoint -}}
-{{- fail "config.media.s3.endpoint is empty (want https://host of the S3-compatible storage)" -}}
+{{- $reportsS3 := include "palier-receiver.reportsS3" . | fromJson -}}
+{{- if and $v.reportJob.enabled (eq $driver "postgres") (not $reportsS3.bucket) -}}
+{{- fail "reportJob.enabled with config.store.driver postgres and no config.reports.s3: the job's PDFs would be written to its own emptyDir and lost, and no receiver could serve them (want config.reports.s3, or reportJob.enabled: false)" -}}
+{{- end -}}
+
+{{- range $name, $b := dict "media" $s3 "reports" $reportsS3 -}}
+{{- if $b.bucket -}}
+{{- if not $b.endpoint -}}
+{{- fail (printf "config.%s.s3.endpoint is empty (want https://host of the S3-compatible storage)" $name) -}}
 {{- end -}}
 {{- range $key := list "access_key_file" "secret_key_file" -}}
-{{- $file := get $s3 $key -}}
+{{- $file := get $b $key -}}
 {{- if not (hasPrefix $secretDir $file) -}}
-{{- fail (printf "config.media.s3.%s %q is not under %s, where the Secret is mounted (want %s<key>)" $key $file $secretDir $secretDir) -}}
+{{- fail (printf "config.%s.s3.%s %q is not under %s, where the Secret is mounted (want %s<key>)" $name $key $file $secretDir $secretDir) -}}
 {{- end -}}
 {{- if and (not $v.existingSecret) (not (hasKey $v.secretFiles (trimPrefix $secretDir $file))) -}}
-{{- fail (printf "config.media.s3.%s is %q but secretFiles has no %q (want that key in secretFiles, or existingSecret)" $key $file (trimPrefix $secretDir $file)) -}}
+{{- fail (printf "config.%s.s3.%s is %q but secretFiles has no %q (want that key in secretFiles, or existingSecret)" $name $key $file (trimPrefix $secretDir $file)) -}}
 {{- end -}}
 {{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- /*
+palier-receiver.reportsS3 is config.reports.s3 as JSON, {} when unset.
+*/ -}}
+{{- define "palier-receiver.reportsS3" -}}
+{{- toJson (((.Values.config.reports | default dict).s3) | default dict) -}}
+{{- end -}}
+
+{{- /*
+palier-receiver.s3Egress is the egress rules to the object storage of
+config.media.s3 and config.reports.s3 (one per distinct port).
+*/ -}}
+{{- define "palier-receiver.s3Egress" -}}
+{{- $ports := list -}}
+{{- range $b := list (include "palier-receiver.s3" . | fromJson) (include "palier-receiver.reportsS3" . | fromJson) -}}
+{{- if $b.bucket -}}
+{{- $ports = append $ports (include "palier-receiver.endpointPort" $b.endpoint) -}}
+{{- end -}}
+{{- end -}}
+{{- range $p := $ports | uniq }}
+# Object storage (config.media.s3, config.reports.s3).
+- ports:
+    - {port: {{ $p }}, protocol: TCP}
 {{- end -}}
 {{- end -}}
 
@@ -77,11 +109,10 @@ palier-receiver.s3 is config.media.s3 as JSON, {} when unset (or null).
 {{- end -}}
 
 {{- /*
-palier-receiver.s3Port is the TCP port of config.media.s3.endpoint: the one
-in the URL, else 443 for https and 80 for http.
+palier-receiver.endpointPort is the TCP port of an http(s) URL.
 */ -}}
-{{- define "palier-receiver.s3Port" -}}
-{{- $u := urlParse ((include "palier-receiver.s3" . | fromJson).endpoint | default "") -}}
+{{- define "palier-receiver.endpointPort" -}}
+{{- $u := urlParse (. | default "") -}}
 {{- $hostPort := splitList ":" $u.host -}}
 {{- if gt (len $hostPort) 1 -}}
 {{- last $hostPort -}}
