@@ -98,18 +98,10 @@ for cmd in agent receiver elevatorsim; do
 	fi
 done
 
-# The same flags as scripts/package.sh, so that its builds reuse these.
-say "cross-builds (CGO_ENABLED=0)"
-for target in arm64: arm:7; do
-	arch=${target%%:*} arm=${target#*:}
-	cmds="agent elevatorsim"
-	[ -n "$arm" ] || cmds="$cmds receiver" # a cloud part: amd64 and arm64 only
-	for cmd in $cmds; do
-		CGO_ENABLED=0 GOOS=linux GOARCH=$arch GOARM=$arm go build -trimpath -buildvcs=false -o /dev/null ./cmd/$cmd
-	done
-	echo "built $cmds for linux/$arch${arm:+ v$arm}" >&2
-done
-
+# The cross-builds for the cabins' boards (agent and simulator for arm64
+# and armv7, the receiver for arm64 and amd64, CGO_ENABLED=0) are
+# scripts/package.sh's, which test-packaging.sh runs: building them here
+# too only linked everything twice.
 say "packages, units, chart and NATS configs"
 if ! wait "$tools_pid"; then
 	cat .artifacts/tools.log >&2
@@ -119,7 +111,7 @@ scripts/test-packaging.sh
 
 # Byte order, alignment and 32-bit limits matter where we touch the wire and
 # the disk: run those packages' tests on the cabin's architectures
-# (-trimpath as the cross-builds above, so their compiled packages are reused).
+# (-trimpath as scripts/package.sh builds, so its compiled packages are reused).
 # -short: TestCrashKill kills its writer 50 times instead of 200 (the race
 # run above does 200); under qemu the 200 took 45 s of the 67 s per
 # architecture, and byte order shows in the first kill as in the last.
