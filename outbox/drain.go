@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -109,6 +110,46 @@ func (o *Outbox) requeueDueLocked() (time.Time, error) {
 	if first > cutoff {
 		return time.Unix(0, first).Add(o.opts.ResendAfter), nil
 	}
+	if _, err := o.requeueSentLocked(cutoff); err != nil {
+		return time.Time{}, err
+	}
+	// More may be due: the caller loops through Lease, which checks again.
+	return o.opts.Now(), nil
+}
+
+// ResendUnconfirmed makes every sent entry that the receiver has not
+// confirmed pending again at once, and returns how many. The uplink calls
+// it when a session begins: the broker may have acknowledged a batch and
+// lost it (a leaf restarted under it), and the receiver's acknowledgement
+// of one it stored may have been lost with the old session; either way
+// sending it again now costs one duplicate, which the receiver stores once,
+// where waiting for ResendAfter would leave a gap for minutes.
+func (o *Outbox) ResendUnconfirmed() (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return 0, fmt.Errorf("resend unconfirmed: %w", ErrClosed)
+	}
+	total := 0
+	for {
+		moved, err := o.requeueSentLocked(math.MaxInt64)
+		if err != nil {
+			return total, err
+		}
+		total += moved
+		if moved < requeueBatch {
+			break
+		}
+	}
+	if total > 0 {
+		o.notifyLocked()
+	}
+	return total, nil
+}
+
+// requeueSentLocked moves up to requeueBatch sent entries sent at or
+// before cutoff (Unix nanoseconds) back to pending, oldest first.
+func (o *Outbox) requeueSentLocked(cutoff int64) (int, error) {
 	st := o.st
 	moved := 0
 	err := o.db.Update(func(tx *bolt.Tx) error {
@@ -150,12 +191,13 @@ func (o *Outbox) requeueDueLocked() (time.Time, error) {
 		return nil
 	})
 	if err != nil {
-		return time.Time{}, fmt.Errorf("requeue unconfirmed entries: %w", err)
+		return 0, fmt.Errorf("requeue unconfirmed entries: %w", err)
 	}
 	o.st = st
-	o.log.Info("outbox: unconfirmed entries pending again", "count", moved)
-	// More may be due: the caller loops through Lease, which checks again.
-	return o.opts.Now(), nil
+	if moved > 0 {
+		o.log.Info("outbox: unconfirmed entries pending again", "count", moved)
+	}
+	return moved, nil
 }
 
 // collectLocked reads the entries the next Lease hands out.

@@ -261,6 +261,51 @@ func TestSentBecomesPendingAfterResendAfter(t *testing.T) {
 	}
 }
 
+// ResendUnconfirmed makes every sent entry pending again at once, without
+// waiting for ResendAfter, and wakes a blocked Lease; confirmed entries
+// and those never sent are as they were.
+func TestResendUnconfirmedAtOnce(t *testing.T) {
+	clock := newFakeClock()
+	o, _ := openTest(t, Options{Now: clock.Now, ResendAfter: time.Hour})
+	for _, p := range []string{"a", "b", "c", "d"} {
+		mustAppend(t, o, ClassEvents, p)
+	}
+	if err := o.MarkSent(seqsOf(mustLease(t, o, 3, 0))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Confirm(o.Epoch(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := o.ResendUnconfirmed(); err != nil || n != 2 {
+		t.Fatalf("ResendUnconfirmed: %d, %v; want the 2 sent and unconfirmed", n, err)
+	}
+	es := leaseNow(t, o, 10, 0)
+	if !slices.Equal(seqsOf(es), []uint64{2, 3, 4}) || es[0].Attempts != 1 || es[2].Attempts != 0 {
+		t.Fatalf("lease %+v, want seqs [2 3 4], the first two sent once before", es)
+	}
+	if err := o.MarkSent(seqsOf(es)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := o.ResendUnconfirmed(); err != nil || n != 3 {
+		t.Fatalf("second ResendUnconfirmed: %d, %v; want 3", n, err)
+	}
+	// A Lease blocked with nothing pending wakes for them.
+	if err := o.MarkSent(seqsOf(leaseNow(t, o, 10, 0))); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []Entry, 1)
+	go func() { es, _ := o.Lease(context.Background(), 10, 0); got <- es }()
+	if n, err := o.ResendUnconfirmed(); err != nil || n != 3 {
+		t.Fatalf("third ResendUnconfirmed: %d, %v", n, err)
+	}
+	if es := <-got; !slices.Equal(seqsOf(es), []uint64{2, 3, 4}) {
+		t.Fatalf("woken Lease got %v", seqsOf(es))
+	}
+	if st := o.Stats(); st.Depth() != 3 {
+		t.Fatalf("depth %d, want 3", st.Depth())
+	}
+}
+
 func TestResendWakesBlockedLease(t *testing.T) {
 	o, _ := openTest(t, Options{ResendAfter: 50 * time.Millisecond})
 	mustAppend(t, o, ClassSafety, "alarm")

@@ -252,6 +252,49 @@ func TestUnconfirmedEntriesAreSentAgain(t *testing.T) {
 	eventually(t, "all confirmed", func() bool { return ob.Stats().Depth() == 0 })
 }
 
+// What a session sent and the receiver did not confirm goes again as soon
+// as the next session begins, not after outbox.resend_after (an hour
+// here): the broker may have acknowledged it and lost it in a restart.
+func TestNewSessionSendsUnconfirmedAtOnce(t *testing.T) {
+	for _, proto := range []string{uplink.Protocol311, uplink.Protocol5} {
+		t.Run("mqtt"+proto, func(t *testing.T) {
+			tg := startTarget(t, proto)
+			px := nettest.StartProxy(t, tg.addr)
+			ob, err := outbox.Open(context.Background(), filepath.Join(t.TempDir(), "outbox.db"), outbox.Options{ResendAfter: time.Hour, Logger: discard()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ob.Close() })
+			const n = 30
+			appendArrivals(t, ob, n)
+			up, _ := runUplink(t, tg.config(px.Addr()), ob)
+			eventually(t, "all sent once", func() bool { return up.Stats().Events == n && tg.events.distinct() == n })
+			tg.ack(ob.Epoch(), 10)
+			eventually(t, "the first 10 confirmed", func() bool { return ob.Stats().Depth() == n-10 })
+
+			px.Drop()
+			eventually(t, "every unconfirmed entry sent again on the new session", func() bool {
+				for seq := uint64(11); seq <= n; seq++ {
+					if tg.events.count(seq) < 2 {
+						return false
+					}
+				}
+				return true
+			})
+			if c := up.Stats().Connects; c < 2 {
+				t.Fatalf("%d sessions, want a reconnect", c)
+			}
+			for seq := uint64(1); seq <= 10; seq++ {
+				if c := tg.events.count(seq); c != 1 {
+					t.Fatalf("confirmed sequence %d sent %d times, want once", seq, c)
+				}
+			}
+			tg.ack(ob.Epoch(), n)
+			eventually(t, "all confirmed", func() bool { return ob.Stats().Depth() == 0 })
+		})
+	}
+}
+
 // promptGuard is how long Run may take to return after cancellation. It is
 // a failure guard, well under the 10 s connect timeout and the 60 s PUBACK
 // timeout that would otherwise end the wait.

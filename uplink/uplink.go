@@ -36,6 +36,7 @@ type Queue interface {
 	Quarantine(seq uint64, reason string) error
 	ReportLosses(maxRanges int, encode outbox.LossEncoder) (int, error)
 	Rotate(reason string, encode outbox.ResetEncoder) error
+	ResendUnconfirmed() (int, error)
 }
 
 // DialFunc opens an MQTT session; the adapters implement it.
@@ -373,6 +374,16 @@ func (u *Uplink) session(ctx context.Context, conn Conn) error {
 	if err := setup(); err != nil {
 		conn.Close()
 		return fmt.Errorf("session setup: %w", err)
+	}
+	// What an earlier session sent and the receiver has not confirmed goes
+	// first, now: the broker may have acknowledged it and lost it, or the
+	// receiver's acknowledgement may have been lost with that session
+	// (a duplicate is stored once). Waiting for outbox.resend_after would
+	// leave the receiver a gap for minutes after every broker restart.
+	if n, err := u.q.ResendUnconfirmed(); err != nil {
+		u.logger.Error("resend unconfirmed entries", "err", err)
+	} else if n > 0 {
+		u.logger.Info("sending again what the last session left unconfirmed", "entries", n)
 	}
 	u.connected.Store(true)
 	defer u.connected.Store(false)
