@@ -198,7 +198,7 @@ func (n *Notice) NextShown(after time.Time, loc *time.Location) (time.Time, bool
 		if segEnd.IsZero() || segEnd.After(end) {
 			segEnd = end
 		}
-		if seg != start && n.ShownAt(seg, loc) {
+		if !seg.Equal(start) && n.ShownAt(seg, loc) {
 			return local, true
 		}
 		_, off := local.Zone()

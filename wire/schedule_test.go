@@ -271,9 +271,11 @@ func TestNextShownMatchesAScan(t *testing.T) {
 	bases := []time.Time{
 		time.Date(2026, 3, 24, 0, 0, 0, 0, time.UTC), time.Date(2026, 10, 20, 0, 0, 0, 0, time.UTC),
 		time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 4, 2, 0, 0, 0, 0, time.UTC),
+		// Beyond the zone's table of changes, where its rule extends it.
+		time.Date(2040, 3, 20, 0, 0, 0, 0, time.UTC), time.Date(2040, 10, 25, 0, 0, 0, 0, time.UTC),
 	}
 	clock := func(m int) string { return time.Date(0, 1, 1, 0, m, 0, 0, time.UTC).Format("15:04") }
-	for i := range 60 {
+	for i := range 120 {
 		s := &wire.Schedule{}
 		for _, d := range days {
 			if rng.IntN(3) == 0 {
@@ -319,4 +321,28 @@ func TestNextShownMatchesAScan(t *testing.T) {
 			t.Fatalf("%+v in %s after %s until %s: NextShown %s %v, a scan %s %v", *s, loc, after, until, got, ok, want, wantOK)
 		}
 	}
+}
+
+// BenchmarkNextShown: a far answer (Sundays 02:00-03:00, asked on the
+// Monday before the spring change, so the answer is 13 days on) and a near
+// one, as the notices page would ask for each notice of a site.
+func BenchmarkNextShown(b *testing.B) {
+	loc := monaco(b)
+	far := scheduled(&wire.Schedule{Days: []string{"sun"}, Hours: []wire.Window{{"02:00", "03:00"}}})
+	near := scheduled(weekdays(wire.Window{"08:00", "10:00"}, wire.Window{"17:00", "19:00"}))
+	after := time.Date(2026, 3, 23, 12, 0, 0, 0, loc)
+	b.Run("far", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok := far.NextShown(after, loc); !ok {
+				b.Fatal("never")
+			}
+		}
+	})
+	b.Run("near", func(b *testing.B) {
+		for b.Loop() {
+			if _, ok := near.NextShown(after, loc); !ok {
+				b.Fatal("never")
+			}
+		}
+	})
 }
