@@ -511,3 +511,41 @@ func TestSubscriberIgnoresOlderNoticeSet(t *testing.T) {
 		t.Fatalf("notices version %d, want 9 kept over the older 4", ns.Version)
 	}
 }
+
+// TestSubscriberKeepsNoticesOnASetItCannotRead: a screen older than its
+// agent (a notice with a field it does not know, as "schedule" was) skips
+// that set's line and keeps showing the set it had.
+func TestSubscriberKeepsNoticesOnASetItCannotRead(t *testing.T) {
+	path := sockPath(t)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	old, err := EncodeMessage(Message{Type: TypeNotices, Notices: new(notices(3, "lundi"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := strings.Replace(strings.Replace(string(old), `"version":3`, `"version":4`, 1), `"valid_from"`, `"recurrence":{"days":["mon"]},"valid_from"`, 1)
+	marker, err := EncodeMessage(Message{Type: TypeState, State: new(state(2))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Write(old)
+		io.WriteString(c, newer)
+		c.Write(marker)
+		io.Copy(io.Discard, c)
+	}()
+	sub := &Subscriber{Path: path, Logger: testLogger(t)}
+	runSubscriber(t, sub)
+	waitFor(t, func() bool { st, _ := sub.Last(); return st != nil }, "the state after the sets")
+	if _, ns := sub.Last(); ns == nil || ns.Version != 3 || sub.Skipped() != 1 {
+		t.Fatalf("notices %+v after a set it cannot read, %d lines skipped; want version 3 kept and 1 skipped", ns, sub.Skipped())
+	}
+}

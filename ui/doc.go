@@ -3,8 +3,8 @@
 // A Model turns an Input (the live cabin state, the building's notice set,
 // whether the agent is reachable, and the time) into a View: the floor label,
 // the direction arrow and its animation frame, the building name, the date
-// and time in the building's time zone, the notice in rotation and its
-// language, the urgent banner, the overlay for the cabin's situation (alarm,
+// and time in the building's time zone, the notice in rotation (those whose
+// validity window and schedule hold on that clock) and its language, the urgent banner, the overlay for the cabin's situation (alarm,
 // inspection, fire service, out of service, overload), the connectivity mark,
 // and the kiosk settings (night dimming, burn-in pixel shift).
 //

@@ -126,7 +126,10 @@ type View struct {
 // Model computes Views for one configuration. It is safe for concurrent use.
 type Model struct {
 	// active memoises ActiveNotices per notice set and second: View runs
-	// every frame, the notice list changes at most once a second.
+	// every frame, the notice list changes at most once a second. That
+	// holds for schedules too: their windows open and close on whole
+	// minutes of the model's clock, whose offset is whole seconds, so the
+	// list stays keyed by the second even within one set version.
 	mu     sync.Mutex
 	active activeMemo
 
@@ -293,20 +296,22 @@ func (m *Model) activeNotices(set *wire.NoticeSet, now time.Time) []wire.Notice 
 		return a.list
 	}
 	// Validity is judged at the start of the second, like the memo.
-	list := ActiveNotices(set, time.Unix(sec, 0))
+	list := ActiveNotices(set, time.Unix(sec, 0), m.loc)
 	m.active = activeMemo{set: set, version: set.Version, second: sec, list: list}
 	return list
 }
 
-// ActiveNotices returns the valid notices of set active at t, most important
-// first: urgent before normal before low, then the newest first, then by id
-// so the order is stable. Notices that fail validation are left out (the
-// set's decoder normally refuses them; this guards sets built in code).
-func ActiveNotices(set *wire.NoticeSet, t time.Time) []wire.Notice {
+// ActiveNotices returns the valid notices of set shown at t on a screen
+// whose clock is in loc (their validity window and schedule, see
+// wire.Notice.ShownAt), most important first: urgent before normal before
+// low, then the newest first, then by id so the order is stable. Notices
+// that fail validation are left out (the set's decoder normally refuses
+// them; this guards sets built in code).
+func ActiveNotices(set *wire.NoticeSet, t time.Time, loc *time.Location) []wire.Notice {
 	var out []wire.Notice
 	for i := range set.Notices {
 		n := &set.Notices[i]
-		if n.Validate() != nil || !n.Active(t) {
+		if n.Validate() != nil || !n.ShownAt(t, loc) {
 			continue
 		}
 		out = append(out, *n)

@@ -126,7 +126,7 @@ func TestValidityWindowsAndPriority(t *testing.T) {
 		{t0.Add(90 * time.Minute), "future urgent normal-new low"},
 	} {
 		var ids []string
-		for _, n := range ActiveNotices(ns, tc.at) {
+		for _, n := range ActiveNotices(ns, tc.at, time.UTC) {
 			ids = append(ids, n.ID)
 		}
 		if got := strings.Join(ids, " "); got != tc.want {
@@ -138,7 +138,7 @@ func TestValidityWindowsAndPriority(t *testing.T) {
 func TestActiveNoticesSkipsInvalid(t *testing.T) {
 	bad := notice("bad", wire.PriorityNormal, t0, nil)
 	bad.Title.FR = ""
-	got := ActiveNotices(set(bad, notice("ok", wire.PriorityLow, t0, nil)), t0)
+	got := ActiveNotices(set(bad, notice("ok", wire.PriorityLow, t0, nil)), t0, time.UTC)
 	if len(got) != 1 || got[0].ID != "ok" {
 		t.Fatalf("active %v, want only the valid notice", got)
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"reflect"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/palier-lifts/palier/wire"
@@ -46,8 +47,16 @@ func checkBatchDecoder(t *testing.T, decode func([]byte) (wire.Batch, error), b 
 	}
 }
 
+// FuzzDecodeNoticeSet: what the agent and the screen take is valid, round
+// trips, and its schedules answer ShownAt and NextShown without a panic
+// and consistently (seeds with schedules in testdata/fuzz).
 func FuzzDecodeNoticeSet(f *testing.F) {
 	f.Add([]byte(`{"v":1,"site":"s","version":1,"notices":[]}`))
+	loc, err := time.LoadLocation("Europe/Monaco")
+	if err != nil {
+		f.Fatal(err)
+	}
+	at := time.Date(2026, 12, 5, 9, 30, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		set, err := wire.DecodeNoticeSet(b)
 		if err != nil {
@@ -55,6 +64,23 @@ func FuzzDecodeNoticeSet(f *testing.F) {
 		}
 		if err := set.Validate(); err != nil {
 			t.Fatalf("decoded set does not validate: %v", err)
+		}
+		again, err := json.Marshal(set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := wire.DecodeNoticeSet(again); err != nil {
+			t.Fatalf("re-encoded set refused: %v\n%s", err, again)
+		}
+		for i := range set.Notices {
+			n := &set.Notices[i]
+			next, ok := n.NextShown(at, loc)
+			if ok && (next.Before(at) || !n.ShownAt(next, loc)) {
+				t.Fatalf("notice %s: next shown %s, which is before %s or not shown", n.ID, next, at)
+			}
+			if n.ShownAt(at, loc) && (!ok || !next.Equal(at)) {
+				t.Fatalf("notice %s: shown at %s but next shown %s %v", n.ID, at, next, ok)
+			}
 		}
 	})
 }

@@ -76,6 +76,10 @@ type Notice struct {
 	ValidFrom  time.Time  `json:"valid_from"`
 	ValidUntil *time.Time `json:"valid_until,omitempty"`
 	Media      []Media    `json:"media,omitempty"`
+	// Schedule, when set, shows the notice only on some days and hours
+	// within its validity window; nil shows it throughout. A screen older
+	// than schedules refuses a set that carries one (strict decoding).
+	Schedule *Schedule `json:"schedule,omitempty"`
 }
 
 // NoticeSet is the full set of a site's notices. It is always sent whole, with
@@ -169,10 +173,20 @@ func (n *Notice) Validate() error {
 			return fieldErr(fmt.Sprintf("media[%d].%s", i, err.Field), "%s", err.Reason)
 		}
 	}
+	if n.Schedule != nil {
+		if err := n.Schedule.validate(); err != nil {
+			field := "schedule"
+			if err.Field != "" {
+				field += "." + err.Field
+			}
+			return fieldErr(field, "%s", err.Reason)
+		}
+	}
 	return nil
 }
 
-// Active reports whether the notice is to be shown at t.
+// Active reports whether t is within the notice's validity window; ShownAt
+// also applies its schedule.
 func (n *Notice) Active(t time.Time) bool {
 	return !t.Before(n.ValidFrom) && (n.ValidUntil == nil || t.Before(*n.ValidUntil))
 }

@@ -480,6 +480,17 @@ func TestGoPayloadsValidate(t *testing.T) {
 				ID: "ag-2027", Category: wire.CategoryAssembly, Priority: wire.PriorityNormal,
 				Title: wire.Text{FR: "Assemblée générale"}, Body: wire.Text{FR: "Le 12 janvier à 18h, salle commune."},
 				ValidFrom: time.Date(2026, 12, 20, 0, 0, 0, 0, time.UTC),
+			}, {
+				ID: "cleaning", Category: wire.CategoryCleaning, Priority: wire.PriorityLow,
+				Title: wire.Text{FR: "Nettoyage du hall"}, Body: wire.Text{FR: "Merci de ne pas marcher sur le sol mouillé."},
+				ValidFrom: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), ValidUntil: &until,
+				Schedule: &wire.Schedule{Days: []string{"mon", "tue", "wed", "thu", "fri"},
+					Hours: []wire.Window{{From: "08:00", To: "10:00"}, {From: "22:00", To: "24:00"}}},
+			}, {
+				ID: "weekend", Category: wire.CategoryGeneral, Priority: wire.PriorityLow,
+				Title: wire.Text{FR: "Week-end"}, Body: wire.Text{FR: "Gardien absent."},
+				ValidFrom: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+				Schedule:  &wire.Schedule{Days: []string{"sat", "sun"}},
 			}}},
 		}
 		for name, s := range sets {
@@ -642,6 +653,8 @@ func TestSchemaMatchesGoStructs(t *testing.T) {
 		{noticesSchema, "#/$defs/title", reflect.TypeFor[wire.Text]()},
 		{noticesSchema, "#/$defs/body", reflect.TypeFor[wire.Text]()},
 		{noticesSchema, "#/$defs/media", reflect.TypeFor[wire.Media]()},
+		{noticesSchema, "#/$defs/schedule", reflect.TypeFor[wire.Schedule]()},
+		{noticesSchema, "#/$defs/window", reflect.TypeFor[wire.Window]()},
 		{alarmAckSchema, "#", reflect.TypeFor[wire.AlarmAck]()},
 		{alarmAckSchema, "#/$defs/alarm_ref", reflect.TypeFor[wire.AlarmRef]()},
 		{configSchema, "#", reflect.TypeFor[wire.DesiredConfig]()},
@@ -756,6 +769,16 @@ func TestSchemaRefusesAndAccepts(t *testing.T) {
 		{"an ack with a range from 0", ackSchema, `{"v":1,"epoch":"k3v9x2mq7c","seq":43,"stored":[[0,45]]}`, "/stored/0/0"},
 
 		{"a state of version 2", stateSchema, `{"v":2}`, "/v"},
+		{"a notice with a schedule", noticesSchema, strings.Replace(`{"v":1,"site":"les-pins","version":3,"notices":[{"id":"n","category":"works","priority":"low","title":{"fr":"Travaux"},"body":{"fr":"x"},"valid_from":"2026-11-28T00:00:00Z","schedule":SCHED}]}`, "SCHED", `{"days":["mon"],"hours":[{"from":"08:00","to":"10:00"},{"from":"22:00","to":"24:00"}]}`, 1), passes},
+		{"a schedule of hours only", noticesSchema, strings.Replace(`{"v":1,"site":"les-pins","version":3,"notices":[{"id":"n","category":"works","priority":"low","title":{"fr":"Travaux"},"body":{"fr":"x"},"valid_from":"2026-11-28T00:00:00Z","schedule":SCHED}]}`, "SCHED", `{"hours":[{"from":"00:00","to":"01:00"}]}`, 1), passes},
+		{"an empty schedule", noticesSchema, strings.Replace(`{"v":1,"site":"les-pins","version":3,"notices":[{"id":"n","category":"works","priority":"low","title":{"fr":"Travaux"},"body":{"fr":"x"},"valid_from":"2026-11-28T00:00:00Z","schedule":SCHED}]}`, "SCHED", `{}`, 1), "/notices/0/schedule"},
+		{"a schedule of empty lists", noticesSchema, strings.Replace(`{"v":1,"site":"les-pins","version":3,"notices":[{"id":"n","category":"works","priority":"low","title":{"fr":"Travaux"},"body":{"fr":"x"},"valid_from":"2026-11-28T00:00:00Z","schedule":SCHED}]}`, "SCHED", `{"days":[],"hours":[]}`, 1), "/notices/0/schedule/days"},
+		{"a schedule with an unknown day", noticesSchema, strings.Replace(`{"v":1,"site":"les-pins","version":3,"notices":[{"id":"n","category":"works","priority":"low","title":{"fr":"Travaux"},"body":{"fr":"x"},"valid_from":"2026-11-28T00:00:00Z","schedule":SCHED}]}`, "SCHED", `{"days":["mon","Tue"]}`, 1), "/notices/0/schedule/days/1"},
+		{"a schedule with a day twice", noticesSchema, strings.Replace(`{"v":1,"site":"les-pins","version":3,"notices":[{"id":"n","category":"works","priority":"low","title":{"fr":"Travaux"},"body":{"fr":"x"},"valid_from":"2026-11-28T00:00:00Z","schedule":SCHED}]}`, "SCHED", `{"days":["mon","mon"]}`, 1), "/notices/0/schedule/days"},
+		{"a window from 24:00", noticesSchema, strings.Replace(`{"v":1,"site":"les-pins","version":3,"notices":[{"id":"n","category":"works","priority":"low","title":{"fr":"Travaux"},"body":{"fr":"x"},"valid_from":"2026-11-28T00:00:00Z","schedule":SCHED}]}`, "SCHED", `{"hours":[{"from":"24:00","to":"24:00"}]}`, 1), "/notices/0/schedule/hours/0/from"},
+		{"a window to 9:00", noticesSchema, strings.Replace(`{"v":1,"site":"les-pins","version":3,"notices":[{"id":"n","category":"works","priority":"low","title":{"fr":"Travaux"},"body":{"fr":"x"},"valid_from":"2026-11-28T00:00:00Z","schedule":SCHED}]}`, "SCHED", `{"hours":[{"from":"08:00","to":"9:00"}]}`, 1), "/notices/0/schedule/hours/0/to"},
+		{"five windows", noticesSchema, strings.Replace(`{"v":1,"site":"les-pins","version":3,"notices":[{"id":"n","category":"works","priority":"low","title":{"fr":"Travaux"},"body":{"fr":"x"},"valid_from":"2026-11-28T00:00:00Z","schedule":SCHED}]}`, "SCHED", `{"hours":[{"from":"01:00","to":"02:00"},{"from":"03:00","to":"04:00"},{"from":"05:00","to":"06:00"},{"from":"07:00","to":"08:00"},{"from":"09:00","to":"10:00"}]}`, 1), "/notices/0/schedule/hours"},
+		{"a schedule with weeks", noticesSchema, strings.Replace(`{"v":1,"site":"les-pins","version":3,"notices":[{"id":"n","category":"works","priority":"low","title":{"fr":"Travaux"},"body":{"fr":"x"},"valid_from":"2026-11-28T00:00:00Z","schedule":SCHED}]}`, "SCHED", `{"days":["mon"],"weeks":[1]}`, 1), "/notices/0/schedule"},
 		{"a notice set with a notice in German only", noticesSchema, `{"v":1,"site":"les-pins","version":3,"notices":[{"id":"n","category":"works","priority":"low","title":{"de":"Arbeiten"},"body":{"fr":"x"},"valid_from":"2026-11-28T00:00:00Z"}]}`, "/notices/0/title"},
 	} {
 		err := validate(t, c.schema, []byte(c.msg))

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -425,6 +426,18 @@ func testNoticeSets(t *testing.T, s store.Store) {
 	all, err := s.NoticeSets(ctx)
 	if err != nil || len(all) != 2 || all[0].Site != "a" || all[1].Site != "s" || all[1].Version != 2 || all[0].Notices[0].Title.FR != "Eau" {
 		t.Fatalf("NoticeSets = %+v, %v; want a v1 then s v2", all, err)
+	}
+	// A schedule is kept as sent, and a notice without one stays without.
+	until := T0.Add(14 * 24 * time.Hour)
+	sched := wire.Notice{ID: "n2", Category: "cleaning", Priority: "low", Title: wire.Text{FR: "Hall"}, Body: wire.Text{FR: "Sol mouillé"}, ValidFrom: T0, ValidUntil: &until,
+		Schedule: &wire.Schedule{Days: []string{"mon", "tue", "wed", "thu", "fri"}, Hours: []wire.Window{{From: "08:00", To: "10:00"}, {From: "22:00", To: "24:00"}}}}
+	set = wire.NoticeSet{V: 1, Site: "s", Version: 3, Notices: []wire.Notice{n, sched}}
+	if err := s.PutNoticeSet(ctx, set); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.NoticeSet(ctx, "s")
+	if err != nil || len(got.Notices) != 2 || got.Notices[0].Schedule != nil || !reflect.DeepEqual(got.Notices[1].Schedule, sched.Schedule) {
+		t.Fatalf("stored set with a schedule came back as %+v, %v", got, err)
 	}
 }
 
