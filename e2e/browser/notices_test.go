@@ -172,6 +172,15 @@ func TestNoticesPageInChromium(t *testing.T) {
 	if !slices.Equal(s.Days, []string{"mon", "tue", "wed", "thu", "fri"}) || len(s.Hours) != 1 || s.Hours[0]["from"] != "08:00" || s.Hours[0]["to"] != "10:00" || s.Words != "weekdays, 08:00–10:00" {
 		t.Fatalf("weekdays 08:00-10:00 is encoded as %+v", s)
 	}
+	// The API's error params map to the fields they name.
+	browsertest.Step(t, bctx, chromedp.Click(chromedp.CSS("#add-window")))
+	fields := browsertest.Eval[[]string](t, bctx, `["title.en", "body.it", "valid_until", "media[0].size", "media", "schedule.days[2]", "schedule.hours[1].to",
+		"schedule.hours[0]", "schedule", "category", "id", "notices[3].title.fr"].map(window.palierNotices.fieldFor)`)
+	wantFields := []string{"title-en", "body-it", "valid-until", "media", "media", "schedule-days", "schedule-hours-1-to",
+		"schedule-hours", "schedule", "category", "", "title-fr"}
+	if !slices.Equal(fields, wantFields) {
+		t.Fatalf("API params map to fields %q, want %q", fields, wantFields)
+	}
 	if none := browsertest.Eval[bool](t, bctx, `window.palierNotices.encodeSchedule(["mon","tue","wed","thu","fri","sat","sun"], [{from: "", to: ""}]) === undefined`); !none {
 		t.Fatal("every day, all day is sent as a schedule; want none")
 	}
