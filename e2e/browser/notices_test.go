@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"image"
 	"image/color"
 	"image/png"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/palier-lifts/palier/agent"
 	"github.com/palier-lifts/palier/internal/browsertest"
@@ -76,7 +78,7 @@ func TestNoticesPageInChromium(t *testing.T) {
 	}
 
 	// The preview is unavailable on this receiver: the page says why.
-	browsertest.Step(t, bctx, chromedp.Click(chromedp.CSS("#preview-button")))
+	browsertest.Step(t, bctx, noticesClick("#preview-button"))
 	if msg := browsertest.WaitFor[string](t, bctx, "the preview's status", `document.getElementById("preview-status").textContent`); !strings.HasPrefix(msg, "Preview unavailable: ") || !strings.Contains(msg, "404") {
 		t.Fatalf("preview status %q, want Preview unavailable naming the missing endpoint (404)", msg)
 	}
@@ -128,7 +130,7 @@ func TestNoticesPageInChromium(t *testing.T) {
 	browsertest.WaitFor[bool](t, bctx, "the picture's thumbnail", `(() => { const i = document.querySelector('#thumbs li[data-sha256="`+sha+`"] img'); return !!i && i.complete && i.naturalWidth === 64; })()`)
 
 	// Refused: the message is next to valid_until, everything typed stays.
-	browsertest.Step(t, bctx, chromedp.Click(chromedp.CSS("#publish")))
+	browsertest.Step(t, bctx, noticesClick("#publish"))
 	msg := browsertest.WaitFor[string](t, bctx, "the refusal next to valid until", `document.getElementById("valid-until-error").textContent`)
 	if !strings.Contains(msg, "is not after valid_from") {
 		t.Fatalf("valid_until's message %q", msg)
@@ -148,7 +150,7 @@ func TestNoticesPageInChromium(t *testing.T) {
 	// Fixed and published.
 	browsertest.Step(t, bctx, browsertest.SetField("valid-until", wall(from.Add(30*24*time.Hour))))
 	browsertest.Screenshot(t, bctx, "notices-compose.png", 1280, 900)
-	browsertest.Step(t, bctx, chromedp.Click(chromedp.CSS("#publish")))
+	browsertest.Step(t, bctx, noticesClick("#publish"))
 	noticesAwaitStatus(t, bctx, "Published.")
 	set := feed.await(t, "the notice with its picture", func(s wire.NoticeSet) bool {
 		return len(s.Notices) == 1 && s.Notices[0].Title.FR == "Coupure d'eau"
@@ -166,14 +168,14 @@ func TestNoticesPageInChromium(t *testing.T) {
 		Hours []map[string]string `json:"hours"`
 		Words string
 	}
-	browsertest.Step(t, bctx, chromedp.Click(chromedp.CSS("#preset-weekdays")), chromedp.Click(chromedp.CSS("#add-window")),
+	browsertest.Step(t, bctx, noticesClick("#preset-weekdays"), noticesClick("#add-window"),
 		browsertest.SetField("schedule-hours-0-from", "08:00"), browsertest.SetField("schedule-hours-0-to", "10:00"))
 	s := browsertest.Eval[schedule](t, bctx, `({...window.palierNotices.draft().schedule, Words: document.getElementById("schedule-words").textContent})`)
 	if !slices.Equal(s.Days, []string{"mon", "tue", "wed", "thu", "fri"}) || len(s.Hours) != 1 || s.Hours[0]["from"] != "08:00" || s.Hours[0]["to"] != "10:00" || s.Words != "weekdays, 08:00–10:00" {
 		t.Fatalf("weekdays 08:00-10:00 is encoded as %+v", s)
 	}
 	// The API's error params map to the fields they name.
-	browsertest.Step(t, bctx, chromedp.Click(chromedp.CSS("#add-window")))
+	browsertest.Step(t, bctx, noticesClick("#add-window"))
 	fields := browsertest.Eval[[]string](t, bctx, `["title.en", "body.it", "valid_until", "media[0].size", "media", "schedule.days[2]", "schedule.hours[1].to",
 		"schedule.hours[0]", "schedule", "category", "id", "notices[3].title.fr"].map(window.palierNotices.fieldFor)`)
 	wantFields := []string{"title-en", "body-it", "valid-until", "media", "media", "schedule-days", "schedule-hours-1-to",
@@ -186,11 +188,11 @@ func TestNoticesPageInChromium(t *testing.T) {
 	}
 
 	// Edit: the form takes the notice back; the change is a new version.
-	browsertest.Step(t, bctx, chromedp.Click(chromedp.CSS(`#notices tr[data-id="`+n.ID+`"] button.edit`)))
+	browsertest.Step(t, bctx, noticesClick(`#notices tr[data-id="`+n.ID+`"] button.edit`))
 	if v := browsertest.Eval[string](t, bctx, `document.getElementById("title-fr").value + "|" + document.getElementById("publish").textContent + "|" + (window.palierNotices.draft().schedule === undefined)`); v != "Coupure d'eau|Save changes|true" {
 		t.Fatalf("the edit form holds %q", v)
 	}
-	browsertest.Step(t, bctx, browsertest.SetField("title-en", "Water cut on Tuesday"), chromedp.Click(chromedp.CSS("#publish")))
+	browsertest.Step(t, bctx, browsertest.SetField("title-en", "Water cut on Tuesday"), noticesClick("#publish"))
 	noticesAwaitStatus(t, bctx, "Changes saved.")
 	edited := feed.await(t, "the edited notice", func(s wire.NoticeSet) bool {
 		return len(s.Notices) == 1 && s.Notices[0].Title.EN == "Water cut on Tuesday"
@@ -206,15 +208,25 @@ func TestNoticesPageInChromium(t *testing.T) {
 
 	// A second notice, published then withdrawn through the confirmation.
 	browsertest.Step(t, bctx, browsertest.SetField("title-fr", "Nettoyage des vitres"), browsertest.SetField("body-fr", "Jeudi matin."),
-		browsertest.SetField("category", "cleaning"), chromedp.Click(chromedp.CSS("#publish")))
+		browsertest.SetField("category", "cleaning"), noticesClick("#publish"))
 	two := feed.await(t, "the second notice", func(s wire.NoticeSet) bool { return len(s.Notices) == 2 })
 	second := two.Notices[1].ID
 	browsertest.WaitFor[bool](t, bctx, "the second notice listed", `!!document.querySelector('#notices tr[data-id="`+second+`"]')`)
-	browsertest.Step(t, bctx, chromedp.Click(chromedp.CSS(`#notices tr[data-id="`+second+`"] button.withdraw`)))
-	if q := browsertest.WaitFor[string](t, bctx, "the confirmation", `document.getElementById("confirm").open && document.getElementById("confirm-text").textContent`); !strings.Contains(q, "Nettoyage des vitres") {
+	// By keyboard: Enter on Withdraw asks, with the focus on "Keep it";
+	// Escape keeps the notice; asked again, Withdraw withdraws it.
+	withdrawButton := `#notices tr[data-id="` + second + `"] button.withdraw`
+	browsertest.Step(t, bctx, chromedp.Focus(chromedp.CSS(withdrawButton)), chromedp.KeyEvent(kb.Enter))
+	if q := browsertest.WaitFor[string](t, bctx, "the confirmation", `document.getElementById("confirm").open && document.activeElement.id === "confirm-no" && document.getElementById("confirm-text").textContent`); !strings.Contains(q, "Nettoyage des vitres") {
 		t.Fatalf("the confirmation asks %q", q)
 	}
-	browsertest.Step(t, bctx, chromedp.Click(chromedp.CSS("#confirm-yes")))
+	browsertest.Step(t, bctx, chromedp.KeyEvent(kb.Escape))
+	browsertest.WaitFor[bool](t, bctx, "the confirmation closed", `!document.getElementById("confirm").open`)
+	if still := browsertest.Eval[bool](t, bctx, `!!document.querySelector('`+withdrawButton+`')`); !still {
+		t.Fatal("Escape at the confirmation withdrew the notice")
+	}
+	browsertest.Step(t, bctx, noticesClick(withdrawButton))
+	browsertest.WaitFor[bool](t, bctx, "the confirmation again", `document.getElementById("confirm").open`)
+	browsertest.Step(t, bctx, noticesClick("#confirm-yes"))
 	feed.await(t, "the set without the withdrawn notice", func(s wire.NoticeSet) bool { return len(s.Notices) == 1 && s.Notices[0].ID == n.ID })
 	browsertest.WaitFor[bool](t, bctx, "the list without it", `!document.querySelector('#notices tr[data-id="`+second+`"]')`)
 
@@ -250,7 +262,7 @@ func TestNoticesPageInChromium(t *testing.T) {
 	browsertest.Step(t, bctx, chromedp.EmulateViewport(1280, 900))
 
 	// B's manager: another site, none of A's notices, 403 on A's site.
-	browsertest.Step(t, bctx, chromedp.Click(chromedp.CSS("#logout")))
+	browsertest.Step(t, bctx, noticesClick("#logout"))
 	noticesAtLogin(t, bctx)
 	noticesLogin(t, bctx, base, "bruno")
 	sites = browsertest.Eval[[]string](t, bctx, `[...document.getElementById("site").options].map((o) => o.value)`)
@@ -265,6 +277,14 @@ func TestNoticesPageInChromium(t *testing.T) {
 	if e := errs.All(); len(e) > 0 {
 		t.Fatalf("the pages reported errors: %q", e)
 	}
+}
+
+// noticesClick clicks the element sel finds from the page's script: the
+// list's cells fill in as the plays arrive, and a click at coordinates
+// measured a moment before would land beside a button that moved.
+func noticesClick(sel string) chromedp.Action[chromedp.Void] {
+	js, _ := json.Marshal(sel)
+	return chromedp.Evaluate[chromedp.Void](`document.querySelector(` + string(js) + `).click()`)
 }
 
 // noticesAwaitStatus waits until the form says want, failing with the
@@ -308,7 +328,7 @@ func noticesLogin(t *testing.T, ctx context.Context, base, name string) {
 	t.Helper()
 	browsertest.Step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#name")),
 		browsertest.SetField("name", name), browsertest.SetField("password", noticesPassword),
-		chromedp.Click(chromedp.CSS(`#login button[type=submit]`)))
+		noticesClick(`#login button[type=submit]`))
 	browsertest.WaitFor[bool](t, ctx, name+" logged in", `!document.getElementById("me").hidden`)
 	browsertest.Step(t, ctx, chromedp.Navigate(base+"/notices"))
 	browsertest.WaitFor[string](t, ctx, "the notices page of "+name, `document.body.dataset.ready`)
