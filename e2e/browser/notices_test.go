@@ -174,6 +174,15 @@ func TestNoticesPageInChromium(t *testing.T) {
 	if !slices.Equal(s.Days, []string{"mon", "tue", "wed", "thu", "fri"}) || len(s.Hours) != 1 || s.Hours[0]["from"] != "08:00" || s.Hours[0]["to"] != "10:00" || s.Words != "weekdays, 08:00–10:00" {
 		t.Fatalf("weekdays 08:00-10:00 is encoded as %+v", s)
 	}
+	// Whether a notice is on screen now follows its schedule on the
+	// screens' wall clock, summer time included.
+	in := browsertest.Eval[[]bool](t, bctx, `(() => { const s = {days: ["mon","tue","wed","thu","fri"], hours: [{from: "08:00", to: "10:00"}]};
+		return ["2026-12-07T07:30:00Z", "2026-12-07T09:30:00Z", "2026-12-05T07:30:00Z", "2026-07-06T06:30:00Z", "2026-07-06T07:30:00Z"]
+			.map((t) => window.palierNotices.inSchedule(s, Date.parse(t), "Europe/Monaco")); })()`)
+	if !slices.Equal(in, []bool{true, false, false, true, true}) {
+		t.Fatalf("weekdays 08:00-10:00 in Europe/Monaco at Mon 08:30 CET, Mon 10:30, Sat 08:30, Mon 08:30 CEST, Mon 09:30 CEST: %v", in)
+	}
+
 	// The API's error params map to the fields they name.
 	browsertest.Step(t, bctx, noticesClick("#add-window"))
 	fields := browsertest.Eval[[]string](t, bctx, `["title.en", "body.it", "valid_until", "media[0].size", "media", "schedule.days[2]", "schedule.hours[1].to",

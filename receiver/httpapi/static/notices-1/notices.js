@@ -52,7 +52,7 @@
   const MAX_WINDOWS = 4;
   const DEFAULT_ZONE = "Europe/Monaco";
 
-  const state = { csrf: "", me: null, site: "", zone: DEFAULT_ZONE, screens: null, previewWhy: "", notices: [], editing: null, media: [] };
+  const state = { csrf: "", me: null, site: "", zone: DEFAULT_ZONE, screens: null, previewWhy: "", notices: [], editing: null, media: [], loaded: false };
 
   // --- The API -----------------------------------------------------------
   class APIError extends Error {
@@ -444,9 +444,21 @@
   }
 
   // --- The list ----------------------------------------------------------
+  // inSchedule says whether the instant ms falls in schedule s, read on
+  // the wall clock of zone as the screens read it.
+  function inSchedule(s, ms, zone) {
+    if (!s) return true;
+    const f = new Intl.DateTimeFormat("en-GB", { timeZone: zone, hourCycle: "h23", weekday: "short", hour: "2-digit", minute: "2-digit" });
+    const p = Object.fromEntries(f.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
+    const day = p.weekday.toLowerCase().slice(0, 3);
+    const hm = p.hour + ":" + p.minute;
+    if (s.days && s.days.length && !s.days.includes(day)) return false;
+    return !s.hours || !s.hours.length || s.hours.some((h) => h.from <= hm && hm < h.to);
+  }
   function statusOf(n, now) {
     if (Date.parse(n.valid_from) > now) return ["statusScheduled", "status-scheduled"];
     if (n.valid_until && Date.parse(n.valid_until) <= now) return ["statusEnded", "status-ended"];
+    if (!inSchedule(n.schedule, now, state.zone)) return ["statusScheduled", "status-scheduled"];
     return ["statusNow", "status-now"];
   }
   function cell(tr, content, cls) {
@@ -577,9 +589,20 @@
     u.searchParams.set("site", site);
     history.replaceState(null, "", u);
     clearErrors();
+    // A draft survives a change of site (not an edit: its notice is the
+    // other site's); its times stay the same instants in the new zone.
+    const keep = state.loaded && !state.editing;
+    const from = keep && $("valid-from").value ? zonedToUTC($("valid-from").value, state.zone) : "";
+    const until = keep && $("valid-until").value ? zonedToUTC($("valid-until").value, state.zone) : "";
+    state.loaded = true;
     try {
       await loadScreens();
-      fillForm(null);
+      if (keep) {
+        $("valid-from").value = from ? utcToZoned(from, state.zone) : "";
+        $("valid-until").value = until ? utcToZoned(until, state.zone) : "";
+      } else {
+        fillForm(null);
+      }
       await loadNotices();
       document.body.dataset.ready = site;
     } catch (e) {
@@ -659,6 +682,6 @@
   }
 
   // For tests and for the preview's own checks: the form's encodings.
-  window.palierNotices = { encodeSchedule, zonedToUTC, utcToZoned, scheduleWords, draft, fieldFor, words: WORDS };
+  window.palierNotices = { encodeSchedule, inSchedule, zonedToUTC, utcToZoned, scheduleWords, draft, fieldFor, words: WORDS };
   start();
 })();
