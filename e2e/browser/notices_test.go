@@ -183,6 +183,12 @@ func TestNoticesPageInChromium(t *testing.T) {
 		t.Fatalf("weekdays 08:00-10:00 in Europe/Monaco at Mon 08:30 CET, Mon 10:30, Sat 08:30, Mon 08:30 CEST, Mon 09:30 CEST: %v", in)
 	}
 
+	at := browsertest.Eval[string](t, bctx, `window.palierNotices.previewTime({valid_from: "2030-01-05T00:00:00Z",
+		schedule: {days: ["mon","tue","wed","thu","fri"], hours: [{from: "08:00", to: "10:00"}]}})`)
+	if at != "2030-01-07T07:00:00.000Z" {
+		t.Fatalf("a notice of weekdays 08:00-10:00 from Saturday 5 January 2030 is previewed at %s, want Monday 08:00 in Monaco", at)
+	}
+
 	// The API's error params map to the fields they name.
 	browsertest.Step(t, bctx, noticesClick("#add-window"))
 	fields := browsertest.Eval[[]string](t, bctx, `["title.en", "body.it", "valid_until", "media[0].size", "media", "schedule.days[2]", "schedule.hours[1].to",

@@ -417,6 +417,7 @@
       return;
     }
     const s = state.screens;
+    const at = previewTime(n);
     const langs = s.languages && s.languages.length ? s.languages : LANGS;
     const errors = [];
     for (const layout of s.layouts) {
@@ -425,7 +426,7 @@
         try {
           const png = await window.palierPreview({
             layout: layout.layout, orientation: layout.orientation, language: lang, building: s.building || "",
-            time_zone: state.zone, at: n.valid_from || new Date().toISOString(), floor: 0, floor_label: "0", notices: [n],
+            time_zone: state.zone, at, floor: 0, floor_label: "0", notices: [n],
           });
           const fig = document.createElement("figure");
           const img = document.createElement("img");
@@ -446,14 +447,30 @@
   // --- The list ----------------------------------------------------------
   // inSchedule says whether the instant ms falls in schedule s, read on
   // the wall clock of zone as the screens read it.
+  const clocks = new Map();
   function inSchedule(s, ms, zone) {
     if (!s) return true;
-    const f = new Intl.DateTimeFormat("en-GB", { timeZone: zone, hourCycle: "h23", weekday: "short", hour: "2-digit", minute: "2-digit" });
+    let f = clocks.get(zone);
+    if (!f) {
+      f = new Intl.DateTimeFormat("en-GB", { timeZone: zone, hourCycle: "h23", weekday: "short", hour: "2-digit", minute: "2-digit" });
+      clocks.set(zone, f);
+    }
     const p = Object.fromEntries(f.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
     const day = p.weekday.toLowerCase().slice(0, 3);
     const hm = p.hour + ":" + p.minute;
     if (s.days && s.days.length && !s.days.includes(day)) return false;
     return !s.hours || !s.hours.length || s.hours.some((h) => h.from <= hm && hm < h.to);
+  }
+  // previewTime is when the preview shows the draft: its first minute on
+  // screen from now (or from its start), within a week; else its start.
+  function previewTime(n) {
+    const start = Math.max(Date.now(), n.valid_from ? Date.parse(n.valid_from) : 0);
+    const t0 = Math.ceil(start / 60000) * 60000;
+    for (let t = t0; t < t0 + 8 * 86400000; t += 60000) {
+      if (n.valid_until && t >= Date.parse(n.valid_until)) break;
+      if (inSchedule(n.schedule, t, state.zone)) return new Date(t).toISOString();
+    }
+    return new Date(start).toISOString();
   }
   function statusOf(n, now) {
     if (Date.parse(n.valid_from) > now) return ["statusScheduled", "status-scheduled"];
@@ -682,6 +699,6 @@
   }
 
   // For tests and for the preview's own checks: the form's encodings.
-  window.palierNotices = { encodeSchedule, inSchedule, zonedToUTC, utcToZoned, scheduleWords, draft, fieldFor, words: WORDS };
+  window.palierNotices = { encodeSchedule, inSchedule, previewTime, zonedToUTC, utcToZoned, scheduleWords, draft, fieldFor, words: WORDS };
   start();
 })();
