@@ -274,6 +274,7 @@ func TestNoticesPageInChromium(t *testing.T) {
 	if over := browsertest.Eval[int](t, bctx, `document.documentElement.scrollWidth - window.innerWidth`); over > 0 {
 		t.Errorf("at 400 px wide the page is %d px too wide", over)
 	}
+	browsertest.Screenshot(t, bctx, "notices-narrow.png", 400, 800)
 	browsertest.Step(t, bctx, chromedp.EmulateViewport(1280, 900))
 
 	// B's manager: another site, none of A's notices, 403 on A's site.

@@ -7,6 +7,7 @@
   // is a new table (and a choice of it), nothing else.
   const WORDS = {
     en: {
+      locale: "en-GB", // how dates are written (Intl); fr-FR for French
       heading: "Palier: notices", navNotices: "Notices", navReports: "Monthly reports", navDashboard: "Operators' dashboard",
       logout: "Log out", site: "Site", listHeading: "The site's notices", listEmpty: "No notice on this site.",
       colTitle: "Title", colStatus: "Status", colLanguages: "Languages", colCategory: "Category", colPriority: "Priority",
@@ -37,6 +38,7 @@
       noDay: "choose at least one day", sessionEnded: "Your session ended: log in again.",
       mon: "Mon", tue: "Tue", wed: "Wed", thu: "Thu", fri: "Fri", sat: "Sat", sun: "Sun",
       lang_fr: "French", lang_en: "English", lang_it: "Italian",
+      role_manager: "manager", role_admin: "admin", role_operator: "operator", role_read: "read only",
     },
   };
   const W = WORDS.en;
@@ -115,7 +117,7 @@
     return d.toISOString().slice(0, 16);
   }
   function showTime(iso) {
-    return new Intl.DateTimeFormat("en-GB", { timeZone: state.zone, dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
+    return new Intl.DateTimeFormat(W.locale, { timeZone: state.zone, dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
   }
   function duration(s) {
     if (s < 60) return Math.round(s) + " s";
@@ -478,13 +480,19 @@
     if (!inSchedule(n.schedule, now, state.zone)) return ["statusScheduled", "status-scheduled"];
     return ["statusNow", "status-now"];
   }
+  const COLUMNS = ["colTitle", "colStatus", "colLanguages", "colCategory", "colPriority", "colValidity", "colSchedule", "colShown", "colActions"];
+  // cell adds a cell to tr and returns what holds its content: one box,
+  // so that on a narrow window the heading and the content sit side by side.
   function cell(tr, content, cls) {
     const td = document.createElement("td");
+    td.dataset.label = w(COLUMNS[tr.cells.length]); // the heading, shown on a narrow window
     if (cls) td.className = cls;
-    if (content instanceof Node) td.append(content);
-    else td.textContent = content;
+    const box = document.createElement("div");
+    if (content instanceof Node) box.append(content);
+    else box.textContent = content;
+    td.append(box);
     tr.append(td);
-    return td;
+    return box;
   }
   async function loadNotices() {
     const set = await api("GET", sitePath("/notices"));
@@ -677,7 +685,7 @@
     }
     state.me = me;
     state.csrf = me.csrf || "";
-    $("who").textContent = me.name + " (" + me.role + ")";
+    $("who").textContent = me.name + " (" + w("role_" + me.role) + ")";
     // A manager has its sites; an admin, every site: those with cabins.
     const sites = new Set(me.sites);
     if (!me.sites.length) {
