@@ -43,11 +43,17 @@ const (
 // manager for each of two sites, a real agent for a cabin of site A
 // reading the simulator, and headless Chromium on GET /notices. A's
 // manager logs in, writes a notice in French and English (Italian shown
-// missing), uploads a PNG, is refused once (valid_until before
+// missing), has a file too large and one not of its type refused (by the
+// page, by the receiver), uploads a PNG, is refused once (valid_until before
 // valid_from) with the message next to the field and nothing typed lost,
 // publishes; the agent's screen feed gets the notice with the picture's
-// SHA-256; the edit reaches the feed as a new version; a second notice is
-// withdrawn through the page's confirmation. B's manager then sees none
+// SHA-256; the edit reaches the feed as a new version; play records sent
+// on the screen socket come back up the chain into the list ("where and
+// how long"); a second notice is withdrawn through the page's
+// confirmation, by keyboard; the page fits a 400 px window. The form's
+// schedule encoding, its wall-clock checks and the mapping of the API's
+// error params to fields are evaluated in the page (the API takes a
+// schedule once that branch is merged). B's manager then sees none
 // of A's notices and the API refuses A's site. The preview's "unavailable"
 // path is checked while the screens endpoint does not exist. No CSP
 // refusal and no exception on any page.
@@ -125,6 +131,26 @@ func TestNoticesPageInChromium(t *testing.T) {
 	browsertest.Step(t, bctx, chromedp.SetUploadFiles(chromedp.CSS("#picture-file"), []string{text}))
 	if msg := browsertest.WaitFor[string](t, bctx, "the refusal of a text file", `document.getElementById("media-error").textContent`); !strings.Contains(msg, "notes.txt is a text/plain file") {
 		t.Fatalf("a text file is refused with %q", msg)
+	}
+	// Too large for this receiver (http.max_upload_bytes): refused before
+	// the upload. Named .png but not one: the receiver refuses it.
+	big := filepath.Join(dir, "big.png")
+	fake := filepath.Join(dir, "fake.png")
+	if err := os.WriteFile(big, bytes.Repeat([]byte{1}, 100<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fake, []byte("<html><script>alert(1)</script></html>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.Step(t, bctx, chromedp.SetUploadFiles(chromedp.CSS("#picture-file"), []string{big}))
+	if msg := browsertest.WaitFor[string](t, bctx, "the refusal of a large file", `document.getElementById("media-error").textContent.includes("big.png") && document.getElementById("media-error").textContent`); msg != "big.png is 100 KiB: at most 64 KiB per file." {
+		t.Fatalf("a file too large is refused with %q", msg)
+	}
+	browsertest.Step(t, bctx, chromedp.SetUploadFiles(chromedp.CSS("#picture-file"), []string{fake}))
+	if msg := browsertest.WaitFor[string](t, bctx, "the receiver's refusal", `document.getElementById("media-error").textContent.includes("fake.png") && document.getElementById("media-error").textContent`); !strings.HasPrefix(msg, "fake.png: ") {
+		t.Fatalf("a PNG that is not one is refused with %q", msg)
+	} else {
+		t.Logf("the receiver's refusal, as shown: %s", msg)
 	}
 	browsertest.Step(t, bctx, chromedp.SetUploadFiles(chromedp.CSS("#picture-file"), []string{picture}))
 	browsertest.WaitFor[bool](t, bctx, "the picture's thumbnail", `(() => { const i = document.querySelector('#thumbs li[data-sha256="`+sha+`"] img'); return !!i && i.complete && i.naturalWidth === 64; })()`)
@@ -360,6 +386,7 @@ func noticesReceiver(t *testing.T, ctx context.Context, dir string) *receiver.Re
 	cfg.NATS.Embedded.MQTTPort = -1
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.HTTP.Accounts = true
+	cfg.HTTP.MaxUploadBytes = 64 << 10 // small, so the page's own check of a size is tested
 	rcv, err := receiver.New(ctx, cfg, noticesLogger().With("part", "receiver"))
 	if err != nil {
 		t.Fatal(err)
