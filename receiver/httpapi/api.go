@@ -180,6 +180,7 @@ func New(o Options) (*API, error) {
 	a.credentialRoutes(m)
 	a.accountRoutes(m)
 	a.reportRoutes(m)
+	a.noticesPageRoutes(m)
 	// Media are public: agents download them without a token, and a
 	// SHA-256 cannot be guessed.
 	m.HandleFunc("GET /media/{sha256}", a.getMedia)
