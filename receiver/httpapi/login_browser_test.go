@@ -1,13 +1,13 @@
 package httpapi
 
 import (
-	"context"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/palier-lifts/palier/internal/browsertest"
 )
 
 // TestLoginInChromium logs a manager in through the login page in
@@ -17,20 +17,19 @@ import (
 // the site's audit trail shows the login. The page runs under its strict
 // CSP with no error.
 func TestLoginInChromium(t *testing.T) {
-	bin := chromium(t)
 	f, _ := accountsFixture(t, func(o *Options) { o.PublicURL = "http://127.0.0.1" })
 	srv := httptest.NewServer(f.api)
 	t.Cleanup(srv.Close)
-	ctx, errs := browser(t, bin)
+	ctx, errs := browsertest.Start(t)
 
-	step(t, ctx, chromedp.Navigate(srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("name")))
-	step(t, ctx, chromedp.SendKeys(chromedp.ID("password"), "not the password"), chromedp.SendKeys(chromedp.ID("name"), "marie"),
+	browsertest.Step(t, ctx, chromedp.Navigate(srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("name")))
+	browsertest.Step(t, ctx, chromedp.SendKeys(chromedp.ID("password"), "not the password"), chromedp.SendKeys(chromedp.ID("name"), "marie"),
 		chromedp.Click(chromedp.CSS(`#login button[type=submit]`)))
-	if msg := waitFor[string](t, ctx, "the refusal", `document.getElementById("login-error").textContent`); !strings.Contains(msg, "wrong name or password") {
+	if msg := browsertest.WaitFor[string](t, ctx, "the refusal", `document.getElementById("login-error").textContent`); !strings.Contains(msg, "wrong name or password") {
 		t.Fatalf("wrong password shows %q", msg)
 	}
-	step(t, ctx, setField("password", password), chromedp.Click(chromedp.CSS(`#login button[type=submit]`)))
-	waitFor[string](t, ctx, "the manager's view", `document.body.dataset.ready`)
+	browsertest.Step(t, ctx, browsertest.SetField("password", password), chromedp.Click(chromedp.CSS(`#login button[type=submit]`)))
+	browsertest.WaitFor[string](t, ctx, "the manager's view", `document.body.dataset.ready`)
 
 	type view struct {
 		Who, Sites      string
@@ -38,7 +37,7 @@ func TestLoginInChromium(t *testing.T) {
 		Audit           []string
 		Cookie          string
 	}
-	v := eval[view](t, ctx, `(() => {
+	v := browsertest.Eval[view](t, ctx, `(() => {
 		const rows = (id) => [...document.querySelectorAll("#" + id + " tr")].map((tr) => [...tr.cells].map((c) => c.textContent).join(" "));
 		return { Who: document.getElementById("who").textContent, Sites: document.getElementById("sites").textContent,
 			Cabins: rows("cabins"), Notices: rows("notices"), Audit: rows("audit"), Cookie: document.cookie };
@@ -72,32 +71,20 @@ func TestLoginInChromium(t *testing.T) {
 		Status int
 		Body   string
 	}
-	a := evalAwait[answer](t, ctx, `fetch("/api/v1/sites/les-pins/notices", {method: "POST", headers: {"Content-Type": "application/json"},
+	a := browsertest.EvalAwait[answer](t, ctx, `fetch("/api/v1/sites/les-pins/notices", {method: "POST", headers: {"Content-Type": "application/json"},
 		body: `+"`"+notice+"`"+`}).then(async (r) => ({Status: r.status, Body: await r.text()}))`)
 	if a.Status != 403 || !strings.Contains(a.Body, CSRFHeader) {
 		t.Fatalf("change without the CSRF header: %d %s", a.Status, a.Body)
 	}
-	a = evalAwait[answer](t, ctx, `api("POST", "/api/v1/sites/les-pins/notices", `+notice+`).then((d) => ({Status: 201, Body: JSON.stringify(d)}), (e) => ({Status: 0, Body: e.message}))`)
+	a = browsertest.EvalAwait[answer](t, ctx, `api("POST", "/api/v1/sites/les-pins/notices", `+notice+`).then((d) => ({Status: 201, Body: JSON.stringify(d)}), (e) => ({Status: 0, Body: e.message}))`)
 	if a.Status != 201 {
 		t.Fatalf("change with the CSRF header: %s", a.Body)
 	}
-	a = evalAwait[answer](t, ctx, `api("DELETE", "/api/v1/sites/other/notices/n1").then(() => ({Status: 200}), (e) => ({Status: 0, Body: e.message}))`)
+	a = browsertest.EvalAwait[answer](t, ctx, `api("DELETE", "/api/v1/sites/other/notices/n1").then(() => ({Status: 200}), (e) => ({Status: 0, Body: e.message}))`)
 	if a.Status != 0 || !strings.Contains(a.Body, `may not use site "other"`) {
 		t.Fatalf("another site's notice: %+v", a)
 	}
-	if e := errs.all(); len(e) > 0 {
+	if e := errs.All(); len(e) > 0 {
 		t.Fatalf("the page reported errors: %q", e)
 	}
-}
-
-// evalAwait evaluates an expression whose value is a promise, into a T.
-func evalAwait[T any](t *testing.T, ctx context.Context, expr string) T {
-	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(sctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return v
 }
