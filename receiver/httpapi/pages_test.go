@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -133,4 +134,32 @@ func TestReportsPageNeedsALogin(t *testing.T) {
 	if code, _, _, _ := pageGet(t, open, "/reports", nil); code != 200 {
 		t.Fatalf("reports page of an open receiver: %d", code)
 	}
+}
+
+// FuzzSafeNext: whatever ?next= holds, what safeNext lets through stays on
+// this receiver once a browser resolves it against the login's address.
+func FuzzSafeNext(f *testing.F) {
+	for _, s := range []string{"/reports?site=a&month=2026-11", "//evil.example", "/\\evil.example", "/\t/evil.example", "https://evil.example", "/%2F%2Fevil.example"} {
+		f.Add(s)
+	}
+	base, _ := url.Parse("https://receiver.example/login?next=x")
+	f.Fuzz(func(t *testing.T, next string) {
+		got := safeNext(next)
+		if got == "" {
+			return
+		}
+		if got != next {
+			t.Fatalf("safeNext(%q) = %q: it keeps or refuses, never rewrites", next, got)
+		}
+		// A browser drops tabs and newlines and reads a backslash as a
+		// slash before it resolves: do the same.
+		cleaned := strings.NewReplacer("\t", "", "\n", "", "\r", "", "\\", "/").Replace(got)
+		u, err := url.Parse(cleaned)
+		if err != nil {
+			t.Fatalf("safeNext let %q through but it does not parse: %v", next, err)
+		}
+		if r := base.ResolveReference(u); r.Host != base.Host || r.Scheme != base.Scheme {
+			t.Fatalf("safeNext let %q through; it leads to %s", next, r)
+		}
+	})
 }
