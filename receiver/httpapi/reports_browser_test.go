@@ -149,8 +149,11 @@ func TestReportsInChromium(t *testing.T) {
 	month := since.Format("2006-01")
 	days := reportsSeedMonth(t, f.st, since)
 	h, _ := HashPassword(password, cheapArgon2)
-	if err := f.st.(store.Accounts).CreateAccount(ctx0, store.Account{Name: "olivier", Role: "operator", PasswordHash: h, Created: now}); err != nil {
-		t.Fatal(err)
+	for _, acc := range []store.Account{{Name: "olivier", Role: "operator"}, {Name: "ada", Role: "admin"}} {
+		acc.PasswordHash, acc.Created = h, now
+		if err := f.st.(store.Accounts).CreateAccount(ctx0, acc); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// The month's figures as the report computes them from the store, and
 	// the French PDF as the monthly job renders it.
@@ -327,6 +330,22 @@ func TestReportsInChromium(t *testing.T) {
 		f.token = ""
 		if len(page.Entries) == 0 || page.Entries[0].Action != AuditAlarmAck || page.Entries[0].Actor != "account:olivier" || page.Entries[0].Target != "a" {
 			t.Errorf("newest audit entry %+v, want olivier's acknowledgement of les-pins/a", page.Entries)
+		}
+	})
+
+	t.Run("admin chooses among every site", func(t *testing.T) {
+		browsertest.Step(t, ctx, chromedp.Click(chromedp.ID("logout")))
+		browsertest.WaitFor[bool](t, ctx, "the login page", `location.pathname === "/login" && !!document.getElementById("name")`)
+		reportsLogin(t, ctx, srv.URL, "/login?next=/reports", "ada")
+		browsertest.WaitFor[bool](t, ctx, "the report page", `location.pathname === "/reports" && !!document.body.dataset.ready`)
+		type view struct {
+			Sites, Nav []string
+			Ready      string
+		}
+		v := browsertest.Eval[view](t, ctx, `({Sites: [...document.getElementById("site").options].map((o) => o.value), Ready: document.body.dataset.ready,
+			Nav: [...document.querySelectorAll("header nav a")].filter((a) => !a.hidden).map((a) => a.getAttribute("href"))})`)
+		if strings.Join(v.Sites, " ") != "les-pins other" || v.Ready != "les-pins "+month || strings.Join(v.Nav, " ") != "/notices /reports /" {
+			t.Errorf("admin's report page: %+v, want both sites, les-pins's report, every link", v)
 		}
 	})
 
