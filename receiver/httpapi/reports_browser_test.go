@@ -98,8 +98,8 @@ func storeEvent(seq uint64, at time.Time, typ string, data any) wire.Event {
 	return e
 }
 
-// reportsHeaders records the CSRF header of every acknowledgement the
-// server is sent.
+// reportsHeaders records the CSRF and Authorization headers of every
+// acknowledgement and alarm close the server is sent.
 type reportsHeaders struct {
 	h    http.Handler
 	mu   sync.Mutex
@@ -107,7 +107,7 @@ type reportsHeaders struct {
 }
 
 func (l *reportsHeaders) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/acknowledgements") {
+	if r.Method == http.MethodPost && (strings.HasSuffix(r.URL.Path, "/acknowledgements") || strings.HasSuffix(r.URL.Path, "/close")) {
 		l.mu.Lock()
 		l.acks = append(l.acks, r.Header.Get(CSRFHeader)+"|"+r.Header.Get("Authorization"))
 		l.mu.Unlock()
@@ -129,8 +129,8 @@ func reportsLogin(t *testing.T, ctx context.Context, base, path, name string) {
 // the PDF the monthly job rendered in French and the others not yet; is
 // refused another site's report (the page says so, the API answers 403).
 // Then an operator logs in, lands on the operators' page, which asks for
-// no token, and acknowledges an alarm with the session's CSRF header; the
-// audit trail names him. No page reports a CSP refusal or an exception.
+// no token, acknowledges an alarm and then closes it from the cabin's
+// page, each with the session's CSRF header; the audit trail names him. No page reports a CSP refusal or an exception.
 func TestReportsInChromium(t *testing.T) {
 	t.Setenv("TZ", "UTC") // the browser's zone, which the page asks the report in
 	reportsDir := t.TempDir()
@@ -330,6 +330,37 @@ func TestReportsInChromium(t *testing.T) {
 		f.token = ""
 		if len(page.Entries) == 0 || page.Entries[0].Action != AuditAlarmAck || page.Entries[0].Actor != "account:olivier" || page.Entries[0].Target != "a" {
 			t.Errorf("newest audit entry %+v, want olivier's acknowledgement of les-pins/a", page.Entries)
+		}
+
+		// The cabin's page closes the alarm, with the same session.
+		browsertest.Step(t, ctx, chromedp.Navigate(srv.URL+"/#/cabin/les-pins/a"))
+		btn := `#c-alarms tr[data-alarm] .close-btn`
+		browsertest.WaitFor[bool](t, ctx, "the alarm's close button", `!!document.querySelector('`+btn+`')`)
+		if n := browsertest.Eval[int](t, ctx, `document.querySelectorAll('`+btn+`').length`); n != 1 {
+			t.Fatalf("%d close buttons, want one for the one open alarm (the month's are closed)", n)
+		}
+		browsertest.Step(t, ctx, chromedp.SendKeys(chromedp.CSS(`#c-alarms tr[data-alarm] input[name="reason"]`), "button stuck, checked on site"),
+			chromedp.Click(chromedp.CSS(btn)))
+		closed := browsertest.WaitFor[string](t, ctx, "the close's answer", `(document.querySelector("#c-alarms .close-result") || {}).textContent`)
+		if !strings.HasPrefix(closed, "Alarm closed by olivier") {
+			t.Fatalf("close: %q", closed)
+		}
+		rec.mu.Lock()
+		sent := append([]string(nil), rec.acks...)
+		rec.mu.Unlock()
+		if len(sent) != 2 || strings.HasPrefix(sent[1], "|") || !strings.HasSuffix(sent[1], "|") {
+			t.Errorf("changes sent with (CSRF|Authorization) %q, want the close with the CSRF header and no token", sent)
+		}
+		if still := browsertest.Eval[int](t, ctx, `document.querySelectorAll('`+btn+`').length`); still != 0 {
+			t.Errorf("%d close buttons after the close", still)
+		}
+		f.token = adminToken
+		if code := f.get(t, "/api/v1/sites/les-pins/audit?limit=5", &page); code != 200 {
+			t.Fatalf("audit: %d", code)
+		}
+		f.token = ""
+		if e := page.Entries[0]; e.Action != AuditAlarmClose || e.Actor != "account:olivier" || !strings.Contains(e.Detail, "button stuck") {
+			t.Errorf("newest audit entry %+v, want olivier's close", e)
 		}
 	})
 
