@@ -139,7 +139,7 @@ func WaitFor[T any](t testing.TB, ctx context.Context, what, expr string) T {
 	defer cancel()
 	for {
 		v, err := chromedp.Run(sctx, chromedp.Poll[T](expr, chromedp.WithPollingTimeout(60*time.Second)))
-		if err != nil && strings.Contains(err.Error(), "Cannot find context with specified id") && sctx.Err() == nil {
+		if err != nil && navigated(err) && sctx.Err() == nil {
 			continue
 		}
 		if err != nil {
@@ -147,6 +147,12 @@ func WaitFor[T any](t testing.TB, ctx context.Context, what, expr string) T {
 		}
 		return v
 	}
+}
+
+// navigated says whether a poll failed because the page navigated under
+// it: its JavaScript context is gone, or the target reports the navigation.
+func navigated(err error) bool {
+	return strings.Contains(err.Error(), "Cannot find context with specified id") || strings.Contains(err.Error(), "Inspected target navigated or closed")
 }
 
 // SetField sets the value of the form field with that id as

@@ -84,11 +84,7 @@ func (a *API) setupAccounts() {
 // accountRoutes serves login, sessions, accounts and the audit trail
 // (docs/API.md, "Accounts and sessions", "Audit").
 func (a *API) accountRoutes(m *routeMux) {
-	m.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.Header().Set("Content-Security-Policy", a.loginCSP)
-		w.Write(loginPage)
-	})
+	m.HandleFunc("GET /login", a.loginHandler())
 	m.HandleFunc("POST /api/v1/login", a.login)
 	m.Handle("POST /api/v1/logout", a.guard(permSelf, http.HandlerFunc(a.logout)))
 	m.Handle("GET /api/v1/session", a.guard(permSelf, http.HandlerFunc(a.session)))

@@ -143,6 +143,7 @@ var publicRoutes = map[string]bool{
 	"GET /healthz": true, "GET /media/{sha256}": true, "GET /static/{path...}": true, "GET /{$}": true, "/": true,
 	"GET /login": true, "POST /api/v1/login": true,
 	"GET /notices": true,
+	"GET /reports": true, // the page; it sends a browser without a session to /login, its data is guarded
 }
 
 var pathParam = regexp.MustCompile(`\{[a-z0-9]+(\.\.\.)?\}`)

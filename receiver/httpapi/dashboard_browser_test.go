@@ -5,140 +5,22 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image/png"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/palier-lifts/palier/internal/browsertest"
 	"github.com/palier-lifts/palier/receiver/store"
 	"github.com/palier-lifts/palier/wire"
 )
-
-// chromium finds Debian's Chromium. scripts/test.sh installs it and sets
-// PALIER_REQUIRE_CHROMIUM, so CI never skips the browser test.
-func chromium(t testing.TB) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("PALIER_REQUIRE_CHROMIUM") != "" {
-		t.Fatal("chromium not found but PALIER_REQUIRE_CHROMIUM is set")
-	}
-	t.Skip("chromium not installed (scripts/test.sh installs Debian's chromium)")
-	return ""
-}
-
-// pageErrors are what the browser reported that the page must never cause:
-// uncaught exceptions and refusals by the CSP.
-type pageErrors struct {
-	mu   sync.Mutex
-	list []string
-}
-
-func (p *pageErrors) add(s string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.list = append(p.list, s)
-}
-
-func (p *pageErrors) all() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.list)
-}
-
-// browser starts one headless Chromium for the whole test, driven over the
-// DevTools protocol, and collects the page's errors.
-func browser(t testing.TB, bin string) (context.Context, *pageErrors) {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900), chromedp.Flag("disable-gpu", true))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	errs := &pageErrors{}
-	err := chromedp.Listen(ctx, func(ev any) {
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			d := ev.ExceptionDetails
-			msg := d.Text
-			if d.Exception != nil {
-				msg += " " + d.Exception.Description
-			}
-			errs.add(fmt.Sprintf("exception at %s:%d: %s", d.URL, d.LineNumber, msg))
-		case *log.EventEntryAdded:
-			if ev.Entry.Source == log.EntrySourceSecurity || strings.Contains(ev.Entry.Text, "Content Security Policy") {
-				errs.add("refused: " + ev.Entry.Text)
-			}
-		}
-	})
-	if err != nil {
-		t.Fatalf("listen to chromium: %v", err)
-	}
-	return ctx, errs
-}
-
-// step runs one part of a browser test with a bound, so a page that never
-// renders fails the test instead of hanging it (a sanity bound, not a
-// performance check).
-func step(t *testing.T, ctx context.Context, actions ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	if err := chromedp.Do(sctx, actions...); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// eval evaluates a JavaScript expression in the page into a T.
-func eval[T any](t *testing.T, ctx context.Context, expr string) T {
-	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(sctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return v
-}
-
-// waitFor polls a JavaScript expression until it is truthy and returns it.
-// A poll that began as a navigation replaced the page's JavaScript context
-// is begun again in the new one.
-func waitFor[T any](t testing.TB, ctx context.Context, what, expr string) T {
-	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	for {
-		v, err := chromedp.Run(sctx, chromedp.Poll[T](expr, chromedp.WithPollingTimeout(60*time.Second)))
-		if err != nil && strings.Contains(err.Error(), "Cannot find context with specified id") && sctx.Err() == nil {
-			continue
-		}
-		if err != nil {
-			t.Fatalf("wait for %s (%s): %v", what, expr, err)
-		}
-		return v
-	}
-}
 
 // firstViewTimes are the times of one first view, in milliseconds.
 type firstViewTimes struct {
@@ -161,7 +43,7 @@ func firstView(t testing.TB, ctx context.Context, base string) firstViewTimes {
 	if err := chromedp.Do(sctx, chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/"), chromedp.WaitReady(chromedp.ID("fleet"))); err != nil {
 		t.Fatalf("load the page: %v", err)
 	}
-	return waitFor[firstViewTimes](t, ctx, "the first view", `document.body.dataset.firstView && {
+	return browsertest.WaitFor[firstViewTimes](t, ctx, "the first view", `document.body.dataset.firstView && {
 		Total: +document.body.dataset.firstView,
 		API: Math.max(...performance.getEntriesByType("resource").filter((e) => e.name.includes("/api/v1/cabins?")).map((e) => e.responseEnd - e.startTime)),
 	}`)
@@ -347,41 +229,12 @@ func (l *pageLog) len() int {
 	return len(l.log)
 }
 
-// checkScreenshot saves a PNG of the whole page to PALIER_SCREENSHOT_DIR
-// (a temporary directory when unset) and checks it is a real image.
-func checkScreenshot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	dir := os.Getenv("PALIER_SCREENSHOT_DIR")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
-	b, err := chromedp.Run(sctx, chromedp.FullScreenshot(100)) // 100: PNG
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil || len(b) < 5000 || img.Bounds().Dx() < 800 || img.Bounds().Dy() < 600 {
-		t.Fatalf("screenshot %s: %d bytes, not a full-page PNG (%v)", name, len(b), err)
-	}
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot: %s (%dx%d)", path, img.Bounds().Dx(), img.Bounds().Dy())
-}
-
 // TestDashboardInChromium drives the operators' page in a real browser over
 // 10,000 cabins in SQLite, in one browser session: the first view
 // (attention list first, most urgent first, one fleet page), paging and
 // filtering on the server, a cabin's page and its uPlot charts, and an
 // acknowledgement sent from the page.
 func TestDashboardInChromium(t *testing.T) {
-	bin := chromium(t)
 	const token = "admin-token-0123456789abcdef"
 	now := time.Now().UTC().Truncate(time.Second)
 	// The API's clock stays at the seeding time, so no cabin turns stale or
@@ -392,14 +245,14 @@ func TestDashboardInChromium(t *testing.T) {
 	pl := newPageLog(f.api)
 	srv := httptest.NewServer(pl)
 	t.Cleanup(srv.Close)
-	ctx, errs := browser(t, bin)
+	ctx, errs := browsertest.Start(t)
 
 	t.Run("first view", func(t *testing.T) {
-		step(t, ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitReady(chromedp.ID("fleet")))
-		waitFor[bool](t, ctx, "the page to ask for a token", `document.getElementById("err").textContent.includes("bearer token")`)
+		browsertest.Step(t, ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitReady(chromedp.ID("fleet")))
+		browsertest.WaitFor[bool](t, ctx, "the page to ask for a token", `document.getElementById("err").textContent.includes("bearer token")`)
 		// As an operator does: paste the token; the page keeps it.
-		step(t, ctx, chromedp.SendKeys(chromedp.ID("tok"), token+"\r"))
-		waitFor[float64](t, ctx, "the view with the token", `+document.body.dataset.firstView`)
+		browsertest.Step(t, ctx, chromedp.SendKeys(chromedp.ID("tok"), token+"\r"))
+		browsertest.WaitFor[float64](t, ctx, "the view with the token", `+document.body.dataset.firstView`)
 
 		mark := pl.len()
 		fv := firstView(t, ctx, srv.URL)
@@ -410,7 +263,7 @@ func TestDashboardInChromium(t *testing.T) {
 			AttCount, Info string
 			AttFirst, More bool
 		}
-		v := eval[view](t, ctx, `(() => {
+		v := browsertest.Eval[view](t, ctx, `(() => {
 			const rows = (sel) => [...document.querySelectorAll(sel)].map((tr) => tr.dataset.cabin);
 			const att = document.getElementById("att"), fleet = document.getElementById("fleet");
 			return {
@@ -445,19 +298,19 @@ func TestDashboardInChromium(t *testing.T) {
 				t.Errorf("%s %s?%s: %d, Authorization %q", r.method, r.path, r.query.Encode(), r.status, r.header.Get("Authorization"))
 			}
 		}
-		checkScreenshot(t, ctx, "dashboard-fleet.png")
+		browsertest.Screenshot(t, ctx, "dashboard-fleet.png", 800, 600)
 	})
 
 	t.Run("paging and filtering", func(t *testing.T) {
-		first := eval[[]string](t, ctx, `[...document.querySelectorAll("#fleet tbody tr")].map((tr) => tr.dataset.cabin)`)
-		cursor := eval[string](t, ctx, `document.getElementById("p-next").dataset.cursor`)
+		first := browsertest.Eval[[]string](t, ctx, `[...document.querySelectorAll("#fleet tbody tr")].map((tr) => tr.dataset.cabin)`)
+		cursor := browsertest.Eval[string](t, ctx, `document.getElementById("p-next").dataset.cursor`)
 		if cursor == "" {
 			t.Fatal("no next page offered")
 		}
 		mark := pl.len()
-		step(t, ctx, chromedp.Click(chromedp.ID("p-next")))
-		waitFor[bool](t, ctx, "the second page", `document.getElementById("p-info").textContent === "cabins 51 to 100"`)
-		second := eval[[]string](t, ctx, `[...document.querySelectorAll("#fleet tbody tr")].map((tr) => tr.dataset.cabin)`)
+		browsertest.Step(t, ctx, chromedp.Click(chromedp.ID("p-next")))
+		browsertest.WaitFor[bool](t, ctx, "the second page", `document.getElementById("p-info").textContent === "cabins 51 to 100"`)
+		second := browsertest.Eval[[]string](t, ctx, `[...document.querySelectorAll("#fleet tbody tr")].map((tr) => tr.dataset.cabin)`)
 		if len(second) != 50 || slices.ContainsFunc(second, func(c string) bool { return slices.Contains(first, c) }) {
 			t.Errorf("second page %v overlaps the first %v", second, first)
 		}
@@ -466,16 +319,16 @@ func TestDashboardInChromium(t *testing.T) {
 		}
 
 		mark = pl.len()
-		step(t, ctx, setField("f-site", "site-0042"), chromedp.Click(chromedp.CSS("#filters button")))
-		waitFor[bool](t, ctx, "site-0042's cabins", `[...document.querySelectorAll("#fleet tbody tr")].every((tr) => tr.dataset.cabin.startsWith("site-0042/")) && document.getElementById("p-info").textContent === "cabins 1 to 5 (last page)"`)
+		browsertest.Step(t, ctx, browsertest.SetField("f-site", "site-0042"), chromedp.Click(chromedp.CSS("#filters button")))
+		browsertest.WaitFor[bool](t, ctx, "site-0042's cabins", `[...document.querySelectorAll("#fleet tbody tr")].every((tr) => tr.dataset.cabin.startsWith("site-0042/")) && document.getElementById("p-info").textContent === "cabins 1 to 5 (last page)"`)
 		if !askedFor(pl.since(mark), url.Values{"limit": {"50"}, "site": {"site-0042"}}) {
 			t.Errorf("no request carried site=site-0042: %v", queries(pl.since(mark)))
 		}
 
 		mark = pl.len()
-		step(t, ctx, setField("f-site", ""), setField("f-situation", "entrapment"),
+		browsertest.Step(t, ctx, browsertest.SetField("f-site", ""), browsertest.SetField("f-situation", "entrapment"),
 			chromedp.Click(chromedp.CSS("#filters button")))
-		got := waitFor[[]string](t, ctx, "the entrapments", `document.getElementById("p-info").textContent === "cabins 1 to 10 (last page)" &&
+		got := browsertest.WaitFor[[]string](t, ctx, "the entrapments", `document.getElementById("p-info").textContent === "cabins 1 to 10 (last page)" &&
 			[...document.querySelectorAll("#fleet tbody tr")].filter((tr) => tr.querySelector(".sev.critical").textContent === "entrapment").map((tr) => tr.dataset.cabin)`)
 		if len(got) != 10 {
 			t.Errorf("entrapment filter shows %v, want the 10 cabins in entrapment", got)
@@ -485,8 +338,8 @@ func TestDashboardInChromium(t *testing.T) {
 		}
 
 		mark = pl.len()
-		step(t, ctx, chromedp.Click(chromedp.ID("att-more")))
-		n := waitFor[int](t, ctx, "more of the attention list", `document.querySelectorAll("#att tbody tr").length > 100 && document.querySelectorAll("#att tbody tr").length`)
+		browsertest.Step(t, ctx, chromedp.Click(chromedp.ID("att-more")))
+		n := browsertest.WaitFor[int](t, ctx, "more of the attention list", `document.querySelectorAll("#att tbody tr").length > 100 && document.querySelectorAll("#att tbody tr").length`)
 		if n != seeded.attended || !askedFor(pl.since(mark), url.Values{"attention": {"true"}, "limit": {"200"}}) {
 			t.Errorf("after Show more: %d rows, want all %d; requests %v", n, seeded.attended, queries(pl.since(mark)))
 		}
@@ -494,12 +347,12 @@ func TestDashboardInChromium(t *testing.T) {
 
 	t.Run("cabin page", func(t *testing.T) {
 		site, cabin, _ := strings.Cut(seeded.detail, "/")
-		step(t, ctx, setField("f-site", site), setField("f-situation", ""),
+		browsertest.Step(t, ctx, browsertest.SetField("f-site", site), browsertest.SetField("f-situation", ""),
 			chromedp.Click(chromedp.CSS("#filters button")))
-		waitFor[bool](t, ctx, "the site", `!!document.querySelector('#fleet tr[data-cabin="`+seeded.detail+`"] a')`)
+		browsertest.WaitFor[bool](t, ctx, "the site", `!!document.querySelector('#fleet tr[data-cabin="`+seeded.detail+`"] a')`)
 		mark := pl.len()
-		step(t, ctx, chromedp.Click(chromedp.CSS(`#fleet tr[data-cabin="`+seeded.detail+`"] a`)))
-		waitFor[bool](t, ctx, "the cabin's plots", `document.body.dataset.cabinDrawn === "`+seeded.detail+`"`)
+		browsertest.Step(t, ctx, chromedp.Click(chromedp.CSS(`#fleet tr[data-cabin="`+seeded.detail+`"] a`)))
+		browsertest.WaitFor[bool](t, ctx, "the cabin's plots", `document.body.dataset.cabinDrawn === "`+seeded.detail+`"`)
 		type cabinView struct {
 			Hash, Title string
 			Plots       map[string]int // series pixels drawn on each chart's canvas
@@ -510,7 +363,7 @@ func TestDashboardInChromium(t *testing.T) {
 		}
 		// A chart is drawn when its canvas holds pixels of its first
 		// series' colour, not only axes.
-		v := eval[cabinView](t, ctx, `(() => {
+		v := browsertest.Eval[cabinView](t, ctx, `(() => {
 			const box = (id) => { const b = document.getElementById(id); return { Status: b.dataset.status || "", Text: b.textContent }; };
 			const drawn = (id, rgb) => {
 				const c = document.querySelector("#" + id + " canvas");
@@ -603,30 +456,30 @@ func TestDashboardInChromium(t *testing.T) {
 				t.Errorf("%s answered 200, the page shows %q", c.path, c.box.Text)
 			}
 		}
-		checkScreenshot(t, ctx, "dashboard-cabin.png")
+		browsertest.Screenshot(t, ctx, "dashboard-cabin.png", 800, 600)
 	})
 
 	t.Run("acknowledge", func(t *testing.T) {
-		step(t, ctx, chromedp.Click(chromedp.CSS(`#cabin-view a[href="#/"]`)))
+		browsertest.Step(t, ctx, chromedp.Click(chromedp.CSS(`#cabin-view a[href="#/"]`)))
 		target, other := seeded.critical[0], seeded.critical[1]
 		row := func(c string) string { return `#att tr[data-cabin="` + c + `"]` }
-		waitFor[bool](t, ctx, "the attention list", `!!document.querySelector('`+row(target)+` .ack-btn')`)
+		browsertest.WaitFor[bool](t, ctx, "the attention list", `!!document.querySelector('`+row(target)+` .ack-btn')`)
 
 		// Without an operator's name, nothing is sent.
 		mark := pl.len()
-		step(t, ctx, chromedp.Click(chromedp.CSS(row(other)+" .ack-btn")))
-		waitFor[bool](t, ctx, "the page to ask for a name", `(document.querySelector('`+row(other)+` .ack-result') || {}).textContent === "Enter your name in Operator (top of the page) first."`)
+		browsertest.Step(t, ctx, chromedp.Click(chromedp.CSS(row(other)+" .ack-btn")))
+		browsertest.WaitFor[bool](t, ctx, "the page to ask for a name", `(document.querySelector('`+row(other)+` .ack-result') || {}).textContent === "Enter your name in Operator (top of the page) first."`)
 		if rs := pl.since(mark); slices.ContainsFunc(rs, func(r pageRequest) bool { return r.method == http.MethodPost }) {
 			t.Errorf("acknowledged without a name: %v", rs)
 		}
 
 		const by, message = "Ada Lovelace", "on my way, 10 min"
 		mark = pl.len()
-		step(t, ctx, chromedp.SendKeys(chromedp.ID("operator"), by+"\t"),
+		browsertest.Step(t, ctx, chromedp.SendKeys(chromedp.ID("operator"), by+"\t"),
 			chromedp.SendKeys(chromedp.CSS(row(target)+` input[name="message"]`), message),
 			chromedp.Click(chromedp.CSS(row(target)+" .ack-btn")))
 		type result struct{ Status, Text, Operator string }
-		res := waitFor[result](t, ctx, "the acknowledgement's answer", `(() => {
+		res := browsertest.WaitFor[result](t, ctx, "the acknowledgement's answer", `(() => {
 			const r = document.querySelector('`+row(target)+` .ack-result');
 			return r && { Status: r.dataset.status, Text: r.textContent, Operator: localStorage.getItem("palier-operator") };
 		})()`)
@@ -666,17 +519,9 @@ func TestDashboardInChromium(t *testing.T) {
 		}
 	})
 
-	for _, e := range errs.all() {
+	for _, e := range errs.All() {
 		t.Errorf("browser: %s", e)
 	}
-}
-
-// setField sets the value of a form field as chromedp.SetValue does, which
-// refuses an empty one.
-func setField(id, value string) chromedp.Action[chromedp.Void] {
-	js, _ := json.Marshal(value)
-	return chromedp.Evaluate[chromedp.Void](`(() => { const f = document.getElementById("` + id + `"); f.value = ` + string(js) +
-		`; f.dispatchEvent(new Event("change", { bubbles: true })); })()`)
 }
 
 // askedFor says whether one request for the cabins list carried every
@@ -709,11 +554,10 @@ func queries(rs []pageRequest) []string {
 // page on screen, as the page measures it, the slowest, and the median of
 // the longest request for cabins in each (docs/BENCHMARKS.md).
 func BenchmarkDashboardFirstView10000(b *testing.B) {
-	bin := chromium(b)
 	now := time.Now().UTC().Truncate(time.Second)
 	f := newFixture(b, nil, func(o *Options) { o.Clock = func() time.Time { return now } })
 	seedFleet(b, f.st, 10_000, now)
-	ctx, _ := browser(b, bin)
+	ctx, _ := browsertest.Start(b)
 	firstView(b, ctx, f.srv.URL) // a cold browser: fonts, the process of the tab
 	var total, api []float64
 	for b.Loop() {

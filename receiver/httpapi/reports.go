@@ -21,6 +21,8 @@ import (
 func (a *API) reportRoutes(m *routeMux) {
 	m.Handle("GET /api/v1/sites/{site}/reports/monthly", a.guard(permAudit, http.HandlerFunc(a.monthlyReport)))
 	m.Handle("GET /api/v1/sites/{site}/reports/monthly.pdf", a.guard(permAudit, http.HandlerFunc(a.monthlyPDF)))
+	// The page that shows them; its data comes from the routes above.
+	m.HandleFunc("GET /reports", a.reportsHandler())
 }
 
 // monthQuery reads month (YYYY-MM, required) and the parameters named

@@ -79,8 +79,8 @@ type AlarmSummary struct {
 	MedianAckSeconds *float64   `json:"median_ack_s"`
 	MaxAckSeconds    *float64   `json:"max_ack_s"`
 	List             []Incident `json:"list"`
-	// Truncated: the cabin has more alarms than one read returns
-	// (store.MaxLimit); the oldest of the month are left out.
+	// Truncated: the cabin has more alarms in the month alone than one
+	// read returns (store.MaxLimit); the newest of the month are left out.
 	Truncated bool `json:"truncated,omitempty"`
 }
 
@@ -194,21 +194,15 @@ func Month(ctx context.Context, st store.Store, site, month string, now time.Tim
 // incidents fills the cabin's entrapments and alarms raised in [since,
 // end) from the alarms' lifecycle.
 func incidents(ctx context.Context, st store.Store, mc *MonthlyCabin, site, cab string, since, end time.Time) error {
-	list, err := st.Alarms(ctx, site, cab, false, store.MaxLimit)
+	// Only the month's alarms are read, however many other months hold:
+	// a page short of store.MaxLimit is all of them.
+	list, err := st.AlarmsRaised(ctx, site, cab, since, end, store.MaxLimit)
 	if err != nil {
 		return err
 	}
-	// Newest first: a full page whose oldest is still in the month may
-	// have left older ones of the month out.
-	if len(list) == store.MaxLimit && !list[len(list)-1].Raised.Before(since) {
-		mc.Alarms.Truncated = true
-	}
+	mc.Alarms.Truncated = len(list) == store.MaxLimit
 	var acks []float64
-	for i := len(list) - 1; i >= 0; i-- { // oldest first
-		a := list[i]
-		if a.Raised.Before(since) || !a.Raised.Before(end) {
-			continue
-		}
+	for _, a := range list { // oldest first
 		in := Incident{Raised: a.Raised.UTC(), AckedBy: a.AckedBy}
 		if !a.Acked.IsZero() && a.Acked.Before(end) {
 			s := a.Acked.Sub(a.Raised).Seconds()

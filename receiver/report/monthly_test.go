@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/palier-lifts/palier/receiver/store"
+	"github.com/palier-lifts/palier/receiver/store/storetest"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -231,6 +233,88 @@ func TestMonthlyNoticesShownFromTheStore(t *testing.T) {
 		want := []NoticeShown{{Notice: "water", Cabin: "a", Language: "fr", Times: 6, Seconds: 181}, {Notice: "water", Cabin: "a", Language: "it", Times: 3, Seconds: 90.5}}
 		if !m.NoticesShown.Available || !reflect.DeepEqual(m.NoticesShown.Notices, want) {
 			t.Fatalf("notices shown %+v, want available and %+v", m.NoticesShown, want)
+		}
+	})
+}
+
+// TestMonthlyAlarmsOfABusyCabin: a cabin with more alarms in the months
+// around March than one read of the store returns still has March's few
+// alarms, all of them, and the report is not marked truncated.
+func TestMonthlyAlarmsOfABusyCabin(t *testing.T) {
+	engines(t, func(t *testing.T, st store.Store) {
+		a := &cabinLog{t: t, st: st, site: "m", cabin: "a"}
+		a.status(-60*24*time.Hour, true)
+		var events []wire.Event
+		press := func(at time.Duration) {
+			for _, active := range []bool{true, false} {
+				a.seq++
+				e := storetest.Event(a.seq, wire.TypeAlarm, wire.AlarmData{Active: active})
+				e.Time = day0.Add(at)
+				if !active {
+					e.Time = e.Time.Add(time.Minute)
+				}
+				events = append(events, e)
+			}
+		}
+		for i := range store.MaxLimit + 100 { // January and February
+			press(-time.Duration(i+1) * time.Hour)
+		}
+		for _, d := range []int{2, 9, 30} { // March
+			press(time.Duration(d) * 24 * time.Hour)
+		}
+		for i := range store.MaxLimit + 100 { // April on
+			press(31*24*time.Hour + time.Duration(i)*time.Hour)
+		}
+		slices.SortFunc(events, func(x, y wire.Event) int { return x.Time.Compare(y.Time) })
+		for i := range events {
+			events[i].Seq = uint64(i + 1)
+		}
+		for len(events) > 0 {
+			n := min(len(events), wire.MaxBatchEvents)
+			b := wire.Batch{V: wire.Version, Site: "m", Cabin: "a", Epoch: "e", Events: events[:n]}
+			if _, err := st.InsertBatches(context.Background(), []wire.Batch{b}, day0.AddDate(0, 4, 0)); err != nil {
+				t.Fatal(err)
+			}
+			events = events[n:]
+		}
+		m, err := Month(context.Background(), st, "m", "2026-03", day0.AddDate(0, 4, 0), time.UTC, MonthOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		al := m.Cabins[0].Alarms
+		if al.Truncated || al.Count != 3 || len(al.List) != 3 {
+			t.Fatalf("March's alarms: count %d, listed %d, truncated %v; want the 3, complete", al.Count, len(al.List), al.Truncated)
+		}
+		for i, d := range []int{2, 9, 30} {
+			if want := day0.AddDate(0, 0, d); !al.List[i].Raised.Equal(want) || al.List[i].Seconds != 60 {
+				t.Errorf("alarm %d: raised %v lasting %g s, want %v lasting 60 s", i, al.List[i].Raised, al.List[i].Seconds, want)
+			}
+		}
+	})
+}
+
+// TestFaultRaisedAgainCountedOnce: a fault raised again while active (an
+// agent that restarted reports it anew) is one fault in the count, in
+// the count by code and in the list, which therefore always agree.
+func TestFaultRaisedAgainCountedOnce(t *testing.T) {
+	engines(t, func(t *testing.T, st store.Store) {
+		a := &cabinLog{t: t, st: st, site: "m", cabin: "a"}
+		a.status(0, true)
+		a.event(time.Hour, wire.TypeFault, wire.FaultData{Code: 31, Severity: "error", Active: true})
+		a.event(2*time.Hour, wire.TypeFault, wire.FaultData{Code: 31, Severity: "error", Active: true}) // said again
+		a.event(3*time.Hour, wire.TypeFault, wire.FaultData{Code: 31, Severity: "error", Active: false})
+		a.event(4*time.Hour, wire.TypeFault, wire.FaultData{Code: 31, Severity: "error", Active: true}) // a second fault
+		a.event(5*time.Hour, wire.TypeFault, wire.FaultData{Code: 31, Severity: "error", Active: false})
+		m, err := Month(context.Background(), st, "m", "2026-03", day0.AddDate(0, 1, 0), time.UTC, MonthOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := m.Cabins[0]
+		if c.FaultsRaised != 2 || c.FaultCodes[31] != 2 || len(c.Faults) != 2 {
+			t.Fatalf("faults raised %d, by code %v, listed %d; want 2 each", c.FaultsRaised, c.FaultCodes, len(c.Faults))
+		}
+		if c.Faults[0].Seconds != 2*3600 || c.Faults[1].Seconds != 3600 || c.FaultSeconds != 3*3600 {
+			t.Fatalf("fault durations %g, %g (sum %g); want 2 h and 1 h", c.Faults[0].Seconds, c.Faults[1].Seconds, c.FaultSeconds)
 		}
 	})
 }

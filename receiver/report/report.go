@@ -20,12 +20,14 @@ type Report struct {
 
 // Cabin is one cabin's summary.
 type Cabin struct {
-	Cabin        string     `json:"cabin"`
-	Trips        int        `json:"trips"`
-	TripsPerDay  []DayCount `json:"trips_per_day"`
-	DoorCycles   int        `json:"door_cycles"`
-	FaultsRaised int        `json:"faults_raised"`
-	// FaultCodes counts raised faults by controller code.
+	Cabin       string     `json:"cabin"`
+	Trips       int        `json:"trips"`
+	TripsPerDay []DayCount `json:"trips_per_day"`
+	DoorCycles  int        `json:"door_cycles"`
+	// FaultsRaised counts the faults raised in the period: a raise while
+	// the same code is active already is the same fault, not another.
+	FaultsRaised int `json:"faults_raised"`
+	// FaultCodes counts raised faults by controller code, likewise.
 	FaultCodes map[int]int `json:"fault_codes"`
 	Availability
 }
@@ -147,9 +149,12 @@ func cabin(ctx context.Context, st store.Store, site, cab string, since, until, 
 			return
 		}
 		if d.Active {
-			c.FaultsRaised++
-			c.FaultCodes[d.Code]++
+			// A raise of a fault already active (an agent that restarted
+			// says it again) is the same fault: counted once, as the
+			// monthly report lists it.
 			if _, ok := open[d.Code]; !ok {
+				c.FaultsRaised++
+				c.FaultCodes[d.Code]++
 				open[d.Code] = len(x.faults)
 				x.faults = append(x.faults, FaultSpan{Code: d.Code, Text: d.Text, Severity: d.Severity, Raised: e.Time.UTC()})
 			}

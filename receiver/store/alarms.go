@@ -256,6 +256,13 @@ func AlarmsSQL(site, cabin string, open bool, limit int, byteOrder string) (stri
 	return q, append(args, limit)
 }
 
+// AlarmsRaisedSQL is the query of Store.AlarmsRaised with "?"
+// placeholders.
+func AlarmsRaisedSQL(site, cabin string, since, until time.Time, limit int, byteOrder string) (string, []any) {
+	return `SELECT ` + AlarmColumns + ` FROM alarms WHERE site = ? AND cabin = ? AND raised_us >= ? AND raised_us < ?
+		ORDER BY raised_us, epoch` + byteOrder + `, seq LIMIT ?`, []any{site, cabin, Micros(since), Micros(until), limit}
+}
+
 // QueryAlarms runs a query that selects the alarm columns.
 func QueryAlarms(ctx context.Context, db Querier, query string, args ...any) ([]Alarm, error) {
 	var out []Alarm

@@ -79,6 +79,10 @@ type Store interface {
 	// are empty, only the open ones when open is set, newest first (by
 	// raising time, then site, cabin and raising event), at most limit.
 	Alarms(ctx context.Context, site, cabin string, open bool, limit int) ([]Alarm, error)
+	// AlarmsRaised lists a cabin's alarms raised in [since, until),
+	// oldest first (by raising time, then raising event), at most limit:
+	// a period's alarms however many other periods hold.
+	AlarmsRaised(ctx context.Context, site, cabin string, since, until time.Time, limit int) ([]Alarm, error)
 	// AcknowledgeAlarms records an operator's acknowledgement of every
 	// open alarm of a cabin and returns them, or ErrNoOpenAlarm.
 	AcknowledgeAlarms(ctx context.Context, site, cabin, by, message string, at time.Time) ([]Alarm, error)

@@ -29,6 +29,12 @@ func (s *Store) Alarms(ctx context.Context, site, cabin string, open bool, limit
 	return store.QueryAlarms(ctx, reader{s.r}, q, args...)
 }
 
+// AlarmsRaised implements store.Store.
+func (s *Store) AlarmsRaised(ctx context.Context, site, cabin string, since, until time.Time, limit int) ([]store.Alarm, error) {
+	q, args := store.AlarmsRaisedSQL(site, cabin, since, until, limit, "")
+	return store.QueryAlarms(ctx, reader{s.r}, q, args...)
+}
+
 // AcknowledgeAlarms implements store.Store.
 func (s *Store) AcknowledgeAlarms(ctx context.Context, site, cabin, by, message string, at time.Time) ([]store.Alarm, error) {
 	r, err := s.w.ExecContext(ctx, store.AckAlarmsSQL, store.Micros(at), by, message, site, cabin)

@@ -124,3 +124,80 @@ func testAlarmLifecycle(t *testing.T, s store.Store) {
 		t.Fatalf("the fleet's open alarms: %+v, %v", fleet, err)
 	}
 }
+
+// testAlarmsRaised fills a cabin with more alarms than a page holds in
+// the months around one, and checks that a period's alarms come complete,
+// oldest first, with the bounds half-open and another cabin left out.
+func testAlarmsRaised(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	received := T0.Add(90 * 24 * time.Hour)
+	var events []wire.Event
+	seq := uint64(0)
+	raise := func(at time.Time, typ string) {
+		seq++
+		e := Event(seq, typ, wire.AlarmData{Active: true})
+		if typ == wire.TypeEntrapment {
+			e = Event(seq, typ, wire.EntrapmentData{Active: true, Reason: "stopped between floors"})
+		}
+		e.Time = at
+		seq++
+		end := Event(seq, typ, wire.AlarmData{Active: false})
+		if typ == wire.TypeEntrapment {
+			end = Event(seq, typ, wire.EntrapmentData{Active: false})
+		}
+		end.Time = at.Add(time.Second)
+		events = append(events, e, end)
+	}
+	march := T0 // 2026-03-01 08:00
+	april := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	feb := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	for i := range store.MaxLimit + 50 { // February: more than a page
+		raise(feb.Add(time.Duration(i)*time.Minute), wire.TypeAlarm)
+	}
+	raise(time.Date(2026, 2, 28, 23, 59, 59, 999_000_000, time.UTC), wire.TypeAlarm) // the last instant before March
+	raise(march.Add(2*time.Hour), wire.TypeEntrapment)
+	raise(march, wire.TypeAlarm)
+	raise(march.Add(20*24*time.Hour), wire.TypeAlarm)
+	raise(april, wire.TypeAlarm) // April's first instant is not March's
+	for i := range store.MaxLimit + 50 {
+		raise(april.Add(time.Duration(i+1)*time.Minute), wire.TypeAlarm)
+	}
+	for len(events) > 0 {
+		n := min(len(events), wire.MaxBatchEvents)
+		b := wire.Batch{V: wire.Version, Site: "les-pins", Cabin: "a", Epoch: "e1", Events: events[:n]}
+		if _, err := s.InsertBatches(ctx, []wire.Batch{b}, received); err != nil {
+			t.Fatalf("InsertBatches: %v", err)
+		}
+		other := b
+		other.Cabin = "b"
+		if _, err := s.InsertBatches(ctx, []wire.Batch{other}, received); err != nil {
+			t.Fatalf("InsertBatches: %v", err)
+		}
+		events = events[n:]
+	}
+	if all, err := s.Alarms(ctx, "les-pins", "a", false, store.MaxLimit); err != nil || len(all) != store.MaxLimit || all[len(all)-1].Raised.Before(april) {
+		t.Fatalf("the newest page of Alarms holds %d, oldest %v (%v): want a full page of April's, none of March's", len(all), all[len(all)-1].Raised, err)
+	}
+	got, err := s.AlarmsRaised(ctx, "les-pins", "a", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), april, store.MaxLimit)
+	if err != nil {
+		t.Fatalf("AlarmsRaised: %v", err)
+	}
+	want := []time.Time{march, march.Add(2 * time.Hour), march.Add(20 * 24 * time.Hour)}
+	if len(got) != len(want) {
+		t.Fatalf("March's alarms: %d %+v, want %d", len(got), got, len(want))
+	}
+	for i, a := range got {
+		if !a.Raised.Equal(want[i]) || a.Site != "les-pins" || a.Cabin != "a" || a.Closed.IsZero() {
+			t.Errorf("alarm %d: %s/%s raised %v closed %v, want les-pins/a raised %v and closed", i, a.Site, a.Cabin, a.Raised, a.Closed, want[i])
+		}
+	}
+	if got[1].Kind != store.AlarmKindEntrapment || got[0].Kind != store.AlarmKindAlarm {
+		t.Errorf("kinds %s, %s: want the alarm then the entrapment", got[0].Kind, got[1].Kind)
+	}
+	if got, err := s.AlarmsRaised(ctx, "les-pins", "a", feb, march.Add(-8*time.Hour), 10); err != nil || len(got) != 10 || !got[0].Raised.Equal(feb) {
+		t.Fatalf("February's first 10: %d, %v; want 10 from %v, oldest first", len(got), err, feb)
+	}
+	if got, err := s.AlarmsRaised(ctx, "les-pins", "z", feb, april, 10); err != nil || len(got) != 0 {
+		t.Fatalf("a cabin without alarms: %d, %v", len(got), err)
+	}
+}

@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"Conflicts", testConflicts},
 		{"Facts", testFacts},
 		{"AlarmLifecycle", testAlarmLifecycle},
+		{"AlarmsRaised", testAlarmsRaised},
 		{"Timeline", testTimeline},
 		{"DesiredConfigs", testDesiredConfigs},
 		{"RolloutWaves", testRolloutWaves},
