@@ -364,16 +364,16 @@ func noticesAtLogin(t *testing.T, ctx context.Context) {
 	}
 }
 
-// noticesLogin logs name in on the login page, which does not come back
-// by itself yet, and opens the notices page until it shows a site.
+// noticesLogin logs name in on the login page, which brings a manager to
+// the notices page (by ?next= from the page, or as a manager's landing),
+// and waits until it shows a site.
 func noticesLogin(t *testing.T, ctx context.Context, base, name string) {
 	t.Helper()
 	browsertest.Step(t, ctx, chromedp.WaitVisible(chromedp.CSS("#name")),
 		browsertest.SetField("name", name), browsertest.SetField("password", noticesPassword),
 		noticesClick(`#login button[type=submit]`))
-	browsertest.WaitFor[bool](t, ctx, name+" logged in", `!document.getElementById("me").hidden`)
-	browsertest.Step(t, ctx, chromedp.Navigate(base+"/notices"))
-	browsertest.WaitFor[string](t, ctx, "the notices page of "+name, `document.body.dataset.ready`)
+	browsertest.WaitFor[bool](t, ctx, "the notices page of "+name+" after the login",
+		`location.pathname === "/notices" && !!document.body.dataset.ready`)
 }
 
 // noticesReceiver runs a receiver with embedded NATS (MQTT on), SQLite
