@@ -25,13 +25,12 @@ var update = flag.Bool("update", false, "rewrite the golden images in testdata")
 // The golden cases and their comparison live in ui/goldens, which the
 // notice preview's browser test shares.
 var (
-	t0           = goldens.T0
-	cabin        = goldens.Cabin
-	noticeSet    = goldens.Notices
-	shaPoster    = goldens.ShaPoster
-	shaGone      = goldens.ShaGone
-	mediaNotices = goldens.MediaNotices
-	diff         = goldens.Diff
+	t0        = goldens.T0
+	cabin     = goldens.Cabin
+	noticeSet = goldens.Notices
+	shaPoster = goldens.ShaPoster
+	shaGone   = goldens.ShaGone
+	diff      = goldens.Diff
 )
 
 func newModel(t testing.TB, edit func(*ui.Config)) *ui.Model {
