@@ -1,3 +1,5 @@
+//go:build js && wasm
+
 // Command preview is the cabin screen's own drawing (packages ui and
 // ui/screen) compiled to WebAssembly, for the building manager's browser:
 // the receiver serves it (GET /preview/screen.wasm) and links nothing of
