@@ -43,11 +43,12 @@
   const keepPage = () => {
     const html = document.documentElement, body = document.body;
     const htmlStyle = html.style.cssText, bodyStyle = body.style.cssText;
-    const before = new Set(document.querySelectorAll("canvas, meta"));
+    const before = new Set(document.querySelectorAll("body > canvas, head > meta[name=viewport]"));
     const restore = () => {
       html.style.cssText = htmlStyle;
       body.style.cssText = bodyStyle;
-      for (const el of document.querySelectorAll("canvas, meta")) {
+      // ebiten's own: a canvas it appends to the body, a viewport in the head.
+      for (const el of document.querySelectorAll("body > canvas, head > meta[name=viewport]")) {
         if (before.has(el)) {
           continue;
         }
