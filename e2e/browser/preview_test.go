@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,9 +40,13 @@ const previewPage = `<!doctype html>
 
 const previewCSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 
+// previewForged names a picture the test server answers with other bytes.
+var previewForged = strings.Repeat("ef", 32)
+
 // previewServer serves the real receiver API with the preview's files
-// built into a temporary folder, and the test page at /preview-test.
-func previewServer(t *testing.T) (*httptest.Server, string) {
+// built into a temporary folder, and the test page at /preview-test; it
+// returns the server, the folder and the count of forged picture downloads.
+func previewServer(t *testing.T) (*httptest.Server, string, *atomic.Int32) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "preview")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -66,8 +71,16 @@ func previewServer(t *testing.T) (*httptest.Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	forged := &atomic.Int32{}
 	mux := http.NewServeMux()
 	mux.Handle("/", api)
+	// A picture whose bytes are not what its name says: the preview must
+	// check, and draw it as missing.
+	mux.HandleFunc("GET /media/"+previewForged, func(w http.ResponseWriter, r *http.Request) {
+		forged.Add(1)
+		w.Header().Set("Content-Type", "image/png")
+		png.Encode(w, goldens.Poster())
+	})
 	mux.HandleFunc("GET /preview-test", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", previewCSP)
@@ -75,7 +88,7 @@ func previewServer(t *testing.T) (*httptest.Server, string) {
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return srv, dir
+	return srv, dir, forged
 }
 
 // previewUpload uploads a picture for a site's notices through the API, as
@@ -158,7 +171,7 @@ func previewSave(t *testing.T, name string, img image.Image) string {
 // gets a clear refusal.
 func TestPreviewMatchesTheScreensGoldens(t *testing.T) {
 	ctx, errs := browsertest.Start(t)
-	srv, dir := previewServer(t)
+	srv, dir, forged := previewServer(t)
 	poster := previewUpload(t, srv, goldens.Poster())
 
 	browsertest.Step(t, ctx, chromedp.Navigate(srv.URL+"/preview-test"), chromedp.WaitReady(chromedp.ID("shot")))
@@ -175,6 +188,14 @@ func TestPreviewMatchesTheScreensGoldens(t *testing.T) {
 	}
 	if len(cases) != 11 {
 		t.Fatalf("%d golden cases a preview can draw, want 11 (8 main layouts, urgent, media, media-missing)", len(cases))
+	}
+	// A picture served with bytes that do not match its SHA-256 is drawn
+	// as missing.
+	for _, c := range goldens.Cases() {
+		if c.Name == "media-missing-800x480" {
+			c.In.Notices = goldens.MediaNotices(previewForged)
+			cases = append(cases, c)
+		}
 	}
 	for i, c := range cases {
 		r, _ := goldens.Request(c)
@@ -196,6 +217,10 @@ func TestPreviewMatchesTheScreensGoldens(t *testing.T) {
 		if d > goldens.Tolerance {
 			t.Errorf("%s: the preview differs from %s in %.2f%% of pixels (tolerance %.1f%%); preview saved as %s", c.Name, goldens.Path(c.Name), d*100, goldens.Tolerance*100, previewSave(t, "preview-"+c.Name+".png", got))
 		}
+	}
+
+	if forged.Load() == 0 {
+		t.Error("the forged picture was never fetched: its case proves nothing")
 	}
 
 	// Per preview, once loaded: the median of 10.
