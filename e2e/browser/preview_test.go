@@ -257,6 +257,11 @@ func TestPreviewMatchesTheScreensGoldens(t *testing.T) {
 	browsertest.WaitFor[bool](t, ctx, "the preview shown", `document.getElementById("shot").naturalWidth === 800`)
 	browsertest.Screenshot(t, ctx, "preview-page.png", 800, 480)
 
+	// The request as JSON text does as well as the object.
+	if !browsertest.EvalAwait[bool](t, ctx, `palierPreview(JSON.stringify(`+string(req)+`)).then(u => u.startsWith("data:image/png;base64,"))`) {
+		t.Error("a request given as JSON text did not give a PNG data URL")
+	}
+
 	// A bad request: the promise rejects naming the field.
 	bad := strings.Replace(string(req), `"layout":"`+r.Layout+`"`, `"layout":"640x480"`, 1)
 	got := browsertest.EvalAwait[string](t, ctx, `palierPreview(`+bad+`).then(() => "resolved", e => (e instanceof Error) + " " + e.field + ": " + e.message)`)

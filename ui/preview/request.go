@@ -82,6 +82,11 @@ func (r *Request) Preview(now time.Time) (Preview, error) {
 		}
 		at = t
 	}
+	// The rotation's arithmetic (and any real notice) is after 1970; a
+	// preview of another century is a typo.
+	if at.Year() < 2000 || at.Year() > 9999 {
+		return Preview{}, fieldErr("at", "%s: want a time from the year 2000 on", at.Format(time.RFC3339))
+	}
 	moving := false
 	switch r.Direction {
 	case "", wire.DirectionNone:

@@ -22,7 +22,7 @@ const example = `{"layout":"800x480","orientation":"landscape","language":"fr",
    "body":{"fr":"Au sous-sol."},"valid_from":"2026-11-20T00:00:00Z",
    "media":[{"url":"https://syndic.example/v.png","sha256":"` + "abababababababababababababababababababababababababababababababab" + `","type":"image/png","size":1234}]}]}`
 
-var never = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // a default now that no test wants
+var never = time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC) // a default now that no test wants
 
 func view(t *testing.T, p preview.Preview) ui.View {
 	t.Helper()
@@ -181,6 +181,7 @@ func TestBadRequestsNameTheField(t *testing.T) {
 		{"floor range", func(m map[string]any) { m["floor"] = 5000 }, "floor"},
 		{"direction", func(m map[string]any) { m["direction"] = "sideways" }, "direction"},
 		{"at", func(m map[string]any) { m["at"] = "tomorrow" }, "at"},
+		{"at in another century", func(m map[string]any) { m["at"] = "1969-12-31T23:59:00Z" }, "at"},
 		{"at before every notice", func(m map[string]any) { m["at"] = "2020-01-01T00:00:00Z" }, "at"},
 		{"unknown field", func(m map[string]any) { m["colour"] = "red" }, "colour"},
 		{"notice not active", func(m map[string]any) { m["notice"] = "nope" }, "notice"},

@@ -99,14 +99,14 @@
     return started;
   };
 
-  // palierPreview draws a request (an object, see ui/preview) and resolves
-  // to a PNG data URL.
+  // palierPreview draws a request (an object, or its JSON; see ui/preview)
+  // and resolves to a PNG data URL.
   async function palierPreview(request) {
     if (ready === null) {
       ready = load();
     }
     const render = await ready;
-    return render(JSON.stringify(request));
+    return render(typeof request === "string" ? request : JSON.stringify(request));
   }
   window.palierPreview = palierPreview;
 })();
