@@ -239,7 +239,7 @@ func TestPreviewMatchesTheScreensGoldens(t *testing.T) {
 	sizes := browsertest.Eval[[]float64](t, ctx, `(() => { const e = performance.getEntriesByName(location.origin + "/preview/screen.wasm")[0]; return [e.encodedBodySize, e.decodedBodySize]; })()`)
 	raw, _ := os.Stat(filepath.Join(dir, previewbuild.WasmFile))
 	gz, _ := os.Stat(filepath.Join(dir, previewbuild.WasmGzipFile))
-	t.Logf("screen.wasm %.1f MB, gzip %.1f MB; the browser received %.1f MB for %.1f MB", mb(raw.Size()), mb(gz.Size()), sizes[0]/1e6, sizes[1]/1e6)
+	t.Logf("screen.wasm %.1f MB, gzip %.1f MB; the browser received %.1f MB for %.1f MB", previewMB(raw.Size()), previewMB(gz.Size()), sizes[0]/1e6, sizes[1]/1e6)
 	if int64(sizes[1]) != raw.Size() || int64(sizes[0]) >= raw.Size()/2 {
 		t.Errorf("browser received %v bytes for %v (file %d, gzip %d): want the gzip", sizes[0], sizes[1], raw.Size(), gz.Size())
 	}
@@ -318,4 +318,4 @@ func TestPreviewNotInstalled(t *testing.T) {
 	}
 }
 
-func mb(n int64) float64 { return float64(n) / 1e6 }
+func previewMB(n int64) float64 { return float64(n) / 1e6 }
