@@ -197,6 +197,10 @@ type HTTPConfig struct {
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// IdleTimeout closes a kept-alive connection with no request; default 60s.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// PreviewDir holds the notice preview's files (screen.wasm, its gzip,
+	// wasm_exec.js), served under /preview/; the package installs them in
+	// /usr/share/palier-receiver/preview. Empty: no preview.
+	PreviewDir string `yaml:"preview_dir"`
 }
 
 // S3Config is an S3-compatible bucket (AWS S3, MinIO, Ceph RGW, Garage,
@@ -474,6 +478,9 @@ func (c *Config) Validate() error {
 	}
 	if h.MediaDir != "" && !filepath.IsAbs(h.MediaDir) {
 		bad("http.media_dir", "%q is relative (want an absolute path)", h.MediaDir)
+	}
+	if h.PreviewDir != "" && !filepath.IsAbs(h.PreviewDir) {
+		bad("http.preview_dir", "%q is relative (want an absolute path, e.g. /usr/share/palier-receiver/preview)", h.PreviewDir)
 	}
 	checkS3(bad, "media.s3", c.Media.S3)
 	if h.MediaDir != "" && c.Media.S3.Endpoint != "" {

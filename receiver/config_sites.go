@@ -1,10 +1,15 @@
 package receiver
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/palier-lifts/palier/configfile"
+	"github.com/palier-lifts/palier/receiver/httpapi"
 	"github.com/palier-lifts/palier/receiver/report"
+	"github.com/palier-lifts/palier/ui"
 	"github.com/palier-lifts/palier/wire"
 )
 
@@ -18,6 +23,29 @@ type SiteConfig struct {
 	Energy *report.Energy `yaml:"energy"`
 	// Cabins: settings of cabins that differ from the site's, by cabin id.
 	Cabins map[string]CabinSiteConfig `yaml:"cabins"`
+	// Screens describes the site's cabin screens, for the notice preview;
+	// absent: the screen's defaults (httpapi.DefaultSiteScreens).
+	Screens *ScreensConfig `yaml:"screens"`
+}
+
+// ScreensConfig is what a site's cabin screens show and at which sizes,
+// as their display configs say (packaging/display.yaml), so that the
+// notice preview draws each of them.
+type ScreensConfig struct {
+	// Building is the name at the top of the screens; default the site id.
+	Building string `yaml:"building"`
+	// TimeZone of the screens' clock; default Europe/Monaco.
+	TimeZone string `yaml:"time_zone"`
+	// Languages of the screens' rotation; default fr, en, it.
+	Languages []string `yaml:"languages"`
+	// Layouts in use at the site; default one 800x480 landscape.
+	Layouts []ScreenLayoutConfig `yaml:"layouts"`
+}
+
+// ScreenLayoutConfig is one screen size: ui.Config's layout and orientation.
+type ScreenLayoutConfig struct {
+	Layout      string `yaml:"layout"`
+	Orientation string `yaml:"orientation"`
 }
 
 // CabinSiteConfig is a cabin's own settings within its site's.
@@ -47,7 +75,70 @@ func (c *Config) validateSites(p *configfile.Problems) {
 				p.Nest(cfield+".energy", c.Energy.Validate(""))
 			}
 		}
+		if s.Screens != nil {
+			validateScreens(p, field+".screens", id, *s.Screens)
+		}
 	}
+}
+
+// validateScreens checks a site's screens with the screen's own rules
+// (ui.Config.Validate), each layout on its own, naming the field as
+// written here.
+func validateScreens(p *configfile.Problems, field, site string, s ScreensConfig) {
+	d := siteScreens(site, &s)
+	check := func(prefix string, cfg ui.Config, fields map[string]string) {
+		for _, e := range configfile.Each(errors.Unwrap(cfg.Validate())) {
+			var fe *configfile.FieldError
+			if !errors.As(e, &fe) {
+				p.Add(prefix, "%v", e)
+				continue
+			}
+			if name, ok := fields[fe.Field]; ok {
+				p.Add(prefix+"."+name, "%s", fe.Problem)
+			}
+		}
+	}
+	cfg := ui.DefaultConfig()
+	cfg.Building, cfg.TimeZone, cfg.Languages = d.Building, d.TimeZone, d.Languages
+	check(field, cfg, map[string]string{"building": "building", "time_zone": "time_zone", "languages": "languages"})
+	for i, l := range d.Layouts {
+		cfg := ui.DefaultConfig()
+		cfg.Layout, cfg.Orientation = l.Layout, l.Orientation
+		check(fmt.Sprintf("%s.layouts[%d]", field, i), cfg, map[string]string{"layout": "layout", "orientation": "orientation"})
+	}
+	if len(s.Layouts) > 16 {
+		p.Add(field+".layouts", "%d layouts (at most 16: the preview draws each)", len(s.Layouts))
+	}
+}
+
+// siteScreens is a site's screens with the defaults filled in.
+func siteScreens(site string, s *ScreensConfig) httpapi.SiteScreens {
+	out := httpapi.DefaultSiteScreens(site)
+	if s == nil {
+		return out
+	}
+	if s.Building != "" {
+		out.Building = s.Building
+	}
+	if s.TimeZone != "" {
+		out.TimeZone = s.TimeZone
+	}
+	if len(s.Languages) > 0 {
+		out.Languages = slices.Clone(s.Languages)
+	}
+	if len(s.Layouts) > 0 {
+		out.Layouts = make([]httpapi.ScreenLayout, len(s.Layouts))
+		for i, l := range s.Layouts {
+			out.Layouts[i] = httpapi.ScreenLayout{Layout: l.Layout, Orientation: l.Orientation}
+		}
+	}
+	return out
+}
+
+// SiteScreens returns a site's screens, for the notice preview; a site
+// not configured gets the defaults.
+func (c *Config) SiteScreens(site string) httpapi.SiteScreens {
+	return siteScreens(site, c.Sites[site].Screens)
 }
 
 // validateReports checks where the reports are kept.

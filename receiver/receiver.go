@@ -249,6 +249,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (_ *Receiver, err
 		Gatherer: r.Registry, Registerer: r.Registry, Logger: logger.With("component", "http"),
 		Credentials: apiCredentials(r.creds),
 		SiteEnergy:  cfg.SiteEnergy, Reports: reports,
+		PreviewDir: cfg.HTTP.PreviewDir, Screens: cfg.SiteScreens,
 	})
 	if err != nil {
 		return nil, err

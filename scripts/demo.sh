@@ -6,6 +6,8 @@
 #              playing a sped-up day of traffic)
 #   agent     (reads the simulator over the pty, bbolt outbox, MQTT 3.1.1)
 #   display   (the cabin screen, when a display server is present)
+# and serves the notice preview (cmd/preview in WebAssembly) from the
+# receiver, built into PALIER_DEMO_DIR/preview.
 # Ctrl-C stops everything. State lives under PALIER_DEMO_DIR (default .demo/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +22,8 @@ dir=$(cd "$dir" && pwd)
 need_apt "${BASE_DEPS[@]}" "${EBITEN_BUILD_DEPS[@]}"
 say "building the binaries into $dir/bin"
 go build -o "$dir/bin/" ./cmd/agent ./cmd/receiver ./cmd/elevatorsim ./cmd/display
+say "building the notice preview (the screen's drawing in WebAssembly) into $dir/preview"
+go run ./internal/previewbuild/build "$dir/preview"
 
 pids=()
 stop_all() {
@@ -67,6 +71,12 @@ wait_for() {
 
 cat >"$dir/receiver.yaml" <<YAML
 state_dir: $dir/receiver
+http:
+  preview_dir: $dir/preview
+sites:
+  demo:
+    screens:
+      building: Résidence Les Pins
 YAML
 cat >"$dir/agent.yaml" <<YAML
 site: demo

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the receiver's container image from the static binaries
-# $DIST/linux-amd64/palier-receiver and $DIST/linux-arm64/palier-receiver
-# (scripts/package.sh builds them, then runs this):
+# $DIST/linux-amd64/palier-receiver and $DIST/linux-arm64/palier-receiver,
+# with the notice preview's files from $DIST/preview at
+# /usr/share/palier-receiver/preview (scripts/package.sh builds them, then
+# runs this):
 #
 #   $DIST/oci/palier-receiver/             OCI image layout, index tagged <tag>
 #   $DIST/palier-receiver_<tag>.oci.tar    the same as a tarball (oci-archive)
@@ -37,6 +39,7 @@ mkdir -p "$DIST/oci"
 digest=$(go run ./packaging/ociimage -out "$DIST/oci/palier-receiver" -tar "$DIST/palier-receiver_$tag.oci.tar" \
 	-tag "$tag" -epoch "$epoch" -ca-certs /usr/share/ca-certificates/mozilla \
 	-binary "linux/amd64=$DIST/linux-amd64/palier-receiver" -binary "linux/arm64=$DIST/linux-arm64/palier-receiver" \
+	-preview "$DIST/preview" \
 	-annotation "org.opencontainers.image.title=palier-receiver" \
 	-annotation "org.opencontainers.image.version=$VERSION" \
 	-annotation "org.opencontainers.image.source=https://github.com/palier-lifts/palier" \

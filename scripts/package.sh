@@ -38,6 +38,10 @@
 #   AGENT_PROFILES=DIR                          the controller profiles the
 #       agent package ships (default sensors/profiles)
 #
+# The notice preview (the screen's drawing in WebAssembly, cmd/preview) is
+# built once into $DIST/preview by internal/previewbuild and shipped in the
+# receiver's package and image at /usr/share/palier-receiver/preview.
+#
 # The receiver's container image (scripts/image.sh), linux/amd64 and arm64,
 # without a container daemon or registry: an OCI image layout in
 # dist/oci/palier-receiver, its tarball dist/palier-receiver_<tag>.oci.tar
@@ -76,7 +80,7 @@ say "version $VERSION"
 
 LDFLAGS=$(palier_ldflags "$VERSION")
 mkdir -p "$DIST"
-rm -rf "$DIST"/*.deb "$DIST"/linux-* "$DIST"/oci "$DIST"/*.oci.* # nothing stale from an earlier layout
+rm -rf "$DIST"/*.deb "$DIST"/linux-* "$DIST"/oci "$DIST"/*.oci.* "$DIST"/preview # nothing stale from an earlier layout
 # A build's own repository starts empty; a kept release repository grows.
 [ -n "${PALIER_APT_REPO:-}" ] || rm -rf "$DIST/apt"
 export PALIER_APT_REPO=${PALIER_APT_REPO:-$DIST/apt}
@@ -103,6 +107,10 @@ if [ "$PACKAGES" = all ]; then
 mkdir -p "$DIST/linux-amd64"
 say "building receiver for linux/amd64"
 gobuild amd64 "" "$DIST/linux-amd64/palier-receiver" ./cmd/receiver
+
+# --- the notice preview (WebAssembly, the same for every architecture) ----
+say "building the notice preview (cmd/preview for js/wasm)"
+go run ./internal/previewbuild/build "$DIST/preview"
 
 # --- the receiver's container image ---------------------------------------
 scripts/image.sh
@@ -137,13 +145,13 @@ fi # PACKAGES=all
 
 # --- Debian packages -------------------------------------------------------
 # nfpm expands VERSION and DEB_ARCH from the environment but not content
-# paths: BIN_DIR, KEYRING and AGENT_PROFILES are filled in here.
+# paths: BIN_DIR, PREVIEW_DIR, KEYRING and AGENT_PROFILES are filled in here.
 pkgconf=$(mktemp -d)
 trap 'rm -rf "$pkgconf"' EXIT
 keyring=$(scripts/apt-repo.sh key)
 pkg() { # pkg NAME DEBARCH GOARCH
 	local name=$1 deb=$2 goarch=$3
-	sed -e "s|\${BIN_DIR}|$DIST/linux-$goarch|g" -e "s|\${KEYRING}|$keyring|g" -e "s|\${AGENT_PROFILES}|$AGENT_PROFILES|g" \
+	sed -e "s|\${BIN_DIR}|$DIST/linux-$goarch|g" -e "s|\${PREVIEW_DIR}|$DIST/preview|g" -e "s|\${KEYRING}|$keyring|g" -e "s|\${AGENT_PROFILES}|$AGENT_PROFILES|g" \
 		"packaging/deb/$name.yaml" >"$pkgconf/$name.yaml"
 	DEB_ARCH=$deb nfpm package --config "$pkgconf/$name.yaml" --packager deb --target "$DIST/" >&2
 }

@@ -80,7 +80,7 @@ Architecture: $arch" ] || fail "$deb: control says $field"
 	done
 	# Nothing outside the places a package may write (and their parents).
 	local stray
-	stray=$(grep -vE '^/(etc/palier|usr/bin|usr/lib/systemd/system|usr/lib/udev/rules\.d|usr/share/palier|usr/share/doc/palier-[a-z]+|usr/lib/palier)(/|$)' <<<"$list" |
+	stray=$(grep -vE '^/(etc/palier|usr/bin|usr/lib/systemd/system|usr/lib/udev/rules\.d|usr/share/palier|usr/share/palier-receiver|usr/share/doc/palier-[a-z]+|usr/lib/palier)(/|$)' <<<"$list" |
 		grep -vxE '/etc/apt/sources\.list\.d/palier\.sources|/etc/apt/preferences\.d/palier-agent\.pref|/usr/share/keyrings/palier-archive-keyring\.gpg' |
 		grep -vxE '/|/etc/|/etc/apt/|/etc/apt/sources\.list\.d/|/etc/apt/preferences\.d/|/usr/|/usr/lib/|/usr/lib/systemd/|/usr/lib/udev/|/usr/share/|/usr/share/doc/|/usr/share/keyrings/' || true)
 	[ -z "$stray" ] || fail "$deb installs outside its places: $(tr '\n' ' ' <<<"$stray")"
@@ -96,7 +96,8 @@ done
 for arch in amd64 arm64; do
 	check_deb "dist/palier-receiver_${debver}_${arch}.deb" palier-receiver "$arch" \
 		/usr/bin/palier-receiver /usr/lib/systemd/system/palier-receiver.service /etc/palier/receiver.yaml \
-		/usr/lib/systemd/system/palier-receiver-report.service /usr/lib/systemd/system/palier-receiver-report.timer
+		/usr/lib/systemd/system/palier-receiver-report.service /usr/lib/systemd/system/palier-receiver-report.timer \
+		/usr/share/palier-receiver/preview/screen.wasm /usr/share/palier-receiver/preview/screen.wasm.gz /usr/share/palier-receiver/preview/wasm_exec.js
 done
 for arch in amd64 arm64 armhf; do
 	check_deb "dist/palier-display_${debver}_${arch}.deb" palier-display "$arch" \
@@ -317,6 +318,10 @@ for arch in amd64 arm64; do
 	gobuild "$arch" "" "$again/linux-$arch/palier-receiver" ./cmd/receiver
 	cmp -s "$again/linux-$arch/palier-receiver" "dist/linux-$arch/palier-receiver" || fail "the linux/$arch receiver built twice differs"
 done
+go run ./internal/previewbuild/build "$again/preview"
+for f in screen.wasm screen.wasm.gz wasm_exec.js; do
+	cmp -s "$again/preview/$f" "dist/preview/$f" || fail "the notice preview's $f built twice differs"
+done
 DIST="$again" VERSION="$VERSION" scripts/image.sh
 read -r digest2 _ <"$again/palier-receiver_$tag.oci.digest"
 [ "$digest2" = "$digest" ] || fail "the image built twice has two digests: $digest and $digest2"
@@ -340,6 +345,14 @@ grep -qF "palier receiver $VERSION" <<<"$out" || fail "the image's receiver says
 grep -q '^nonroot:x:65532:65532:' "$work/img-root/etc/passwd" || fail "the image has no nonroot user 65532"
 [ "$(grep -c 'BEGIN CERTIFICATE' "$work/img-root/etc/ssl/certs/ca-certificates.crt")" -gt 100 ] ||
 	fail "the image's CA bundle holds too few certificates"
+# The notice preview: the files built once, in the image as in the package.
+for f in screen.wasm screen.wasm.gz wasm_exec.js; do
+	cmp -s "$work/img-root/usr/share/palier-receiver/preview/$f" "dist/preview/$f" ||
+		fail "the image's /usr/share/palier-receiver/preview/$f is not dist/preview/$f"
+done
+[ "$(head -c 4 dist/preview/screen.wasm | od -An -tx1 | tr -d ' ')" = 0061736d ] || fail "dist/preview/screen.wasm is not WebAssembly"
+grep -q '^  preview_dir: /usr/share/palier-receiver/preview' packaging/receiver.yaml ||
+	fail "packaging/receiver.yaml does not point http.preview_dir at the packaged preview"
 
 # --- Helm chart ------------------------------------------------------------
 say "Helm chart: lint, template, kubeconform"

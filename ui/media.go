@@ -47,15 +47,25 @@ func (d MediaDir) Load(sha string) (image.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load media %s: %w", sha, err)
 	}
-	sum := sha256.Sum256(b)
-	if hex.EncodeToString(sum[:]) != sha {
-		return nil, fmt.Errorf("load media %s: content does not match its SHA-256", sha)
-	}
-	img, err := DecodeMedia(b)
+	img, err := VerifyMedia(sha, b)
 	if err != nil {
 		return nil, fmt.Errorf("load media %s: %w", sha, err)
 	}
 	return img, nil
+}
+
+// VerifyMedia checks that b has the SHA-256 sha and decodes it with
+// DecodeMedia: what the screen does with a file, wherever it came from
+// (the notice preview fetches it from the receiver).
+func VerifyMedia(sha string, b []byte) (image.Image, error) {
+	if len(b) > MaxMediaBytes {
+		return nil, fmt.Errorf("%d bytes (at most %d)", len(b), MaxMediaBytes)
+	}
+	sum := sha256.Sum256(b)
+	if hex.EncodeToString(sum[:]) != sha {
+		return nil, errors.New("content does not match its SHA-256")
+	}
+	return DecodeMedia(b)
 }
 
 // DecodeMedia decodes a GIF, JPEG or PNG image within the size limits. It

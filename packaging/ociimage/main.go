@@ -13,6 +13,10 @@
 //     and /etc/ssl/certs/ca-certificates.crt, the bundle of the PEM files
 //     given with -ca-certs (Debian's ca-certificates, sorted by name, as
 //     update-ca-certificates joins them); the same for every platform;
+//   - with -preview, a layer with the notice preview's files (the screen's
+//     drawing in WebAssembly, the same for every platform) in
+//     /usr/share/palier-receiver/preview, which the chart's http.preview_dir
+//     names;
 //   - a layer per platform with the binary at /usr/bin/palier-receiver;
 //   - a config: user 65532:65532, entrypoint the binary;
 //   - an image index over the platforms, which index.json names with the
@@ -45,6 +49,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -61,6 +66,7 @@ const (
 // Where things are inside the image.
 const (
 	binaryPath = "/usr/bin/palier-receiver"
+	previewDir = "usr/share/palier-receiver/preview"
 	caBundle   = "etc/ssl/certs/ca-certificates.crt"
 	nonroot    = 65532
 )
@@ -72,6 +78,7 @@ type Options struct {
 	Tag         string            // org.opencontainers.image.ref.name in index.json
 	CACerts     string            // directory of PEM files (*.crt)
 	Binaries    map[string]string // "linux/amd64" -> path of the static binary
+	Preview     string            // folder of the preview's files; empty: none
 	Annotations map[string]string // on the index and every manifest
 	Epoch       time.Time         // every timestamp
 }
@@ -190,6 +197,20 @@ func Build(o Options) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("base layer: %w", err)
 	}
+	layers, diffs := []descriptor{base}, []string{baseDiff}
+	built := []history{{Created: created, CreatedBy: "ociimage: passwd, group, CA certificates (" + filepath.Base(o.CACerts) + ")"}}
+	if o.Preview != "" {
+		entries, err := previewEntries(o.Preview)
+		if err != nil {
+			return "", err
+		}
+		pv, pvDiff, err := l.layer(entries, o.Epoch)
+		if err != nil {
+			return "", fmt.Errorf("preview layer: %w", err)
+		}
+		layers, diffs = append(layers, pv), append(diffs, pvDiff)
+		built = append(built, history{Created: created, CreatedBy: "ociimage: /" + previewDir})
+	}
 	platforms := make([]string, 0, len(o.Binaries))
 	for p := range o.Binaries {
 		platforms = append(platforms, p)
@@ -218,18 +239,15 @@ func Build(o Options) (string, error) {
 				WorkingDir: "/",
 				Labels:     o.Annotations,
 			},
-			RootFS: rootFS{Type: "layers", DiffIDs: []string{baseDiff, appDiff}},
-			History: []history{
-				{Created: created, CreatedBy: "ociimage: passwd, group, CA certificates (" + filepath.Base(o.CACerts) + ")"},
-				{Created: created, CreatedBy: "ociimage: " + binaryPath},
-			},
+			RootFS:  rootFS{Type: "layers", DiffIDs: append(slices.Clone(diffs), appDiff)},
+			History: append(slices.Clone(built), history{Created: created, CreatedBy: "ociimage: " + binaryPath}),
 		})
 		if err != nil {
 			return "", err
 		}
 		m, err := l.jsonBlob(mediaManifest, manifest{
 			SchemaVersion: 2, MediaType: mediaManifest, Config: cfg,
-			Layers: []descriptor{base, app}, Annotations: o.Annotations,
+			Layers: append(slices.Clone(layers), app), Annotations: o.Annotations,
 		})
 		if err != nil {
 			return "", err
@@ -327,6 +345,27 @@ func baseEntries(bundle []byte) []entry {
 		{name: "root", mode: 0o700, dir: true},
 		{name: "tmp", mode: 0o1777, dir: true},
 	}
+}
+
+// previewFiles are the files of the preview folder the receiver serves
+// (internal/previewbuild writes them).
+var previewFiles = []string{"screen.wasm", "screen.wasm.gz", "wasm_exec.js"}
+
+func previewEntries(dir string) ([]entry, error) {
+	entries := []entry{
+		{name: "usr", mode: 0o755, dir: true},
+		{name: "usr/share", mode: 0o755, dir: true},
+		{name: "usr/share/palier-receiver", mode: 0o755, dir: true},
+		{name: previewDir, mode: 0o755, dir: true},
+	}
+	for _, name := range previewFiles {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("preview: %w", err)
+		}
+		entries = append(entries, entry{name: previewDir + "/" + name, mode: 0o644, data: b})
+	}
+	return entries, nil
 }
 
 func appEntries(bin []byte) []entry {
@@ -455,6 +494,7 @@ func main() {
 	flag.StringVar(&o.Tag, "tag", "", "the image's tag (org.opencontainers.image.ref.name)")
 	flag.StringVar(&o.CACerts, "ca-certs", "", "directory of the CA certificates (*.crt, PEM)")
 	flag.Var(keyValues(o.Binaries), "binary", "linux/ARCH=PATH of a static binary (repeat per platform)")
+	flag.StringVar(&o.Preview, "preview", "", "folder of the notice preview's files (screen.wasm, screen.wasm.gz, wasm_exec.js)")
 	flag.Var(keyValues(o.Annotations), "annotation", "KEY=VALUE on the index, manifests and config labels (repeatable)")
 	epoch := flag.Int64("epoch", 0, "seconds since 1970 of every timestamp (SOURCE_DATE_EPOCH)")
 	flag.Parse()

@@ -164,6 +164,71 @@ func TestBuildLayout(t *testing.T) {
 	}
 }
 
+// TestBuildWithPreview: the preview's files go in a layer of their own,
+// the same for every platform, where the chart's http.preview_dir points.
+func TestBuildWithPreview(t *testing.T) {
+	dir := t.TempDir()
+	o := testOptions(t, dir)
+	o.Preview = filepath.Join(dir, "preview")
+	os.MkdirAll(o.Preview, 0o755)
+	for _, n := range previewFiles {
+		if err := os.WriteFile(filepath.Join(o.Preview, n), []byte("file "+n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	digest, err := Build(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx index
+	readJSON(t, blobPath(o.Out, digest), &idx)
+	var layers [][]descriptor
+	for _, md := range idx.Manifests {
+		var m manifest
+		readJSON(t, blobPath(o.Out, md.Digest), &m)
+		var cfg imageConfig
+		readJSON(t, blobPath(o.Out, m.Config.Digest), &cfg)
+		if len(m.Layers) != 3 || len(cfg.RootFS.DiffIDs) != 3 || len(cfg.History) != 3 {
+			t.Fatalf("%d layers, %d diff ids, %d history entries: want 3 (base, preview, binary)", len(m.Layers), len(cfg.RootFS.DiffIDs), len(cfg.History))
+		}
+		layers = append(layers, m.Layers)
+	}
+	if layers[0][1].Digest != layers[1][1].Digest || layers[0][2].Digest == layers[1][2].Digest {
+		t.Fatalf("want one preview layer shared by both platforms and a binary layer each: %+v", layers)
+	}
+	f, err := os.Open(blobPath(o.Out, layers[0][1].Digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	got := map[string]string{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		got[h.Name] = string(b)
+	}
+	for _, n := range previewFiles {
+		if got["usr/share/palier-receiver/preview/"+n] != "file "+n {
+			t.Errorf("%s not in the preview layer: %v", n, got)
+		}
+	}
+	os.Remove(filepath.Join(o.Preview, "wasm_exec.js"))
+	if _, err := Build(o); err == nil || !strings.Contains(err.Error(), "wasm_exec.js") {
+		t.Errorf("a preview folder without wasm_exec.js: %v, want an error naming it", err)
+	}
+}
+
 func TestBuildRefuses(t *testing.T) {
 	dir := t.TempDir()
 	for name, change := range map[string]func(*Options){

@@ -107,6 +107,12 @@ type Options struct {
 	// Reports holds the PDFs the monthly report job rendered
 	// (report.PDFPath); nil: none are served.
 	Reports reportfiles.Store
+	// PreviewDir holds the notice preview's files (internal/previewbuild),
+	// served under /preview/; empty: the preview is not installed.
+	PreviewDir string
+	// Screens describes a site's cabin screens for the preview; nil:
+	// DefaultSiteScreens.
+	Screens func(site string) SiteScreens
 }
 
 // API is the HTTP handler.
@@ -119,6 +125,7 @@ type API struct {
 	loginCSP     string
 	requests     *prometheus.CounterVec
 	dashboardCSP string
+	preview      previewFiles
 }
 
 //go:embed dashboard.html
@@ -168,6 +175,7 @@ func New(o Options) (*API, error) {
 	m.Handle("PUT /api/v1/sites/{site}/notices/{id}", a.guard(permNotices, http.HandlerFunc(a.putNotice)))
 	m.Handle("DELETE /api/v1/sites/{site}/notices/{id}", a.guard(permNotices, http.HandlerFunc(a.deleteNotice)))
 	m.Handle("GET /api/v1/sites/{site}/notices/{id}/plays", a.guard(permNotices, http.HandlerFunc(a.noticePlays)))
+	m.Handle("GET /api/v1/sites/{site}/screens", a.guard(permNotices, http.HandlerFunc(a.siteScreens)))
 	m.Handle("GET /api/v1/sites/{site}/config", a.auth(RoleRead, http.HandlerFunc(a.getSiteConfig)))
 	m.Handle("PUT /api/v1/sites/{site}/config", a.auth(RoleAdmin, http.HandlerFunc(a.putSiteConfig)))
 	m.Handle("GET /api/v1/cabins/{site}/{cabin}/config", a.auth(RoleRead, http.HandlerFunc(a.getCabinConfig)))
@@ -186,6 +194,8 @@ func New(o Options) (*API, error) {
 	m.HandleFunc("GET /media/{sha256}", a.getMedia)
 	// The dashboard's scripts and styles, like the page, need no token.
 	m.HandleFunc("GET /static/{path...}", serveStatic)
+	// The notice preview's WebAssembly, like the static files.
+	m.HandleFunc("GET /preview/{file}", a.servePreview)
 	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", a.dashboardCSP)

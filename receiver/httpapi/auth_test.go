@@ -142,8 +142,9 @@ func apiError(t *testing.T, b []byte) APIError {
 var publicRoutes = map[string]bool{
 	"GET /healthz": true, "GET /media/{sha256}": true, "GET /static/{path...}": true, "GET /{$}": true, "/": true,
 	"GET /login": true, "POST /api/v1/login": true,
-	"GET /notices": true,
-	"GET /reports": true, // the page; it sends a browser without a session to /login, its data is guarded
+	"GET /notices":        true,
+	"GET /reports":        true, // the page; it sends a browser without a session to /login, its data is guarded
+	"GET /preview/{file}": true,
 }
 
 var pathParam = regexp.MustCompile(`\{[a-z0-9]+(\.\.\.)?\}`)

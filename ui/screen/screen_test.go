@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"image"
-	"image/color"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -17,193 +16,64 @@ import (
 	"github.com/hajimehoshi/ebiten/v2/text/v2"
 
 	"github.com/palier-lifts/palier/ui"
+	"github.com/palier-lifts/palier/ui/goldens"
 	"github.com/palier-lifts/palier/wire"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden images in testdata")
 
-var t0 = time.Date(2026, 11, 24, 14, 7, 0, 250_000_000, time.UTC)
+// The golden cases and their comparison live in ui/goldens, which the
+// notice preview's browser test shares.
+var (
+	t0        = goldens.T0
+	cabin     = goldens.Cabin
+	noticeSet = goldens.Notices
+	shaPoster = goldens.ShaPoster
+	shaGone   = goldens.ShaGone
+	diff      = goldens.Diff
+)
 
 func newModel(t testing.TB, edit func(*ui.Config)) *ui.Model {
 	t.Helper()
-	cfg := ui.DefaultConfig()
-	cfg.Building = "Résidence Les Pins"
-	cfg.FloorLabels = map[int]string{0: "RDC", -1: "-1", -2: "P"}
-	zero := 0
-	cfg.PixelShift = &zero
-	if edit != nil {
-		edit(&cfg)
-	}
-	m, err := ui.NewModel(cfg)
+	m, err := ui.NewModel(goldens.Config(edit))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
-func cabin(edit func(*wire.State)) *wire.State {
-	s := &wire.State{V: wire.Version, Site: "les-pins", Cabin: "a", Time: t0, Floor: 3,
-		Direction: wire.DirectionUp, Moving: true, Doors: []string{wire.DoorClosed}, Mode: wire.ModeNormal,
-		Faults: []int{}, Link: "ok", Uplink: true}
-	if edit != nil {
-		edit(s)
-	}
-	return s
-}
-
-func noticeSet(urgent bool) *wire.NoticeSet {
-	ns := &wire.NoticeSet{V: wire.Version, Site: "les-pins", Version: 3, Notices: []wire.Notice{{
-		ID: "facade", Category: wire.CategoryWorks, Priority: wire.PriorityNormal,
-		Title: wire.Text{FR: "Ravalement de façade", EN: "Façade renovation", IT: "Rifacimento della facciata"},
-		Body: wire.Text{
-			FR: "Les travaux côté cour débutent lundi à 8 h. Échafaudage jusqu'à fin décembre ; merci de garder les fenêtres fermées. Où ? Bâtiment A, à l'arrière. Ça durera trois semaines.",
-			EN: "Work on the courtyard side starts Monday at 8 am. Scaffolding until the end of December; please keep the windows closed.",
-			IT: "I lavori sul lato cortile iniziano lunedì alle 8. Ponteggio fino a fine dicembre; si prega di tenere chiuse le finestre. Perché è così? Più sicurezza.",
-		},
-		ValidFrom: t0.Add(-24 * time.Hour),
-	}}}
-	if urgent {
-		until := t0.Add(6 * time.Hour)
-		ns.Notices = append(ns.Notices, wire.Notice{
-			ID: "eau", Category: wire.CategoryWater, Priority: wire.PriorityUrgent,
-			Title:     wire.Text{FR: "Coupure d'eau aujourd'hui de 14 h à 17 h", EN: "Water cut today 2 pm to 5 pm", IT: "Acqua interrotta oggi dalle 14 alle 17"},
-			Body:      wire.Text{FR: "Intervention sur la colonne montante. Évitez d'ouvrir les robinets."},
-			ValidFrom: t0.Add(-time.Hour), ValidUntil: &until,
-		})
-	}
-	return ns
-}
-
-// Media of the golden notices: shaPoster is in the cache, shaGone is not.
-var (
-	shaPoster = strings.Repeat("ab", 32)
-	shaGone   = strings.Repeat("cd", 32)
-)
-
-// poster is a synthetic notice image: a sky gradient, a sun, a building.
-func poster() image.Image {
-	img := image.NewRGBA(image.Rect(0, 0, 300, 200))
-	for y := 0; y < 200; y++ {
-		for x := 0; x < 300; x++ {
-			c := color.RGBA{uint8(40 + y/2), uint8(90 + y/3), 200, 0xff}
-			if (x-230)*(x-230)+(y-50)*(y-50) < 900 {
-				c = color.RGBA{0xff, 0xd5, 0x4f, 0xff}
-			}
-			if x > 60 && x < 160 && y > 70 {
-				c = color.RGBA{0xee, 0xee, 0xee, 0xff}
-				if (x-60)%25 > 8 && (x-60)%25 < 18 && (y-70)%30 > 8 && (y-70)%30 < 22 {
-					c = color.RGBA{0x30, 0x50, 0x80, 0xff}
-				}
-			}
-			img.Set(x, y, c)
-		}
-	}
-	return img
-}
-
 func mediaLoader(sha string) (image.Image, error) {
 	if sha == shaPoster {
-		return poster(), nil
+		return goldens.Poster(), nil
 	}
 	return nil, ui.ErrMediaMissing
-}
-
-func mediaNotices(sha string) *wire.NoticeSet {
-	ns := noticeSet(false)
-	ns.Notices[0].Body.FR = "Nouveau local à vélos au sous-sol, accès par le badge."
-	ns.Notices[0].Media = []wire.Media{{URL: "https://syndic.example/velo.png", SHA256: sha, Type: "image/png", Size: 1234}}
-	return ns
-}
-
-type golden struct {
-	name string
-	cfg  func(*ui.Config)
-	in   ui.Input
-}
-
-func goldens() []golden {
-	fr := func(c *ui.Config) { c.Languages = []string{"fr", "en", "it"}; c.LanguagePeriod = 24 * time.Hour } // French at t0
-	var gs []golden
-	for _, l := range []string{"800x480", "1024x600", "1280x800", "1920x1080"} {
-		for _, o := range []string{"landscape", "portrait"} {
-			gs = append(gs, golden{
-				name: "main-" + l + "-" + o,
-				cfg:  func(c *ui.Config) { fr(c); c.Layout = l; c.Orientation = o },
-				in:   ui.Input{State: cabin(nil), Notices: noticeSet(false), AgentUp: true, Now: t0},
-			})
-		}
-	}
-	gs = append(gs,
-		golden{"urgent-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Floor = 0; s.Moving = false; s.Direction = wire.DirectionNone }), Notices: noticeSet(true), AgentUp: true, Now: t0}},
-		golden{"agent-away-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Floor = -2; s.Direction = wire.DirectionDown }), AgentUp: false, Now: t0}},
-		golden{"connecting-800x480", fr, ui.Input{Now: t0}},
-		golden{"alarm-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Alarm = true; s.Moving = false }), Notices: noticeSet(true), AgentUp: true, Now: t0}},
-		golden{"alarm-delivered-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Alarm = true; s.AlarmProgress = wire.AlarmDelivered; s.Moving = false }), AgentUp: true, Now: t0}},
-		golden{"alarm-acknowledged-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Alarm = true; s.AlarmProgress = wire.AlarmAcknowledged; s.Moving = false }), AgentUp: true, Now: t0}},
-		golden{"alarm-1080x1920", func(c *ui.Config) { fr(c); c.Layout = "1920x1080"; c.Orientation = "portrait" }, ui.Input{State: cabin(func(s *wire.State) { s.Alarm = true }), AgentUp: true, Now: t0}},
-		golden{"fire-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Mode = wire.ModeFireService }), AgentUp: true, Now: t0}},
-		golden{"out-of-service-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Mode = wire.ModeOutOfService; s.Moving = false }), AgentUp: true, Now: t0}},
-		golden{"inspection-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Mode = wire.ModeInspection }), AgentUp: true, Now: t0}},
-		golden{"overload-800x480", fr, ui.Input{State: cabin(func(s *wire.State) { s.Mode = wire.ModeOverload; s.Moving = false }), AgentUp: true, Now: t0}},
-		golden{"media-800x480", fr, ui.Input{State: cabin(nil), Notices: mediaNotices(shaPoster), AgentUp: true, Now: t0}},
-		golden{"media-missing-800x480", fr, ui.Input{State: cabin(nil), Notices: mediaNotices(shaGone), AgentUp: true, Now: t0}},
-		golden{"night-800x480", func(c *ui.Config) { fr(c); c.Night = &ui.Night{From: "14:00", To: "16:00"} }, ui.Input{State: cabin(nil), Notices: noticeSet(false), AgentUp: true, Now: t0}},
-	)
-	return gs
 }
 
 func TestGolden(t *testing.T) {
 	r := newRenderer(t)
 	r.Media = mediaLoader
-	for _, g := range goldens() {
-		t.Run(g.name, func(t *testing.T) {
-			v := newModel(t, g.cfg).View(g.in)
+	for _, g := range goldens.Cases() {
+		t.Run(g.Name, func(t *testing.T) {
+			v := newModel(t, g.Edit).View(g.In)
 			var img *image.RGBA
 			var err error
 			onMain(func() { img, err = r.Snapshot(v) })
 			if err != nil {
 				t.Fatal(err)
 			}
-			path := filepath.Join("testdata", g.name+".png")
+			path := filepath.Join("testdata", g.Name+".png")
 			if *update {
 				writePNG(t, path, img)
 				return
 			}
 			want := readPNG(t, path)
-			if d := diff(img, want); d > 0.005 {
-				got := filepath.Join(t.TempDir(), g.name+".png")
+			if d := diff(img, want); d > goldens.Tolerance {
+				got := filepath.Join(t.TempDir(), g.Name+".png")
 				writePNG(t, got, img)
 				t.Fatalf("%.2f%% of pixels differ from %s (tolerance 0.5%%); got %s; rerun with -update if the change is intended", d*100, path, got)
 			}
 		})
 	}
-}
-
-// diff returns the fraction of pixels whose channels differ by more than a
-// small amount: antialiasing may vary between GL drivers, layouts may not.
-func diff(a *image.RGBA, b image.Image) float64 {
-	if a.Bounds() != b.Bounds() {
-		return 1
-	}
-	bad := 0
-	bb := b.Bounds()
-	for y := bb.Min.Y; y < bb.Max.Y; y++ {
-		for x := bb.Min.X; x < bb.Max.X; x++ {
-			r1, g1, b1, _ := a.At(x, y).RGBA()
-			r2, g2, b2, _ := b.At(x, y).RGBA()
-			if absDiff(r1, r2) > 40<<8 || absDiff(g1, g2) > 40<<8 || absDiff(b1, b2) > 40<<8 {
-				bad++
-			}
-		}
-	}
-	return float64(bad) / float64(bb.Dx()*bb.Dy())
-}
-
-func absDiff(a, b uint32) uint32 {
-	if a > b {
-		return a - b
-	}
-	return b - a
 }
 
 func writePNG(t *testing.T, path string, img image.Image) {
