@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"image"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/palier-lifts/palier/agent"
 	"github.com/palier-lifts/palier/internal/browsertest"
+	"github.com/palier-lifts/palier/internal/previewbuild"
 	"github.com/palier-lifts/palier/livefeed"
 	"github.com/palier-lifts/palier/receiver"
 	"github.com/palier-lifts/palier/receiver/httpapi"
@@ -81,12 +83,6 @@ func TestNoticesPageInChromium(t *testing.T) {
 	}
 	if z := browsertest.Eval[string](t, bctx, `document.getElementById("zone").textContent`); z != "Europe/Monaco" {
 		t.Fatalf("zone shown %q, want Europe/Monaco until the screens endpoint says otherwise", z)
-	}
-
-	// The preview is unavailable on this receiver: the page says why.
-	browsertest.Step(t, bctx, noticesClick("#preview-button"))
-	if msg := browsertest.WaitFor[string](t, bctx, "the preview's status", `document.getElementById("preview-status").textContent`); !strings.HasPrefix(msg, "Preview unavailable: ") || !strings.Contains(msg, "404") {
-		t.Fatalf("preview status %q, want Preview unavailable naming the missing endpoint (404)", msg)
 	}
 
 	// Compose: French and English, Italian missing; the validity ends
@@ -173,8 +169,37 @@ func TestNoticesPageInChromium(t *testing.T) {
 		t.Fatalf("after the refusal the form holds %+v", k)
 	}
 
-	// Fixed and published.
+	// Fixed, previewed as the site's screens draw it (each layout, each
+	// language, the picture fetched and checked by the preview itself),
+	// and published.
 	browsertest.Step(t, bctx, browsertest.SetField("valid-until", wall(from.Add(30*24*time.Hour))))
+	browsertest.Step(t, bctx, noticesClick("#preview-button"))
+	type shot struct {
+		Caption, Src string
+		W, H         int
+	}
+	shots := browsertest.WaitFor[[]shot](t, bctx, "the previews", `(() => {
+		const figs = [...document.querySelectorAll("#preview-images figure")];
+		const status = document.getElementById("preview-status").textContent;
+		if (status.startsWith("Preview unavailable")) throw new Error(status);
+		if (figs.length < 4 || !figs.every((f) => f.querySelector("img").complete)) return null;
+		return figs.map((f) => { const i = f.querySelector("img"); return {Caption: f.querySelector("figcaption").textContent, Src: i.src, W: i.naturalWidth, H: i.naturalHeight}; });
+	})()`)
+	wantShots := []shot{{"800x480 (landscape), French", "", 800, 480}, {"800x480 (landscape), English", "", 800, 480},
+		{"1920x1080 (portrait), French", "", 1080, 1920}, {"1920x1080 (portrait), English", "", 1080, 1920}}
+	if len(shots) != len(wantShots) {
+		t.Fatalf("%d previews, want %d", len(shots), len(wantShots))
+	}
+	for i, w := range wantShots {
+		g := shots[i]
+		if g.Caption != w.Caption || g.W != w.W || g.H != w.H || !strings.HasPrefix(g.Src, "data:image/png;base64,") {
+			t.Errorf("preview %d: %q %dx%d, want %q %dx%d as a PNG", i, g.Caption, g.W, g.H, w.Caption, w.W, w.H)
+		}
+	}
+	if shots[0].Src == shots[1].Src || shots[0].Src == shots[2].Src {
+		t.Error("the French and English previews, or the two layouts, are the same picture")
+	}
+	noticesCheckPreview(t, shots[0].Src, 800, 480)
 	browsertest.Screenshot(t, bctx, "notices-compose.png", 1280, 900)
 	browsertest.Step(t, bctx, noticesClick("#publish"))
 	noticesAwaitStatus(t, bctx, "Published.")
@@ -187,8 +212,7 @@ func TestNoticesPageInChromium(t *testing.T) {
 		t.Fatalf("the screen feed got %+v", n)
 	}
 
-	// The schedule the form encodes (the API takes it once the schedule
-	// branch is merged; this notice is published without one).
+	// The schedule the form encodes.
 	type schedule struct {
 		Days  []string            `json:"days"`
 		Hours []map[string]string `json:"hours"`
@@ -207,6 +231,19 @@ func TestNoticesPageInChromium(t *testing.T) {
 			.map((t) => window.palierNotices.inSchedule(s, Date.parse(t), "Europe/Monaco")); })()`)
 	if !slices.Equal(in, []bool{true, false, false, true, true}) {
 		t.Fatalf("weekdays 08:00-10:00 in Europe/Monaco at Mon 08:30 CET, Mon 10:30, Sat 08:30, Mon 08:30 CEST, Mon 09:30 CEST: %v", in)
+	}
+
+	// The page's next showing agrees with the screens' rule, across a
+	// change of clock.
+	weekdayMornings := wire.Notice{ValidFrom: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		Schedule: &wire.Schedule{Days: []string{"mon", "tue", "wed", "thu", "fri"}, Hours: []wire.Window{{From: "08:00", To: "10:00"}}}}
+	for _, after := range []time.Time{time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC), time.Date(2026, 3, 27, 9, 30, 0, 0, time.UTC), time.Date(2026, 10, 23, 12, 0, 0, 0, time.UTC)} {
+		want, _ := weekdayMornings.NextShown(after, monaco)
+		got := browsertest.Eval[float64](t, bctx, `window.palierNotices.nextShown({valid_from: "2026-01-01T00:00:00Z",
+			schedule: {days: ["mon","tue","wed","thu","fri"], hours: [{from: "08:00", to: "10:00"}]}}, Date.parse("`+after.Format(time.RFC3339)+`"))`)
+		if int64(got) != want.UnixMilli() {
+			t.Errorf("after %s the page says next shown %s, the screens' rule %s", after, time.UnixMilli(int64(got)).UTC(), want.UTC())
+		}
 	}
 
 	at := browsertest.Eval[string](t, bctx, `window.palierNotices.previewTime({valid_from: "2030-01-05T00:00:00Z",
@@ -233,13 +270,22 @@ func TestNoticesPageInChromium(t *testing.T) {
 	if v := browsertest.Eval[string](t, bctx, `document.getElementById("title-fr").value + "|" + document.getElementById("publish").textContent + "|" + (window.palierNotices.draft().schedule === undefined)`); v != "Coupure d'eau|Save changes|true" {
 		t.Fatalf("the edit form holds %q", v)
 	}
-	browsertest.Step(t, bctx, browsertest.SetField("title-en", "Water cut on Tuesday"), noticesClick("#publish"))
+	// The edit also limits it to weekday mornings: the screens get the
+	// schedule as the form encoded it.
+	browsertest.Step(t, bctx, browsertest.SetField("title-en", "Water cut on Tuesday"),
+		noticesClick("#preset-weekdays"), noticesClick("#add-window"),
+		browsertest.SetField("schedule-hours-0-from", "08:00"), browsertest.SetField("schedule-hours-0-to", "10:00"),
+		noticesClick("#publish"))
 	noticesAwaitStatus(t, bctx, "Changes saved.")
 	edited := feed.await(t, "the edited notice", func(s wire.NoticeSet) bool {
 		return len(s.Notices) == 1 && s.Notices[0].Title.EN == "Water cut on Tuesday"
 	})
 	if edited.Version <= set.Version || edited.Notices[0].ID != n.ID || len(edited.Notices[0].Media) != 1 || edited.Notices[0].Media[0].SHA256 != sha {
 		t.Fatalf("edit: version %d after %d, notice %+v", edited.Version, set.Version, edited.Notices[0])
+	}
+	if sc := edited.Notices[0].Schedule; sc == nil || !slices.Equal(sc.Days, []string{"mon", "tue", "wed", "thu", "fri"}) ||
+		len(sc.Hours) != 1 || sc.Hours[0] != (wire.Window{From: "08:00", To: "10:00"}) {
+		t.Fatalf("the screen feed got the schedule %+v, want weekdays 08:00-10:00", sc)
 	}
 
 	// The display shows it 12 s in French and 8 s in English; the list
@@ -287,7 +333,17 @@ func TestNoticesPageInChromium(t *testing.T) {
 		browsertest.Step(t, bctx, chromedp.Reload())
 	}
 	row := browsertest.Eval[[]string](t, bctx, `[...document.querySelector('#notices tr[data-id="`+n.ID+`"]').cells].map((c) => c.textContent)`)
-	want := []string{"Coupure d'eau", "shown now", "present: fr, enmissing: it", "Water", "Urgent", "", "every day, all day", "20 s in all, 2 timescabin-1: fr 12 s, en 8 s"}
+	// Out of its hours the notice is "scheduled", with when it is next
+	// shown, as the screens' own rule (wire.Notice.NextShown) says.
+	status := "shown now"
+	if now := time.Now(); !edited.Notices[0].ShownAt(now, monaco) {
+		next, ok := edited.Notices[0].NextShown(now, monaco)
+		if !ok {
+			t.Fatal("the weekday-morning notice is never shown in the next 15 days")
+		}
+		status = "scheduled" + "next shown " + next.In(monaco).Format("2 Jan 2006, 15:04")
+	}
+	want := []string{"Coupure d'eau", status, "present: fr, enmissing: it", "Water", "Urgent", "", "weekdays, 08:00–10:00", "20 s in all, 2 timescabin-1: fr 12 s, en 8 s"}
 	for i, w := range want {
 		if w != "" && row[i] != w {
 			t.Errorf("list column %d is %q, want %q (row %q)", i, row[i], w, row)
@@ -336,7 +392,9 @@ func noticesAwaitStatus(t *testing.T, ctx context.Context, want string) {
 	got := browsertest.WaitFor[string](t, ctx, want, `(() => {
 		const status = document.getElementById("form-status").textContent;
 		const errs = [...document.querySelectorAll(".error")].map((e) => e.textContent).filter((s) => s).join("; ");
-		return status === `+"`"+want+"`"+` ? "ok" : errs;
+		// The form takes a new notice once the list is read again (the
+		// button stays disabled until then).
+		return status === `+"`"+want+"`"+` && !document.getElementById("publish").disabled ? "ok" : errs;
 	})()`)
 	if got != "ok" {
 		t.Fatalf("waiting for %q, the page shows: %s", want, got)
@@ -387,6 +445,16 @@ func noticesReceiver(t *testing.T, ctx context.Context, dir string) *receiver.Re
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.HTTP.Accounts = true
 	cfg.HTTP.MaxUploadBytes = 64 << 10 // small, so the page's own check of a size is tested
+	// The preview installed as the package installs it, and site A's
+	// screens: two layouts, two languages.
+	cfg.HTTP.PreviewDir = filepath.Join(dir, "preview")
+	if err := previewbuild.Build(ctx, cfg.HTTP.PreviewDir); err != nil {
+		t.Fatalf("build the preview: %v", err)
+	}
+	cfg.Sites = map[string]receiver.SiteConfig{noticesSiteA: {Screens: &receiver.ScreensConfig{
+		Building: "Résidence Les Pins", TimeZone: "Europe/Monaco", Languages: []string{wire.LangFR, wire.LangEN},
+		Layouts: []receiver.ScreenLayoutConfig{{Layout: "800x480", Orientation: "landscape"}, {Layout: "1920x1080", Orientation: "portrait"}},
+	}}}
 	rcv, err := receiver.New(ctx, cfg, noticesLogger().With("part", "receiver"))
 	if err != nil {
 		t.Fatal(err)
@@ -542,4 +610,28 @@ func noticesPNG(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// noticesCheckPreview decodes a preview's data URL: a PNG of the layout's
+// size that is a drawing (many colours: the screen's panels, text and the
+// picture), not an empty or failed frame.
+func noticesCheckPreview(t *testing.T, src string, w, h int) {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(src, "data:image/png;base64,"))
+	if err != nil {
+		t.Fatalf("preview data URL: %v", err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil || img.Bounds().Dx() != w || img.Bounds().Dy() != h {
+		t.Fatalf("preview: %v, want a %dx%d PNG", err, w, h)
+	}
+	colours := map[color.RGBA]bool{}
+	for y := 0; y < h; y += 3 {
+		for x := 0; x < w; x += 3 {
+			colours[color.RGBAModel.Convert(img.At(x, y)).(color.RGBA)] = true
+		}
+	}
+	if len(colours) < 50 {
+		t.Fatalf("the preview has %d colours: not a drawing of the screen", len(colours))
+	}
 }

@@ -466,13 +466,20 @@
   // previewTime is when the preview shows the draft: its first minute on
   // screen from now (or from its start), within a week; else its start.
   function previewTime(n) {
-    const start = Math.max(Date.now(), n.valid_from ? Date.parse(n.valid_from) : 0);
+    const t = nextShown(n, Date.now());
+    return new Date(t === null ? Math.max(Date.now(), n.valid_from ? Date.parse(n.valid_from) : 0) : t).toISOString();
+  }
+  // nextShown is the first minute from after (or from the notice's start)
+  // at which the screens show n, within 8 days; null if none. The screens
+  // judge it the same way (wire.Notice.ShownAt), on their clock.
+  function nextShown(n, after) {
+    const start = Math.max(after, n.valid_from ? Date.parse(n.valid_from) : 0);
     const t0 = Math.ceil(start / 60000) * 60000;
     for (let t = t0; t < t0 + 8 * 86400000; t += 60000) {
       if (n.valid_until && t >= Date.parse(n.valid_until)) break;
-      if (inSchedule(n.schedule, t, state.zone)) return new Date(t).toISOString();
+      if (inSchedule(n.schedule, t, state.zone)) return t;
     }
-    return new Date(start).toISOString();
+    return null;
   }
   function statusOf(n, now) {
     if (Date.parse(n.valid_from) > now) return ["statusScheduled", "status-scheduled"];
@@ -508,7 +515,10 @@
       cell(tr, n.title.fr, "title");
       const [st, cls] = statusOf(n, now);
       const stCell = cell(tr, w(st), cls);
-      if (n.next_shown) stCell.append(document.createElement("br"), w("nextShown", { t: showTime(n.next_shown) }));
+      if (st === "statusScheduled") {
+        const next = nextShown(n, now);
+        if (next !== null) stCell.append(document.createElement("br"), w("nextShown", { t: showTime(new Date(next).toISOString()) }));
+      }
       const present = LANGS.filter((l) => l === "fr" || n.title[l] || n.body[l]);
       const absent = LANGS.filter((l) => !present.includes(l));
       const langs = cell(tr, w("present", { l: present.join(", ") }), "lang-cell");
@@ -707,6 +717,6 @@
   }
 
   // For tests and for the preview's own checks: the form's encodings.
-  window.palierNotices = { encodeSchedule, inSchedule, previewTime, zonedToUTC, utcToZoned, scheduleWords, draft, fieldFor, words: WORDS };
+  window.palierNotices = { encodeSchedule, inSchedule, previewTime, nextShown, zonedToUTC, utcToZoned, scheduleWords, draft, fieldFor, words: WORDS };
   start();
 })();
