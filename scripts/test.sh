@@ -62,9 +62,10 @@ say "staticcheck"
 GOFLAGS=-race staticcheck $other_pkgs
 GOFLAGS=-race staticcheck $screen_pkgs
 # cmd/preview is built for the browser only (js/wasm; e2e/browser builds and
-# runs it in Chromium): checked as such.
-GOOS=js GOARCH=wasm go vet ./cmd/preview
-GOOS=js GOARCH=wasm staticcheck ./cmd/preview
+# runs it in Chromium): checked as such, with -trimpath as
+# internal/previewbuild builds it, so that the build reuses this compile.
+GOOS=js GOARCH=wasm go vet -trimpath ./cmd/preview
+GOOS=js GOARCH=wasm GOFLAGS=-trimpath staticcheck ./cmd/preview
 
 # The PostgreSQL store runs the same suite as SQLite, against a real server.
 start_test_postgres
