@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/palier-lifts/palier/agent"
 	"github.com/palier-lifts/palier/livefeed"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -35,13 +34,7 @@ func TestAlarmWordingFollowsTheTruth(t *testing.T) {
 	_, pty, _ := playScenario(t, ctx, "alarm_held", "start_floor: 2\nsteps:\n  - wait: 1s\n  - alarm: true\n  - wait: 30m\n", 1)
 
 	acfg := agentConfig(t, dir, pty.Path(), "tcp://"+rcv.MQTTAddr())
-	ag, err := agent.New(ctx, acfg, log.With("part", "agent"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	agDone := make(chan error, 1)
-	go func() { agDone <- ag.Run(ctx) }()
-	defer func() { cancel(); <-agDone }()
+	runAgent(t, ctx, acfg, log.With("part", "agent"), nil)
 
 	// What the screen is told, as the display reads it.
 	var mu sync.Mutex
@@ -59,6 +52,7 @@ func TestAlarmWordingFollowsTheTruth(t *testing.T) {
 	feedCtx, feedCancel := context.WithCancel(ctx)
 	defer feedCancel()
 	var conn *livefeed.Conn
+	var err error
 	waitFor(t, 30*time.Second, "the screen feed's socket", func() bool {
 		conn, err = livefeed.Dial(feedCtx, acfg.Screen.Socket)
 		return err == nil

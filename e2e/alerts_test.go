@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/palier-lifts/palier/agent"
 	"github.com/palier-lifts/palier/internal/amtest"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -30,13 +29,7 @@ func TestEntrapmentReachesAlertmanager(t *testing.T) {
 
 	_, pty, _ := startSimulator(t, ctx, "stuck_between_floors", 4)
 	acfg := agentConfig(t, dir, pty.Path(), "tcp://"+rcv.MQTTAddr())
-	ag, err := agent.New(ctx, acfg, log.With("part", "agent"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	agDone := make(chan error, 1)
-	go func() { agDone <- ag.Run(ctx) }()
-	defer func() { cancel(); <-agDone }()
+	runAgent(t, ctx, acfg, log.With("part", "agent"), nil)
 
 	// The entrapment as the agent dated it, once stored.
 	var trapped time.Time

@@ -310,6 +310,25 @@ func noticeReachesTheScreen(t *testing.T, api string, acfg agent.Config) {
 // the chain to be quiet before comparing.
 func lastChange(ag *agent.Agent) time.Time { return ag.LastAppend() }
 
+// runAgent runs a real agent with acfg until the test ends; it stops before
+// what the test started earlier (the receiver, the simulator). tune, if
+// given, adjusts the agent before it runs.
+func runAgent(t *testing.T, ctx context.Context, acfg agent.Config, log *slog.Logger, tune func(*agent.Agent)) *agent.Agent {
+	t.Helper()
+	ag, err := agent.New(ctx, acfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tune != nil {
+		tune(ag)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- ag.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ag
+}
+
 func allEvents(t *testing.T, st store.Store) []store.StoredEvent {
 	t.Helper()
 	var all []store.StoredEvent

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/palier-lifts/palier/agent"
 	"github.com/palier-lifts/palier/receiver/httpapi"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -35,13 +34,7 @@ func TestRemoteConfigThroughTheChain(t *testing.T) {
 
 	acfg := agentConfig(t, dir, pty.Path(), "tcp://"+rcv.MQTTAddr())
 	acfg.Events.MaxSampleGap = 5 * time.Second
-	ag, err := agent.New(ctx, acfg, log.With("part", "agent"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	agDone := make(chan error, 1)
-	go func() { agDone <- ag.Run(ctx) }()
-	defer func() { cancel(); <-agDone }()
+	runAgent(t, ctx, acfg, log.With("part", "agent"), nil)
 
 	put := func(path, body string) {
 		t.Helper()

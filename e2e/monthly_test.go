@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/palier-lifts/palier/agent"
 	"github.com/palier-lifts/palier/receiver"
 	"github.com/palier-lifts/palier/receiver/report"
 	"github.com/palier-lifts/palier/receiver/reportpdf"
@@ -50,13 +49,7 @@ steps:
   - wait: 30m
 `, 4)
 	acfg := agentConfig(t, dir, pty.Path(), "tcp://"+rcv.MQTTAddr())
-	ag, err := agent.New(ctx, acfg, log.With("part", "agent"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	agDone := make(chan error, 1)
-	go func() { agDone <- ag.Run(ctx) }()
-	defer func() { cancel(); <-agDone }()
+	runAgent(t, ctx, acfg, log.With("part", "agent"), nil)
 
 	api := "http://" + rcv.HTTPAddr() + "/api/v1"
 	waitFor(t, 2*time.Minute, "the alarm stored", func() bool {

@@ -38,14 +38,7 @@ func TestNoticeShownThroughTheChain(t *testing.T) {
 	_, pty, _ := playScenario(t, ctx, "idle", "start_floor: 0\nsteps:\n  - wait: 30m\n", 1)
 
 	acfg := agentConfig(t, dir, pty.Path(), "tcp://"+rcv.MQTTAddr())
-	ag, err := agent.New(ctx, acfg, log.With("part", "agent"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ag.SetPlayPeriod(500 * time.Millisecond)
-	agDone := make(chan error, 1)
-	go func() { agDone <- ag.Run(ctx) }()
-	defer func() { cancel(); <-agDone }()
+	runAgent(t, ctx, acfg, log.With("part", "agent"), func(ag *agent.Agent) { ag.SetPlayPeriod(500 * time.Millisecond) })
 
 	api := "http://" + rcv.HTTPAddr() + "/api/v1/sites/" + site
 	notice, _ := json.Marshal(wire.Notice{ID: "ag-2026", Category: wire.CategoryAssembly, Priority: wire.PriorityNormal,

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/palier-lifts/palier/agent"
 	"github.com/palier-lifts/palier/livefeed"
 	"github.com/palier-lifts/palier/ui"
 	"github.com/palier-lifts/palier/wire"
@@ -30,13 +29,7 @@ func TestScheduledNoticeThroughTheChain(t *testing.T) {
 	rcv, _ := startReceiver(t, ctx, receiverConfig(filepath.Join(dir, "receiver")))
 	_, pty, _ := playScenario(t, ctx, "idle", "start_floor: 0\nsteps:\n  - wait: 30m\n", 1)
 	acfg := agentConfig(t, dir, pty.Path(), "tcp://"+rcv.MQTTAddr())
-	ag, err := agent.New(ctx, acfg, log.With("part", "agent"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	agDone := make(chan error, 1)
-	go func() { agDone <- ag.Run(ctx) }()
-	defer func() { cancel(); <-agDone }()
+	runAgent(t, ctx, acfg, log.With("part", "agent"), nil)
 
 	schedule := &wire.Schedule{Days: []string{"mon", "tue", "wed", "thu", "fri"},
 		Hours: []wire.Window{{From: "08:00", To: "10:00"}, {From: "17:00", To: "19:00"}}}

@@ -33,13 +33,7 @@ func TestAgentFollowsAWave(t *testing.T) {
 	_, pty, _ := startSimulator(t, ctx, "normal", 10)
 	acfg := agentConfig(t, dir, pty.Path(), "tcp://"+rcv.MQTTAddr())
 	var logs logtest.Buffer
-	ag, err := agent.New(ctx, acfg, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	agDone := make(chan error, 1)
-	go func() { agDone <- ag.Run(ctx) }()
-	defer func() { cancel(); <-agDone }()
+	runAgent(t, ctx, acfg, slog.New(slog.NewTextHandler(&logs, nil)), nil)
 
 	// The agent says which version runs as it starts.
 	own := buildinfo.Version()
