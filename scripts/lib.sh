@@ -70,6 +70,15 @@ gobuild() {
 		go build -trimpath -buildvcs=false -ldflags "$(palier_ldflags "$VERSION")" -o "$out" "$pkg"
 }
 
+# warm_cross_builds compiles what gobuild links for the cabins' boards and
+# the receiver's arm64 nodes, with its flags, into the build cache (the
+# binaries themselves are discarded: go build of several packages keeps
+# none).
+warm_cross_builds() {
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build -trimpath -buildvcs=false ./cmd/agent ./cmd/elevatorsim ./cmd/receiver
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm GOARM=7 go build -trimpath -buildvcs=false ./cmd/agent ./cmd/elevatorsim
+}
+
 # The S3-compatible server the media tests run against (internal/s3test):
 # the Versity S3 Gateway, Apache-2.0, built from the module proxy (about
 # 1.5 minutes of CPU cold, then kept in GOBIN with its version stamp).

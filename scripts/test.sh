@@ -18,16 +18,22 @@ need_go_tool staticcheck "$STATICCHECK"
 export PATH="$(go env GOPATH)/bin:$PATH"
 
 # The packaging tools compile while the tests run; they are needed only at
-# the end. Their output goes to a log shown if they fail.
+# the end. Their output goes to a log shown if they fail. At the lowest
+# priority: vet, staticcheck and the tests come first, and the tools take
+# the CPU the tests leave while they wait on processes and the network.
 mkdir -p .artifacts
-install_packaging_tools >.artifacts/tools.log 2>&1 &
+(
+	renice -n 19 -p $BASHPID >/dev/null
+	install_packaging_tools
+) >.artifacts/tools.log 2>&1 &
 tools_pid=$!
+cross_pid=""
 # The S3 server of the media tests (internal/s3test) compiles meanwhile
 # too; the tests wait for it.
 need_go_tool versitygw "$VERSITYGW" >.artifacts/versitygw.log 2>&1 &
 s3_pid=$!
 cleanup() {
-	for pid in "$tools_pid" "$s3_pid"; do
+	for pid in "$tools_pid" "$s3_pid" $cross_pid; do
 		pkill -P "$pid" 2>/dev/null || true
 		kill "$pid" 2>/dev/null || true
 	done
@@ -79,6 +85,15 @@ if ! wait "$s3_pid"; then
 	exit 1
 fi
 
+# The cross-builds of scripts/package.sh (agent and simulator for arm64 and
+# armv7, the receiver for arm64), compiled at the lowest priority while the
+# tests run, with its flags: the packaging checks then only link.
+(
+	renice -n 19 -p $BASHPID >/dev/null
+	warm_cross_builds
+) >.artifacts/cross.log 2>&1 &
+cross_pid=$!
+
 say "go test -race (headless packages)"
 # Three test binaries at a time on two cores: the end-to-end ones (the
 # soak, the chain, the receiver's) spend most of their time waiting on
@@ -110,6 +125,10 @@ done
 say "packages, units, chart and NATS configs"
 if ! wait "$tools_pid"; then
 	cat .artifacts/tools.log >&2
+	exit 1
+fi
+if ! wait "$cross_pid"; then
+	cat .artifacts/cross.log >&2
 	exit 1
 fi
 scripts/test-packaging.sh

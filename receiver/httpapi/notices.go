@@ -35,7 +35,9 @@ func DecodeNotice(b []byte, defaultID string) (wire.Notice, *APIError) {
 		if errors.As(err, &te) {
 			return n, &APIError{Param: te.Field, Error: fmt.Sprintf("%s has JSON %s, want %s", te.Field, te.Value, te.Type)}
 		}
-		return n, &APIError{Error: "body is not a notice: " + err.Error()}
+		// An unknown field is named too (a newer page or script against an
+		// older receiver, or a typo): the page shows it beside the form.
+		return n, &APIError{Param: fieldOf(err), Error: "body is not a notice: " + err.Error()}
 	}
 	if dec.More() {
 		return n, &APIError{Error: "trailing data after the notice"}

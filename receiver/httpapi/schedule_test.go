@@ -37,6 +37,7 @@ func TestNoticeSchedules(t *testing.T) {
 		{"no minutes", `{"hours":[{"from":"8","to":"10:00"}]}`, "schedule.hours[0].from", "HH:MM"},
 		{"empty", `{}`, "schedule", "omit schedule"},
 		{"days as a string", `{"days":"mon"}`, "schedule.days", "want []string"},
+		{"an unknown field", `{"days":["mon"],"weeks":[1]}`, "weeks", `unknown field "weeks"`},
 	} {
 		body := strings.Replace(n, schedule, tc.schedule, 1)
 		body = strings.Replace(body, `"id":"cleaning"`, `"id":"other"`, 1)
