@@ -320,7 +320,7 @@ func TestNoticesLifecycle(t *testing.T) {
 		{"POST", "/api/v1/sites/s1/notices", strings.Replace(n, `"water"`, `"party"`, 1), 400, "category"},
 		{"POST", "/api/v1/sites/s1/notices", strings.Replace(n, `"fr":"Coupure d'eau",`, ``, 1), 400, "title.fr"},
 		{"POST", "/api/v1/sites/s1/notices", strings.Replace(n, `"valid_until":"2026-03-02T00:00:00Z"`, `"valid_until":"2026-02-01T00:00:00Z"`, 1), 400, "valid_until"},
-		{"POST", "/api/v1/sites/s1/notices", strings.Replace(n, `"category"`, `"colour":"red","category"`, 1), 400, ""},
+		{"POST", "/api/v1/sites/s1/notices", strings.Replace(n, `"category"`, `"colour":"red","category"`, 1), 400, "colour"},
 		{"POST", "/api/v1/sites/s1/notices", `{"id":5}`, 400, "id"},
 		{"POST", "/api/v1/sites/s1/notices", `{"id":"x","category":"works","priority":"low","title":{"fr":"t"},"body":{"fr":"b"},"valid_from":"2026-03-01T00:00:00Z","media":[{"url":"ftp://x","sha256":"00","size":1}]}`, 400, "media[0].url"},
 		{"POST", "/api/v1/sites/Bad/notices", n, 400, "site"},
