@@ -334,14 +334,24 @@ func (r *Receiver) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Second)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), httpShutdownGrace)
 		defer cancel()
-		return r.httpSrv.Shutdown(sctx)
+		if err := r.httpSrv.Shutdown(sctx); err != nil {
+			// A client still sending or reading after the grace period is
+			// cut off: that is how a stop ends, not a failure (systemd
+			// would otherwise record a normal stop as failed).
+			r.log.Warn("HTTP requests still running at shutdown: connections closed", "grace", httpShutdownGrace, "err", err)
+			r.httpSrv.Close()
+		}
+		return nil
 	})
 	err := g.Wait()
 	r.log.Info("receiver stopped", "err", err)
 	return err
 }
+
+// httpShutdownGrace is how long a stop waits for HTTP requests under way.
+const httpShutdownGrace = 5 * time.Second
 
 func (r *Receiver) close() {
 	if r.httpLn != nil && r.httpSrv == nil {

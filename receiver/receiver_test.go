@@ -665,3 +665,40 @@ func TestPlatformMetrics(t *testing.T) {
 		return seen["palier_receiver_consumer_pending"] == 2 && seen["palier_receiver_consumer_ack_pending"] == 2
 	})
 }
+
+// A client in the middle of a request when the receiver stops (here one
+// that sent half its headers and waits) is cut off after the grace
+// period; the stop is still a clean one: Run returns nil.
+func TestStopCutsASlowClient(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, err := New(ctx, testConfig(t), testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	conn, err := net.Dial("tcp", r.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET /api/v1/cabins HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	// The server has the request's first bytes: the connection is active.
+	time.Sleep(200 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run after a stop with a slow client: %v, want nil", err)
+		}
+	case <-time.After(guard):
+		t.Fatal("the receiver did not stop")
+	}
+	conn.SetReadDeadline(time.Now().Add(guard))
+	if n, err := conn.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("the slow client's connection is still open (read %d bytes)", n)
+	}
+}
