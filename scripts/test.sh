@@ -18,12 +18,14 @@ need_go_tool staticcheck "$STATICCHECK"
 export PATH="$(go env GOPATH)/bin:$PATH"
 
 # The packaging tools compile while the tests run; they are needed only at
-# the end. Their output goes to a log shown if they fail. At the lowest
-# priority: vet, staticcheck and the tests come first, and the tools take
-# the CPU the tests leave while they wait on processes and the network.
+# the end. Their output goes to a log shown if they fail. Under SCHED_IDLE
+# (util-linux's chrt): vet, staticcheck and the tests come first, and the
+# tools take only the CPU the tests leave while they wait on processes and
+# the network. (At nice 19 they still slowed the tests' wake-ups: the
+# race tests took 357 s instead of 302.)
 mkdir -p .artifacts
 (
-	renice -n 19 -p $BASHPID >/dev/null
+	chrt --idle -p 0 $BASHPID || true
 	install_packaging_tools
 ) >.artifacts/tools.log 2>&1 &
 tools_pid=$!
@@ -86,10 +88,10 @@ if ! wait "$s3_pid"; then
 fi
 
 # The cross-builds of scripts/package.sh (agent and simulator for arm64 and
-# armv7, the receiver for arm64), compiled at the lowest priority while the
-# tests run, with its flags: the packaging checks then only link.
+# armv7, the receiver for arm64), compiled under SCHED_IDLE while the tests
+# run, with its flags: the packaging checks then only link.
 (
-	renice -n 19 -p $BASHPID >/dev/null
+	chrt --idle -p 0 $BASHPID || true
 	warm_cross_builds
 ) >.artifacts/cross.log 2>&1 &
 cross_pid=$!
@@ -139,10 +141,20 @@ scripts/test-packaging.sh
 # -short: TestCrashKill kills its writer 50 times instead of 200 (the race
 # run above does 200); under qemu the 200 took 45 s of the 67 s per
 # architecture, and byte order shows in the first kill as in the last.
+# The two architectures at once: each run is mostly one emulated test
+# binary at a time, and the machine has two cores.
 qemu_pkgs="./hal/... ./sensors/... ./outbox/... ./wire/..."
-say "tests under qemu-user-static: linux/arm64"
-PALIER_TEST_EXEC=qemu-aarch64-static CGO_ENABLED=0 GOARCH=arm64 go test -short -trimpath -count=1 -timeout 10m -exec qemu-aarch64-static $qemu_pkgs
-say "tests under qemu-user-static: linux/arm (GOARM=7)"
-PALIER_TEST_EXEC=qemu-arm-static CGO_ENABLED=0 GOARCH=arm GOARM=7 go test -short -trimpath -count=1 -timeout 10m -exec qemu-arm-static $qemu_pkgs
+say "tests under qemu-user-static: linux/arm64 and linux/arm (GOARM=7)"
+PALIER_TEST_EXEC=qemu-arm-static CGO_ENABLED=0 GOARCH=arm GOARM=7 \
+	go test -short -trimpath -count=1 -timeout 10m -exec qemu-arm-static $qemu_pkgs >.artifacts/qemu-arm.log 2>&1 &
+arm_pid=$!
+arm64_status=0
+PALIER_TEST_EXEC=qemu-aarch64-static CGO_ENABLED=0 GOARCH=arm64 \
+	go test -short -trimpath -count=1 -timeout 10m -exec qemu-aarch64-static $qemu_pkgs >.artifacts/qemu-arm64.log 2>&1 || arm64_status=$?
+arm_status=0
+wait "$arm_pid" || arm_status=$?
+echo "--- linux/arm64" && cat .artifacts/qemu-arm64.log
+echo "--- linux/arm (GOARM=7)" && cat .artifacts/qemu-arm.log
+[ "$arm64_status" = 0 ] && [ "$arm_status" = 0 ] || { echo "tests under qemu failed (arm64: exit $arm64_status, arm: exit $arm_status)" >&2; exit 1; }
 
 say "all checks passed"
