@@ -145,13 +145,13 @@ stop_test_postgres() {
 }
 
 # go_test runs go test with the given arguments, keeping its whole output in
-# .artifacts/go-test.log. When it fails it ends with a digest: the failures,
+# .artifacts/go-test.log (or GO_TEST_LOG). When it fails it ends with a digest: the failures,
 # the tests that were running when a timeout struck, and the stacks of the
 # goroutines in Palier's own code. A timeout's full dump runs to thousands
 # of lines and CI keeps only the tail, where the library goroutines are.
 go_test() {
 	mkdir -p .artifacts
-	local log=.artifacts/go-test.log
+	local log=${GO_TEST_LOG:-.artifacts/go-test.log}
 	local status=0
 	# PIPESTATUS is read in the same list: after "|| true" it would be
 	# true's, and a failed test would pass (as it did from stop 22 on).

@@ -29,13 +29,13 @@ mkdir -p .artifacts
 	install_packaging_tools
 ) >.artifacts/tools.log 2>&1 &
 tools_pid=$!
-cross_pid=""
+cross_pid="" soak_pid=""
 # The S3 server of the media tests (internal/s3test) compiles meanwhile
 # too; the tests wait for it.
 need_go_tool versitygw "$VERSITYGW" >.artifacts/versitygw.log 2>&1 &
 s3_pid=$!
 cleanup() {
-	for pid in "$tools_pid" "$s3_pid" $cross_pid; do
+	for pid in "$tools_pid" "$s3_pid" $cross_pid $soak_pid; do
 		pkill -P "$pid" 2>/dev/null || true
 		kill "$pid" 2>/dev/null || true
 	done
@@ -96,11 +96,21 @@ fi
 ) >.artifacts/cross.log 2>&1 &
 cross_pid=$!
 
-say "go test -race (headless packages)"
+say "go test -race (headless packages; the soak beside them from the start)"
 # Three test binaries at a time on two cores: the end-to-end ones (the
 # soak, the chain, the receiver's) spend most of their time waiting on
 # processes and the network, and held a slot each while the CPU idled.
-go_test -race -count=1 -timeout 10m -p 3 $other_pkgs
+# The soak (about 3 minutes, mostly waiting) starts first, beside the
+# others: in the list's order it began half-way and ended the phase.
+soak=github.com/palier-lifts/palier/e2e/soak
+GO_TEST_LOG=.artifacts/go-test-soak.log go_test -race -count=1 -timeout 10m $soak >.artifacts/soak.out 2>&1 &
+soak_pid=$!
+go_test -race -count=1 -timeout 10m -p 3 $(printf '%s\n' $other_pkgs | grep -vxF "$soak")
+if ! wait "$soak_pid"; then
+	cat .artifacts/soak.out >&2
+	exit 1
+fi
+cat .artifacts/soak.out
 
 if [ -n "$screen_pkgs" ]; then
 	say "go test -race under Xvfb (screen packages)"
