@@ -33,11 +33,12 @@ need_go_tool() {
 	echo "$pkg" >"$stamp"
 }
 
-# need_check_tool is need_go_tool for the tools the packaging checks only
-# run a few times (helm, kubeconform, nfpm): compiled without optimisation
-# or inlining (-N -l), which took helm from 165 s to 130 s of CPU on a
-# fresh machine; the standard library keeps its usual flags, so the copy
-# the tests compiled is reused.
+# need_check_tool is need_go_tool for the tools the checks only run a few
+# times or under light load (helm, kubeconform, nfpm; versitygw, the S3
+# server of the tests): compiled without optimisation or inlining (-N -l),
+# which took helm from 165 s to 130 s of CPU on a fresh machine; the
+# standard library keeps its usual flags, so the copy the tests compiled
+# is reused.
 need_check_tool() {
 	local name=$1 pkg=$2 bin
 	bin="$(go env GOPATH)/bin/$name"

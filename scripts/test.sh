@@ -32,7 +32,7 @@ tools_pid=$!
 cross_pid="" soak_pid=""
 # The S3 server of the media tests (internal/s3test) compiles meanwhile
 # too; the tests wait for it.
-need_go_tool versitygw "$VERSITYGW" >.artifacts/versitygw.log 2>&1 &
+need_check_tool versitygw "$VERSITYGW" >.artifacts/versitygw.log 2>&1 &
 s3_pid=$!
 cleanup() {
 	for pid in "$tools_pid" "$s3_pid" $cross_pid $soak_pid; do

@@ -1,4 +1,4 @@
-package browser_test
+package browser
 
 import (
 	"bytes"
@@ -24,7 +24,6 @@ import (
 
 	"github.com/palier-lifts/palier/agent"
 	"github.com/palier-lifts/palier/internal/browsertest"
-	"github.com/palier-lifts/palier/internal/previewbuild"
 	"github.com/palier-lifts/palier/livefeed"
 	"github.com/palier-lifts/palier/receiver"
 	"github.com/palier-lifts/palier/receiver/httpapi"
@@ -447,10 +446,7 @@ func noticesReceiver(t *testing.T, ctx context.Context, dir string) *receiver.Re
 	cfg.HTTP.MaxUploadBytes = 64 << 10 // small, so the page's own check of a size is tested
 	// The preview installed as the package installs it, and site A's
 	// screens: two layouts, two languages.
-	cfg.HTTP.PreviewDir = filepath.Join(dir, "preview")
-	if err := previewbuild.Build(ctx, cfg.HTTP.PreviewDir); err != nil {
-		t.Fatalf("build the preview: %v", err)
-	}
+	cfg.HTTP.PreviewDir = previewFiles(t)
 	cfg.Sites = map[string]receiver.SiteConfig{noticesSiteA: {Screens: &receiver.ScreensConfig{
 		Building: "Résidence Les Pins", TimeZone: "Europe/Monaco", Languages: []string{wire.LangFR, wire.LangEN},
 		Layouts: []receiver.ScreenLayoutConfig{{Layout: "800x480", Orientation: "landscape"}, {Layout: "1920x1080", Orientation: "portrait"}},

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -43,19 +44,51 @@ const previewCSP = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; co
 // previewForged names a picture the test server answers with other bytes.
 var previewForged = strings.Repeat("ef", 32)
 
+// previewBuilt is the preview built once for the package's tests: each
+// build links and compresses a 17 MB module. TestMain removes it.
+var previewBuilt struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// previewFiles returns the folder of the preview's files
+// (internal/previewbuild), building them on the first call.
+func previewFiles(t *testing.T) string {
+	t.Helper()
+	previewBuilt.once.Do(func() {
+		tmp, err := os.MkdirTemp("", "palier-preview-")
+		if err != nil {
+			previewBuilt.err = err
+			return
+		}
+		previewBuilt.dir = filepath.Join(tmp, "preview")
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		start := time.Now()
+		previewBuilt.err = previewbuild.Build(ctx, previewBuilt.dir)
+		t.Logf("preview built in %v", time.Since(start).Round(time.Millisecond))
+	})
+	if previewBuilt.err != nil {
+		t.Fatalf("build the preview: %v", previewBuilt.err)
+	}
+	return previewBuilt.dir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if previewBuilt.dir != "" {
+		os.RemoveAll(filepath.Dir(previewBuilt.dir))
+	}
+	os.Exit(code)
+}
+
 // previewServer serves the real receiver API with the preview's files
 // built into a temporary folder, and the test page at /preview-test; it
 // returns the server, the folder and the count of forged picture downloads.
 func previewServer(t *testing.T) (*httptest.Server, string, *atomic.Int32) {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "preview")
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	start := time.Now()
-	if err := previewbuild.Build(ctx, dir); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("preview built in %v", time.Since(start).Round(time.Millisecond))
+	dir := previewFiles(t)
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "r.db"), sqlite.Options{Synchronous: "normal"})
 	if err != nil {
 		t.Fatal(err)

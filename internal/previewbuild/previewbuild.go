@@ -50,7 +50,9 @@ func Build(ctx context.Context, dir string) error {
 		return fmt.Errorf("build the preview: %w", err)
 	}
 	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	// The default level: the best made a file 1.4 % smaller for four times
+	// the CPU, paid at every build and test.
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
 	zw.Write(wasm)
 	if err := zw.Close(); err != nil {
 		return fmt.Errorf("build the preview: gzip: %w", err)
