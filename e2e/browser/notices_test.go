@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"image"
@@ -613,13 +612,9 @@ func noticesPNG(t *testing.T) []byte {
 // picture), not an empty or failed frame.
 func noticesCheckPreview(t *testing.T, src string, w, h int) {
 	t.Helper()
-	b, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(src, "data:image/png;base64,"))
-	if err != nil {
-		t.Fatalf("preview data URL: %v", err)
-	}
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil || img.Bounds().Dx() != w || img.Bounds().Dy() != h {
-		t.Fatalf("preview: %v, want a %dx%d PNG", err, w, h)
+	img := previewDecode(t, src)
+	if img.Bounds().Dx() != w || img.Bounds().Dy() != h {
+		t.Fatalf("preview of %v, want %dx%d", img.Bounds(), w, h)
 	}
 	colours := map[color.RGBA]bool{}
 	for y := 0; y < h; y += 3 {

@@ -149,7 +149,12 @@ func previewUpload(t *testing.T, srv *httptest.Server, img image.Image) wire.Med
 // previewDraw asks the page for a preview and decodes the PNG it returns.
 func previewDraw(t *testing.T, ctx context.Context, request []byte) image.Image {
 	t.Helper()
-	url := browsertest.EvalAwait[string](t, ctx, `palierPreview(`+string(request)+`)`)
+	return previewDecode(t, browsertest.EvalAwait[string](t, ctx, `palierPreview(`+string(request)+`)`))
+}
+
+// previewDecode decodes the PNG of a preview's data URL.
+func previewDecode(t *testing.T, url string) image.Image {
+	t.Helper()
 	b64, ok := strings.CutPrefix(url, "data:image/png;base64,")
 	if !ok {
 		t.Fatalf("preview is %.60q..., want a PNG data URL", url)
