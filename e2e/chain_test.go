@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"image"
 	"image/color"
 	"image/png"
@@ -324,8 +325,21 @@ func runAgent(t *testing.T, ctx context.Context, acfg agent.Config, log *slog.Lo
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- ag.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	go func() {
+		err := ag.Run(ctx)
+		if ctx.Err() == nil {
+			// Stopped on its own: every wait of the test would time out
+			// without saying why.
+			t.Errorf("the agent stopped before the test ended: %v", err)
+		}
+		done <- err
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("agent: %v", err)
+		}
+	})
 	return ag
 }
 
