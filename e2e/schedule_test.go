@@ -62,10 +62,18 @@ func TestScheduledNoticeThroughTheChain(t *testing.T) {
 	go func() { subDone <- sub.Run(subCtx) }()
 	defer func() { subCancel(); <-subDone }()
 	var set *wire.NoticeSet
-	waitFor(t, 60*time.Second, "the scheduled notice on the screen's feed", func() bool {
-		_, set = sub.Last()
-		return set != nil && len(set.Notices) == 1
-	})
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var state *wire.State
+		state, set = sub.Last()
+		if set != nil && len(set.Notices) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			// What the feed had says where the chain stopped.
+			t.Fatalf("not within 60s: the scheduled notice on the screen's feed (the feed had a state: %v; a notice set: %v; %d bad lines)",
+				state != nil, set != nil, sub.Skipped())
+		}
+	}
 	if got := set.Notices[0].Schedule; !reflect.DeepEqual(got, schedule) {
 		t.Fatalf("the screen received schedule %+v, the manager sent %+v", got, schedule)
 	}
