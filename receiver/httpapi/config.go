@@ -252,12 +252,7 @@ func (a *API) putConfig(w http.ResponseWriter, r *http.Request, site, cabin stri
 	}
 	d := wire.DesiredConfig{V: wire.Version, Site: site, Cabin: cabin, Version: base + 1, At: a.o.Clock().UTC().Truncate(time.Millisecond), By: ch.By, Config: ch.Config}
 	if err := d.Validate(); err != nil {
-		var fe *wire.FieldError
-		if errors.As(err, &fe) {
-			writeError(w, http.StatusBadRequest, fe.Field, "%v", fe)
-		} else {
-			writeError(w, http.StatusBadRequest, "", "%v", err)
-		}
+		writeJSON(w, http.StatusBadRequest, validationError(err))
 		return
 	}
 	if raw, _ := json.Marshal(d); len(raw) > wire.MaxDesiredConfigBytes {

@@ -46,13 +46,19 @@ func DecodeNotice(b []byte, defaultID string) (wire.Notice, *APIError) {
 		n.ID = defaultID
 	}
 	if err := n.Validate(); err != nil {
-		var fe *wire.FieldError
-		if errors.As(err, &fe) {
-			return n, &APIError{Param: fe.Field, Error: fe.Error()}
-		}
-		return n, &APIError{Error: err.Error()}
+		return n, validationError(err)
 	}
 	return n, nil
+}
+
+// validationError is the APIError of a wire validation error, naming the
+// field a *wire.FieldError names.
+func validationError(err error) *APIError {
+	var fe *wire.FieldError
+	if errors.As(err, &fe) {
+		return &APIError{Param: fe.Field, Error: fe.Error()}
+	}
+	return &APIError{Error: err.Error()}
 }
 
 func newNoticeID() string {
@@ -118,12 +124,7 @@ func (a *API) change(w http.ResponseWriter, r *http.Request, site string, okCode
 		}
 		set.Version++
 		if err := set.Validate(); err != nil {
-			var fe *wire.FieldError
-			if errors.As(err, &fe) {
-				writeError(w, http.StatusBadRequest, fe.Field, "%v", fe)
-			} else {
-				writeError(w, http.StatusBadRequest, "", "%v", err)
-			}
+			writeJSON(w, http.StatusBadRequest, validationError(err))
 			return
 		}
 		if b, _ := json.Marshal(set); len(b) > wire.MaxNoticeSetBytes {
