@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/palier-lifts/palier/receiver"
 	"github.com/palier-lifts/palier/receiver/report"
 	"github.com/palier-lifts/palier/receiver/reportpdf"
+	"github.com/palier-lifts/palier/receiver/reportpdf/pdftest"
 )
 
 // TestMonthlyReportThroughTheChain plays trips, a fault and an alarm in
@@ -115,15 +115,7 @@ steps:
 		t.Fatal(err)
 	}
 	f.Close()
-	pt, err := exec.LookPath("pdftotext")
-	if err != nil {
-		t.Fatal("pdftotext not found: install Debian's poppler-utils (scripts/test.sh does)")
-	}
-	out, err := exec.Command(pt, "-enc", "UTF-8", pdf, "-").CombinedOutput()
-	if err != nil {
-		t.Fatalf("pdftotext: %v %s", err, out)
-	}
-	text := strings.Join(strings.Fields(string(out)), " ")
+	text := pdftest.Text(t, pdf)
 	for _, w := range []string{"Cabine " + cabin, "Pannes signalées 1", "code 31", "Alarmes (bouton d'appel) 1 · prises en compte : 1", "Énergie estimée"} {
 		if !strings.Contains(text, w) {
 			t.Errorf("%q missing from the PDF:\n%s", w, text)

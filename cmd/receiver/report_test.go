@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/palier-lifts/palier/internal/s3test"
 	"github.com/palier-lifts/palier/receiver"
 	"github.com/palier-lifts/palier/receiver/report"
+	"github.com/palier-lifts/palier/receiver/reportpdf/pdftest"
 	"github.com/palier-lifts/palier/receiver/store/storetest"
 	"github.com/palier-lifts/palier/wire"
 )
@@ -48,25 +48,25 @@ func TestReportPDFCommand(t *testing.T) {
 	if got := strings.Fields(out); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("wrote %q, want %q", got, want)
 	}
-	fr := pdfText(t, want[0])
+	fr := pdftest.Text(t, want[0])
 	for _, w := range []string{"Rapport mensuel des ascenseurs — les-pins — novembre 2026", "fuseau horaire Europe/Paris", "Cabine a",
 		"Trajets 3", "Personnes bloquées 1 · total 25 min 0 s", "Énergie estimée", "veille 200 W, trajet 10,0 Wh, étage supplémentaire 3,0 Wh"} {
 		if !strings.Contains(fr, w) {
 			t.Errorf("%q missing from %s:\n%s", w, want[0], fr)
 		}
 	}
-	if it := pdfText(t, want[1]); !strings.Contains(it, "Corse 3") || !strings.Contains(it, "novembre 2026") {
+	if it := pdftest.Text(t, want[1]); !strings.Contains(it, "Corse 3") || !strings.Contains(it, "novembre 2026") {
 		t.Errorf("Italian PDF:\n%s", it)
 	}
 	// A site without energy parameters says so, and is not estimated.
-	if vb := pdfText(t, want[2]); !strings.Contains(vb, "non estimée : aucun paramètre d'énergie pour ce site") {
+	if vb := pdftest.Text(t, want[2]); !strings.Contains(vb, "non estimée : aucun paramètre d'énergie pour ce site") {
 		t.Errorf("villa-b PDF:\n%s", vb)
 	}
 	one := filepath.Join(dir, "one.pdf")
 	if code, out, errb := run("pdf", "--config", cfgPath, "--site", "villa-b", "--month", "2026-11", "--lang", "en", "--out", one); code != 0 || out != one+"\n" {
 		t.Fatalf("--out: %d %s %s", code, out, errb)
 	}
-	if en := pdfText(t, one); !strings.Contains(en, "Monthly lift report — villa-b — November 2026") {
+	if en := pdftest.Text(t, one); !strings.Contains(en, "Monthly lift report — villa-b — November 2026") {
 		t.Errorf("English PDF:\n%s", en)
 	}
 	for _, tc := range []struct {
@@ -89,19 +89,6 @@ func TestReportPDFCommand(t *testing.T) {
 	if code, _, errb := run("pdf", "--config", cfgPath, "--month", "2027-01"); code != 1 || !strings.Contains(errb, "has not begun") {
 		t.Errorf("future month: %d %s", code, errb)
 	}
-}
-
-func pdfText(t *testing.T, pdf string) string {
-	t.Helper()
-	p, err := exec.LookPath("pdftotext")
-	if err != nil {
-		t.Fatal("pdftotext not found: install Debian's poppler-utils (scripts/test.sh does)")
-	}
-	out, err := exec.Command(p, "-enc", "UTF-8", pdf, "-").CombinedOutput()
-	if err != nil {
-		t.Fatalf("pdftotext %s: %v\n%s", pdf, err, out)
-	}
-	return strings.Join(strings.Fields(string(out)), " ")
 }
 
 // seedReports stores November 2026 of two sites, one cabin each, in the
@@ -186,7 +173,7 @@ func TestReportPDFToBucket(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(local, b, 0o600)
-	if fr := pdfText(t, local); !strings.Contains(fr, "Rapport mensuel des ascenseurs — les-pins — novembre 2026") {
+	if fr := pdftest.Text(t, local); !strings.Contains(fr, "Rapport mensuel des ascenseurs — les-pins — novembre 2026") {
 		t.Errorf("PDF from the bucket:\n%s", fr)
 	}
 }

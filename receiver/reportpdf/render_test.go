@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/palier-lifts/palier/receiver/report"
+	"github.com/palier-lifts/palier/receiver/reportpdf/pdftest"
 )
 
 // golden is the report package's golden monthly report: two cabins, one
@@ -26,27 +27,6 @@ func golden(t *testing.T) report.Monthly {
 		t.Fatal(err)
 	}
 	return m
-}
-
-// poppler returns the path of a poppler-utils tool; scripts/test.sh
-// installs them.
-func poppler(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s not found: install Debian's poppler-utils (scripts/test.sh does)", name)
-	}
-	return p
-}
-
-// text extracts a PDF's text with pdftotext, whitespace folded.
-func text(t *testing.T, pdf string) string {
-	t.Helper()
-	out, err := exec.Command(poppler(t, "pdftotext"), "-enc", "UTF-8", pdf, "-").CombinedOutput()
-	if err != nil {
-		t.Fatalf("pdftotext: %v\n%s", err, out)
-	}
-	return strings.Join(strings.Fields(string(out)), " ")
 }
 
 func TestRenderLanguages(t *testing.T) {
@@ -87,7 +67,7 @@ func TestRenderLanguages(t *testing.T) {
 			if err := os.WriteFile(pdf, b.Bytes(), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			got := text(t, pdf)
+			got := pdftest.Text(t, pdf)
 			for _, w := range tc.want {
 				if !strings.Contains(got, w) {
 					t.Errorf("%q missing from the %s PDF's text:\n%s", w, tc.lang, got)
@@ -102,7 +82,7 @@ func TestRenderLanguages(t *testing.T) {
 			}
 			// Every page rendered to a picture, kept as evidence.
 			prefix := filepath.Join(shots, "monthly-report-"+tc.lang)
-			if out, err := exec.Command(poppler(t, "pdftoppm"), "-png", "-r", "70", pdf, prefix).CombinedOutput(); err != nil {
+			if out, err := exec.Command(pdftest.Poppler(t, "pdftoppm"), "-png", "-r", "70", pdf, prefix).CombinedOutput(); err != nil {
 				t.Fatalf("pdftoppm: %v\n%s", err, out)
 			}
 			pages, _ := filepath.Glob(prefix + "-*.png")
