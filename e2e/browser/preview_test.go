@@ -170,28 +170,9 @@ func previewDecode(t *testing.T, url string) image.Image {
 	return img
 }
 
-func previewReadPNG(t *testing.T, path string) image.Image {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
-
 func previewSave(t *testing.T, name string, img image.Image) string {
 	t.Helper()
-	dir := os.Getenv("PALIER_SCREENSHOT_DIR")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := browsertest.ArtifactDir(t)
 	var buf bytes.Buffer
 	png.Encode(&buf, img)
 	path := filepath.Join(dir, name)
@@ -246,7 +227,10 @@ func TestPreviewMatchesTheScreensGoldens(t *testing.T) {
 		if i == 0 {
 			t.Logf("first preview (loading screen.wasm, starting it, drawing %s): %v", c.Name, time.Since(start).Round(time.Millisecond))
 		}
-		want := previewReadPNG(t, goldens.Path(c.Name))
+		want, err := goldens.Read(c.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
 		d := goldens.Diff(got, want)
 		t.Logf("%-26s %v: %.3f%% of pixels differ from the golden (tolerance %.1f%%)", c.Name, got.Bounds().Size(), d*100, goldens.Tolerance*100)
 		if c.Name == "media-800x480" {

@@ -174,13 +174,7 @@ func jsString(s string) string {
 // least minW×minH, and returns its path.
 func Screenshot(t testing.TB, ctx context.Context, name string, minW, minH int) string {
 	t.Helper()
-	dir := os.Getenv("PALIER_SCREENSHOT_DIR")
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := ArtifactDir(t)
 	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	b, err := chromedp.Run(sctx, chromedp.FullScreenshot(100)) // 100: PNG
@@ -197,4 +191,19 @@ func Screenshot(t testing.TB, ctx context.Context, name string, minW, minH int) 
 	}
 	t.Logf("screenshot: %s (%dx%d)", path, img.Bounds().Dx(), img.Bounds().Dy())
 	return path
+}
+
+// ArtifactDir is where a test leaves pictures for people to look at:
+// PALIER_SCREENSHOT_DIR (scripts/test.sh sets it), else a temporary
+// directory.
+func ArtifactDir(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("PALIER_SCREENSHOT_DIR")
+	if dir == "" {
+		return t.TempDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

@@ -1,8 +1,11 @@
 package goldens
 
 import (
+	"fmt"
 	"image"
 	"image/color"
+	"image/png"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -121,6 +124,20 @@ func (c Case) Config() ui.Config { return Config(c.Edit) }
 func Path(name string) string {
 	_, file, _, _ := runtime.Caller(0)
 	return filepath.Join(filepath.Dir(file), "..", "screen", "testdata", name+".png")
+}
+
+// Read decodes the golden image of a case.
+func Read(name string) (image.Image, error) {
+	f, err := os.Open(Path(name))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("golden %s: %w", name, err)
+	}
+	return img, nil
 }
 
 // Cases returns every golden case, in French.

@@ -66,7 +66,7 @@ func TestGolden(t *testing.T) {
 				writePNG(t, path, img)
 				return
 			}
-			want := readPNG(t, path)
+			want := readPNG(t, g.Name)
 			if d := diff(img, want); d > goldens.Tolerance {
 				got := filepath.Join(t.TempDir(), g.Name+".png")
 				writePNG(t, got, img)
@@ -88,16 +88,12 @@ func writePNG(t *testing.T, path string, img image.Image) {
 	}
 }
 
-func readPNG(t *testing.T, path string) image.Image {
+// readPNG reads a golden image by name.
+func readPNG(t *testing.T, name string) image.Image {
 	t.Helper()
-	f, err := os.Open(path)
+	img, err := goldens.Read(name)
 	if err != nil {
 		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatal(err)
 	}
 	return img
 }
@@ -105,9 +101,9 @@ func readPNG(t *testing.T, path string) image.Image {
 func TestGoldenImagesDiffer(t *testing.T) {
 	// Guards the golden test itself: a renderer that drew nothing would
 	// match blank goldens. Overlays must look unlike the main layout.
-	main := readPNG(t, filepath.Join("testdata", "main-800x480-landscape.png"))
+	main := readPNG(t, "main-800x480-landscape")
 	for _, name := range []string{"alarm", "alarm-delivered", "alarm-acknowledged", "fire", "out-of-service", "inspection", "overload", "connecting", "urgent", "night", "media", "media-missing"} {
-		other := readPNG(t, filepath.Join("testdata", name+"-800x480.png"))
+		other := readPNG(t, name+"-800x480")
 		rgba := image.NewRGBA(other.Bounds())
 		for y := 0; y < 480; y++ {
 			for x := 0; x < 800; x++ {
